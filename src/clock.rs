@@ -1,0 +1,34 @@
+//! Time as an input. Sans-IO cores never read a clock: the runtime passes `Now` in.
+//!
+//! Monotonic time (`Instant`) drives every timer; wall-clock time (`Timestamp`) is only
+//! for the business calendar and the call register. They are separate on purpose: a
+//! wall-clock step (NTP, DST) must never fire or stall a protocol timer.
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+/// The current time, as both clocks see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic: timers and deadlines.
+    pub mono: Instant,
+    /// Wall clock (UTC): calendar decisions and register timestamps.
+    pub wall: Timestamp,
+}
+
+impl Now {
+    /// Reads both clocks. Only the runtime calls this.
+    pub fn read() -> Self {
+        Now { mono: Instant::now(), wall: Timestamp::now() }
+    }
+
+    /// The same moment moved forward by `d` on both clocks (simulated time in tests).
+    pub fn advanced(self, d: std::time::Duration) -> Self {
+        let wall = self
+            .wall
+            .checked_add(jiff::SignedDuration::try_from(d).expect("test durations fit"))
+            .expect("test times stay in range");
+        Now { mono: self.mono + d, wall }
+    }
+}

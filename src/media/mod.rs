@@ -1,0 +1,7 @@
+//! Media, sans-IO: G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt playback ([`player`]),
+//! symmetric-RTP latching ([`latch`]). The runtime's media tasks wrap these in sockets.
+
+pub mod g711;
+pub mod latch;
+pub mod player;
+pub mod rtp;

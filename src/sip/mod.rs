@@ -1,0 +1,48 @@
+//! SIP signalling, sans-IO: message parsing/printing and framing ([`message`]),
+//! transactions ([`transaction`], RFC 3261 §17 with RFC 6026), dialogs ([`dialog`]).
+//!
+//! Nothing here touches a socket or a clock: bytes and `Instant`s come in, bytes to send
+//! (with their destination) and events for the transaction user come out.
+
+pub mod dialog;
+pub mod message;
+pub mod transaction;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// The transport a message travelled on. UDP and TCP share one listen address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// The token used in Via and in `transport=` URI parameters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    /// Reliable transports have no retransmission timers (RFC 3261 §17.1.1.2, §17.2.1).
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+}
+
+/// The far end of a flow: where a message came from, or where one must go.
+/// For TCP the runtime keeps one connection per remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transport.as_str().to_ascii_lowercase(), self.addr)
+    }
+}

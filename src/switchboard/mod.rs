@@ -1,0 +1,4 @@
+//! The hotline itself, sans-IO: calls, the business calendar, register writes.
+
+pub mod hours;
+pub mod register;
