@@ -1,1 +1,105 @@
-fn main() {}
+//! The `hotline` command: serve the line (default), check a configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use hotline::config::{Config, LogFormat};
+use hotline::runtime::{self, Sockets};
+
+/// The default configuration file, relative to the working directory.
+const DEFAULT_CONFIG: &str = "config/hotline.toml";
+
+#[derive(Parser)]
+#[command(name = "hotline", version, about = "SIP call-centre back-end: answers, queues, bridges, records and registers every call")]
+struct Cli {
+    /// Configuration file (default: config/hotline.toml; the built-in defaults if it is absent).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the line (the default).
+    Serve,
+    /// Validate the configuration and the prompt files; print problems and exit non-zero.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let explicit = cli.config.is_some();
+    let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")).collect();
+    let config = match Config::load_or_defaults(&path, explicit, &env) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => check_config(&config),
+        Command::Serve => match serve(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hotline: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config(config: &Config) -> ExitCode {
+    for w in config.warnings() {
+        eprintln!("warning: {w}");
+    }
+    if let Err(e) = runtime::prompts::Prompts::load(&config.prompts) {
+        eprintln!("{}: {e}", config.source.display());
+        return ExitCode::from(2);
+    }
+    println!("{}: OK", config.source.display());
+    ExitCode::SUCCESS
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    init_tracing(&config);
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    rt.block_on(async move {
+        let sockets = Sockets::bind(config.sip.listen).await?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(on_signal(shutdown.clone()));
+        runtime::serve(config, sockets, shutdown).await?;
+        Ok(())
+    })
+}
+
+/// SIGTERM or SIGINT: stop taking calls and let the ones in progress end.
+async fn on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,4 +1,319 @@
-//! The hotline itself, sans-IO: calls, the business calendar, register writes.
+//! The hotline itself, sans-IO: the UA core above the transaction layer, the calls, the
+//! register writes. Nothing here reads a clock or touches a socket, file or database.
+//!
+//! Run loop (driven by `runtime::engine`):
+//! 1. feed inputs: `handle_datagram` / `handle_message` (SIP from UDP/TCP), `handle_timeout`,
+//!    `handle_media_opened` / `handle_media_failed` (answers to `Action::OpenMedia`),
+//!    `handle_media_event`, `begin_shutdown` / `end_all_calls`;
+//! 2. drain `poll_action` until `None` and carry each action out;
+//! 3. sleep until `poll_timeout` or the next input.
+//!
+//! Invariants: every INVITE that reaches the UA core opens exactly one register row before
+//! anything else is written about it, and every opened row gets exactly one final update
+//! (`ended_at` and a final `outcome`); a call owns at most one RTP socket, always released by
+//! `Action::CloseMedia`; no input from the network can panic.
 
+pub mod door;
 pub mod hours;
+pub mod ids;
 pub mod register;
+
+mod calls;
+mod requests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::clock::Now;
+use crate::config::{Config, TrunkConfig};
+use crate::media::player::RtpStreamState;
+use crate::sdp::Codec;
+use crate::sip::message::{self, Datagram, SipMessage};
+use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxKey};
+use crate::sip::{Peer, Transport};
+
+use self::calls::Call;
+use self::hours::BusinessCalendar;
+use self::register::RegisterWrite;
+
+/// What the switchboard needs from the configuration, fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address peers reach our SIP service at (public address, listen port): used in
+    /// Contact and Via.
+    pub sip_addr: SocketAddr,
+    /// The address written into SDP for our RTP.
+    pub media_ip: IpAddr,
+    pub user_agent: String,
+    pub timers: TimerConfig,
+    pub trunk: TrunkConfig,
+    pub calendar: BusinessCalendar,
+    pub codecs: Vec<Codec>,
+    /// Phone numbers are personal data: masked in logs unless this is set.
+    pub show_numbers: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        let listen = config.sip.listen;
+        let ip = config.sip.public_address.unwrap_or_else(|| {
+            if listen.ip().is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                listen.ip()
+            }
+        });
+        Settings {
+            sip_addr: SocketAddr::new(ip, listen.port()),
+            media_ip: ip,
+            user_agent: config.sip.user_agent.clone(),
+            timers: TimerConfig { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 },
+            trunk: config.trunk.clone(),
+            calendar: config.hours.calendar.clone(),
+            codecs: config.media.codecs.iter().map(|c| c.to_codec()).collect(),
+            show_numbers: config.log.show_numbers,
+        }
+    }
+}
+
+/// A call inside this process (not the public id, which is `String`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// The recorded prompts a call can ask the media path to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PromptKind {
+    AfterHours,
+    Greeting,
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Put these bytes on the wire.
+    Transmit { peer: Peer, data: Vec<u8> },
+    /// Bind an RTP socket for this call from the port pool, then answer with
+    /// `handle_media_opened` or `handle_media_failed` (at once: the caller waits on it).
+    OpenMedia { call: CallRef },
+    /// Start playing a prompt on the call's RTP socket towards `remote` (latching to where
+    /// the caller's RTP comes from once it arrives). Report `MediaEvent::PromptFinished`.
+    PlayPrompt {
+        call: CallRef,
+        prompt: PromptKind,
+        remote: SocketAddr,
+        codec: Codec,
+        payload_type: u8,
+        /// Payload types the caller may send us (for latching).
+        accepted_pts: Vec<u8>,
+        stream: RtpStreamState,
+    },
+    /// Stop all media of the call and release its RTP port.
+    CloseMedia { call: CallRef },
+    /// Write to the call register, in order.
+    Register(RegisterWrite),
+}
+
+/// What the media path reports about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    PromptFinished,
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SwitchboardStats {
+    pub datagrams: u64,
+    pub keepalives: u64,
+    /// Unparseable input that got a 400/501.
+    pub bad_answered: u64,
+    /// Unparseable input that could not be answered and was dropped.
+    pub bad_dropped: u64,
+    pub invites: u64,
+    pub calls_started: u64,
+    pub calls_ended: u64,
+}
+
+pub struct Switchboard {
+    settings: Settings,
+    tx: TransactionLayer,
+    calls: HashMap<CallRef, Call>,
+    /// INVITE server transaction → call (CANCEL, ACK timeout).
+    by_invite: HashMap<TxKey, CallRef>,
+    /// (Call-ID, our tag) → call, for in-dialog requests.
+    by_dialog: HashMap<(String, String), CallRef>,
+    /// Our BYE client transactions → call.
+    by_bye: HashMap<TxKey, CallRef>,
+    actions: VecDeque<Action>,
+    rng: SmallRng,
+    next_ref: u64,
+    draining: bool,
+    stats: SwitchboardStats,
+}
+
+impl Switchboard {
+    /// `seed` feeds tags, branches, ids and SSRCs: the runtime passes OS randomness, tests a
+    /// constant so that runs repeat exactly.
+    pub fn new(settings: Settings, seed: u64) -> Switchboard {
+        Switchboard {
+            tx: TransactionLayer::new(settings.timers),
+            settings,
+            calls: HashMap::new(),
+            by_invite: HashMap::new(),
+            by_dialog: HashMap::new(),
+            by_bye: HashMap::new(),
+            actions: VecDeque::new(),
+            rng: SmallRng::seed_from_u64(seed),
+            next_ref: 1,
+            draining: false,
+            stats: SwitchboardStats::default(),
+        }
+    }
+
+    /// A UDP datagram arrived.
+    pub fn handle_datagram(&mut self, data: &[u8], source: Peer, now: Now) {
+        self.stats.datagrams += 1;
+        match message::parse_datagram(data) {
+            Ok(Datagram::Message(msg)) => self.handle_message(msg, source, now),
+            Ok(Datagram::KeepAlive) => self.stats.keepalives += 1,
+            Err(e) => self.answer_unparseable(data, &e.to_string(), source),
+        }
+    }
+
+    /// A whole SIP message arrived (from the TCP framer, or a parsed datagram).
+    pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Now) {
+        let msg = match msg {
+            SipMessage::Request(mut req) => {
+                message::stamp_via(&mut req, source.addr);
+                SipMessage::Request(req)
+            }
+            other => other,
+        };
+        self.tx.handle_message(msg, source, now.mono);
+        self.pump(now);
+    }
+
+    /// Input that was not a SIP message we can read: answer 400 (or 501 for an unknown
+    /// method) when there is enough to address a response, else drop and count.
+    pub fn answer_unparseable(&mut self, data: &[u8], why: &str, source: Peer) {
+        match requests::unparseable_answer(data, why) {
+            Some(bytes) => {
+                self.stats.bad_answered += 1;
+                // Unparsed means no trustworthy Via: answer the flow it came on.
+                self.actions.push_back(Action::Transmit { peer: source, data: bytes });
+            }
+            None => self.stats.bad_dropped += 1,
+        }
+        tracing::debug!(%source, why, "unparseable SIP input");
+    }
+
+    /// Fire due timers.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.tx.handle_timeout(now.mono);
+        self.pump(now);
+    }
+
+    /// The next instant `handle_timeout` must be called at.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Stop admitting calls: new INVITEs get 503; calls in progress go on.
+    pub fn begin_shutdown(&mut self) {
+        self.draining = true;
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// The shutdown grace is over: end every call still going (`interrupted`).
+    pub fn end_all_calls(&mut self, now: Now) {
+        let refs: Vec<CallRef> = self.calls.keys().copied().collect();
+        for call in refs {
+            self.interrupt(call, now);
+        }
+        self.pump(now);
+    }
+
+    /// Calls not yet over (including ones whose BYE is still in flight).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Nothing left to do: no calls and no live transactions.
+    pub fn is_idle(&self) -> bool {
+        self.calls.is_empty() && self.tx.len() == 0
+    }
+
+    pub fn stats(&self) -> SwitchboardStats {
+        self.stats
+    }
+
+    pub fn transactions(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Drain the transaction layer's events into the UA core until it is quiet.
+    fn pump(&mut self, now: Now) {
+        while let Some(event) = self.tx.poll_event() {
+            match event {
+                TxEvent::Transmit { peer, data } => {
+                    self.actions.push_back(Action::Transmit { peer, data })
+                }
+                TxEvent::Request { key, request, source } => {
+                    self.on_request(key, request, source, now)
+                }
+                TxEvent::AckFor2xx { invite, .. } => self.on_ack(&invite),
+                TxEvent::StrayAck { .. } => {}
+                TxEvent::Cancelled { invite, .. } => self.on_cancel(&invite, now),
+                TxEvent::Response { key, response } => self.on_response(&key, &response, now),
+                TxEvent::Timeout { key } => self.on_client_timeout(&key, now),
+                TxEvent::AckTimeout { invite } => self.on_ack_timeout(&invite, now),
+                TxEvent::Terminated { key } => self.on_terminated(&key),
+            }
+        }
+    }
+
+    fn new_ref(&mut self) -> CallRef {
+        let r = CallRef(self.next_ref);
+        self.next_ref += 1;
+        r
+    }
+
+    /// Where our own requests (BYE) leave from and what Via/Contact say.
+    fn local_contact(&self, transport: Transport) -> String {
+        let addr = self.settings.sip_addr;
+        let host = match addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        format!(
+            "<sip:hotline@{host}:{};transport={}>",
+            addr.port(),
+            transport.as_str().to_ascii_lowercase()
+        )
+    }
+
+    /// How long the caller should wait before retrying after a 503 during shutdown.
+    const RETRY_AFTER: Duration = Duration::from_secs(30);
+}
+
+/// A number as it may appear in logs: in full only when configured (personal data).
+pub(crate) fn loggable_number(number: &str, show: bool) -> String {
+    let len = number.chars().count();
+    if show || len <= 4 {
+        return number.to_string();
+    }
+    // Keep the prefix (operator, region) and hide the subscriber's last four digits.
+    number.chars().take(len - 4).chain("****".chars()).collect()
+}

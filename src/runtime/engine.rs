@@ -1,0 +1,247 @@
+//! The engine task: owns the switchboard and carries out its actions.
+//!
+//! Loop: carry out pending actions → wait for the first of (shutdown, grace over, a UDP
+//! datagram, a TCP event, a media event, the switchboard's next timer) → feed it in with
+//! the current time → repeat. It never waits on the database or the disk: register writes
+//! go to a bounded queue, and if that is full they are held here, in order, and counted.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Now;
+use crate::config::Config;
+use crate::sip::{Peer, Transport};
+use crate::switchboard::register::RegisterWrite;
+use crate::switchboard::{Action, CallRef, MediaEvent, Switchboard};
+
+use super::media_task::{self, PromptJob};
+use super::prompts::Prompts;
+use super::register_writer::RegisterWriter;
+use super::rtp_ports::RtpPortPool;
+use super::tcp::{self, TcpEvent};
+use super::Sockets;
+
+/// After the grace period, how long BYEs may take before the engine stops regardless.
+/// How often held register writes are offered to a full writer queue again.
+const HELD_RETRY: Duration = Duration::from_millis(20);
+
+const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
+
+/// A call's media: its socket before a task takes it, then the task.
+enum MediaSlot {
+    Bound { socket: UdpSocket, port: u16 },
+    Running { port: u16, cancel: CancellationToken, _task: JoinHandle<()> },
+}
+
+pub struct Engine {
+    sb: Switchboard,
+    udp: UdpSocket,
+    tcp: Option<tokio::net::TcpListener>,
+    tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    media: HashMap<CallRef, MediaSlot>,
+    pool: RtpPortPool,
+    prompts: Prompts,
+    register: RegisterWriter,
+    /// Register writes waiting because the writer's queue was full (order kept).
+    held: VecDeque<RegisterWrite>,
+    media_tx: mpsc::Sender<(CallRef, MediaEvent)>,
+    media_rx: mpsc::Receiver<(CallRef, MediaEvent)>,
+}
+
+impl Engine {
+    pub fn new(config: &Config, sb: Switchboard, sockets: Sockets, prompts: Prompts, register: RegisterWriter) -> Engine {
+        let (media_tx, media_rx) = mpsc::channel(1024);
+        let rtp_ip = sockets.local_addr().ip();
+        Engine {
+            sb,
+            udp: sockets.udp,
+            tcp: Some(sockets.tcp),
+            tcp_writers: HashMap::new(),
+            media: HashMap::new(),
+            pool: RtpPortPool::new(rtp_ip, config.media.rtp_ports),
+            prompts,
+            register,
+            held: VecDeque::new(),
+            media_tx,
+            media_rx,
+        }
+    }
+
+    pub async fn run(mut self, shutdown: CancellationToken, grace: Duration) {
+        let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpEvent>(1024);
+        let tasks = CancellationToken::new();
+        let listener = self.tcp.take().expect("the listener is taken once");
+        tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone()));
+
+        let mut buf = vec![0u8; 65_536];
+        let mut grace_over: Option<TokioInstant> = None;
+        let mut hard_stop: Option<TokioInstant> = None;
+        loop {
+            self.carry_out().await;
+            if self.sb.is_draining() && self.sb.active_calls() == 0 {
+                break;
+            }
+            let timer = self.sb.poll_timeout();
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled(), if !self.sb.is_draining() => {
+                    tracing::info!(calls = self.sb.active_calls(), grace = ?grace, "shutting down: refusing new calls");
+                    self.sb.begin_shutdown();
+                    grace_over = Some(TokioInstant::now() + grace);
+                }
+                _ = sleep_until(grace_over), if grace_over.is_some() && hard_stop.is_none() => {
+                    tracing::warn!(calls = self.sb.active_calls(), "grace over: ending calls in progress");
+                    self.sb.end_all_calls(Now::read());
+                    hard_stop = Some(TokioInstant::now() + HARD_STOP_AFTER);
+                }
+                _ = sleep_until(hard_stop), if hard_stop.is_some() => break,
+                r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, Now::read()),
+                    Err(e) => tracing::debug!(error = %e, "UDP receive error"),
+                },
+                Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
+                Some((call, ev)) = self.media_rx.recv() => self.sb.handle_media_event(call, ev, Now::read()),
+                _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
+                    self.sb.handle_timeout(Now::read());
+                }
+                // The writer's queue was full: look again soon (the loop top moves them on).
+                _ = tokio::time::sleep(HELD_RETRY), if !self.held.is_empty() => {}
+            }
+        }
+        tasks.cancel();
+        for (_, slot) in self.media.drain() {
+            if let MediaSlot::Running { cancel, .. } = slot {
+                cancel.cancel();
+            }
+        }
+        self.flush_held().await;
+    }
+
+    fn on_tcp(&mut self, ev: TcpEvent) {
+        match ev {
+            TcpEvent::Connected { addr, writer } => {
+                self.tcp_writers.insert(addr, writer);
+            }
+            TcpEvent::Message { addr, msg } => {
+                self.sb.handle_message(msg, Peer { transport: Transport::Tcp, addr }, Now::read())
+            }
+            TcpEvent::Broken { addr, why } => {
+                tracing::info!(%addr, why, "TCP framing error: connection closed");
+                self.tcp_writers.remove(&addr);
+            }
+            TcpEvent::Closed { addr } => {
+                self.tcp_writers.remove(&addr);
+            }
+        }
+    }
+
+    /// Carry out every action the switchboard has queued (including ones that answering
+    /// `OpenMedia` produces).
+    async fn carry_out(&mut self) {
+        self.flush_held_nowait();
+        while let Some(action) = self.sb.poll_action() {
+            match action {
+                Action::Transmit { peer, data } => self.transmit(peer, &data).await,
+                Action::OpenMedia { call } => match self.pool.bind() {
+                    Ok((socket, port)) => {
+                        self.media.insert(call, MediaSlot::Bound { socket, port });
+                        self.sb.handle_media_opened(call, port, Now::read());
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot bind an RTP port");
+                        self.sb.handle_media_failed(call, Now::read());
+                    }
+                },
+                Action::PlayPrompt { call, prompt, remote, codec, payload_type, accepted_pts, stream } => {
+                    let Some(MediaSlot::Bound { socket, port }) = self.media.remove(&call) else {
+                        continue;
+                    };
+                    let job = PromptJob {
+                        call,
+                        prompt: self.prompts.get(prompt).clone(),
+                        remote,
+                        codec,
+                        payload_type,
+                        accepted_pts,
+                        stream,
+                    };
+                    let cancel = CancellationToken::new();
+                    let task = tokio::spawn(media_task::play_prompt(socket, job, self.media_tx.clone(), cancel.clone()));
+                    self.media.insert(call, MediaSlot::Running { port, cancel, _task: task });
+                }
+                Action::CloseMedia { call } => match self.media.remove(&call) {
+                    Some(MediaSlot::Bound { port, .. }) => self.pool.release(port),
+                    Some(MediaSlot::Running { port, cancel, .. }) => {
+                        cancel.cancel();
+                        self.pool.release(port);
+                    }
+                    None => {}
+                },
+                Action::Register(write) => self.queue_register(write),
+            }
+        }
+    }
+
+    async fn transmit(&mut self, peer: Peer, data: &[u8]) {
+        match peer.transport {
+            Transport::Udp => match self.udp.try_send_to(data, peer.addr) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = self.udp.send_to(data, peer.addr).await {
+                        tracing::debug!(%peer, error = %e, "UDP send failed");
+                    }
+                }
+                Err(e) => tracing::debug!(%peer, error = %e, "UDP send failed"),
+            },
+            Transport::Tcp => match self.tcp_writers.get(&peer.addr) {
+                Some(w) => {
+                    if w.try_send(data.to_vec()).is_err() {
+                        tracing::warn!(%peer, "TCP connection not keeping up: dropped a message");
+                    }
+                }
+                None => tracing::warn!(%peer, "no TCP connection to send on"),
+            },
+        }
+    }
+
+    fn queue_register(&mut self, write: RegisterWrite) {
+        if !self.held.is_empty() {
+            self.held.push_back(write);
+            return;
+        }
+        if let Err(write) = self.register.try_send(write) {
+            self.held.push_back(write);
+        }
+    }
+
+    /// Move held writes into the writer's queue while it has room.
+    fn flush_held_nowait(&mut self) {
+        while let Some(write) = self.held.pop_front() {
+            if let Err(write) = self.register.try_send(write) {
+                self.held.push_front(write);
+                break;
+            }
+        }
+    }
+
+    async fn flush_held(&mut self) {
+        while let Some(write) = self.held.pop_front() {
+            let _ = self.register.send(write).await;
+        }
+    }
+
+}
+
+async fn sleep_until(at: Option<TokioInstant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,35 @@
+//! Binding the SIP address: UDP and TCP on the same port.
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, UdpSocket};
+
+use super::RuntimeError;
+
+/// The SIP listening sockets, bound before the server starts (tests bind port 0).
+pub struct Sockets {
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+}
+
+impl Sockets {
+    /// Bind UDP and TCP on `addr`. With port 0 the UDP port is chosen by the system and TCP
+    /// takes the same number (retrying a few times if that TCP port happens to be taken).
+    pub async fn bind(addr: SocketAddr) -> Result<Sockets, RuntimeError> {
+        let bind_err = |source| RuntimeError::Bind { addr, source };
+        for _ in 0..16 {
+            let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+            let port = udp.local_addr().map_err(bind_err)?.port();
+            match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+                Ok(tcp) => return Ok(Sockets { udp, tcp }),
+                Err(e) if addr.port() != 0 => return Err(bind_err(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(bind_err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no port free for both UDP and TCP")))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.udp.local_addr().expect("a bound socket has an address")
+    }
+}

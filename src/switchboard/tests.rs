@@ -1,0 +1,444 @@
+//! Simulated-time tests of the UA core: every call path of the line as it is today, driven
+//! with SIP bytes in and actions out; no sockets, no sleeping.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::clock::Now;
+use crate::config::Config;
+use crate::sip::message::{self, Datagram, SipMessage};
+use crate::sip::{Peer, Transport};
+
+use super::register::{HangupBy, Outcome, RegisterWrite};
+use super::{Action, CallRef, MediaEvent, PromptKind, Settings, Switchboard};
+
+const TRUNK: &str = "127.0.0.1:5071";
+
+/// A switchboard whose line is always closed (`open = false`) or always open.
+fn switchboard(open: bool) -> Switchboard {
+    let days = if open { r#"["mon","tue","wed","thu","fri","sat","sun"]"# } else { "[]" };
+    let toml = format!(
+        r#"
+        [sip]
+        listen = "127.0.0.1:5060"
+        [trunk]
+        numbers = ["792112", "+78112792112"]
+        allow = ["127.0.0.1/32"]
+        [hours]
+        days = {days}
+        open = "00:00"
+        close = "24:00"
+        "#
+    );
+    let config = Config::from_toml(&toml, Path::new("test.toml"), &[]).expect("test config is valid");
+    Switchboard::new(Settings::from_config(&config), 42)
+}
+
+fn t0() -> Now {
+    Now { mono: std::time::Instant::now(), wall: "2026-11-24T20:00:00Z".parse().unwrap() }
+}
+
+fn trunk() -> Peer {
+    Peer { transport: Transport::Udp, addr: TRUNK.parse().unwrap() }
+}
+
+fn sdp(port: u16, pts: &str) -> String {
+    let mut s = format!("v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP {pts}\r\n");
+    for pt in pts.split(' ') {
+        match pt {
+            "0" => s.push_str("a=rtpmap:0 PCMU/8000\r\n"),
+            "8" => s.push_str("a=rtpmap:8 PCMA/8000\r\n"),
+            "18" => s.push_str("a=rtpmap:18 G729/8000\r\n"),
+            "101" => s.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"),
+            _ => {}
+        }
+    }
+    s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    s
+}
+
+fn invite(call_id: &str, to_user: &str, body: Option<&str>) -> Vec<u8> {
+    let body = body.unwrap_or("");
+    let ctype = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    format!(
+        "INVITE sip:{to_user}@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-{call_id};rport\r\n\
+         From: \"Caller\" <sip:+79115550101@127.0.0.1>;tag=from-{call_id}\r\n\
+         To: <sip:{to_user}@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@{TRUNK}>\r\n\
+         Max-Forwards: 70\r\n\
+         {ctype}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// An in-dialog request from the caller (BYE, ACK…), echoing our To tag.
+fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-{branch};rport\r\n\
+         From: \"Caller\" <sip:+79115550101@127.0.0.1>;tag=from-{call_id}\r\n\
+         To: <sip:792112@127.0.0.1>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+struct Drained {
+    sent: Vec<SipMessage>,
+    actions: Vec<Action>,
+}
+
+impl Drained {
+    fn statuses(&self) -> Vec<u16> {
+        self.sent
+            .iter()
+            .filter_map(|m| match m {
+                SipMessage::Response(r) => Some(r.status_code.code()),
+                _ => None,
+            })
+            .collect()
+    }
+    fn requests(&self) -> Vec<String> {
+        self.sent
+            .iter()
+            .filter_map(|m| match m {
+                SipMessage::Request(r) => Some(r.method.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+    fn response(&self, code: u16) -> &crate::sip::message::Response {
+        self.sent
+            .iter()
+            .find_map(|m| match m {
+                SipMessage::Response(r) if r.status_code.code() == code => Some(r),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {code} sent"))
+    }
+    fn open_media(&self) -> Option<CallRef> {
+        self.actions.iter().find_map(|a| match a {
+            Action::OpenMedia { call } => Some(*call),
+            _ => None,
+        })
+    }
+    fn writes(&self) -> Vec<&RegisterWrite> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Register(w) => Some(w),
+                _ => None,
+            })
+            .collect()
+    }
+    fn final_update(&self) -> &super::register::CallUpdate {
+        self.writes()
+            .into_iter()
+            .rev()
+            .find_map(|w| match w {
+                RegisterWrite::Update { update, .. } if update.ended_at.is_some() => Some(update),
+                _ => None,
+            })
+            .expect("a final register update")
+    }
+    fn has(&self, pred: impl Fn(&Action) -> bool) -> bool {
+        self.actions.iter().any(pred)
+    }
+}
+
+fn drain(sb: &mut Switchboard) -> Drained {
+    let mut d = Drained { sent: vec![], actions: vec![] };
+    while let Some(a) = sb.poll_action() {
+        if let Action::Transmit { data, .. } = &a {
+            match message::parse_datagram(data) {
+                Ok(Datagram::Message(m)) => d.sent.push(m),
+                other => panic!("we sent something unparseable: {other:?}"),
+            }
+        }
+        d.actions.push(a);
+    }
+    d
+}
+
+/// Run timers until `until`, collecting everything, stepping by each deadline.
+fn run_until(sb: &mut Switchboard, now: &mut Now, until: Now) -> Drained {
+    let mut all = Drained { sent: vec![], actions: vec![] };
+    while let Some(t) = sb.poll_timeout() {
+        if t > until.mono {
+            break;
+        }
+        *now = now.advanced(t.saturating_duration_since(now.mono));
+        sb.handle_timeout(*now);
+        let d = drain(sb);
+        all.sent.extend(d.sent);
+        all.actions.extend(d.actions);
+    }
+    *now = until;
+    all
+}
+
+/// INVITE → OpenMedia → opened on port 30000: returns the call, our To tag, and what was sent.
+fn answered_call(sb: &mut Switchboard, now: Now, call_id: &str) -> (CallRef, String, Drained) {
+    sb.handle_datagram(&invite(call_id, "792112", Some(&sdp(17000, "0 8 101"))), trunk(), now);
+    let first = drain(sb);
+    assert_eq!(first.statuses(), vec![100]);
+    let call = first.open_media().expect("media requested");
+    sb.handle_media_opened(call, 30000, now);
+    let d = drain(sb);
+    let ok = d.response(200);
+    let tag = message::to_tag_of_response(ok).expect("200 has a To tag");
+    (call, tag, d)
+}
+
+#[test]
+fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
+    let mut sb = switchboard(false);
+    let mut now = t0();
+    let (call, tag, d) = answered_call(&mut sb, now, "ah1");
+    let ok = d.response(200);
+    let body = String::from_utf8_lossy(&ok.body);
+    assert!(body.contains("m=audio 30000 RTP/AVP 0"), "{body}");
+    assert!(d.has(|a| matches!(a, Action::PlayPrompt { prompt: PromptKind::AfterHours, remote, .. } if *remote == "127.0.0.1:17000".parse::<SocketAddr>().unwrap())));
+    sb.handle_datagram(&in_dialog("ACK", "ah1", &tag, 1, "ack1"), trunk(), now);
+    assert!(drain(&mut sb).sent.is_empty());
+
+    now = now.advanced(Duration::from_secs(8));
+    sb.handle_media_event(call, MediaEvent::PromptFinished, now);
+    let d = drain(&mut sb);
+    assert_eq!(d.requests(), vec!["BYE"]);
+    assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
+    let end = d.final_update();
+    assert_eq!(end.outcome, Some(Outcome::AfterHours));
+    assert_eq!(end.hangup_by, Some(HangupBy::System));
+    assert_eq!(end.end_reason.as_deref(), Some("prompt_done"));
+
+    // The caller answers the BYE: the call is gone; only lingering transactions remain.
+    let bye = &d.sent[0];
+    let SipMessage::Request(bye) = bye else { unreachable!() };
+    let ok = message::response_to(bye, 200, None);
+    sb.handle_message(SipMessage::Response(ok), trunk(), now);
+    drain(&mut sb);
+    assert_eq!(sb.active_calls(), 0);
+    let later = now.advanced(Duration::from_secs(64));
+    run_until(&mut sb, &mut now, later);
+    assert_eq!(sb.transactions(), 0, "no transaction outlives its timers");
+}
+
+#[test]
+fn in_hours_the_greeting_is_played() {
+    let mut sb = switchboard(true);
+    let (_, _, d) = answered_call(&mut sb, t0(), "g1");
+    assert!(d.has(|a| matches!(a, Action::PlayPrompt { prompt: PromptKind::Greeting, .. })));
+}
+
+#[test]
+fn every_invite_opens_its_row_first() {
+    let mut sb = switchboard(false);
+    sb.handle_datagram(&invite("row1", "792112", Some(&sdp(17000, "0"))), trunk(), t0());
+    let d = drain(&mut sb);
+    match d.writes().first() {
+        Some(RegisterWrite::Open(row)) => {
+            assert_eq!(row.sip_call_id, "row1");
+            assert_eq!(row.caller, "+79115550101");
+            assert_eq!(row.dialed, "792112");
+            assert_eq!(row.source, "udp:127.0.0.1:5071");
+        }
+        other => panic!("first write should open the row: {other:?}"),
+    }
+}
+
+#[test]
+fn caller_bye_during_the_prompt_ends_the_call_at_once() {
+    let mut sb = switchboard(false);
+    let now = t0();
+    let (_, tag, _) = answered_call(&mut sb, now, "bye1");
+    sb.handle_datagram(&in_dialog("ACK", "bye1", &tag, 1, "ack"), trunk(), now);
+    let now = now.advanced(Duration::from_secs(2));
+    sb.handle_datagram(&in_dialog("BYE", "bye1", &tag, 2, "bye"), trunk(), now);
+    let d = drain(&mut sb);
+    assert_eq!(d.statuses(), vec![200]);
+    assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
+    let end = d.final_update();
+    assert_eq!(end.hangup_by, Some(HangupBy::Caller));
+    assert_eq!(end.end_reason.as_deref(), Some("caller_bye"));
+    assert_eq!(sb.active_calls(), 0);
+}
+
+#[test]
+fn refusals_get_their_status_and_a_rejected_row() {
+    let cases: [(&[u8], Peer, u16, &str); 4] = [
+        (&invite("r1", "000", Some(&sdp(17000, "0"))), trunk(), 404, "not_our_number"),
+        (
+            &invite("r2", "792112", Some(&sdp(17000, "0"))),
+            Peer { transport: Transport::Udp, addr: "127.0.0.2:5071".parse().unwrap() },
+            403,
+            "source_not_allowed",
+        ),
+        (&invite("r3", "792112", Some(&sdp(17000, "18"))), trunk(), 488, "no_common_codec"),
+        (&invite("r4", "792112", None), trunk(), 488, "sdp_missing"),
+    ];
+    for (bytes, from, status, reason) in cases {
+        let mut sb = switchboard(false);
+        sb.handle_datagram(bytes, from, t0());
+        let d = drain(&mut sb);
+        assert_eq!(d.statuses(), vec![100, status], "{reason}");
+        let end = d.final_update();
+        assert_eq!(end.outcome, Some(Outcome::Rejected));
+        assert_eq!(end.final_status, Some(status));
+        assert_eq!(end.end_reason.as_deref(), Some(reason));
+        assert!(d.open_media().is_none());
+    }
+}
+
+#[test]
+fn the_tel_form_of_our_number_is_answered() {
+    let mut sb = switchboard(false);
+    let bytes = String::from_utf8(invite("tel1", "792112", Some(&sdp(17000, "0"))))
+        .unwrap()
+        .replace("INVITE sip:792112@127.0.0.1:5060", "INVITE tel:+78112792112");
+    sb.handle_datagram(bytes.as_bytes(), trunk(), t0());
+    assert!(drain(&mut sb).open_media().is_some());
+}
+
+#[test]
+fn cancel_before_the_answer_gets_487_and_frees_nothing_twice() {
+    let mut sb = switchboard(false);
+    let now = t0();
+    sb.handle_datagram(&invite("c1", "792112", Some(&sdp(17000, "0"))), trunk(), now);
+    let call = drain(&mut sb).open_media().unwrap();
+    let cancel = String::from_utf8(invite("c1", "792112", None))
+        .unwrap()
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    sb.handle_datagram(cancel.as_bytes(), trunk(), now);
+    let d = drain(&mut sb);
+    let mut st = d.statuses();
+    st.sort();
+    assert_eq!(st, vec![200, 487]);
+    assert_eq!(d.final_update().hangup_by, Some(HangupBy::Caller));
+    // The socket that was being opened is returned as soon as the runtime reports it.
+    sb.handle_media_opened(call, 30000, now);
+    let d = drain(&mut sb);
+    assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
+    assert!(d.sent.is_empty());
+}
+
+#[test]
+fn no_ack_for_our_200_ends_the_call_with_bye() {
+    let mut sb = switchboard(false);
+    let mut now = t0();
+    answered_call(&mut sb, now, "noack");
+    let until = now.advanced(Duration::from_secs(33));
+    let d = run_until(&mut sb, &mut now, until);
+    // 200 retransmitted on T1, 2T1, 4T1, then capped at T2…
+    assert!(d.statuses().iter().filter(|&&s| s == 200).count() >= 6, "{:?}", d.statuses());
+    assert_eq!(d.requests(), vec!["BYE"]);
+    let end = d.final_update();
+    assert_eq!(end.outcome, Some(Outcome::Failed));
+    assert_eq!(end.end_reason.as_deref(), Some("no_ack"));
+}
+
+#[test]
+fn options_is_answered_with_what_we_allow() {
+    let mut sb = switchboard(false);
+    let opt = String::from_utf8(invite("o1", "792112", None))
+        .unwrap()
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
+    sb.handle_datagram(opt.as_bytes(), trunk(), t0());
+    let d = drain(&mut sb);
+    assert_eq!(d.statuses(), vec![200]);
+    let text = d.response(200).to_string();
+    assert!(text.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"), "{text}");
+    assert!(text.contains("Accept: application/sdp"), "{text}");
+}
+
+#[test]
+fn in_dialog_request_for_no_dialog_gets_481() {
+    let mut sb = switchboard(false);
+    sb.handle_datagram(&in_dialog("BYE", "nope", "sometag", 2, "b"), trunk(), t0());
+    assert_eq!(drain(&mut sb).statuses(), vec![481]);
+}
+
+#[test]
+fn unknown_method_gets_501_and_garbage_is_dropped() {
+    let mut sb = switchboard(false);
+    let foo = String::from_utf8(invite("f1", "792112", None))
+        .unwrap()
+        .replace("INVITE sip", "FOO sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 FOO");
+    sb.handle_datagram(foo.as_bytes(), trunk(), t0());
+    let d = drain(&mut sb);
+    assert_eq!(d.statuses(), vec![501]);
+    sb.handle_datagram(b"\x00\xff garbage \x01", trunk(), t0());
+    assert!(drain(&mut sb).sent.is_empty());
+    assert_eq!(sb.stats().bad_dropped, 1);
+    // …and the next good call is served.
+    sb.handle_datagram(&invite("after-garbage", "792112", Some(&sdp(17000, "0"))), trunk(), t0());
+    assert!(drain(&mut sb).open_media().is_some());
+}
+
+#[test]
+fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
+    let mut sb = switchboard(false);
+    let now = t0();
+    let (call, _, _) = answered_call(&mut sb, now, "s1");
+    sb.begin_shutdown();
+    sb.handle_datagram(&invite("s2", "792112", Some(&sdp(17002, "0"))), trunk(), now);
+    let d = drain(&mut sb);
+    assert_eq!(d.statuses(), vec![100, 503]);
+    assert!(d.response(503).to_string().contains("Retry-After: 30"));
+    assert_eq!(sb.active_calls(), 1);
+    sb.handle_media_event(call, MediaEvent::PromptFinished, now);
+    drain(&mut sb);
+    // Grace over: whatever is left is ended as interrupted.
+    let (_, _, _) = (call, (), ());
+    sb.end_all_calls(now);
+    drain(&mut sb);
+}
+
+#[test]
+fn grace_over_interrupts_calls_in_progress() {
+    let mut sb = switchboard(false);
+    let now = t0();
+    answered_call(&mut sb, now, "i1");
+    sb.begin_shutdown();
+    sb.end_all_calls(now);
+    let d = drain(&mut sb);
+    assert_eq!(d.requests(), vec!["BYE"]);
+    assert_eq!(d.final_update().outcome, Some(Outcome::Interrupted));
+}
+
+#[test]
+fn no_rtp_port_gives_503_not_silence() {
+    let mut sb = switchboard(false);
+    sb.handle_datagram(&invite("p1", "792112", Some(&sdp(17000, "0"))), trunk(), t0());
+    let call = drain(&mut sb).open_media().unwrap();
+    sb.handle_media_failed(call, t0());
+    let d = drain(&mut sb);
+    assert_eq!(d.statuses(), vec![503]);
+    assert_eq!(d.final_update().outcome, Some(Outcome::Failed));
+}
+
+#[test]
+fn invite_retransmission_is_absorbed_and_makes_no_second_call() {
+    let mut sb = switchboard(false);
+    let now = t0();
+    let bytes = invite("rt1", "792112", Some(&sdp(17000, "0")));
+    sb.handle_datagram(&bytes, trunk(), now);
+    let d = drain(&mut sb);
+    assert_eq!(d.writes().len(), 1);
+    sb.handle_datagram(&bytes, trunk(), now.advanced(Duration::from_millis(500)));
+    let d = drain(&mut sb);
+    assert!(d.writes().is_empty(), "no second row");
+    assert!(d.open_media().is_none());
+    assert_eq!(sb.active_calls(), 1);
+}

@@ -1,0 +1,185 @@
+//! Test harness: a real `hotline` server on 127.0.0.1 (in-process, real sockets, a real
+//! SQLite file in a temporary directory), SIPp as the caller, and an RTP listener.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use hotline::config::Config;
+use hotline::runtime::{self, Sockets};
+use hotline::store::Store;
+use hotline::switchboard::register::CallRecord;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sipp_dir() -> PathBuf {
+    repo().join("tests/sipp")
+}
+
+/// Hours that make the line closed at any time (no working day) or open at any time.
+pub const CLOSED: &str = "[hours]\ndays = []\n";
+pub const ALWAYS_OPEN: &str =
+    "[hours]\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nopen = \"00:00\"\nclose = \"24:00\"\n";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub store: Store,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), runtime::RuntimeError>>,
+}
+
+impl TestServer {
+    /// Start a server with `extra` TOML appended to a base config (trunk 127.0.0.1 only,
+    /// numbers 792112 and +78112792112, the repository's prompts).
+    pub async fn start(extra: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind SIP");
+        let addr = sockets.local_addr();
+        let db = dir.path().join("hotline.db");
+        let toml = format!(
+            r#"
+[sip]
+listen = "{addr}"
+[trunk]
+numbers = ["792112", "+78112792112"]
+allow = ["127.0.0.1/32"]
+[media]
+rtp_ports = "{rtp}"
+[prompts]
+dir = "{prompts}"
+[recordings]
+dir = "{rec}"
+[database]
+url = "sqlite://{db}?mode=rwc"
+[shutdown]
+grace = "3s"
+{extra}
+"#,
+            rtp = rtp_range(addr.port()),
+            prompts = repo().join("config/prompts").display(),
+            rec = dir.path().join("recordings").display(),
+            db = db.display(),
+        );
+        let file = dir.path().join("hotline.toml");
+        std::fs::write(&file, &toml).unwrap();
+        let config = Config::load(&file, &[]).unwrap_or_else(|e| panic!("test config: {e}"));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(runtime::serve(config, sockets, shutdown.clone()));
+        let store = Store::open(&format!("sqlite://{}?mode=rwc", db.display()), 2).await.expect("open store");
+        TestServer { addr, dir, store, shutdown, task }
+    }
+
+    /// Wait (bounded) until the call with this SIP Call-ID has a row satisfying `done`.
+    pub async fn wait_row(&self, sip_call_id: &str, done: impl Fn(&CallRecord) -> bool) -> CallRecord {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = self.store.calls_by_sip_call_id(sip_call_id).await.expect("query");
+            if let Some(row) = rows.into_iter().find(|r| done(r)) {
+                return row;
+            }
+            assert!(Instant::now() < deadline, "no matching row for {sip_call_id} within 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let r = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        r.expect("server stops within the grace").expect("server task").expect("server result");
+    }
+}
+
+/// A private RTP range per server, derived from its SIP port, so parallel tests don't
+/// share ports (the pool would skip busy ports anyway).
+fn rtp_range(sip_port: u16) -> String {
+    let base = 30_000 + (sip_port % 150) * 200;
+    format!("{}-{}", base, base + 198)
+}
+
+/// A free local UDP port (bound and released; good enough on loopback).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// SIPp's Call-ID for call 1 of a run: `1-<pid>@127.0.0.1`.
+pub fn sipp_call_id(pid: u32) -> String {
+    format!("1-{pid}@127.0.0.1")
+}
+
+pub struct SippRun {
+    pub status: std::process::ExitStatus,
+    pub call_id: String,
+    pub stderr: String,
+}
+
+/// Run one SIPp call against `server` (bounded in time; killed if it overruns).
+pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun {
+    let logs = tempfile::tempdir().unwrap();
+    let port = free_udp_port().to_string();
+    let mut cmd = tokio::process::Command::new("sipp");
+    cmd.arg(server.to_string())
+        .arg("-sf")
+        .arg(sipp_dir().join(scenario))
+        .args(["-i", "127.0.0.1", "-p", &port, "-m", "1", "-nostdin", "-timeout", "60s", "-recv_timeout", "30000"])
+        .args(["-trace_err", "-error_file"])
+        .arg(logs.path().join("err.log"))
+        .args(args)
+        .current_dir(logs.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().expect("sipp is installed (Debian package sip-tester)");
+    let pid = child.id().expect("pid");
+    let out = tokio::time::timeout(Duration::from_secs(70), child.wait_with_output())
+        .await
+        .expect("sipp finishes")
+        .expect("sipp ran");
+    let errs = std::fs::read_to_string(logs.path().join("err.log")).unwrap_or_default();
+    SippRun {
+        status: out.status,
+        call_id: sipp_call_id(pid),
+        stderr: format!("{}\n{}", String::from_utf8_lossy(&out.stderr), errs),
+    }
+}
+
+/// One RTP packet as the caller received it.
+pub struct RtpIn {
+    pub at: Instant,
+    pub bytes: Vec<u8>,
+}
+
+/// Listen for RTP on `port` until `quiet` passes without a packet after at least one
+/// arrived, or `limit` passes. Runs on a thread so arrival times are not skewed by tests.
+pub fn capture_rtp(port: u16, quiet: Duration, limit: Duration) -> std::thread::JoinHandle<Vec<RtpIn>> {
+    let sock = UdpSocket::bind(("127.0.0.1", port)).expect("bind RTP listener");
+    std::thread::spawn(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let start = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        loop {
+            match sock.recv_from(&mut buf) {
+                Ok((n, _)) => got.push(RtpIn { at: Instant::now(), bytes: buf[..n].to_vec() }),
+                Err(_) => {}
+            }
+            let last = got.last().map(|p: &RtpIn| p.at);
+            if last.is_some_and(|t| t.elapsed() > quiet) || start.elapsed() > limit {
+                return got;
+            }
+        }
+    })
+}
+
+/// Samples of an 8 kHz mono 16-bit WAV.
+pub fn wav_samples(path: &Path) -> Vec<i16> {
+    let mut r = hound::WavReader::open(path).expect("prompt WAV");
+    r.samples::<i16>().map(|s| s.unwrap()).collect()
+}
