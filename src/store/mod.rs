@@ -1,1 +1,217 @@
-//! (to be written)
+//! The call register's storage: the `calls` table behind one [`Store`] handle.
+//!
+//! The switchboard describes what happened as [`RegisterWrite`]s; the store only applies
+//! them, in order, and never invents values (the one exception is [`Store::mark_interrupted`],
+//! which records that the server itself stopped). Reads return [`CallRecord`]s with times as
+//! the register's fixed-width RFC 3339 UTC text (see [`format_time`]).
+//!
+//! Backends: SQLite today; PostgreSQL will be a second variant of the private `Backend`
+//! enum with its own SQL module and `migrations/postgres`. Every public method dispatches
+//! on the backend, so callers never see which one is in use.
+//!
+//! Invariants:
+//! - [`Store::apply`] runs a whole batch in one transaction: either every applicable write
+//!   of the batch is committed or none is (a database error leaves nothing half-written, so
+//!   the caller may retry the same batch).
+//! - A write the register cannot apply on its own merits (an `Update` for an unknown call,
+//!   an `Open` for an id that already exists, a write the database refuses on a constraint)
+//!   is skipped and reported in [`ApplyReport::skipped`]; it never costs the rest of the
+//!   batch. `Open` is idempotent for this reason: a retried batch cannot duplicate a row.
+//!
+//! [`format_time`]: crate::switchboard::register::format_time
+
+mod sqlite;
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::switchboard::register::{CallRecord, RegisterWrite};
+
+/// Errors of the storage layer.
+#[derive(thiserror::Error, Debug)]
+pub enum StoreError {
+    /// The database URL names a backend this build does not have. Only the scheme is kept,
+    /// so a password in the URL never reaches a log line.
+    #[error("unsupported database URL scheme `{scheme}` (expected `sqlite:`)")]
+    UnsupportedUrl {
+        /// The part of the URL before the first `:`.
+        scheme: String,
+    },
+    /// The URL has the right scheme but its backend could not make sense of the rest.
+    #[error("invalid database URL: {source}")]
+    InvalidUrl {
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A SQLite URL without a file name (`sqlite:`), which SQLite would quietly turn into
+    /// a temporary database that disappears on close.
+    #[error("database URL has no file name (use `sqlite://hotline.db?mode=rwc`)")]
+    MissingPath,
+    /// The directory that should hold the database file could not be created.
+    #[error("cannot create database directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Opening the database (or setting its pragmas) failed.
+    #[error("cannot open database: {source}")]
+    Connect {
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The embedded schema migrations could not be applied (including: the database was
+    /// migrated by a newer build, or an applied migration was edited).
+    #[error("cannot migrate database schema: {source}")]
+    Migrate {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// An `Update` named a call the register has no row for.
+    #[error("no call `{id}` in the register")]
+    UnknownCall { id: String },
+    /// An `Open` named an id that is already in the register; the existing row is kept.
+    #[error("call `{id}` is already in the register")]
+    DuplicateCall { id: String },
+    /// The database refused one write on a constraint (a CHECK, a trigger...); the rest of
+    /// its batch was applied.
+    #[error("the register refused a write for call `{id}`: {source}")]
+    Refused {
+        id: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A statement or transaction failed as a whole (the database is busy, full, gone, or
+    /// returned something unreadable). Nothing of the batch was committed; retrying the
+    /// same batch is safe.
+    #[error("database error: {source}")]
+    Database {
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// What one [`Store::apply`] did.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    /// Rows inserted by `Open` writes.
+    pub opened: u64,
+    /// Rows changed by `Update` writes.
+    pub updated: u64,
+    /// Writes that were not applied, in batch order; everything else was committed.
+    pub skipped: Vec<SkippedWrite>,
+}
+
+impl ApplyReport {
+    /// Writes committed (opened + updated).
+    pub fn applied(&self) -> u64 {
+        self.opened + self.updated
+    }
+}
+
+/// One write of a batch that was skipped, and why.
+#[derive(Debug)]
+pub struct SkippedWrite {
+    /// Its position in the batch given to [`Store::apply`].
+    pub index: usize,
+    /// [`StoreError::UnknownCall`], [`StoreError::DuplicateCall`] or [`StoreError::Refused`].
+    pub error: StoreError,
+}
+
+/// The call register. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Store {
+    /// Opens the register named by `url` and brings its schema up to date.
+    ///
+    /// `sqlite://path?mode=rwc` or `sqlite:path` (or `sqlite::memory:` for tests): the file
+    /// and its parent directories are created if missing (`mode=rwc` is implied, since the
+    /// register must be writable); WAL journal, so readers never block the writer;
+    /// `synchronous=NORMAL` (a power cut may lose the last commits, never corrupt the
+    /// file); foreign keys on; a busy timeout, so a concurrent writer makes us wait rather
+    /// than fail. Re-opening an up-to-date database changes nothing.
+    ///
+    /// `max_connections` bounds the pool (at least 1). SQLite has one writer at a time
+    /// whatever the pool size; more connections only let reads run alongside it.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        if scheme.eq_ignore_ascii_case("sqlite") {
+            let pool = sqlite::open(url, max_connections).await?;
+            Ok(Store {
+                backend: Backend::Sqlite(pool),
+            })
+        } else {
+            Err(StoreError::UnsupportedUrl {
+                scheme: scheme.to_owned(),
+            })
+        }
+    }
+
+    /// Applies `writes` in order inside one transaction (see the module invariants for
+    /// what is skipped rather than failed). `Err` means nothing was committed.
+    pub async fn apply(&self, writes: &[RegisterWrite]) -> Result<ApplyReport, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::apply(pool, writes).await,
+        }
+    }
+
+    /// The row with this id, if any.
+    pub async fn call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::call(pool, id).await,
+        }
+    }
+
+    /// Every row for one SIP Call-ID, oldest first (a trunk may reuse a Call-ID for a
+    /// re-attempt, so there can be more than one).
+    pub async fn calls_by_sip_call_id(
+        &self,
+        sip_call_id: &str,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::calls_by_sip_call_id(pool, sip_call_id).await,
+        }
+    }
+
+    /// The `limit` most recently received calls, newest first.
+    pub async fn recent_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::recent_calls(pool, limit).await,
+        }
+    }
+
+    /// How many rows the register holds.
+    pub async fn count_calls(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::count_calls(pool).await,
+        }
+    }
+
+    /// Closes calls a previous run left `in_progress` (it stopped or crashed during them):
+    /// they become `interrupted`, with `ended_at = now`, `end_reason = "server_restart"` and
+    /// `hangup_by = system`, except where the row already records one of these (what was
+    /// written while the call ran is a fact; the restart only fills the gaps). Returns how
+    /// many rows changed. Call it once at start-up, before the engine opens new rows.
+    pub async fn mark_interrupted(&self, now: Timestamp) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::mark_interrupted(pool, now).await,
+        }
+    }
+
+    /// Waits for in-flight queries and closes every connection (on SQLite this also
+    /// checkpoints the WAL into the main file).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
