@@ -16,9 +16,6 @@
 mod parse;
 mod write;
 
-#[cfg(test)]
-mod tests;
-
 use std::net::{IpAddr, SocketAddr};
 
 pub use parse::parse;
@@ -313,3 +310,6 @@ impl SdpError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

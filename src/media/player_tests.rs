@@ -334,3 +334,33 @@ fn shipped_prompts_are_in_the_player_format() {
     let s = music.samples();
     assert!(s[..8].iter().chain(&s[s.len() - 8..]).all(|x| x.abs() < 64));
 }
+
+#[test]
+fn sdp_and_media_cores_touch_no_clock_socket_or_file() {
+    let sources = [
+        ("sdp.rs", include_str!("../sdp.rs")),
+        ("sdp/parse.rs", include_str!("../sdp/parse.rs")),
+        ("sdp/write.rs", include_str!("../sdp/write.rs")),
+        ("media/g711.rs", include_str!("g711.rs")),
+        ("media/rtp.rs", include_str!("rtp.rs")),
+        ("media/player.rs", include_str!("player.rs")),
+        ("media/latch.rs", include_str!("latch.rs")),
+    ];
+    let forbidden = [
+        "Instant::now",
+        "SystemTime",
+        "tokio",
+        "std::fs",
+        "File::",
+        "UdpSocket",
+        "TcpStream",
+        "sqlx",
+    ];
+    for (file, text) in sources {
+        // Tests may read the clock to get a starting `Instant`; the code may not.
+        let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+        for word in forbidden {
+            assert!(!code.contains(word), "{file} uses {word}");
+        }
+    }
+}

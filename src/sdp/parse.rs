@@ -109,9 +109,9 @@ fn fold_hold_address(ip: IpAddr, direction: Direction) -> Direction {
 fn direction_of(attributes: &[Attribute]) -> Option<Direction> {
     attributes
         .iter()
+        .rev()
         .filter(|a| a.value.is_none())
-        .filter_map(|a| Direction::parse(&a.key))
-        .last()
+        .find_map(|a| Direction::parse(&a.key))
 }
 
 /// `a=ptime:<ms>`; values that are not a plain positive integer are ignored, as RFC 4566 §6

@@ -362,6 +362,14 @@ fn bad_payload_type_is_malformed() {
 }
 
 #[test]
+fn bare_lf_line_endings_are_accepted() {
+    let body = SIPP_OFFER.replace("\r\n", "\n");
+    let remote = parse(body.as_bytes()).unwrap();
+    let neg = negotiate(&remote, BOTH).unwrap();
+    assert_eq!((neg.codec, neg.telephone_event), (Codec::Pcmu, Some(101)));
+}
+
+#[test]
 fn garbage_is_malformed() {
     for body in [
         &b""[..],
