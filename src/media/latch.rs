@@ -1,1 +1,236 @@
-//! (to be written)
+//! Symmetric RTP latching (the idea of RFC 4961 applied to a peer behind NAT): send media
+//! to wherever the peer's media actually comes from, not only to the SDP address.
+//!
+//! Run loop: the media task feeds every datagram received on the call's RTP port to
+//! [`Latch::handle_incoming`] with its source and the current time, uses the packet only
+//! if that returns `true`, and sends to [`Latch::target`].
+//!
+//! Invariants:
+//! - only a valid RTP packet (version 2, not RTCP) with an accepted payload type can latch
+//!   or keep a latch alive; anything else is ignored and never moves the target;
+//! - once latched, another source takes over only after the latched one has been silent for
+//!   `relatch_after` (default 2 s): a stray or hostile sender cannot steal a live stream.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::rtp::RtpView;
+
+/// How long the latched source must be silent before another may take over.
+pub const DEFAULT_RELATCH_AFTER: Duration = Duration::from_secs(2);
+
+/// Chooses where to send a call leg's RTP.
+#[derive(Clone, Debug)]
+pub struct Latch {
+    sdp_addr: SocketAddr,
+    relatch_after: Duration,
+    latched: Option<Latched>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Latched {
+    source: SocketAddr,
+    last_heard: Instant,
+}
+
+impl Latch {
+    /// Not latched yet: sends to `sdp_addr`. Re-latching needs [`DEFAULT_RELATCH_AFTER`] of
+    /// silence.
+    pub fn new(sdp_addr: SocketAddr) -> Self {
+        Latch {
+            sdp_addr,
+            relatch_after: DEFAULT_RELATCH_AFTER,
+            latched: None,
+        }
+    }
+
+    /// The same, with another silence period before re-latching.
+    pub fn with_relatch_after(mut self, relatch_after: Duration) -> Self {
+        self.relatch_after = relatch_after;
+        self
+    }
+
+    /// A packet arrived from `src`. Latches to the first packet that parses as RTP (version
+    /// 2) with one of `accepted_pts`; re-latches to a new source only if the current one has
+    /// been silent for at least `relatch_after`. Returns whether the packet is from the
+    /// latched source, i.e. should be used.
+    pub fn handle_incoming(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        packet: &[u8],
+        accepted_pts: &[u8],
+    ) -> bool {
+        let is_media = RtpView::parse(packet)
+            .map(|v| accepted_pts.contains(&v.payload_type()))
+            .unwrap_or(false);
+        if !is_media {
+            return false;
+        }
+        match &mut self.latched {
+            Some(l) if l.source == src => {
+                // A reordered datagram may carry an older `now`; never move backwards.
+                l.last_heard = l.last_heard.max(now);
+                true
+            }
+            Some(l) if now.saturating_duration_since(l.last_heard) < self.relatch_after => false,
+            _ => {
+                self.latched = Some(Latched {
+                    source: src,
+                    last_heard: now,
+                });
+                true
+            }
+        }
+    }
+
+    /// Where to send: the latched source, else the SDP address.
+    pub fn target(&self) -> SocketAddr {
+        self.latched.map(|l| l.source).unwrap_or(self.sdp_addr)
+    }
+
+    /// Whether a source has been latched.
+    pub fn is_latched(&self) -> bool {
+        self.latched.is_some()
+    }
+
+    /// When media was last accepted, for inactivity checks; `None` before the first packet.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.latched.map(|l| l.last_heard)
+    }
+
+    /// The peer sent a new description (re-INVITE, RFC 3264 §8) with another address: start
+    /// over, sending there until its media arrives.
+    pub fn reset(&mut self, sdp_addr: SocketAddr) {
+        self.sdp_addr = sdp_addr;
+        self.latched = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::{write_packet, RtpHeader};
+
+    const PCMU: &[u8] = &[0, 101];
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn rtp(payload_type: u8) -> Vec<u8> {
+        let mut buf = vec![0u8; 32];
+        let header = RtpHeader {
+            payload_type,
+            marker: false,
+            seq: 1,
+            timestamp: 160,
+            ssrc: 9,
+        };
+        let len = write_packet(&header, &[0xFF; 20], &mut buf).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    #[test]
+    fn sends_to_the_sdp_address_until_media_arrives() {
+        let latch = Latch::new(addr("192.0.2.1:4000"));
+        assert_eq!(latch.target(), addr("192.0.2.1:4000"));
+        assert!(!latch.is_latched());
+        assert_eq!(latch.last_heard(), None);
+    }
+
+    #[test]
+    fn latches_to_the_first_rtp_source_even_behind_nat() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("10.0.0.5:4000"));
+        assert!(latch.handle_incoming(t0, addr("203.0.113.7:61000"), &rtp(0), PCMU));
+        assert!(latch.is_latched());
+        assert_eq!(latch.target(), addr("203.0.113.7:61000"));
+        assert_eq!(latch.last_heard(), Some(t0));
+    }
+
+    #[test]
+    fn non_media_never_latches() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("192.0.2.1:4000"));
+        let src = addr("198.51.100.1:5000");
+        let mut rtcp = vec![0x80, 200, 0, 6];
+        rtcp.extend_from_slice(&[0; 24]);
+        for packet in [&b"garbage"[..], &[0u8; 40], &rtcp, &rtp(18)] {
+            assert!(!latch.handle_incoming(t0, src, packet, PCMU));
+        }
+        assert!(!latch.is_latched());
+        assert_eq!(latch.target(), addr("192.0.2.1:4000"));
+    }
+
+    #[test]
+    fn another_source_is_ignored_while_the_latched_one_talks() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("192.0.2.1:4000"));
+        let peer = addr("192.0.2.1:4000");
+        let intruder = addr("198.51.100.66:6666");
+        assert!(latch.handle_incoming(t0, peer, &rtp(0), PCMU));
+        for i in 1..=100u32 {
+            let now = t0 + Duration::from_millis(20 * u64::from(i));
+            assert!(latch.handle_incoming(now, peer, &rtp(0), PCMU));
+            assert!(!latch.handle_incoming(now, intruder, &rtp(0), PCMU));
+        }
+        assert_eq!(latch.target(), peer);
+    }
+
+    #[test]
+    fn relatches_after_the_latched_source_falls_silent() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("192.0.2.1:4000"));
+        let old = addr("203.0.113.7:61000");
+        let new = addr("203.0.113.7:62000"); // NAT rebinding gave a new port
+        assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
+        let almost = t0 + Duration::from_millis(1999);
+        assert!(!latch.handle_incoming(almost, new, &rtp(0), PCMU));
+        assert_eq!(latch.target(), old);
+        let silent = t0 + Duration::from_secs(2);
+        assert!(latch.handle_incoming(silent, new, &rtp(0), PCMU));
+        assert_eq!(latch.target(), new);
+        // Now the old source is the stranger.
+        assert!(!latch.handle_incoming(silent + Duration::from_millis(20), old, &rtp(0), PCMU));
+    }
+
+    #[test]
+    fn unaccepted_packets_do_not_keep_a_latch_alive() {
+        let t0 = Instant::now();
+        let mut latch =
+            Latch::new(addr("192.0.2.1:4000")).with_relatch_after(Duration::from_secs(1));
+        let peer = addr("192.0.2.1:4000");
+        assert!(latch.handle_incoming(t0, peer, &rtp(0), PCMU));
+        // Comfort noise (PT 13) from the peer is not accepted and does not count as heard.
+        let later = t0 + Duration::from_millis(900);
+        assert!(!latch.handle_incoming(later, peer, &rtp(13), PCMU));
+        assert_eq!(latch.last_heard(), Some(t0));
+        let other = addr("192.0.2.2:4000");
+        assert!(latch.handle_incoming(t0 + Duration::from_secs(1), other, &rtp(101), PCMU));
+        assert_eq!(latch.target(), other);
+    }
+
+    #[test]
+    fn reset_forgets_the_latch() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("192.0.2.1:4000"));
+        assert!(latch.handle_incoming(t0, addr("192.0.2.1:4000"), &rtp(0), PCMU));
+        latch.reset(addr("192.0.2.9:5000"));
+        assert!(!latch.is_latched());
+        assert_eq!(latch.target(), addr("192.0.2.9:5000"));
+        assert!(latch.handle_incoming(t0, addr("192.0.2.9:5000"), &rtp(0), PCMU));
+    }
+
+    #[test]
+    fn an_older_timestamp_does_not_rewind_last_heard() {
+        let t0 = Instant::now();
+        let mut latch = Latch::new(addr("192.0.2.1:4000"));
+        let peer = addr("192.0.2.1:4000");
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(latch.handle_incoming(t1, peer, &rtp(0), PCMU));
+        assert!(latch.handle_incoming(t0, peer, &rtp(0), PCMU));
+        assert_eq!(latch.last_heard(), Some(t1));
+    }
+}
