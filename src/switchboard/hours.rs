@@ -163,6 +163,31 @@ impl BusinessCalendar {
         &self.zone
     }
 
+    /// The weekdays the line normally opens.
+    pub fn days(&self) -> WeekdaySet {
+        self.days
+    }
+
+    /// Local opening time on a working date.
+    pub fn open(&self) -> Time {
+        self.open
+    }
+
+    /// Local closing time on a working date.
+    pub fn close(&self) -> OpeningEnd {
+        self.close
+    }
+
+    /// Dates closed although their weekday is an opening day.
+    pub fn holidays(&self) -> &BTreeSet<Date> {
+        &self.holidays
+    }
+
+    /// Dates open although their weekday is not an opening day.
+    pub fn working_days(&self) -> &BTreeSet<Date> {
+        &self.working_days
+    }
+
     /// Whether the line opens at all on this local date.
     pub fn is_working_date(&self, date: Date) -> bool {
         self.working_days.contains(&date)
