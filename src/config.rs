@@ -111,7 +111,7 @@ impl TrunkConfig {
     /// "+7 (8112) 79-21-12" matches "+78112792112".
     pub fn answers_number(&self, dialled: &str) -> bool {
         let dialled = values::normalize_number(dialled);
-        !dialled.is_empty() && self.numbers.iter().any(|n| *n == dialled)
+        !dialled.is_empty() && self.numbers.contains(&dialled)
     }
 
     /// Whether a call from `source` may be accepted (IPv4-mapped IPv6 sources match IPv4
@@ -288,8 +288,14 @@ impl Config {
 
     /// Reads and loads the file; a missing or unreadable file is an error naming it.
     pub fn load(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
-        let text = read(path)?;
-        Config::from_toml(&text, path, env)
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path, env),
+            Err(source) => Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            }
+            .into()),
+        }
     }
 
     /// Like [`Config::load`], but when the file does not exist and was not asked for
@@ -300,27 +306,25 @@ impl Config {
         explicit: bool,
         env: &[(String, String)],
     ) -> Result<Config, ConfigErrors> {
-        if !explicit && !path.exists() {
-            let base = path.parent().unwrap_or(Path::new(""));
-            return build::build(DEFAULT_TOML, Path::new(EMBEDDED_ORIGIN), base, env);
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path, env),
+            // Only a file that is truly absent falls back; an unreadable one is an error.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                let base = path.parent().unwrap_or(Path::new(""));
+                build::build(DEFAULT_TOML, Path::new(EMBEDDED_ORIGIN), base, env)
+            }
+            Err(source) => Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            }
+            .into()),
         }
-        Config::load(path, env)
     }
 
     /// Things that are valid but probably not what a production line wants.
     pub fn warnings(&self) -> Vec<String> {
         build::warnings(self)
     }
-}
-
-fn read(path: &Path) -> Result<String, ConfigErrors> {
-    std::fs::read_to_string(path).map_err(|source| {
-        ConfigError::Read {
-            file: path.to_path_buf(),
-            source,
-        }
-        .into()
-    })
 }
 
 #[cfg(test)]

@@ -553,6 +553,11 @@ fn loading_files() {
         Config::load_or_defaults(&missing, true, &[]).is_err(),
         "an explicit file must exist"
     );
+    let unreadable = Config::load_or_defaults(dir.path(), false, &[]).unwrap_err();
+    assert!(
+        matches!(&unreadable.0[..], [ConfigError::Read { .. }]),
+        "a directory is not a file"
+    );
     let defaults = Config::load_or_defaults(&missing, false, &[]).expect("embedded defaults");
     assert_eq!(defaults.source, PathBuf::from(EMBEDDED_ORIGIN));
     assert_eq!(
