@@ -1,1 +1,331 @@
-//! (to be written)
+//! Typed configuration: the TOML file (`config/hotline.toml` documents every key and is
+//! embedded as the defaults), environment overrides `HOTLINE_<SECTION>__<KEY>`, and
+//! validation that reports every problem at once as `file: key: reason`.
+//!
+//! Loading runs in three steps: parse the TOML tree (syntax errors carry line and column),
+//! apply environment overrides to the tree, then build the typed [`Config`] section by
+//! section, collecting errors instead of stopping at the first.
+//!
+//! Invariants of a returned [`Config`]: every key was known; every value parsed and is
+//! within its range; relative prompt paths are resolved against the config file's
+//! directory (recordings and the database stay relative to the working directory);
+//! operator secrets never appear in `Debug` output or error messages.
+
+mod build;
+mod error;
+mod reader;
+mod schema;
+mod values;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use values::{CodecName, IpNet, PortRange};
+
+use crate::switchboard::hours::BusinessCalendar;
+
+/// The documented default configuration, compiled into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../config/hotline.toml");
+
+/// How the embedded defaults are named in errors and in [`Config::source`].
+pub const EMBEDDED_ORIGIN: &str = "config/hotline.toml (embedded)";
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `[sip]`: signalling.
+    pub sip: SipConfig,
+    /// `[trunk]`: which calls the line accepts.
+    pub trunk: TrunkConfig,
+    /// `[media]`: RTP.
+    pub media: MediaConfig,
+    /// `[hours]`: the business calendar.
+    pub hours: HoursConfig,
+    /// `[queue]`: waiting and ringing.
+    pub queue: QueueConfig,
+    /// `[[operators]]`: the people answering.
+    pub operators: Vec<OperatorConfig>,
+    /// `[prompts]`: recorded announcements.
+    pub prompts: PromptsConfig,
+    /// `[recordings]`: where call recordings go.
+    pub recordings: RecordingsConfig,
+    /// `[database]`: the call register.
+    pub database: DatabaseConfig,
+    /// `[http]`: the console and API.
+    pub http: HttpConfig,
+    /// `[shutdown]`: graceful stop.
+    pub shutdown: ShutdownConfig,
+    /// `[log]`: logging.
+    pub log: LogConfig,
+    /// The file the configuration came from, or [`EMBEDDED_ORIGIN`].
+    pub source: PathBuf,
+}
+
+/// `[sip]`.
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// Where UDP and TCP signalling listen.
+    pub listen: SocketAddr,
+    /// The address put in Contact, Via and SDP.
+    pub public_address: IpAddr,
+    /// Where [`SipConfig::public_address`] came from.
+    pub public_address_origin: PublicAddressOrigin,
+    /// Digest authentication realm for operators.
+    pub realm: String,
+    /// Value of the Server and User-Agent headers.
+    pub user_agent: String,
+    /// RFC 3261 T1: round-trip estimate.
+    pub t1: Duration,
+    /// RFC 3261 T2: longest retransmit interval for non-INVITE requests and responses.
+    pub t2: Duration,
+    /// RFC 3261 T4: longest time a message stays in the network.
+    pub t4: Duration,
+}
+
+/// Where the public address came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicAddressOrigin {
+    /// Set in `sip.public_address`.
+    Configured,
+    /// Not set: the listen address was specific, so it is used.
+    ListenAddress,
+    /// Not set and the listen address is unspecified (0.0.0.0 / ::): 127.0.0.1, which
+    /// only works for local peers; `warnings` says so.
+    LoopbackFallback,
+}
+
+/// `[trunk]`.
+#[derive(Clone, Debug)]
+pub struct TrunkConfig {
+    /// Dialled numbers this line answers, visual separators removed.
+    pub numbers: Vec<String>,
+    /// Sources allowed to place calls.
+    pub allow: Vec<IpNet>,
+}
+
+impl TrunkConfig {
+    /// Whether a dialled number is one of ours, ignoring spaces, `-`, `(`, `)` and `.`:
+    /// "+7 (8112) 79-21-12" matches "+78112792112".
+    pub fn answers_number(&self, dialled: &str) -> bool {
+        let dialled = values::normalize_number(dialled);
+        !dialled.is_empty() && self.numbers.contains(&dialled)
+    }
+
+    /// Whether a call from `source` may be accepted (IPv4-mapped IPv6 sources match IPv4
+    /// prefixes).
+    pub fn allows(&self, source: IpAddr) -> bool {
+        self.allow.iter().any(|net| net.contains(source))
+    }
+}
+
+/// `[media]`.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// UDP ports for RTP (and RTCP on the odd neighbours).
+    pub rtp_ports: PortRange,
+    /// Codecs in order of preference, without duplicates, never empty.
+    pub codecs: Vec<CodecName>,
+    /// A call whose media has been silent on the wire this long is ended.
+    pub rtp_timeout: Duration,
+}
+
+/// `[hours]`.
+#[derive(Clone, Debug)]
+pub struct HoursConfig {
+    /// Opening hours in the configured zone.
+    pub calendar: BusinessCalendar,
+}
+
+/// `[queue]`.
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    /// How long an operator's phone rings before the call goes to the next operator.
+    pub ring_timeout: Duration,
+    /// How long a caller may wait in the queue before the call ends as overflow.
+    pub max_wait: Duration,
+    /// Pause after a call before the operator gets the next one (may be zero).
+    pub wrap_up: Duration,
+    /// How often waiting callers hear the "please hold" announcement.
+    pub announce_every: Duration,
+    /// Consecutive unanswered rings before an operator is paused; 0 never pauses.
+    pub max_no_answer: u32,
+}
+
+/// One `[[operators]]` entry.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// The SIP user name the operator registers with: letters and digits, unique.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// How the operator authenticates.
+    pub secret: OperatorSecret,
+}
+
+/// An operator's credential. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum OperatorSecret {
+    /// A plain password.
+    Password(String),
+    /// A precomputed digest HA1 (`H(id:realm:password)`), lowercase hex: 32 digits for
+    /// MD5, 64 for SHA-256 (RFC 7616 §3.4.2).
+    Ha1(String),
+}
+
+impl fmt::Debug for OperatorSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OperatorSecret::Password(_) => f.write_str("Password(<redacted>)"),
+            OperatorSecret::Ha1(_) => f.write_str("Ha1(<redacted>)"),
+        }
+    }
+}
+
+/// `[prompts]`: paths already resolved against the config file's directory.
+#[derive(Clone, Debug)]
+pub struct PromptsConfig {
+    /// The prompts directory.
+    pub dir: PathBuf,
+    /// Played after hours before hanging up.
+    pub after_hours: PathBuf,
+    /// Played when a call is accepted in hours.
+    pub greeting: PathBuf,
+    /// Tells the caller the call is recorded.
+    pub recording_notice: PathBuf,
+}
+
+/// `[recordings]`.
+#[derive(Clone, Debug)]
+pub struct RecordingsConfig {
+    /// Root of `YYYY/MM/DD/<call id>.wav`, relative to the working directory if relative.
+    pub dir: PathBuf,
+}
+
+/// `[database]`.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite:…` or `postgres://…` / `postgresql://…`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// The URL with any password replaced, for logs.
+    pub fn redacted_url(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:<redacted>{}", &rest[at..]),
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `[http]`.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Where the console and API listen.
+    pub listen: SocketAddr,
+}
+
+/// `[shutdown]`.
+#[derive(Clone, Debug)]
+pub struct ShutdownConfig {
+    /// After a stop signal, new calls are refused (503) and current ones may go on this long.
+    pub grace: Duration,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Human text or one JSON object per line.
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info` or `hotline=debug,info`.
+    pub level: String,
+    /// Whether phone numbers appear in logs at `info` (they are personal data).
+    pub show_numbers: bool,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Parses `text` (from `file`, named in errors and whose directory anchors relative
+    /// prompt paths), applies environment overrides, validates. All problems are
+    /// collected, not just the first.
+    pub fn from_toml(
+        text: &str,
+        file: &Path,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigErrors> {
+        let base = file.parent().unwrap_or(Path::new(""));
+        build::build(text, file, base, env)
+    }
+
+    /// Reads and loads the file; a missing or unreadable file is an error naming it.
+    pub fn load(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path, env),
+            Err(source) => Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            }
+            .into()),
+        }
+    }
+
+    /// Like [`Config::load`], but when the file does not exist and was not asked for
+    /// explicitly, uses the embedded defaults (prompts then resolve against the directory
+    /// the file would have been in).
+    pub fn load_or_defaults(
+        path: &Path,
+        explicit: bool,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigErrors> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path, env),
+            // Only a file that is truly absent falls back; an unreadable one is an error.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                let base = path.parent().unwrap_or(Path::new(""));
+                build::build(DEFAULT_TOML, Path::new(EMBEDDED_ORIGIN), base, env)
+            }
+            Err(source) => Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            }
+            .into()),
+        }
+    }
+
+    /// Things that are valid but probably not what a production line wants.
+    pub fn warnings(&self) -> Vec<String> {
+        build::warnings(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
