@@ -23,7 +23,7 @@ use crate::switchboard::{Action, CallRef, MediaEvent, Switchboard};
 
 use super::media_task::{self, PromptJob};
 use super::prompts::Prompts;
-use super::register_writer::RegisterWriter;
+use super::register_writer::{RegisterWriter, WriterError};
 use super::rtp_ports::RtpPortPool;
 use super::tcp::{self, TcpEvent};
 use super::Sockets;
@@ -216,15 +216,33 @@ impl Engine {
             self.held.push_back(write);
             return;
         }
-        if let Err(write) = self.register.try_send(write) {
-            self.held.push_back(write);
+        self.offer(write);
+    }
+
+    /// Hand a write to the writer; hold it (in order) if its queue is full. Returns whether
+    /// the writer took it.
+    fn offer(&mut self, write: RegisterWrite) -> bool {
+        match self.register.try_send(write) {
+            Ok(()) => true,
+            Err(WriterError::Full(write)) => {
+                self.held.push_back(write);
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "register writer gone: a register write is lost");
+                true
+            }
         }
     }
 
     /// Move held writes into the writer's queue while it has room.
     fn flush_held_nowait(&mut self) {
-        while let Some(write) = self.held.pop_front() {
-            if let Err(write) = self.register.try_send(write) {
+        let waiting = self.held.len();
+        for _ in 0..waiting {
+            let write = self.held.pop_front().expect("counted above");
+            if !self.offer(write) {
+                // `offer` put it at the back: restore the order and stop for now.
+                let write = self.held.pop_back().expect("just held");
                 self.held.push_front(write);
                 break;
             }
