@@ -24,7 +24,7 @@ use super::{
 /// Branches starting with this were made by RFC 3261 implementations (§8.1.1.7).
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
-/// What [`to_bytes`] and the body helpers need from a message; implemented for
+/// What [`to_bytes`] and the body functions need from a message; implemented for
 /// [`Request`], [`Response`] and [`SipMessage`].
 pub trait MessageParts: HeadersExt {
     /// The body, as opaque bytes (RFC 3261 §7.4).

@@ -52,7 +52,8 @@ pub fn stamp_via(req: &mut Request, source: SocketAddr) -> Result<(), MessageErr
 /// RFC 3581 §4), judged from the request's (or response's) top Via: over TCP the flow
 /// it came on; over UDP with `rport` the source address and port; over UDP without
 /// `rport` the source IP (= `received`) and the sent-by port, default 5060. A top Via
-/// that does not parse falls back to the source.
+/// that does not parse falls back to the source. `maddr` is ignored: we never answer
+/// over multicast.
 pub fn response_target<M: HeadersExt + ?Sized>(msg: &M, source: Peer) -> Peer {
     if source.transport == Transport::Tcp {
         return source;

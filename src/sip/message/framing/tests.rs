@@ -123,6 +123,25 @@ fn structural_errors() {
 }
 
 #[test]
+fn utf8_display_names_pass_but_other_bytes_are_refused() {
+    let raw = invite(Some(0), "").replace("\"Caller\"", "\"Иван Петров\"");
+    let req = request(parse_datagram(raw.as_bytes()));
+    assert_eq!(
+        crate::sip::message::from_header(&req)
+            .unwrap()
+            .display_name
+            .as_deref(),
+        Some("Иван Петров")
+    );
+    // rsipstack would silently stop reading headers at a non-UTF-8 line; we refuse it.
+    let mut bytes = invite(Some(0), "").into_bytes();
+    let at = bytes.windows(6).position(|w| w == b"Caller").unwrap();
+    bytes[at] = 0xff;
+    assert_eq!(parse_datagram(&bytes), Err(FrameError::NotUtf8));
+    assert!(bad_request(&bytes, "Bad Request").is_some());
+}
+
+#[test]
 fn start_line_errors_map_to_statuses() {
     let raw = invite(Some(0), "");
     let cases = [
