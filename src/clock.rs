@@ -20,7 +20,10 @@ pub struct Now {
 impl Now {
     /// Reads both clocks. Only the runtime calls this.
     pub fn read() -> Self {
-        Now { mono: Instant::now(), wall: Timestamp::now() }
+        Now {
+            mono: Instant::now(),
+            wall: Timestamp::now(),
+        }
     }
 
     /// The same moment moved forward by `d` on both clocks (simulated time in tests).
@@ -29,6 +32,9 @@ impl Now {
             .wall
             .checked_add(jiff::SignedDuration::try_from(d).expect("test durations fit"))
             .expect("test times stay in range");
-        Now { mono: self.mono + d, wall }
+        Now {
+            mono: self.mono + d,
+            wall,
+        }
     }
 }

@@ -14,7 +14,11 @@ use hotline::runtime::{self, Sockets};
 const DEFAULT_CONFIG: &str = "config/hotline.toml";
 
 #[derive(Parser)]
-#[command(name = "hotline", version, about = "SIP call-centre back-end: answers, queues, bridges, records and registers every call")]
+#[command(
+    name = "hotline",
+    version,
+    about = "SIP call-centre back-end: answers, queues, bridges, records and registers every call"
+)]
 struct Cli {
     /// Configuration file (default: config/hotline.toml; the built-in defaults if it is absent).
     #[arg(long, short, global = true)]
@@ -35,7 +39,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let explicit = cli.config.is_some();
     let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("HOTLINE_")).collect();
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("HOTLINE_"))
+        .collect();
     let config = match Config::load_or_defaults(&path, explicit, &env) {
         Ok(c) => c,
         Err(errors) => {
@@ -72,7 +78,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     rt.block_on(async move {
         let sockets = Sockets::bind(config.sip.listen).await?;
         let shutdown = CancellationToken::new();
@@ -96,8 +105,11 @@ async fn on_signal(shutdown: CancellationToken) {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

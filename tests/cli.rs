@@ -15,8 +15,16 @@ fn hotline() -> Command {
 
 #[test]
 fn check_config_accepts_the_shipped_config() {
-    let out = hotline().current_dir(repo()).args(["--config", "config/hotline.toml", "check-config"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hotline()
+        .current_dir(repo())
+        .args(["--config", "config/hotline.toml", "check-config"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 }
 
@@ -24,8 +32,17 @@ fn check_config_accepts_the_shipped_config() {
 fn check_config_names_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[hours]\nopen = \"25:00\"\n[sip]\nlisten = \"nowhere\"\n").unwrap();
-    let out = hotline().args(["--config"]).arg(&file).arg("check-config").output().unwrap();
+    std::fs::write(
+        &file,
+        "[hours]\nopen = \"25:00\"\n[sip]\nlisten = \"nowhere\"\n",
+    )
+    .unwrap();
+    let out = hotline()
+        .args(["--config"])
+        .arg(&file)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml"), "{err}");
@@ -39,7 +56,12 @@ fn check_config_rejects_unknown_keys_and_bad_env_overrides() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("h.toml");
     std::fs::write(&file, "[sip]\nlistne = \"127.0.0.1:5060\"\n").unwrap();
-    let out = hotline().arg("--config").arg(&file).arg("check-config").output().unwrap();
+    let out = hotline()
+        .arg("--config")
+        .arg(&file)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sip.listne"));
 
@@ -55,7 +77,10 @@ fn check_config_rejects_unknown_keys_and_bad_env_overrides() {
 
 #[test]
 fn missing_explicit_config_is_an_error_naming_it() {
-    let out = hotline().args(["--config", "/nonexistent/hotline.toml", "check-config"]).output().unwrap();
+    let out = hotline()
+        .args(["--config", "/nonexistent/hotline.toml", "check-config"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/hotline.toml"));
 }
@@ -69,8 +94,14 @@ fn serve_starts_on_defaults_and_stops_on_sigterm() {
     let mut child = hotline()
         .current_dir(repo())
         .env("HOTLINE_SIP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOTLINE_DATABASE__URL", format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display()))
-        .env("HOTLINE_RECORDINGS__DIR", dir.path().join("rec").display().to_string())
+        .env(
+            "HOTLINE_DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display()),
+        )
+        .env(
+            "HOTLINE_RECORDINGS__DIR",
+            dir.path().join("rec").display().to_string(),
+        )
         .env("HOTLINE_HTTP__LISTEN", "127.0.0.1:0")
         .stderr(Stdio::piped())
         .spawn()
@@ -87,18 +118,36 @@ fn serve_starts_on_defaults_and_stops_on_sigterm() {
             break;
         }
     }
-    assert!(log.contains("hotline serving"), "server did not start:\n{log}");
-    assert!(dir.path().join("h.db").exists(), "the register file is created on start");
+    assert!(
+        log.contains("hotline serving"),
+        "server did not start:\n{log}"
+    );
+    assert!(
+        dir.path().join("h.db").exists(),
+        "the register file is created on start"
+    );
 
     send_signal(child.id(), "TERM");
     let status = wait_bounded(&mut child, Duration::from_secs(20));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(status.success(), "exit after SIGTERM: {status:?}\n{}", rest.join("\n"));
-    assert!(rest.iter().any(|l| l.contains("hotline stopped")), "{}", rest.join("\n"));
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status:?}\n{}",
+        rest.join("\n")
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("hotline stopped")),
+        "{}",
+        rest.join("\n")
+    );
 }
 
 fn send_signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 

@@ -10,7 +10,11 @@ use common::*;
 
 /// Parse an RTP header: (marker, payload type, seq, timestamp, ssrc, payload).
 fn rtp(b: &[u8]) -> (bool, u8, u16, u32, u32, &[u8]) {
-    assert!(b.len() >= 12 && b[0] >> 6 == 2, "not RTP v2: {:?}", &b[..b.len().min(12)]);
+    assert!(
+        b.len() >= 12 && b[0] >> 6 == 2,
+        "not RTP v2: {:?}",
+        &b[..b.len().min(12)]
+    );
     (
         b[1] & 0x80 != 0,
         b[1] & 0x7f,
@@ -25,15 +29,28 @@ fn rtp(b: &[u8]) -> (bool, u8, u16, u32, u32, &[u8]) {
 async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
     let server = TestServer::start(CLOSED).await;
     let rtp_port = free_udp_port();
-    let listener = capture_rtp(rtp_port, Duration::from_millis(1500), Duration::from_secs(40));
-    let run = sipp(server.addr, "after_hours_call.xml", &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string()]).await;
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1500),
+        Duration::from_secs(40),
+    );
+    let run = sipp(
+        server.addr,
+        "after_hours_call.xml",
+        &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string()],
+    )
+    .await;
     assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
     let packets = listener.join().unwrap();
 
     // The prompt, frame by frame: 8 kHz, 20 ms = 160 samples a packet, last one padded.
     let prompt = wav_samples(&repo().join("config/prompts/after_hours.wav"));
     let expected = prompt.len().div_ceil(160);
-    assert_eq!(packets.len(), expected, "one RTP packet per 20 ms of the prompt");
+    assert_eq!(
+        packets.len(),
+        expected,
+        "one RTP packet per 20 ms of the prompt"
+    );
 
     let (m0, pt0, seq0, ts0, ssrc0, _) = rtp(&packets[0].bytes);
     assert!(m0, "the first packet starts a talkspurt (marker)");
@@ -42,8 +59,16 @@ async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
         assert_eq!(pt, pt0);
         assert_eq!(pt, 0, "PCMU was the caller's first choice");
         assert_eq!(ssrc, ssrc0);
-        assert_eq!(seq, seq0.wrapping_add(i as u16), "sequence numbers consecutive");
-        assert_eq!(ts, ts0.wrapping_add(160 * i as u32), "timestamps advance 160 a packet");
+        assert_eq!(
+            seq,
+            seq0.wrapping_add(i as u16),
+            "sequence numbers consecutive"
+        );
+        assert_eq!(
+            ts,
+            ts0.wrapping_add(160 * i as u32),
+            "timestamps advance 160 a packet"
+        );
         assert_eq!(m, i == 0);
         assert_eq!(payload.len(), 160);
         // The payload is the prompt itself, μ-law encoded (bit-exact G.711).
@@ -55,7 +80,10 @@ async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
     }
 
     // Pacing: spread over the prompt's length, not sent in a burst.
-    let gaps: Vec<f64> = packets.windows(2).map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0).collect();
+    let gaps: Vec<f64> = packets
+        .windows(2)
+        .map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0)
+        .collect();
     let span = (packets.last().unwrap().at - packets[0].at).as_secs_f64();
     let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
     let jitter = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
@@ -64,9 +92,14 @@ async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
         "prompt RTP: {} packets over {span:.3} s, mean gap {mean:.3} ms, jitter (sd) {jitter:.3} ms, worst deviation {worst:.3} ms",
         packets.len()
     );
-    assert!(span >= (expected - 1) as f64 * 0.020 * 0.9, "packets were paced, not burst ({span:.3} s)");
+    assert!(
+        span >= (expected - 1) as f64 * 0.020 * 0.9,
+        "packets were paced, not burst ({span:.3} s)"
+    );
 
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert_eq!(row.outcome, "after_hours");
     assert_eq!(row.hangup_by.as_deref(), Some("system"));
     assert_eq!(row.end_reason.as_deref(), Some("prompt_done"));
@@ -81,18 +114,36 @@ async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
 async fn caller_hanging_up_mid_prompt_stops_the_message_at_once() {
     let server = TestServer::start(CLOSED).await;
     let rtp_port = free_udp_port();
-    let listener = capture_rtp(rtp_port, Duration::from_millis(1000), Duration::from_secs(20));
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1000),
+        Duration::from_secs(20),
+    );
     let run = sipp(
         server.addr,
         "caller_hangs_up.xml",
-        &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string(), "-d", "2000"],
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "2000",
+        ],
     )
     .await;
     assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
     let packets = listener.join().unwrap();
     // About 2 s of the prompt (100 packets), certainly not all of it (~400).
-    assert!((80..=130).contains(&packets.len()), "{} packets after a 2 s call", packets.len());
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    assert!(
+        (80..=130).contains(&packets.len()),
+        "{} packets after a 2 s call",
+        packets.len()
+    );
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert_eq!(row.outcome, "after_hours");
     assert_eq!(row.hangup_by.as_deref(), Some("caller"));
     assert_eq!(row.end_reason.as_deref(), Some("caller_bye"));
@@ -104,7 +155,11 @@ async fn options_is_answered() {
     let server = TestServer::start(CLOSED).await;
     let run = sipp(server.addr, "options.xml", &["-s", "792112"]).await;
     assert!(run.status.success(), "OPTIONS failed: {}", run.stderr);
-    assert_eq!(server.store.count_calls().await.unwrap(), 0, "OPTIONS is not a call");
+    assert_eq!(
+        server.store.count_calls().await.unwrap(),
+        0,
+        "OPTIONS is not a call"
+    );
     server.stop().await;
 }
 
@@ -113,7 +168,9 @@ async fn wrong_number_gets_404_and_a_rejected_row() {
     let server = TestServer::start(CLOSED).await;
     let run = sipp(server.addr, "rejected_404.xml", &["-s", "1234567"]).await;
     assert!(run.status.success(), "expected 404: {}", run.stderr);
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert_eq!(row.outcome, "rejected");
     assert_eq!(row.final_status, Some(404));
     assert_eq!(row.dialed, "1234567");
@@ -125,9 +182,18 @@ async fn wrong_source_gets_403_and_a_rejected_row() {
     // Only 127.0.0.1 is on the trunk; SIPp calls from 127.0.0.2.
     let server = TestServer::start(CLOSED).await;
     let port = free_udp_port().to_string();
-    let run = sipp(server.addr, "rejected_403.xml", &["-s", "792112", "-i", "127.0.0.2", "-p", &port]).await;
+    let run = sipp(
+        server.addr,
+        "rejected_403.xml",
+        &["-s", "792112", "-i", "127.0.0.2", "-p", &port],
+    )
+    .await;
     assert!(run.status.success(), "expected 403: {}", run.stderr);
-    let row = server.wait_row(&run.call_id.replace("127.0.0.1", "127.0.0.2"), |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id.replace("127.0.0.1", "127.0.0.2"), |r| {
+            r.ended_at.is_some()
+        })
+        .await;
     assert_eq!(row.outcome, "rejected");
     assert_eq!(row.final_status, Some(403));
     assert!(row.source.starts_with("udp:127.0.0.2:"), "{}", row.source);
@@ -148,16 +214,34 @@ async fn garbage_is_survived_and_the_next_call_is_served() {
         junk.send_to(garbage, server.addr).unwrap();
     }
     let rtp_port = free_udp_port();
-    let listener = capture_rtp(rtp_port, Duration::from_millis(1000), Duration::from_secs(20));
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1000),
+        Duration::from_secs(20),
+    );
     let run = sipp(
         server.addr,
         "caller_hangs_up.xml",
-        &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string(), "-d", "500"],
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "500",
+        ],
     )
     .await;
-    assert!(run.status.success(), "the server stopped answering after garbage: {}", run.stderr);
+    assert!(
+        run.status.success(),
+        "the server stopped answering after garbage: {}",
+        run.stderr
+    );
     assert!(!listener.join().unwrap().is_empty());
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert_eq!(row.hangup_by.as_deref(), Some("caller"));
     server.stop().await;
 }
@@ -166,16 +250,32 @@ async fn garbage_is_survived_and_the_next_call_is_served() {
 async fn after_hours_call_over_tcp() {
     let server = TestServer::start(CLOSED).await;
     let rtp_port = free_udp_port();
-    let listener = capture_rtp(rtp_port, Duration::from_millis(1000), Duration::from_secs(20));
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1000),
+        Duration::from_secs(20),
+    );
     let run = sipp(
         server.addr,
         "caller_hangs_up.xml",
-        &["-t", "t1", "-s", "792112", "-set", "rtp_port", &rtp_port.to_string(), "-d", "1000"],
+        &[
+            "-t",
+            "t1",
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "1000",
+        ],
     )
     .await;
     assert!(run.status.success(), "TCP call failed: {}", run.stderr);
     assert!(!listener.join().unwrap().is_empty());
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert!(row.source.starts_with("tcp:127.0.0.1:"), "{}", row.source);
     assert_eq!(row.hangup_by.as_deref(), Some("caller"));
     server.stop().await;
@@ -185,12 +285,29 @@ async fn after_hours_call_over_tcp() {
 async fn in_hours_the_greeting_is_played_and_the_call_ends() {
     let server = TestServer::start(ALWAYS_OPEN).await;
     let rtp_port = free_udp_port();
-    let listener = capture_rtp(rtp_port, Duration::from_millis(1500), Duration::from_secs(30));
-    let run = sipp(server.addr, "after_hours_call.xml", &["-s", "+78112792112", "-set", "rtp_port", &rtp_port.to_string()]).await;
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1500),
+        Duration::from_secs(30),
+    );
+    let run = sipp(
+        server.addr,
+        "after_hours_call.xml",
+        &[
+            "-s",
+            "+78112792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+        ],
+    )
+    .await;
     assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
     let greeting = wav_samples(&repo().join("config/prompts/greeting.wav"));
     assert_eq!(listener.join().unwrap().len(), greeting.len().div_ceil(160));
-    let row = server.wait_row(&run.call_id, |r| r.ended_at.is_some()).await;
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
     assert_eq!(row.outcome, "greeted");
     server.stop().await;
 }

@@ -36,8 +36,15 @@ const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
 
 /// A call's media: its socket before a task takes it, then the task.
 enum MediaSlot {
-    Bound { socket: UdpSocket, port: u16 },
-    Running { port: u16, cancel: CancellationToken, _task: JoinHandle<()> },
+    Bound {
+        socket: UdpSocket,
+        port: u16,
+    },
+    Running {
+        port: u16,
+        cancel: CancellationToken,
+        _task: JoinHandle<()>,
+    },
 }
 
 pub struct Engine {
@@ -56,7 +63,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: &Config, sb: Switchboard, sockets: Sockets, prompts: Prompts, register: RegisterWriter) -> Engine {
+    pub fn new(
+        config: &Config,
+        sb: Switchboard,
+        sockets: Sockets,
+        prompts: Prompts,
+        register: RegisterWriter,
+    ) -> Engine {
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
         Engine {
@@ -129,9 +142,22 @@ impl Engine {
             TcpEvent::Connected { addr, writer } => {
                 self.tcp_writers.insert(addr, writer);
             }
-            TcpEvent::Message { addr, msg } => {
-                self.sb.handle_message(msg, Peer { transport: Transport::Tcp, addr }, Now::read())
-            }
+            TcpEvent::Message { addr, msg } => self.sb.handle_message(
+                msg,
+                Peer {
+                    transport: Transport::Tcp,
+                    addr,
+                },
+                Now::read(),
+            ),
+            TcpEvent::Invalid { addr, bytes, error } => self.sb.answer_unparseable(
+                &bytes,
+                &error,
+                Peer {
+                    transport: Transport::Tcp,
+                    addr,
+                },
+            ),
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, "TCP framing error: connection closed");
                 self.tcp_writers.remove(&addr);
@@ -159,7 +185,15 @@ impl Engine {
                         self.sb.handle_media_failed(call, Now::read());
                     }
                 },
-                Action::PlayPrompt { call, prompt, remote, codec, payload_type, accepted_pts, stream } => {
+                Action::PlayPrompt {
+                    call,
+                    prompt,
+                    remote,
+                    codec,
+                    payload_type,
+                    accepted_pts,
+                    stream,
+                } => {
                     let Some(MediaSlot::Bound { socket, port }) = self.media.remove(&call) else {
                         continue;
                     };
@@ -173,8 +207,20 @@ impl Engine {
                         stream,
                     };
                     let cancel = CancellationToken::new();
-                    let task = tokio::spawn(media_task::play_prompt(socket, job, self.media_tx.clone(), cancel.clone()));
-                    self.media.insert(call, MediaSlot::Running { port, cancel, _task: task });
+                    let task = tokio::spawn(media_task::play_prompt(
+                        socket,
+                        job,
+                        self.media_tx.clone(),
+                        cancel.clone(),
+                    ));
+                    self.media.insert(
+                        call,
+                        MediaSlot::Running {
+                            port,
+                            cancel,
+                            _task: task,
+                        },
+                    );
                 }
                 Action::CloseMedia { call } => match self.media.remove(&call) {
                     Some(MediaSlot::Bound { port, .. }) => self.pool.release(port),
@@ -254,7 +300,6 @@ impl Engine {
             let _ = self.register.send(write).await;
         }
     }
-
 }
 
 async fn sleep_until(at: Option<TokioInstant>) {

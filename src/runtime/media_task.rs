@@ -35,8 +35,15 @@ pub async fn play_prompt(
     events: mpsc::Sender<(CallRef, MediaEvent)>,
     cancel: CancellationToken,
 ) {
-    let mut player =
-        PromptPlayer::new(job.prompt, job.codec, job.payload_type, job.stream, PlayMode::Once, Instant::now(), true);
+    let mut player = PromptPlayer::new(
+        job.prompt,
+        job.codec,
+        job.payload_type,
+        job.stream,
+        PlayMode::Once,
+        Instant::now(),
+        true,
+    );
     let mut latch = Latch::new(job.remote);
     let mut out = [0u8; 1500];
     let mut incoming = [0u8; 2048];
@@ -62,7 +69,11 @@ pub async fn play_prompt(
         }
         if player.is_finished() && !reported {
             reported = true;
-            if events.send((job.call, MediaEvent::PromptFinished)).await.is_err() {
+            if events
+                .send((job.call, MediaEvent::PromptFinished))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -39,7 +39,10 @@ pub enum RuntimeError {
     Prompt(#[from] PromptLoadError),
     /// Binding the SIP address failed.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// How many register writes may wait for the database before the engine holds them itself.
@@ -48,12 +51,19 @@ const REGISTER_QUEUE: usize = 16_384;
 /// Run the hotline until `shutdown` is cancelled and the calls in progress have ended
 /// (or the configured grace has passed). Everything is ready before the first packet is
 /// read: a bad config, prompt or database never starts half a server.
-pub async fn serve(config: Config, sockets: Sockets, shutdown: CancellationToken) -> Result<(), RuntimeError> {
+pub async fn serve(
+    config: Config,
+    sockets: Sockets,
+    shutdown: CancellationToken,
+) -> Result<(), RuntimeError> {
     let prompts = Prompts::load(&config.prompts)?;
     let store = Store::open(&config.database.url, config.database.max_connections).await?;
     let interrupted = store.mark_interrupted(Now::read().wall).await?;
     if interrupted > 0 {
-        tracing::warn!(calls = interrupted, "calls left in progress by the last run marked interrupted");
+        tracing::warn!(
+            calls = interrupted,
+            "calls left in progress by the last run marked interrupted"
+        );
     }
     let (writer, writer_task) = RegisterWriter::spawn(store.clone(), REGISTER_QUEUE);
     let settings = Settings::from_config(&config);

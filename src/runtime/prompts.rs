@@ -12,7 +12,10 @@ use crate::switchboard::PromptKind;
 pub enum PromptLoadError {
     /// The file could not be opened.
     #[error("prompt {file}: {source}")]
-    Open { file: PathBuf, source: std::io::Error },
+    Open {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not a prompt we can play.
     #[error("prompt {file}: {source}")]
     Format { file: PathBuf, source: PromptError },
@@ -26,7 +29,10 @@ pub struct Prompts {
 
 impl Prompts {
     pub fn load(config: &PromptsConfig) -> Result<Prompts, PromptLoadError> {
-        Ok(Prompts { after_hours: load_one(&config.after_hours)?, greeting: load_one(&config.greeting)? })
+        Ok(Prompts {
+            after_hours: load_one(&config.after_hours)?,
+            greeting: load_one(&config.greeting)?,
+        })
     }
 
     pub fn get(&self, kind: PromptKind) -> &Prompt {
@@ -38,8 +44,18 @@ impl Prompts {
 }
 
 fn load_one(path: &Path) -> Result<Prompt, PromptLoadError> {
-    let file = std::fs::File::open(path).map_err(|source| PromptLoadError::Open { file: path.to_path_buf(), source })?;
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("prompt");
-    Prompt::from_wav(name, std::io::BufReader::new(file))
-        .map_err(|source| PromptLoadError::Format { file: path.to_path_buf(), source })
+    let file = std::fs::File::open(path).map_err(|source| PromptLoadError::Open {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("prompt");
+    Prompt::from_wav(name, std::io::BufReader::new(file)).map_err(|source| {
+        PromptLoadError::Format {
+            file: path.to_path_buf(),
+            source,
+        }
+    })
 }

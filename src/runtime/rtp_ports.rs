@@ -20,7 +20,13 @@ pub struct RtpPortPool {
 impl RtpPortPool {
     pub fn new(ip: IpAddr, range: PortRange) -> Self {
         let first = range.first + range.first % 2;
-        RtpPortPool { ip, first, last: range.last, next: first, in_use: HashSet::new() }
+        RtpPortPool {
+            ip,
+            first,
+            last: range.last,
+            next: first,
+            in_use: HashSet::new(),
+        }
     }
 
     fn capacity(&self) -> usize {
@@ -31,7 +37,11 @@ impl RtpPortPool {
     pub fn bind(&mut self) -> std::io::Result<(UdpSocket, u16)> {
         for _ in 0..self.capacity() {
             let port = self.next;
-            self.next = if port.saturating_add(2) > self.last { self.first } else { port + 2 };
+            self.next = if port.saturating_add(2) > self.last {
+                self.first
+            } else {
+                port + 2
+            };
             if self.in_use.contains(&port) {
                 continue;
             }
@@ -44,7 +54,10 @@ impl RtpPortPool {
             self.in_use.insert(port);
             return Ok((sock, port));
         }
-        Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "RTP port range exhausted"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "RTP port range exhausted",
+        ))
     }
 
     pub fn release(&mut self, port: u16) {

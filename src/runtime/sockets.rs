@@ -26,10 +26,15 @@ impl Sockets {
                 Err(_) => continue,
             }
         }
-        Err(bind_err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no port free for both UDP and TCP")))
+        Err(bind_err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no port free for both UDP and TCP",
+        )))
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.udp.local_addr().expect("a bound socket has an address")
+        self.udp
+            .local_addr()
+            .expect("a bound socket has an address")
     }
 }

@@ -8,20 +8,41 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::sip::message::{Frame, SipMessage, StreamFramer};
+use crate::sip::message::{Frame, FrameError, SipMessage, StreamFramer};
 
 /// How many outgoing messages may queue for one connection before we drop it.
 const WRITE_QUEUE: usize = 256;
 
 pub enum TcpEvent {
-    Connected { addr: SocketAddr, writer: mpsc::Sender<Vec<u8>> },
-    Message { addr: SocketAddr, msg: SipMessage },
+    Connected {
+        addr: SocketAddr,
+        writer: mpsc::Sender<Vec<u8>>,
+    },
+    Message {
+        addr: SocketAddr,
+        msg: SipMessage,
+    },
+    /// A whole message that does not parse: answered (400/501…), the stream goes on.
+    Invalid {
+        addr: SocketAddr,
+        bytes: Vec<u8>,
+        error: FrameError,
+    },
     /// Framing failed: the connection is closed after this (a stream cannot resynchronise).
-    Broken { addr: SocketAddr, why: String },
-    Closed { addr: SocketAddr },
+    Broken {
+        addr: SocketAddr,
+        why: String,
+    },
+    Closed {
+        addr: SocketAddr,
+    },
 }
 
-pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<TcpEvent>, cancel: CancellationToken) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::Sender<TcpEvent>,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -39,10 +60,22 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<TcpEvent>, 
     }
 }
 
-async fn connection(stream: TcpStream, addr: SocketAddr, events: mpsc::Sender<TcpEvent>, cancel: CancellationToken) {
+async fn connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    events: mpsc::Sender<TcpEvent>,
+    cancel: CancellationToken,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    if events.send(TcpEvent::Connected { addr, writer: tx.clone() }).await.is_err() {
+    if events
+        .send(TcpEvent::Connected {
+            addr,
+            writer: tx.clone(),
+        })
+        .await
+        .is_err()
+    {
         return;
     }
     let writer = tokio::spawn(async move {
@@ -68,13 +101,27 @@ async fn connection(stream: TcpStream, addr: SocketAddr, events: mpsc::Sender<Tc
                         break 'read;
                     }
                 }
+                Ok(Some(Frame::Invalid { bytes, error })) => {
+                    if events
+                        .send(TcpEvent::Invalid { addr, bytes, error })
+                        .await
+                        .is_err()
+                    {
+                        break 'read;
+                    }
+                }
                 Ok(Some(Frame::Ping)) => {
                     // RFC 5626 §3.5.1: a CRLF pong keeps NAT bindings alive.
                     let _ = tx.try_send(b"\r\n".to_vec());
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = events.send(TcpEvent::Broken { addr, why: e.to_string() }).await;
+                    let _ = events
+                        .send(TcpEvent::Broken {
+                            addr,
+                            why: e.to_string(),
+                        })
+                        .await;
                     break 'read;
                 }
             }

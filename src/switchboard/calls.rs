@@ -19,10 +19,13 @@ use crate::sdp::{self, LocalSession, Negotiated, RemoteSession};
 use crate::sip::dialog::{Dialog, ViaSpec};
 use crate::sip::message::{self, Method, Request, Response};
 use crate::sip::transaction::TxKey;
-use crate::sip::Peer;
+use crate::sip::{Peer, Transport};
+use rand::Rng;
+use std::net::{IpAddr, SocketAddr};
 
 use super::door::{Admitted, Door, Knock, Refusal, Service};
 use super::register::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
+use super::requests;
 use super::{ids, loggable_number, Action, CallRef, MediaEvent, PromptKind, Switchboard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,27 +86,28 @@ impl Switchboard {
         let id = ids::new_call_id(now.wall, &mut self.rng);
         let caller = message::from_user(&invite).unwrap_or_else(|| "anonymous".to_string());
         let dialed = message::request_user(&invite);
-        let sip_call_id = message::call_id(&invite).unwrap_or_default();
+        let sip_call_id = message::call_id(&invite).unwrap_or_default().to_string();
         let span = tracing::info_span!(
             "call",
             call_id = %id,
             caller = %loggable_number(&caller, self.settings.show_numbers),
             operator = tracing::field::Empty,
         );
-        self.actions.push_back(Action::Register(RegisterWrite::Open(NewCall {
-            id: id.clone(),
-            sip_call_id,
-            caller,
-            dialed: dialed.clone().unwrap_or_default(),
-            source: source.to_string(),
-            received_at: now.wall,
-        })));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Open(NewCall {
+                id: id.clone(),
+                sip_call_id,
+                caller,
+                dialed: dialed.clone().unwrap_or_default(),
+                source: source.to_string(),
+                received_at: now.wall,
+            })));
 
         let sdp_body = message::has_sdp_body(&invite).then_some(invite.body.as_slice());
         let knock = Knock {
             source_ip: source.addr.ip(),
             dialed: dialed.as_deref(),
-            max_forwards: message::max_forwards(&invite),
+            max_forwards: message::max_forwards(&invite).ok().flatten(),
             sdp: sdp_body,
             now: now.wall,
         };
@@ -119,33 +123,58 @@ impl Switchboard {
         }
     }
 
-    fn refuse(&mut self, id: &str, span: &Span, key: &TxKey, invite: &Request, why: Refusal, now: Now) {
+    fn refuse(
+        &mut self,
+        id: &str,
+        span: &Span,
+        key: &TxKey,
+        invite: &Request,
+        why: Refusal,
+        now: Now,
+    ) {
         let _enter = span.enter();
         tracing::info!(status = why.status(), reason = why.reason(), "call refused");
         let tag = message::new_tag(&mut self.rng);
         let mut resp = message::response_to(invite, why.status(), Some(&tag));
         if why == Refusal::ShuttingDown {
-            message::push_header(&mut resp, "Retry-After", &Self::RETRY_AFTER.as_secs().to_string());
+            header(
+                &mut resp,
+                "Retry-After",
+                &Self::RETRY_AFTER.as_secs().to_string(),
+            );
         }
         if matches!(why, Refusal::BadOffer(_)) {
             // RFC 3261 §21.4.26: say what we can do instead.
-            message::push_header(&mut resp, "Warning", "304 hotline \"Media type not available\"");
+            header(
+                &mut resp,
+                "Warning",
+                "304 hotline \"Media type not available\"",
+            );
         }
         self.respond(key, resp, now);
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id: id.to_string(),
-            update: CallUpdate {
-                ended_at: Some(now.wall),
-                outcome: Some(Outcome::Rejected),
-                hangup_by: Some(HangupBy::System),
-                final_status: Some(why.status()),
-                end_reason: Some(why.reason().to_string()),
-                ..CallUpdate::default()
-            },
-        }));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id: id.to_string(),
+                update: CallUpdate {
+                    ended_at: Some(now.wall),
+                    outcome: Some(Outcome::Rejected),
+                    hangup_by: Some(HangupBy::System),
+                    final_status: Some(why.status()),
+                    end_reason: Some(why.reason().to_string()),
+                    ..CallUpdate::default()
+                },
+            }));
     }
 
-    fn admit(&mut self, id: String, span: Span, key: TxKey, invite: Request, source: Peer, a: Admitted) {
+    fn admit(
+        &mut self,
+        id: String,
+        span: Span,
+        key: TxKey,
+        invite: Request,
+        source: Peer,
+        a: Admitted,
+    ) {
         let call = self.new_ref();
         {
             let _enter = span.enter();
@@ -187,6 +216,26 @@ impl Switchboard {
         if c.phase != Phase::OpeningMedia {
             return;
         }
+        let dialog = match Dialog::uas(&c.invite, &c.local_tag, c.source) {
+            Ok(d) => d,
+            Err(e) => {
+                // A request without a usable Contact cannot be called back: refuse it.
+                let _enter = c.span.clone().entered();
+                tracing::warn!(error = %e, "cannot form a dialog from the INVITE");
+                let key = c.invite_key.clone();
+                let bad = message::response_to(&c.invite, 400, Some(&c.local_tag));
+                self.respond(&key, bad, now);
+                let ending = Ending {
+                    outcome: Outcome::Rejected,
+                    hangup_by: HangupBy::System,
+                    reason: "bad_contact",
+                    final_status: Some(400),
+                };
+                self.finish(call, ending, now);
+                self.pump(now);
+                return;
+            }
+        };
         let local = LocalSession {
             username: "hotline".to_string(),
             session_id: now.wall.as_millisecond().unsigned_abs(),
@@ -196,56 +245,58 @@ impl Switchboard {
         };
         let body = sdp::answer(&local, &c.offer, &c.negotiated);
         let mut ok = message::response_to(&c.invite, 200, Some(&c.local_tag));
-        message::push_header(&mut ok, "Contact", &self.local_contact(c.source.transport));
-        message::push_header(&mut ok, "Allow", requests::ALLOW);
-        message::push_header(&mut ok, "Server", &self.settings.user_agent);
+        header(
+            &mut ok,
+            "Contact",
+            &local_contact(self.settings.sip_addr, c.source.transport),
+        );
+        header(&mut ok, "Allow", requests::ALLOW);
+        header(&mut ok, "Server", &self.settings.user_agent);
         message::set_body(&mut ok, "application/sdp", body.as_bytes().to_vec());
-        let dialog = match Dialog::uas(&c.invite, &c.local_tag, c.source) {
-            Ok(d) => d,
-            Err(e) => {
-                // A request without a usable Contact cannot be called back: refuse it.
-                let _enter = c.span.enter();
-                tracing::warn!(error = %e, "cannot form a dialog from the INVITE");
-                let key = c.invite_key.clone();
-                let bad = message::response_to(&c.invite, 400, Some(&c.local_tag));
-                self.respond(&key, bad, now);
-                self.finish(call, Ending { outcome: Outcome::Rejected, hangup_by: HangupBy::System, reason: "bad_contact", final_status: Some(400) }, now);
-                return;
-            }
-        };
-        let dialog_key = (dialog.call_id().to_string(), c.local_tag.clone());
+        let dialog_key = (dialog.call_id.clone(), c.local_tag.clone());
         c.dialog = Some(dialog);
         c.local_sdp = Some(body);
         c.phase = Phase::Answered;
-        let prompt = c.service.prompt();
-        let remote = c.negotiated.remote;
-        let codec = c.negotiated.codec;
-        let payload_type = c.negotiated.payload_type;
-        let mut accepted_pts = vec![payload_type];
+        let mut accepted_pts = vec![c.negotiated.payload_type];
         accepted_pts.extend(c.negotiated.telephone_event);
-        let id = c.id.clone();
-        let key = c.invite_key.clone();
+        let play = Action::PlayPrompt {
+            call,
+            prompt: c.service.prompt(),
+            remote: c.negotiated.remote,
+            codec: c.negotiated.codec,
+            payload_type: c.negotiated.payload_type,
+            accepted_pts,
+            stream: RtpStreamState {
+                ssrc: self.rng.random(),
+                seq: self.rng.random(),
+                ts: self.rng.random(),
+            },
+        };
+        let answered = Action::Register(RegisterWrite::Update {
+            id: c.id.clone(),
+            update: CallUpdate {
+                answered_at: Some(now.wall),
+                final_status: Some(200),
+                ..CallUpdate::default()
+            },
+        });
         {
             let _enter = c.span.enter();
-            tracing::info!(local_port, %remote, "answered");
+            tracing::info!(local_port, remote = %c.negotiated.remote, "answered");
         }
+        let key = c.invite_key.clone();
         self.by_dialog.insert(dialog_key, call);
         self.respond(&key, ok, now);
-        let stream = RtpStreamState {
-            ssrc: rand::Rng::random(&mut self.rng),
-            seq: rand::Rng::random(&mut self.rng),
-            ts: rand::Rng::random(&mut self.rng),
-        };
-        self.actions.push_back(Action::PlayPrompt { call, prompt, remote, codec, payload_type, accepted_pts, stream });
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id,
-            update: CallUpdate { answered_at: Some(now.wall), final_status: Some(200), ..CallUpdate::default() },
-        }));
+        self.actions.push_back(play);
+        self.actions.push_back(answered);
+        self.pump(now);
     }
 
     /// No RTP port could be bound: the caller gets 503 rather than silence.
     pub fn handle_media_failed(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if c.phase != Phase::OpeningMedia {
             return;
         }
@@ -253,18 +304,38 @@ impl Switchboard {
         tracing::error!("no RTP port available");
         let key = c.invite_key.clone();
         let mut resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
-        message::push_header(&mut resp, "Retry-After", "5");
+        header(&mut resp, "Retry-After", "5");
         self.respond(&key, resp, now);
-        self.finish(call, Ending { outcome: Outcome::Failed, hangup_by: HangupBy::System, reason: "no_media_port", final_status: Some(503) }, now);
+        self.finish(
+            call,
+            Ending {
+                outcome: Outcome::Failed,
+                hangup_by: HangupBy::System,
+                reason: "no_media_port",
+                final_status: Some(503),
+            },
+            now,
+        );
         self.pump(now);
     }
 
     pub fn handle_media_event(&mut self, call: CallRef, event: MediaEvent, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         match event {
             MediaEvent::PromptFinished if c.phase == Phase::Answered => {
                 let outcome = c.service.outcome();
-                self.hang_up(call, Ending { outcome, hangup_by: HangupBy::System, reason: "prompt_done", final_status: None }, now);
+                self.hang_up(
+                    call,
+                    Ending {
+                        outcome,
+                        hangup_by: HangupBy::System,
+                        reason: "prompt_done",
+                        final_status: None,
+                    },
+                    now,
+                );
             }
             MediaEvent::PromptFinished => {}
         }
@@ -281,49 +352,90 @@ impl Switchboard {
 
     /// CANCEL before we answered: 487 to the INVITE, the caller gave up.
     pub(super) fn on_cancel(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else { return };
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(&call) = self.by_invite.get(invite) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if c.phase != Phase::OpeningMedia {
             return;
         }
         let resp = message::response_to(&c.invite, 487, Some(&c.local_tag));
         let outcome = c.service.outcome();
         self.respond(invite, resp, now);
-        self.finish(call, Ending { outcome, hangup_by: HangupBy::Caller, reason: "caller_cancel", final_status: Some(487) }, now);
+        self.finish(
+            call,
+            Ending {
+                outcome,
+                hangup_by: HangupBy::Caller,
+                reason: "caller_cancel",
+                final_status: Some(487),
+            },
+            now,
+        );
     }
 
     /// Our 2xx was never ACKed (RFC 3261 §13.3.1.4): end the session with BYE.
     pub(super) fn on_ack_timeout(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else { return };
-        self.hang_up(call, Ending { outcome: Outcome::Failed, hangup_by: HangupBy::System, reason: "no_ack", final_status: None }, now);
+        let Some(&call) = self.by_invite.get(invite) else {
+            return;
+        };
+        self.hang_up(
+            call,
+            Ending {
+                outcome: Outcome::Failed,
+                hangup_by: HangupBy::System,
+                reason: "no_ack",
+                final_status: None,
+            },
+            now,
+        );
     }
 
     /// An in-dialog request for one of our calls (BYE, re-INVITE, INFO…).
     pub(super) fn on_in_dialog(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        let Some(dialog) = c.dialog.as_mut() else { return };
+        let contact = match self.calls.get(&call) {
+            Some(c) => local_contact(self.settings.sip_addr, c.source.transport),
+            None => return,
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
         if dialog.handle_remote_cseq(&req).is_err() {
             let resp = message::response_to(&req, 500, None);
             self.respond(&key, resp, now);
             return;
         }
+        let (phase, outcome, local_sdp) = (c.phase, c.service.outcome(), c.local_sdp.clone());
         match req.method {
             Method::Bye => {
                 let resp = message::response_to(&req, 200, None);
                 self.respond(&key, resp, now);
-                if c_phase(self, call) == Some(Phase::HangingUp) {
+                if phase == Phase::HangingUp {
                     return; // BYEs crossed: ours is already closing the call.
                 }
-                let outcome = self.calls[&call].service.outcome();
-                self.finish(call, Ending { outcome, hangup_by: HangupBy::Caller, reason: "caller_bye", final_status: None }, now);
+                let ending = Ending {
+                    outcome,
+                    hangup_by: HangupBy::Caller,
+                    reason: "caller_bye",
+                    final_status: None,
+                };
+                self.finish(call, ending, now);
             }
             Method::Invite => {
                 // Session refresh or a new offer: we keep our media as it is and answer
                 // with our current session description (same version: nothing changed).
                 let mut resp = message::response_to(&req, 200, None);
-                let sdp = c.local_sdp.clone().unwrap_or_default();
-                message::push_header(&mut resp, "Contact", &self.local_contact(c.source.transport));
-                message::set_body(&mut resp, "application/sdp", sdp.into_bytes());
+                header(&mut resp, "Contact", &contact);
+                message::set_body(
+                    &mut resp,
+                    "application/sdp",
+                    local_sdp.unwrap_or_default().into_bytes(),
+                );
                 self.respond(&key, resp, now);
             }
             Method::Info | Method::Update | Method::Options | Method::Notify => {
@@ -332,7 +444,7 @@ impl Switchboard {
             }
             _ => {
                 let mut resp = message::response_to(&req, 405, None);
-                message::push_header(&mut resp, "Allow", requests::ALLOW);
+                header(&mut resp, "Allow", requests::ALLOW);
                 self.respond(&key, resp, now);
             }
         }
@@ -368,14 +480,28 @@ impl Switchboard {
 
     /// Shutdown grace is over for this call.
     pub(super) fn interrupt(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
-        let ending = Ending { outcome: Outcome::Interrupted, hangup_by: HangupBy::System, reason: "shutdown", final_status: None };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let ending = Ending {
+            outcome: Outcome::Interrupted,
+            hangup_by: HangupBy::System,
+            reason: "shutdown",
+            final_status: None,
+        };
         match c.phase {
             Phase::OpeningMedia => {
                 let key = c.invite_key.clone();
                 let resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
                 self.respond(&key, resp, now);
-                self.finish(call, Ending { final_status: Some(503), ..ending }, now);
+                self.finish(
+                    call,
+                    Ending {
+                        final_status: Some(503),
+                        ..ending
+                    },
+                    now,
+                );
             }
             Phase::Answered => self.hang_up(call, ending, now),
             Phase::HangingUp => {}
@@ -385,16 +511,28 @@ impl Switchboard {
     /// End an answered call from our side: BYE to the caller, the call stays until the BYE
     /// transaction completes.
     fn hang_up(&mut self, call: CallRef, ending: Ending, now: Now) {
-        let via_host = self.settings.sip_addr;
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let local = self.settings.sip_addr;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         if c.phase != Phase::Answered {
             return;
         }
-        let Some(dialog) = c.dialog.as_mut() else { return };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
         let branch = message::new_branch(&mut self.rng);
-        let via = ViaSpec { transport: c.source.transport, addr: via_host, branch };
-        let bye = dialog.new_request(Method::Bye, &via);
-        let dest = Peer { transport: c.source.transport, addr: dialog.next_hop().unwrap_or(c.source.addr) };
+        let via = ViaSpec {
+            transport: c.source.transport,
+            host: local.ip().to_string(),
+            port: Some(local.port()),
+            branch,
+        };
+        let bye = dialog.new_request(Method::Bye, &via, None);
+        let dest = Peer {
+            transport: c.source.transport,
+            addr: dialog.next_hop().unwrap_or(c.source.addr),
+        };
         c.phase = Phase::HangingUp;
         {
             let _enter = c.span.enter();
@@ -421,27 +559,35 @@ impl Switchboard {
     }
 
     fn close_row(&mut self, call: CallRef, ending: Ending, at: Timestamp) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         if c.row_closed {
             return;
         }
         c.row_closed = true;
         {
             let _enter = c.span.enter();
-            tracing::info!(outcome = ending.outcome.as_str(), hangup_by = ending.hangup_by.as_str(), reason = ending.reason, "call ended");
+            tracing::info!(
+                outcome = ending.outcome.as_str(),
+                hangup_by = ending.hangup_by.as_str(),
+                reason = ending.reason,
+                "call ended"
+            );
         }
         self.stats.calls_ended += 1;
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id: c.id.clone(),
-            update: CallUpdate {
-                ended_at: Some(at),
-                outcome: Some(ending.outcome),
-                hangup_by: Some(ending.hangup_by),
-                end_reason: Some(ending.reason.to_string()),
-                final_status: ending.final_status,
-                ..CallUpdate::default()
-            },
-        }));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id: c.id.clone(),
+                update: CallUpdate {
+                    ended_at: Some(at),
+                    outcome: Some(ending.outcome),
+                    hangup_by: Some(ending.hangup_by),
+                    end_reason: Some(ending.reason.to_string()),
+                    final_status: ending.final_status,
+                    ..CallUpdate::default()
+                },
+            }));
     }
 
     fn release_media(&mut self, call: CallRef) {
@@ -455,7 +601,10 @@ impl Switchboard {
 
     fn forget(&mut self, call: CallRef) {
         if let Some(c) = self.calls.remove(&call) {
-            self.by_dialog.remove(&(message::call_id(&c.invite).unwrap_or_default(), c.local_tag));
+            self.by_dialog.remove(&(
+                message::call_id(&c.invite).unwrap_or_default().to_string(),
+                c.local_tag,
+            ));
             // `by_invite` is cleaned when the INVITE transaction terminates (it may still
             // see a CANCEL or an ACK until then).
         }
@@ -468,6 +617,20 @@ impl Switchboard {
     }
 }
 
-fn c_phase(sb: &Switchboard, call: CallRef) -> Option<Phase> {
-    sb.calls.get(&call).map(|c| c.phase)
+/// Add a header whose value we made ourselves (never contains CR/LF).
+pub(super) fn header<M: message::HasHeaders + ?Sized>(msg: &mut M, name: &str, value: &str) {
+    message::push_header(msg, name, value).expect("our own header values are single-line");
+}
+
+/// Our Contact: where the caller sends in-dialog requests.
+pub(super) fn local_contact(addr: SocketAddr, transport: Transport) -> String {
+    let host = match addr.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!(
+        "<sip:hotline@{host}:{};transport={}>",
+        addr.port(),
+        transport.as_str().to_ascii_lowercase()
+    )
 }

@@ -123,7 +123,11 @@ impl Door<'_> {
         } else {
             Service::AfterHours
         };
-        Ok(Admitted { service, offer, negotiated })
+        Ok(Admitted {
+            service,
+            offer,
+            negotiated,
+        })
     }
 }
 

@@ -31,12 +31,12 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::clock::Now;
-use crate::config::{Config, TrunkConfig};
+use crate::config::{CodecName, Config, TrunkConfig};
 use crate::media::player::RtpStreamState;
 use crate::sdp::Codec;
-use crate::sip::message::{self, Datagram, SipMessage};
+use crate::sip::message::{self, Datagram, FrameError, SipMessage};
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxKey};
-use crate::sip::{Peer, Transport};
+use crate::sip::Peer;
 
 use self::calls::Call;
 use self::hours::BusinessCalendar;
@@ -62,21 +62,27 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(config: &Config) -> Settings {
         let listen = config.sip.listen;
-        let ip = config.sip.public_address.unwrap_or_else(|| {
-            if listen.ip().is_unspecified() {
-                IpAddr::from([127, 0, 0, 1])
-            } else {
-                listen.ip()
-            }
-        });
+        let ip = config.sip.public_address;
         Settings {
             sip_addr: SocketAddr::new(ip, listen.port()),
             media_ip: ip,
             user_agent: config.sip.user_agent.clone(),
-            timers: TimerConfig { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 },
+            timers: TimerConfig {
+                t1: config.sip.t1,
+                t2: config.sip.t2,
+                t4: config.sip.t4,
+            },
             trunk: config.trunk.clone(),
             calendar: config.hours.calendar.clone(),
-            codecs: config.media.codecs.iter().map(|c| c.to_codec()).collect(),
+            codecs: config
+                .media
+                .codecs
+                .iter()
+                .map(|c| match c {
+                    CodecName::Pcmu => Codec::Pcmu,
+                    CodecName::Pcma => Codec::Pcma,
+                })
+                .collect(),
             show_numbers: config.log.show_numbers,
         }
     }
@@ -181,35 +187,32 @@ impl Switchboard {
         match message::parse_datagram(data) {
             Ok(Datagram::Message(msg)) => self.handle_message(msg, source, now),
             Ok(Datagram::KeepAlive) => self.stats.keepalives += 1,
-            Err(e) => self.answer_unparseable(data, &e.to_string(), source),
+            Err(e) => self.answer_unparseable(data, &e, source),
         }
     }
 
     /// A whole SIP message arrived (from the TCP framer, or a parsed datagram).
     pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Now) {
-        let msg = match msg {
-            SipMessage::Request(mut req) => {
-                message::stamp_via(&mut req, source.addr);
-                SipMessage::Request(req)
-            }
-            other => other,
-        };
+        // The transaction layer stamps `received`/`rport` into the top Via (RFC 3581).
         self.tx.handle_message(msg, source, now.mono);
         self.pump(now);
     }
 
-    /// Input that was not a SIP message we can read: answer 400 (or 501 for an unknown
-    /// method) when there is enough to address a response, else drop and count.
-    pub fn answer_unparseable(&mut self, data: &[u8], why: &str, source: Peer) {
-        match requests::unparseable_answer(data, why) {
+    /// Input that was not a SIP message we can read: answer it (400, 501 for an unknown
+    /// method, 505, 513) when there is enough to address a response, else drop and count.
+    pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer) {
+        match message::error_response(data, why.status(), &why.reason()) {
             Some(bytes) => {
                 self.stats.bad_answered += 1;
                 // Unparsed means no trustworthy Via: answer the flow it came on.
-                self.actions.push_back(Action::Transmit { peer: source, data: bytes });
+                self.actions.push_back(Action::Transmit {
+                    peer: source,
+                    data: bytes,
+                });
             }
             None => self.stats.bad_dropped += 1,
         }
-        tracing::debug!(%source, why, "unparseable SIP input");
+        tracing::debug!(%source, %why, "unparseable SIP input");
     }
 
     /// Fire due timers.
@@ -270,9 +273,11 @@ impl Switchboard {
                 TxEvent::Transmit { peer, data } => {
                     self.actions.push_back(Action::Transmit { peer, data })
                 }
-                TxEvent::Request { key, request, source } => {
-                    self.on_request(key, request, source, now)
-                }
+                TxEvent::Request {
+                    key,
+                    request,
+                    source,
+                } => self.on_request(key, request, source, now),
                 TxEvent::AckFor2xx { invite, .. } => self.on_ack(&invite),
                 TxEvent::StrayAck { .. } => {}
                 TxEvent::Cancelled { invite, .. } => self.on_cancel(&invite, now),
@@ -288,20 +293,6 @@ impl Switchboard {
         let r = CallRef(self.next_ref);
         self.next_ref += 1;
         r
-    }
-
-    /// Where our own requests (BYE) leave from and what Via/Contact say.
-    fn local_contact(&self, transport: Transport) -> String {
-        let addr = self.settings.sip_addr;
-        let host = match addr.ip() {
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            IpAddr::V4(ip) => ip.to_string(),
-        };
-        format!(
-            "<sip:hotline@{host}:{};transport={}>",
-            addr.port(),
-            transport.as_str().to_ascii_lowercase()
-        )
     }
 
     /// How long the caller should wait before retrying after a 503 during shutdown.

@@ -41,7 +41,9 @@ impl TestServer {
     /// numbers 792112 and +78112792112, the repository's prompts).
     pub async fn start(extra: &str) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap()).await.expect("bind SIP");
+        let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind SIP");
         let addr = sockets.local_addr();
         let db = dir.path().join("hotline.db");
         let toml = format!(
@@ -73,19 +75,38 @@ grace = "3s"
         let config = Config::load(&file, &[]).unwrap_or_else(|e| panic!("test config: {e}"));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(runtime::serve(config, sockets, shutdown.clone()));
-        let store = Store::open(&format!("sqlite://{}?mode=rwc", db.display()), 2).await.expect("open store");
-        TestServer { addr, dir, store, shutdown, task }
+        let store = Store::open(&format!("sqlite://{}?mode=rwc", db.display()), 2)
+            .await
+            .expect("open store");
+        TestServer {
+            addr,
+            dir,
+            store,
+            shutdown,
+            task,
+        }
     }
 
     /// Wait (bounded) until the call with this SIP Call-ID has a row satisfying `done`.
-    pub async fn wait_row(&self, sip_call_id: &str, done: impl Fn(&CallRecord) -> bool) -> CallRecord {
+    pub async fn wait_row(
+        &self,
+        sip_call_id: &str,
+        done: impl Fn(&CallRecord) -> bool,
+    ) -> CallRecord {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let rows = self.store.calls_by_sip_call_id(sip_call_id).await.expect("query");
+            let rows = self
+                .store
+                .calls_by_sip_call_id(sip_call_id)
+                .await
+                .expect("query");
             if let Some(row) = rows.into_iter().find(|r| done(r)) {
                 return row;
             }
-            assert!(Instant::now() < deadline, "no matching row for {sip_call_id} within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "no matching row for {sip_call_id} within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -93,7 +114,9 @@ grace = "3s"
     pub async fn stop(self) {
         self.shutdown.cancel();
         let r = tokio::time::timeout(Duration::from_secs(15), self.task).await;
-        r.expect("server stops within the grace").expect("server task").expect("server result");
+        r.expect("server stops within the grace")
+            .expect("server task")
+            .expect("server result");
     }
 }
 
@@ -106,7 +129,11 @@ fn rtp_range(sip_port: u16) -> String {
 
 /// A free local UDP port (bound and released; good enough on loopback).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// SIPp's Call-ID for call 1 of a run: `1-<pid>@127.0.0.1`.
@@ -128,7 +155,19 @@ pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun 
     cmd.arg(server.to_string())
         .arg("-sf")
         .arg(sipp_dir().join(scenario))
-        .args(["-i", "127.0.0.1", "-p", &port, "-m", "1", "-nostdin", "-timeout", "60s", "-recv_timeout", "30000"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-recv_timeout",
+            "30000",
+        ])
         .args(["-trace_err", "-error_file"])
         .arg(logs.path().join("err.log"))
         .args(args)
@@ -136,7 +175,9 @@ pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun 
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd.spawn().expect("sipp is installed (Debian package sip-tester)");
+    let child = cmd
+        .spawn()
+        .expect("sipp is installed (Debian package sip-tester)");
     let pid = child.id().expect("pid");
     let out = tokio::time::timeout(Duration::from_secs(70), child.wait_with_output())
         .await
@@ -158,16 +199,24 @@ pub struct RtpIn {
 
 /// Listen for RTP on `port` until `quiet` passes without a packet after at least one
 /// arrived, or `limit` passes. Runs on a thread so arrival times are not skewed by tests.
-pub fn capture_rtp(port: u16, quiet: Duration, limit: Duration) -> std::thread::JoinHandle<Vec<RtpIn>> {
+pub fn capture_rtp(
+    port: u16,
+    quiet: Duration,
+    limit: Duration,
+) -> std::thread::JoinHandle<Vec<RtpIn>> {
     let sock = UdpSocket::bind(("127.0.0.1", port)).expect("bind RTP listener");
     std::thread::spawn(move || {
-        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let start = Instant::now();
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         loop {
             match sock.recv_from(&mut buf) {
-                Ok((n, _)) => got.push(RtpIn { at: Instant::now(), bytes: buf[..n].to_vec() }),
+                Ok((n, _)) => got.push(RtpIn {
+                    at: Instant::now(),
+                    bytes: buf[..n].to_vec(),
+                }),
                 Err(_) => {}
             }
             let last = got.last().map(|p: &RtpIn| p.at);
