@@ -25,6 +25,26 @@ fn rtp(b: &[u8]) -> (bool, u8, u16, u32, u32, &[u8]) {
     )
 }
 
+/// A caller who hangs up after `hold_ms`: returns the SIPp run and the RTP it received.
+async fn call_and_hang_up(
+    server: &TestServer,
+    hold_ms: u32,
+    extra: &[&str],
+) -> (SippRun, Vec<RtpIn>) {
+    let rtp_port = free_udp_port().to_string();
+    let listener = capture_rtp(
+        rtp_port.parse().unwrap(),
+        Duration::from_millis(1000),
+        Duration::from_secs(30),
+    );
+    let hold = hold_ms.to_string();
+    let mut args = vec!["-s", "792112", "-set", "rtp_port", &rtp_port, "-d", &hold];
+    args.extend_from_slice(extra);
+    let run = sipp(server.addr, "caller_hangs_up.xml", &args).await;
+    assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
+    (run, listener.join().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
     let server = TestServer::start(CLOSED).await;
@@ -113,29 +133,8 @@ async fn after_hours_caller_hears_the_whole_message_then_gets_bye() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_hanging_up_mid_prompt_stops_the_message_at_once() {
     let server = TestServer::start(CLOSED).await;
-    let rtp_port = free_udp_port();
-    let listener = capture_rtp(
-        rtp_port,
-        Duration::from_millis(1000),
-        Duration::from_secs(20),
-    );
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "2000",
-        ],
-    )
-    .await;
-    assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
-    let packets = listener.join().unwrap();
-    // About 2 s of the prompt (100 packets), certainly not all of it (~400).
+    let (run, packets) = call_and_hang_up(&server, 2000, &[]).await;
+    // About 2 s of the prompt (100 packets), certainly not all of it (~1000).
     assert!(
         (80..=130).contains(&packets.len()),
         "{} packets after a 2 s call",
@@ -209,36 +208,12 @@ async fn garbage_is_survived_and_the_next_call_is_served() {
         b"INVITE sip:792112@127.0.0.1 SIP/2.0\r\nVia: broken\r\n\r\n",
         b"SIP/2.0 200 OK\r\n\r\n",
         b"INVITE sip:792112@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nshort",
-        &[b'A'; 70_000][..60_000],
+        &[b'A'; 60_000][..],
     ] {
         junk.send_to(garbage, server.addr).unwrap();
     }
-    let rtp_port = free_udp_port();
-    let listener = capture_rtp(
-        rtp_port,
-        Duration::from_millis(1000),
-        Duration::from_secs(20),
-    );
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "500",
-        ],
-    )
-    .await;
-    assert!(
-        run.status.success(),
-        "the server stopped answering after garbage: {}",
-        run.stderr
-    );
-    assert!(!listener.join().unwrap().is_empty());
+    let (run, packets) = call_and_hang_up(&server, 500, &[]).await;
+    assert!(!packets.is_empty());
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
@@ -249,30 +224,8 @@ async fn garbage_is_survived_and_the_next_call_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_hours_call_over_tcp() {
     let server = TestServer::start(CLOSED).await;
-    let rtp_port = free_udp_port();
-    let listener = capture_rtp(
-        rtp_port,
-        Duration::from_millis(1000),
-        Duration::from_secs(20),
-    );
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-t",
-            "t1",
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "1000",
-        ],
-    )
-    .await;
-    assert!(run.status.success(), "TCP call failed: {}", run.stderr);
-    assert!(!listener.join().unwrap().is_empty());
+    let (run, packets) = call_and_hang_up(&server, 1000, &["-t", "t1"]).await;
+    assert!(!packets.is_empty());
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
@@ -309,5 +262,64 @@ async fn in_hours_the_greeting_is_played_and_the_call_ends() {
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
     assert_eq!(row.outcome, "greeted");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_refuses_new_calls_and_interrupts_calls_at_the_end_of_grace() {
+    let server = TestServer::start(&format!("{CLOSED}\n[shutdown]\ngrace = \"2s\"\n")).await;
+    let rtp_port = free_udp_port();
+    let listener = capture_rtp(
+        rtp_port,
+        Duration::from_millis(1500),
+        Duration::from_secs(30),
+    );
+    let addr = server.addr;
+    let long_call = tokio::spawn(async move {
+        sipp(
+            addr,
+            "after_hours_call.xml",
+            &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string()],
+        )
+        .await
+    });
+    // Wait until the first call is answered, then stop the server as SIGTERM would.
+    let first = loop {
+        let rows = server.store.recent_calls(5).await.unwrap();
+        if let Some(r) = rows.into_iter().find(|r| r.answered_at.is_some()) {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.begin_stop();
+    let refused = sipp(server.addr, "rejected_503.xml", &["-s", "792112"]).await;
+    assert!(
+        refused.status.success(),
+        "a new call during shutdown gets 503: {}",
+        refused.stderr
+    );
+    let long_call = long_call.await.unwrap();
+    assert!(
+        long_call.status.success(),
+        "the call in progress is ended with BYE: {}",
+        long_call.stderr
+    );
+    let heard = listener.join().unwrap().len();
+    let whole = wav_samples(&repo().join("config/prompts/after_hours.wav"))
+        .len()
+        .div_ceil(160);
+    assert!(
+        heard < whole / 2,
+        "cut at the end of the grace, not played to the end ({heard} of {whole} packets)"
+    );
+
+    let row = server.store.call(&first.id).await.unwrap().unwrap();
+    assert_eq!(row.outcome, "interrupted");
+    assert_eq!(row.end_reason.as_deref(), Some("shutdown"));
+    let refused_row = server
+        .wait_row(&refused.call_id, |r| r.ended_at.is_some())
+        .await;
+    assert_eq!(refused_row.final_status, Some(503));
+    assert_eq!(refused_row.outcome, "rejected");
     server.stop().await;
 }

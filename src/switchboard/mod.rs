@@ -100,6 +100,9 @@ pub enum PromptKind {
 }
 
 /// What the runtime must do.
+// Actions live only between `poll_action` calls; boxing the register write would allocate
+// for every write instead.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Put these bytes on the wire.
@@ -255,7 +258,7 @@ impl Switchboard {
 
     /// Nothing left to do: no calls and no live transactions.
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.tx.len() == 0
+        self.calls.is_empty() && self.tx.is_empty()
     }
 
     pub fn stats(&self) -> SwitchboardStats {

@@ -61,8 +61,6 @@ dir = "{prompts}"
 dir = "{rec}"
 [database]
 url = "sqlite://{db}?mode=rwc"
-[shutdown]
-grace = "3s"
 {extra}
 "#,
             rtp = rtp_range(addr.port()),
@@ -109,6 +107,11 @@ grace = "3s"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Signal shutdown (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&self) {
+        self.shutdown.cancel();
     }
 
     pub async fn stop(self) {
@@ -212,12 +215,11 @@ pub fn capture_rtp(
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         loop {
-            match sock.recv_from(&mut buf) {
-                Ok((n, _)) => got.push(RtpIn {
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                got.push(RtpIn {
                     at: Instant::now(),
                     bytes: buf[..n].to_vec(),
-                }),
-                Err(_) => {}
+                });
             }
             let last = got.last().map(|p: &RtpIn| p.at);
             if last.is_some_and(|t| t.elapsed() > quiet) || start.elapsed() > limit {
