@@ -182,6 +182,13 @@ impl Store {
         }
     }
 
+    /// The operators rung for a call, in order: (operator id, result).
+    pub async fn ring_attempts(&self, call_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::ring_attempts(pool, call_id).await,
+        }
+    }
+
     /// The `limit` most recently received calls, newest first.
     pub async fn recent_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         match &self.backend {

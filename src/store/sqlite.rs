@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
-use crate::switchboard::register::{format_time, CallRecord, CallUpdate, NewCall, RegisterWrite};
+use crate::switchboard::register::{format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -156,19 +156,22 @@ pub(super) async fn apply(
         let (id, result) = match write {
             RegisterWrite::Open(call) => (&call.id, insert(&mut tx, call).await),
             RegisterWrite::Update { id, update } => (id, update_call(&mut tx, id, update).await),
+            RegisterWrite::Ring(ring) => (&ring.call_id, insert_ring(&mut tx, ring).await),
         };
         let error = match result {
             Ok(1) => {
                 match write {
                     RegisterWrite::Open(_) => report.opened += 1,
-                    RegisterWrite::Update { .. } => report.updated += 1,
+                    RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => report.updated += 1,
                 }
                 continue;
             }
             // `id` is the primary key, so "not one row" can only mean "no row".
             Ok(_) => match write {
                 RegisterWrite::Open(_) => StoreError::DuplicateCall { id: id.clone() },
-                RegisterWrite::Update { .. } => StoreError::UnknownCall { id: id.clone() },
+                RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => {
+                    StoreError::UnknownCall { id: id.clone() }
+                }
             },
             Err(source) if is_refusal(&source) => StoreError::Refused {
                 id: id.clone(),
@@ -181,6 +184,20 @@ pub(super) async fn apply(
     }
     tx.commit().await.map_err(database)?;
     Ok(report)
+}
+
+async fn insert_ring(conn: &mut sqlx::SqliteConnection, ring: &RingAttempt) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO ring_attempts (call_id, operator_id, started_at, ended_at, result) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&ring.call_id)
+    .bind(&ring.operator_id)
+    .bind(format_time(ring.started_at))
+    .bind(format_time(ring.ended_at))
+    .bind(&ring.result)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 async fn insert(conn: &mut sqlx::SqliteConnection, call: &NewCall) -> Result<u64, sqlx::Error> {
@@ -244,6 +261,20 @@ pub(super) async fn calls_by_sip_call_id(
     rows.iter()
         .map(record)
         .collect::<Result<_, _>>()
+        .map_err(database)
+}
+
+pub(super) async fn ring_attempts(pool: &SqlitePool, call_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT operator_id, result FROM ring_attempts WHERE call_id = ? ORDER BY started_at, rowid",
+    )
+    .bind(call_id)
+    .fetch_all(pool)
+    .await
+    .map_err(database)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
         .map_err(database)
 }
 

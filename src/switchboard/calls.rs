@@ -1,16 +1,20 @@
-//! One call through the line today: admitted → media opened → 200 OK and prompt → BYE.
+//! One call through the line: the caller's leg from INVITE to the end.
 //!
-//! States (one `Phase` per call):
 //! ```text
-//!   INVITE ──door──► OpeningMedia ──media opened──► Answered ──prompt done──► HangingUp ──BYE final/timeout──► gone
-//!                       │  └─ CANCEL → 487 ─────────┐   │ └─ caller BYE → 200 ──────────────────────────────► gone
-//!                       └─ no RTP port → 503 ───────┴───┴─ ACK timeout / shutdown → BYE ─► HangingUp
+//!   INVITE ─door─► OpeningMedia ─socket─► Answered ─greeting done─► Queued ─operator answers─► Connected
+//!                    │ CANCEL → 487          │ after hours: message    │ (hold music,               │
+//!                    │ no port → 503         │ done → BYE              │  announcements, rings)     │
+//!                    ▼                       ▼                         ▼ caller BYE: abandoned      ▼ BYE either side
+//!                   gone                 HangingUp ◄── overflow / no operators: message → BYE ── HangingUp ─► gone
 //! ```
 //! The register row is opened when the INVITE arrives and closed exactly once, by
-//! `close_row`, at the moment the caller's experience of the call ends (our BYE sent, their
-//! BYE received, the final error answered).
+//! `close_row`, when the caller's experience of the call ends. Operator rings and the
+//! bridge are in `operator_leg.rs`; the queue glue in `queueing.rs`.
+
+use std::net::{IpAddr, SocketAddr};
 
 use jiff::Timestamp;
+use rand::Rng;
 use tracing::Span;
 
 use crate::clock::Now;
@@ -20,22 +24,45 @@ use crate::sip::dialog::{Dialog, ViaSpec};
 use crate::sip::message::{self, Method, Request, Response};
 use crate::sip::transaction::TxKey;
 use crate::sip::{Peer, Transport};
-use rand::Rng;
-use std::net::{IpAddr, SocketAddr};
 
-use super::door::{Admitted, Door, Knock, Refusal, Service};
+use super::door::{Admitted, Door, Feature, Knock, Refusal, Service};
 use super::register::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
 use super::requests;
-use super::{ids, loggable_number, Action, CallRef, MediaEvent, PromptKind, Switchboard};
+use super::{ids, loggable_number, Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, Switchboard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
-    /// Admitted; the runtime is binding the RTP socket.
+    /// Admitted; the runtime is binding the caller's RTP socket.
     OpeningMedia,
-    /// 200 OK sent, the prompt is playing.
+    /// 200 OK sent; a service prompt plays (after-hours message, greeting, feature confirmation).
     Answered,
-    /// We sent BYE and wait for its final response.
+    /// Waiting for an operator: hold music, announcements, rings.
+    Queued,
+    /// Talking to an operator through the bridge.
+    Connected,
+    /// Our BYE(s) are out; waiting for their answers.
     HangingUp,
+}
+
+/// What the caller hears now, so that a finished playback is read rightly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Playing {
+    Nothing,
+    Service,
+    Announcement,
+    Hold,
+    /// A last message, then hang up with this outcome.
+    Farewell(Outcome, &'static str),
+}
+
+/// The operator leg once the operator answered.
+pub(super) struct OperatorLeg {
+    pub id: String,
+    pub dialog: Dialog,
+    pub local: LocalSession,
+    pub offer: RemoteSession,
+    pub negotiated: Negotiated,
+    pub on_hold: bool,
 }
 
 pub(super) struct Call {
@@ -52,29 +79,45 @@ pub(super) struct Call {
     pub dialog: Option<Dialog>,
     pub media_open: bool,
     pub local_sdp: Option<String>,
+    /// Whether this call has a register row (feature codes do not).
+    pub registered: bool,
     pub row_closed: bool,
+    pub playing: Playing,
+    /// Tag of the current playback; a `PromptFinished` with another tag is stale.
+    pub tag: u32,
+    pub queued_at: Option<Timestamp>,
+    pub connected_at: Option<Timestamp>,
+    /// The operator being rung (while the ring's socket opens, then its INVITE is out).
+    pub ring: Option<super::operator_leg::RingRef>,
+    pub operator: Option<OperatorLeg>,
+    /// BYEs of ours still waiting for an answer.
+    pub pending_byes: usize,
 }
 
 /// How a call ended, for the register.
-struct Ending {
-    outcome: Outcome,
-    hangup_by: HangupBy,
-    reason: &'static str,
-    final_status: Option<u16>,
+pub(super) struct Ending {
+    pub outcome: Outcome,
+    pub hangup_by: HangupBy,
+    pub reason: &'static str,
+    pub final_status: Option<u16>,
 }
 
-impl Service {
-    fn outcome(self) -> Outcome {
-        match self {
-            Service::AfterHours => Outcome::AfterHours,
-            Service::Greeting => Outcome::Greeted,
-        }
+impl Ending {
+    pub fn new(outcome: Outcome, hangup_by: HangupBy, reason: &'static str) -> Ending {
+        Ending { outcome, hangup_by, reason, final_status: None }
     }
+}
 
-    fn prompt(self) -> PromptKind {
-        match self {
-            Service::AfterHours => PromptKind::AfterHours,
-            Service::Greeting => PromptKind::Greeting,
+impl Call {
+    /// The outcome if the caller leaves now.
+    fn outcome_if_caller_leaves(&self) -> Outcome {
+        if let Playing::Farewell(outcome, _) = self.playing {
+            return outcome;
+        }
+        match (self.service, self.phase) {
+            (_, Phase::Connected) => Outcome::Answered,
+            (Service::AfterHours, _) => Outcome::AfterHours,
+            _ => Outcome::Abandoned,
         }
     }
 }
@@ -83,9 +126,12 @@ impl Switchboard {
     /// A new INVITE (no To tag): open its row, then admit or refuse it.
     pub(super) fn on_new_invite(&mut self, key: TxKey, invite: Request, source: Peer, now: Now) {
         self.stats.invites += 1;
+        let dialed = message::request_user(&invite);
+        if let Some(feature) = dialed.as_deref().and_then(Feature::from_dialed) {
+            return self.on_feature_code(key, invite, source, feature, now);
+        }
         let id = ids::new_call_id(now.wall, &mut self.rng);
         let caller = message::from_user(&invite).unwrap_or_else(|| "anonymous".to_string());
-        let dialed = message::request_user(&invite);
         let sip_call_id = message::call_id(&invite).unwrap_or_default().to_string();
         let span = tracing::info_span!(
             "call",
@@ -93,15 +139,14 @@ impl Switchboard {
             caller = %loggable_number(&caller, self.settings.show_numbers),
             operator = tracing::field::Empty,
         );
-        self.actions
-            .push_back(Action::Register(RegisterWrite::Open(NewCall {
-                id: id.clone(),
-                sip_call_id,
-                caller,
-                dialed: dialed.clone().unwrap_or_default(),
-                source: source.to_string(),
-                received_at: now.wall,
-            })));
+        self.actions.push_back(Action::Register(RegisterWrite::Open(NewCall {
+            id: id.clone(),
+            sip_call_id,
+            caller,
+            dialed: dialed.clone().unwrap_or_default(),
+            source: source.to_string(),
+            received_at: now.wall,
+        })));
 
         let sdp_body = message::has_sdp_body(&invite).then_some(invite.body.as_slice());
         let knock = Knock {
@@ -119,62 +164,69 @@ impl Switchboard {
         };
         match door.decide(&knock) {
             Err(refusal) => self.refuse(&id, &span, &key, &invite, refusal, now),
-            Ok(admitted) => self.admit(id, span, key, invite, source, admitted),
+            Ok(admitted) => self.admit(id, span, key, invite, source, admitted, true),
         }
     }
 
-    fn refuse(
-        &mut self,
-        id: &str,
-        span: &Span,
-        key: &TxKey,
-        invite: &Request,
-        why: Refusal,
-        now: Now,
-    ) {
+    /// `*50` / `*51` from an operator's softphone: digest-authenticated, then confirmed
+    /// with a short message. Not a call to the line: no register row.
+    fn on_feature_code(&mut self, key: TxKey, invite: Request, source: Peer, feature: Feature, now: Now) {
+        let operator = match self.registrar.authenticate(&invite, source, now.mono) {
+            Ok(op) => op,
+            Err(challenge) => return self.respond(&key, challenge, now),
+        };
+        let done = match feature {
+            Feature::Pause => self.acd.pause(&operator, super::acd::PauseReason::Manual("*50".to_string()), now.mono),
+            Feature::Resume => self.acd.resume(&operator, now.mono),
+        };
+        tracing::info!(operator = %operator, ?feature, ok = done.is_ok(), "operator feature code");
+        let offer = message::has_sdp_body(&invite).then(|| sdp::parse(&invite.body).ok()).flatten();
+        let negotiated = offer.as_ref().and_then(|o| sdp::negotiate(o, &self.settings.codecs).ok());
+        match (offer, negotiated, done) {
+            (Some(offer), Some(negotiated), Ok(())) => {
+                let span = tracing::info_span!("feature", operator = %operator);
+                let admitted = Admitted { service: Service::Feature(feature), offer, negotiated };
+                self.admit(format!("feature-{operator}"), span, key, invite, source, admitted, false);
+            }
+            (_, _, result) => {
+                // No usable media: answer the outcome in the status line alone.
+                let status = if result.is_ok() { 480 } else { 403 };
+                let tag = message::new_tag(&mut self.rng);
+                let resp = message::response_to(&invite, status, Some(&tag));
+                self.respond(&key, resp, now);
+            }
+        }
+        self.pump(now);
+    }
+
+    fn refuse(&mut self, id: &str, span: &Span, key: &TxKey, invite: &Request, why: Refusal, now: Now) {
         let _enter = span.enter();
         tracing::info!(status = why.status(), reason = why.reason(), "call refused");
         let tag = message::new_tag(&mut self.rng);
         let mut resp = message::response_to(invite, why.status(), Some(&tag));
         if why == Refusal::ShuttingDown {
-            header(
-                &mut resp,
-                "Retry-After",
-                &Self::RETRY_AFTER.as_secs().to_string(),
-            );
+            header(&mut resp, "Retry-After", &Self::RETRY_AFTER.as_secs().to_string());
         }
         if matches!(why, Refusal::BadOffer(_)) {
             // RFC 3261 §21.4.26: say what we can do instead.
-            header(
-                &mut resp,
-                "Warning",
-                "304 hotline \"Media type not available\"",
-            );
+            header(&mut resp, "Warning", "304 hotline \"Media type not available\"");
         }
         self.respond(key, resp, now);
-        self.actions
-            .push_back(Action::Register(RegisterWrite::Update {
-                id: id.to_string(),
-                update: CallUpdate {
-                    ended_at: Some(now.wall),
-                    outcome: Some(Outcome::Rejected),
-                    hangup_by: Some(HangupBy::System),
-                    final_status: Some(why.status()),
-                    end_reason: Some(why.reason().to_string()),
-                    ..CallUpdate::default()
-                },
-            }));
+        self.actions.push_back(Action::Register(RegisterWrite::Update {
+            id: id.to_string(),
+            update: CallUpdate {
+                ended_at: Some(now.wall),
+                outcome: Some(Outcome::Rejected),
+                hangup_by: Some(HangupBy::System),
+                final_status: Some(why.status()),
+                end_reason: Some(why.reason().to_string()),
+                ..CallUpdate::default()
+            },
+        }));
     }
 
-    fn admit(
-        &mut self,
-        id: String,
-        span: Span,
-        key: TxKey,
-        invite: Request,
-        source: Peer,
-        a: Admitted,
-    ) {
+    #[allow(clippy::too_many_arguments)]
+    fn admit(&mut self, id: String, span: Span, key: TxKey, invite: Request, source: Peer, a: Admitted, registered: bool) {
         let call = self.new_ref();
         {
             let _enter = span.enter();
@@ -198,15 +250,41 @@ impl Switchboard {
                 dialog: None,
                 media_open: false,
                 local_sdp: None,
+                registered,
                 row_closed: false,
+                playing: Playing::Nothing,
+                tag: 0,
+                queued_at: None,
+                connected_at: None,
+                ring: None,
+                operator: None,
+                pending_byes: 0,
             },
         );
         self.stats.calls_started += 1;
-        self.actions.push_back(Action::OpenMedia { call });
+        self.actions.push_back(Action::OpenMedia { call, leg: Leg::Caller });
     }
 
-    /// The runtime bound the call's RTP socket: answer with SDP and start the prompt.
-    pub fn handle_media_opened(&mut self, call: CallRef, local_port: u16, now: Now) {
+    /// The runtime bound an RTP socket for a leg of the call.
+    pub fn handle_media_opened(&mut self, call: CallRef, leg: Leg, local_port: u16, now: Now) {
+        match leg {
+            Leg::Caller => self.caller_media_opened(call, local_port, now),
+            Leg::Operator => self.operator_media_opened(call, local_port, now),
+        }
+        self.pump(now);
+    }
+
+    /// No RTP port could be bound for a leg.
+    pub fn handle_media_failed(&mut self, call: CallRef, leg: Leg, now: Now) {
+        match leg {
+            Leg::Caller => self.caller_media_failed(call, now),
+            Leg::Operator => self.operator_media_failed(call, now),
+        }
+        self.pump(now);
+    }
+
+    /// Answer with SDP, start the call's media and its first message.
+    fn caller_media_opened(&mut self, call: CallRef, local_port: u16, now: Now) {
         let Some(c) = self.calls.get_mut(&call) else {
             // The call ended while the socket was being opened: give the port back.
             self.actions.push_back(Action::CloseMedia { call });
@@ -225,31 +303,15 @@ impl Switchboard {
                 let key = c.invite_key.clone();
                 let bad = message::response_to(&c.invite, 400, Some(&c.local_tag));
                 self.respond(&key, bad, now);
-                let ending = Ending {
-                    outcome: Outcome::Rejected,
-                    hangup_by: HangupBy::System,
-                    reason: "bad_contact",
-                    final_status: Some(400),
-                };
+                let ending = Ending { final_status: Some(400), ..Ending::new(Outcome::Rejected, HangupBy::System, "bad_contact") };
                 self.finish(call, ending, now);
-                self.pump(now);
                 return;
             }
         };
-        let local = LocalSession {
-            username: "hotline".to_string(),
-            session_id: now.wall.as_millisecond().unsigned_abs(),
-            version: 1,
-            addr: self.settings.media_ip,
-            port: local_port,
-        };
+        let local = self.local_session(local_port, now);
         let body = sdp::answer(&local, &c.offer, &c.negotiated);
         let mut ok = message::response_to(&c.invite, 200, Some(&c.local_tag));
-        header(
-            &mut ok,
-            "Contact",
-            &local_contact(self.settings.sip_addr, c.source.transport),
-        );
+        header(&mut ok, "Contact", &local_contact(self.settings.sip_addr, c.source.transport));
         header(&mut ok, "Allow", requests::ALLOW);
         header(&mut ok, "Server", &self.settings.user_agent);
         message::set_body(&mut ok, "application/sdp", body.as_bytes().to_vec());
@@ -257,46 +319,38 @@ impl Switchboard {
         c.dialog = Some(dialog);
         c.local_sdp = Some(body);
         c.phase = Phase::Answered;
-        let mut accepted_pts = vec![c.negotiated.payload_type];
-        accepted_pts.extend(c.negotiated.telephone_event);
-        let play = Action::PlayPrompt {
+        let start = Action::StartMedia {
             call,
-            prompt: c.service.prompt(),
-            remote: c.negotiated.remote,
-            codec: c.negotiated.codec,
-            payload_type: c.negotiated.payload_type,
-            accepted_pts,
-            stream: RtpStreamState {
-                ssrc: self.rng.random(),
-                seq: self.rng.random(),
-                ts: self.rng.random(),
-            },
+            caller: LegSpec::from_negotiated(&c.negotiated),
+            stream: RtpStreamState { ssrc: self.rng.random(), seq: self.rng.random(), ts: self.rng.random() },
         };
-        let answered = Action::Register(RegisterWrite::Update {
-            id: c.id.clone(),
-            update: CallUpdate {
-                answered_at: Some(now.wall),
-                final_status: Some(200),
-                ..CallUpdate::default()
-            },
-        });
+        let first = match c.service {
+            Service::AfterHours => PromptKind::AfterHours,
+            Service::InHours => PromptKind::Greeting,
+            Service::Feature(Feature::Pause) => PromptKind::Paused,
+            Service::Feature(Feature::Resume) => PromptKind::Resumed,
+        };
         {
             let _enter = c.span.enter();
             tracing::info!(local_port, remote = %c.negotiated.remote, "answered");
         }
         let key = c.invite_key.clone();
-        self.by_dialog.insert(dialog_key, call);
+        let (id, registered) = (c.id.clone(), c.registered);
+        self.by_dialog.insert(dialog_key, (call, Leg::Caller));
         self.respond(&key, ok, now);
-        self.actions.push_back(play);
-        self.actions.push_back(answered);
-        self.pump(now);
+        self.actions.push_back(start);
+        self.play(call, vec![first], false, Playing::Service);
+        if registered {
+            self.actions.push_back(Action::Register(RegisterWrite::Update {
+                id,
+                update: CallUpdate { answered_at: Some(now.wall), final_status: Some(200), ..CallUpdate::default() },
+            }));
+        }
     }
 
-    /// No RTP port could be bound: the caller gets 503 rather than silence.
-    pub fn handle_media_failed(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
+    /// No RTP port: the caller gets 503 rather than silence.
+    fn caller_media_failed(&mut self, call: CallRef, now: Now) {
+        let Some(c) = self.calls.get(&call) else { return };
         if c.phase != Phase::OpeningMedia {
             return;
         }
@@ -306,40 +360,54 @@ impl Switchboard {
         let mut resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
         header(&mut resp, "Retry-After", "5");
         self.respond(&key, resp, now);
-        self.finish(
-            call,
-            Ending {
-                outcome: Outcome::Failed,
-                hangup_by: HangupBy::System,
-                reason: "no_media_port",
-                final_status: Some(503),
-            },
-            now,
-        );
-        self.pump(now);
+        let ending = Ending { final_status: Some(503), ..Ending::new(Outcome::Failed, HangupBy::System, "no_media_port") };
+        self.finish(call, ending, now);
     }
 
     pub fn handle_media_event(&mut self, call: CallRef, event: MediaEvent, now: Now) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
         match event {
-            MediaEvent::PromptFinished if c.phase == Phase::Answered => {
-                let outcome = c.service.outcome();
-                self.hang_up(
-                    call,
-                    Ending {
-                        outcome,
-                        hangup_by: HangupBy::System,
-                        reason: "prompt_done",
-                        final_status: None,
-                    },
-                    now,
-                );
+            MediaEvent::PromptFinished { tag } => self.on_prompt_finished(call, tag, now),
+            MediaEvent::Inactive { leg } => {
+                let Some(c) = self.calls.get(&call) else { return };
+                let _enter = c.span.clone().entered();
+                tracing::warn!(?leg, "no RTP: ending the call");
+                let outcome = if c.phase == Phase::Connected { Outcome::Answered } else { Outcome::Failed };
+                self.hang_up(call, Ending::new(outcome, HangupBy::System, "rtp_timeout"), now);
             }
-            MediaEvent::PromptFinished => {}
         }
         self.pump(now);
+    }
+
+    fn on_prompt_finished(&mut self, call: CallRef, tag: u32, now: Now) {
+        let Some(c) = self.calls.get(&call) else { return };
+        if tag != c.tag {
+            return; // a playback since replaced
+        }
+        match (c.playing, c.service) {
+            (Playing::Service, Service::AfterHours) => {
+                self.hang_up(call, Ending::new(Outcome::AfterHours, HangupBy::System, "prompt_done"), now)
+            }
+            (Playing::Service, Service::Feature(_)) => {
+                self.hang_up(call, Ending::new(Outcome::Answered, HangupBy::System, "feature_done"), now)
+            }
+            (Playing::Service, Service::InHours) => self.enqueue(call, now),
+            (Playing::Announcement, _) => self.play_hold(call),
+            (Playing::Farewell(outcome, reason), _) => self.hang_up(call, Ending::new(outcome, HangupBy::System, reason), now),
+            (Playing::Hold | Playing::Nothing, _) => {}
+        }
+    }
+
+    /// Play prompts to the caller, replacing whatever plays.
+    pub(super) fn play(&mut self, call: CallRef, prompts: Vec<PromptKind>, looped: bool, playing: Playing) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        c.tag = c.tag.wrapping_add(1);
+        c.playing = playing;
+        let order = MediaOrder::Play { prompts, looped, tag: c.tag };
+        self.actions.push_back(Action::Media { call, order });
+    }
+
+    pub(super) fn play_hold(&mut self, call: CallRef) {
+        self.play(call, vec![PromptKind::HoldMusic], true, Playing::Hold);
     }
 
     /// The caller's ACK for our 200 arrived: the dialog is confirmed.
@@ -352,65 +420,37 @@ impl Switchboard {
 
     /// CANCEL before we answered: 487 to the INVITE, the caller gave up.
     pub(super) fn on_cancel(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else {
-            return;
-        };
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
+        let Some(&call) = self.by_invite.get(invite) else { return };
+        let Some(c) = self.calls.get(&call) else { return };
         if c.phase != Phase::OpeningMedia {
             return;
         }
         let resp = message::response_to(&c.invite, 487, Some(&c.local_tag));
-        let outcome = c.service.outcome();
+        let outcome = c.outcome_if_caller_leaves();
         self.respond(invite, resp, now);
-        self.finish(
-            call,
-            Ending {
-                outcome,
-                hangup_by: HangupBy::Caller,
-                reason: "caller_cancel",
-                final_status: Some(487),
-            },
-            now,
-        );
+        let ending = Ending { final_status: Some(487), ..Ending::new(outcome, HangupBy::Caller, "caller_cancel") };
+        self.finish(call, ending, now);
     }
 
     /// Our 2xx was never ACKed (RFC 3261 §13.3.1.4): end the session with BYE.
     pub(super) fn on_ack_timeout(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else {
-            return;
-        };
-        self.hang_up(
-            call,
-            Ending {
-                outcome: Outcome::Failed,
-                hangup_by: HangupBy::System,
-                reason: "no_ack",
-                final_status: None,
-            },
-            now,
-        );
+        let Some(&call) = self.by_invite.get(invite) else { return };
+        self.hang_up(call, Ending::new(Outcome::Failed, HangupBy::System, "no_ack"), now);
     }
 
-    /// An in-dialog request for one of our calls (BYE, re-INVITE, INFO…).
-    pub(super) fn on_in_dialog(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
+    /// An in-dialog request on the caller's leg (BYE, re-INVITE, INFO…).
+    pub(super) fn on_caller_in_dialog(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
         let contact = match self.calls.get(&call) {
             Some(c) => local_contact(self.settings.sip_addr, c.source.transport),
             None => return,
         };
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let Some(dialog) = c.dialog.as_mut() else {
-            return;
-        };
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(dialog) = c.dialog.as_mut() else { return };
         if dialog.handle_remote_cseq(&req).is_err() {
             let resp = message::response_to(&req, 500, None);
-            self.respond(&key, resp, now);
-            return;
+            return self.respond(&key, resp, now);
         }
-        let (phase, outcome, local_sdp) = (c.phase, c.service.outcome(), c.local_sdp.clone());
+        let (phase, outcome, local_sdp) = (c.phase, c.outcome_if_caller_leaves(), c.local_sdp.clone());
         match req.method {
             Method::Bye => {
                 let resp = message::response_to(&req, 200, None);
@@ -418,24 +458,14 @@ impl Switchboard {
                 if phase == Phase::HangingUp {
                     return; // BYEs crossed: ours is already closing the call.
                 }
-                let ending = Ending {
-                    outcome,
-                    hangup_by: HangupBy::Caller,
-                    reason: "caller_bye",
-                    final_status: None,
-                };
-                self.finish(call, ending, now);
+                self.caller_left(call, Ending::new(outcome, HangupBy::Caller, "caller_bye"), now);
             }
             Method::Invite => {
                 // Session refresh or a new offer: we keep our media as it is and answer
                 // with our current session description (same version: nothing changed).
                 let mut resp = message::response_to(&req, 200, None);
                 header(&mut resp, "Contact", &contact);
-                message::set_body(
-                    &mut resp,
-                    "application/sdp",
-                    local_sdp.unwrap_or_default().into_bytes(),
-                );
+                message::set_body(&mut resp, "application/sdp", local_sdp.unwrap_or_default().into_bytes());
                 self.respond(&key, resp, now);
             }
             Method::Info | Method::Update | Method::Options | Method::Notify => {
@@ -450,144 +480,153 @@ impl Switchboard {
         }
     }
 
-    /// A response to our BYE (or another client request of a call).
-    pub(super) fn on_response(&mut self, key: &TxKey, resp: &Response, _now: Now) {
+    /// The caller hung up (their BYE was answered): end the rest of the call.
+    fn caller_left(&mut self, call: CallRef, ending: Ending, now: Now) {
+        self.leave_queue(call, now);
+        self.close_row(call, ending, now.wall);
+        self.release_media(call);
+        self.bye_operator(call, now);
+        self.forget_if_done(call);
+    }
+
+    /// A response to one of our client requests (BYE, or an INVITE to an operator).
+    pub(super) fn on_response(&mut self, key: &TxKey, resp: &Response, now: Now) {
+        if self.rings.contains_key(key) {
+            return self.on_ring_response(key, resp, now);
+        }
         if resp.status_code.code() < 200 {
             return;
         }
-        if let Some(call) = self.by_bye.remove(key) {
-            if let Some(c) = self.calls.get(&call) {
-                let _enter = c.span.enter();
-                tracing::debug!(status = resp.status_code.code(), "BYE answered");
-            }
-            self.forget(call);
-        }
+        self.bye_done(key);
     }
 
-    pub(super) fn on_client_timeout(&mut self, key: &TxKey, _now: Now) {
+    pub(super) fn on_client_timeout(&mut self, key: &TxKey, now: Now) {
+        if self.rings.contains_key(key) {
+            return self.on_ring_timeout(key, now);
+        }
+        if let Some(c) = self.by_bye.get(key).and_then(|call| self.calls.get(call)) {
+            let _enter = c.span.enter();
+            tracing::warn!("BYE got no answer");
+        }
+        self.bye_done(key);
+    }
+
+    fn bye_done(&mut self, key: &TxKey) {
         if let Some(call) = self.by_bye.remove(key) {
-            if let Some(c) = self.calls.get(&call) {
-                let _enter = c.span.enter();
-                tracing::warn!("BYE got no answer");
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.pending_byes = c.pending_byes.saturating_sub(1);
             }
-            self.forget(call);
+            self.forget_if_done(call);
         }
     }
 
     pub(super) fn on_terminated(&mut self, key: &TxKey) {
         self.by_invite.remove(key);
+        if let Some(ring) = self.rings.remove(key) {
+            self.forget_if_done(ring.call);
+        }
     }
 
     /// Shutdown grace is over for this call.
     pub(super) fn interrupt(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let ending = Ending {
-            outcome: Outcome::Interrupted,
-            hangup_by: HangupBy::System,
-            reason: "shutdown",
-            final_status: None,
-        };
+        let Some(c) = self.calls.get(&call) else { return };
+        let ending = Ending::new(Outcome::Interrupted, HangupBy::System, "shutdown");
         match c.phase {
             Phase::OpeningMedia => {
                 let key = c.invite_key.clone();
                 let resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
                 self.respond(&key, resp, now);
-                self.finish(
-                    call,
-                    Ending {
-                        final_status: Some(503),
-                        ..ending
-                    },
-                    now,
-                );
+                self.finish(call, Ending { final_status: Some(503), ..ending }, now);
             }
-            Phase::Answered => self.hang_up(call, ending, now),
+            Phase::Answered | Phase::Queued | Phase::Connected => self.hang_up(call, ending, now),
             Phase::HangingUp => {}
         }
     }
 
-    /// End an answered call from our side: BYE to the caller, the call stays until the BYE
-    /// transaction completes.
-    fn hang_up(&mut self, call: CallRef, ending: Ending, now: Now) {
-        let local = self.settings.sip_addr;
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        if c.phase != Phase::Answered {
+    /// End an answered call from our side: BYE to the caller (and the operator, if
+    /// connected); the call stays until the BYE transactions complete.
+    pub(super) fn hang_up(&mut self, call: CallRef, ending: Ending, now: Now) {
+        let Some(c) = self.calls.get(&call) else { return };
+        if matches!(c.phase, Phase::HangingUp | Phase::OpeningMedia) {
             return;
         }
-        let Some(dialog) = c.dialog.as_mut() else {
-            return;
-        };
-        let branch = message::new_branch(&mut self.rng);
-        let via = ViaSpec {
-            transport: c.source.transport,
-            host: local.ip().to_string(),
-            port: Some(local.port()),
-            branch,
-        };
-        let bye = dialog.new_request(Method::Bye, &via, None);
-        let dest = Peer {
-            transport: c.source.transport,
-            addr: dialog.next_hop().unwrap_or(c.source.addr),
-        };
-        c.phase = Phase::HangingUp;
         {
             let _enter = c.span.enter();
             tracing::info!(reason = ending.reason, "hanging up");
         }
+        self.leave_queue(call, now);
+        self.close_row(call, ending, now.wall);
+        self.release_media(call);
+        self.bye_caller(call, now);
+        self.bye_operator(call, now);
+        self.forget_if_done(call);
+    }
+
+    fn bye_caller(&mut self, call: CallRef, now: Now) {
+        let local = self.settings.sip_addr;
+        let branch = message::new_branch(&mut self.rng);
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        c.phase = Phase::HangingUp;
+        let Some(dialog) = c.dialog.as_mut() else { return };
+        let via = ViaSpec { transport: c.source.transport, host: local.ip().to_string(), port: Some(local.port()), branch };
+        let bye = dialog.new_request(Method::Bye, &via, None);
+        let dest = Peer { transport: c.source.transport, addr: dialog.next_hop().unwrap_or(c.source.addr) };
+        self.send_bye(call, bye, dest, now);
+    }
+
+    pub(super) fn send_bye(&mut self, call: CallRef, bye: Request, dest: Peer, now: Now) {
         match self.tx.send_request(bye, dest, now.mono) {
             Ok(key) => {
                 self.by_bye.insert(key, call);
-                self.close_row(call, ending, now.wall);
-                self.release_media(call);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.pending_byes += 1;
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not send BYE");
-                self.finish(call, ending, now);
-            }
+            Err(e) => tracing::warn!(error = %e, "could not send BYE"),
         }
     }
 
     /// The call is over now (nothing more to send): close its row, free media, forget it.
-    fn finish(&mut self, call: CallRef, ending: Ending, now: Now) {
+    pub(super) fn finish(&mut self, call: CallRef, ending: Ending, now: Now) {
+        self.leave_queue(call, now);
         self.close_row(call, ending, now.wall);
         self.release_media(call);
-        self.forget(call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.phase = Phase::HangingUp;
+        }
+        self.forget_if_done(call);
     }
 
-    fn close_row(&mut self, call: CallRef, ending: Ending, at: Timestamp) {
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
+    pub(super) fn close_row(&mut self, call: CallRef, ending: Ending, at: Timestamp) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
         if c.row_closed {
             return;
         }
         c.row_closed = true;
         {
             let _enter = c.span.enter();
-            tracing::info!(
-                outcome = ending.outcome.as_str(),
-                hangup_by = ending.hangup_by.as_str(),
-                reason = ending.reason,
-                "call ended"
-            );
+            tracing::info!(outcome = ending.outcome.as_str(), hangup_by = ending.hangup_by.as_str(), reason = ending.reason, "call ended");
         }
         self.stats.calls_ended += 1;
-        self.actions
-            .push_back(Action::Register(RegisterWrite::Update {
-                id: c.id.clone(),
-                update: CallUpdate {
-                    ended_at: Some(at),
-                    outcome: Some(ending.outcome),
-                    hangup_by: Some(ending.hangup_by),
-                    end_reason: Some(ending.reason.to_string()),
-                    final_status: ending.final_status,
-                    ..CallUpdate::default()
-                },
-            }));
+        if !c.registered {
+            return;
+        }
+        let ms = |from: Option<Timestamp>, to: Timestamp| from.map(|f| to.duration_since(f).as_millis() as i64);
+        let wait_ms = ms(c.queued_at, c.connected_at.unwrap_or(at));
+        let talk_ms = ms(c.connected_at, at);
+        self.actions.push_back(Action::Register(RegisterWrite::Update {
+            id: c.id.clone(),
+            update: CallUpdate {
+                ended_at: Some(at),
+                outcome: Some(ending.outcome),
+                hangup_by: Some(ending.hangup_by),
+                end_reason: Some(ending.reason.to_string()),
+                final_status: ending.final_status,
+                wait_ms,
+                talk_ms,
+                ..CallUpdate::default()
+            },
+        }));
     }
 
     fn release_media(&mut self, call: CallRef) {
@@ -599,12 +638,19 @@ impl Switchboard {
         }
     }
 
-    fn forget(&mut self, call: CallRef) {
+    /// Forget the call once nothing is pending on it any more (no BYE in flight, no ring
+    /// waiting for its final answer).
+    pub(super) fn forget_if_done(&mut self, call: CallRef) {
+        let Some(c) = self.calls.get(&call) else { return };
+        let ringing = self.rings.values().any(|r| r.call == call && r.ack.is_none());
+        if c.pending_byes > 0 || c.ring.is_some() || ringing || c.phase != Phase::HangingUp {
+            return;
+        }
         if let Some(c) = self.calls.remove(&call) {
-            self.by_dialog.remove(&(
-                message::call_id(&c.invite).unwrap_or_default().to_string(),
-                c.local_tag,
-            ));
+            self.by_dialog.remove(&(message::call_id(&c.invite).unwrap_or_default().to_string(), c.local_tag));
+            if let Some(op) = c.operator {
+                self.by_dialog.remove(&(op.dialog.call_id, op.dialog.local_tag));
+            }
             // `by_invite` is cleaned when the INVITE transaction terminates (it may still
             // see a CANCEL or an ACK until then).
         }
@@ -615,6 +661,16 @@ impl Switchboard {
             tracing::debug!(error = %e, "response not sent: transaction gone");
         }
     }
+
+    pub(super) fn local_session(&self, port: u16, now: Now) -> LocalSession {
+        LocalSession {
+            username: "hotline".to_string(),
+            session_id: now.wall.as_millisecond().unsigned_abs(),
+            version: 1,
+            addr: self.settings.media_ip,
+            port,
+        }
+    }
 }
 
 /// Add a header whose value we made ourselves (never contains CR/LF).
@@ -622,15 +678,11 @@ pub(super) fn header<M: message::HasHeaders + ?Sized>(msg: &mut M, name: &str, v
     message::push_header(msg, name, value).expect("our own header values are single-line");
 }
 
-/// Our Contact: where the caller sends in-dialog requests.
+/// Our Contact: where peers send in-dialog requests.
 pub(super) fn local_contact(addr: SocketAddr, transport: Transport) -> String {
     let host = match addr.ip() {
         IpAddr::V6(ip) => format!("[{ip}]"),
         IpAddr::V4(ip) => ip.to_string(),
     };
-    format!(
-        "<sip:hotline@{host}:{};transport={}>",
-        addr.port(),
-        transport.as_str().to_ascii_lowercase()
-    )
+    format!("<sip:hotline@{host}:{};transport={}>", addr.port(), transport.as_str().to_ascii_lowercase())
 }

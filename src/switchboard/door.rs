@@ -18,8 +18,30 @@ use crate::switchboard::hours::BusinessCalendar;
 pub enum Service {
     /// Closed: play the after-hours message, then hang up.
     AfterHours,
-    /// Open: play the greeting, then hang up (until the queue is in place).
-    Greeting,
+    /// Open: play the greeting, then queue for an operator.
+    InHours,
+    /// An operator's feature code (*50 pause, *51 resume): confirm and hang up. Not a
+    /// call to the line, so no register row.
+    Feature(Feature),
+}
+
+/// Operator feature codes dialled from a registered softphone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// `*50`: take a break (no calls offered).
+    Pause,
+    /// `*51`: back to work.
+    Resume,
+}
+
+impl Feature {
+    pub fn from_dialed(dialed: &str) -> Option<Feature> {
+        match dialed {
+            "*50" => Some(Feature::Pause),
+            "*51" => Some(Feature::Resume),
+            _ => None,
+        }
+    }
 }
 
 /// Why an INVITE was turned away, with the SIP status the caller gets.
@@ -119,7 +141,7 @@ impl Door<'_> {
         let negotiated = sdp::negotiate(&offer, self.codecs)
             .map_err(|e| Refusal::BadOffer(offer_problem(&e)))?;
         let service = if self.calendar.is_open(knock.now) {
-            Service::Greeting
+            Service::InHours
         } else {
             Service::AfterHours
         };

@@ -16,9 +16,13 @@
 pub mod door;
 pub mod hours;
 pub mod ids;
+pub mod media_orders;
 pub mod register;
 
 mod calls;
+mod operator_leg;
+mod queueing;
+mod registration;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -31,10 +35,13 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::clock::Now;
-use crate::config::{CodecName, Config, TrunkConfig};
+use crate::config::{CodecName, Config, OperatorConfig, QueueConfig, TrunkConfig};
 use crate::media::player::RtpStreamState;
 use crate::sdp::Codec;
-use crate::sip::message::{self, Datagram, FrameError, SipMessage};
+use crate::sip::message::{self, Datagram, FrameError, Response, SipMessage};
+use crate::sip::registrar::Registrar;
+
+use self::acd::Acd;
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::sip::Peer;
 
@@ -57,6 +64,10 @@ pub struct Settings {
     pub codecs: Vec<Codec>,
     /// Phone numbers are personal data: masked in logs unless this is set.
     pub show_numbers: bool,
+    pub queue: QueueConfig,
+    pub operators: Vec<OperatorConfig>,
+    /// Digest realm for operators' softphones.
+    pub realm: String,
 }
 
 impl Settings {
@@ -84,6 +95,9 @@ impl Settings {
                 })
                 .collect(),
             show_numbers: config.log.show_numbers,
+            queue: config.queue.clone(),
+            operators: config.operators.clone(),
+            realm: config.sip.realm.clone(),
         }
     }
 }
@@ -92,12 +106,7 @@ impl Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
-/// The recorded prompts a call can ask the media path to play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PromptKind {
-    AfterHours,
-    Greeting,
-}
+pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind};
 
 /// What the runtime must do.
 // Actions live only between `poll_action` calls; boxing the register write would allocate
@@ -107,31 +116,19 @@ pub enum PromptKind {
 pub enum Action {
     /// Put these bytes on the wire.
     Transmit { peer: Peer, data: Vec<u8> },
-    /// Bind an RTP socket for this call from the port pool, then answer with
-    /// `handle_media_opened` or `handle_media_failed` (at once: the caller waits on it).
-    OpenMedia { call: CallRef },
-    /// Start playing a prompt on the call's RTP socket towards `remote` (latching to where
-    /// the caller's RTP comes from once it arrives). Report `MediaEvent::PromptFinished`.
-    PlayPrompt {
-        call: CallRef,
-        prompt: PromptKind,
-        remote: SocketAddr,
-        codec: Codec,
-        payload_type: u8,
-        /// Payload types the caller may send us (for latching).
-        accepted_pts: Vec<u8>,
-        stream: RtpStreamState,
-    },
-    /// Stop all media of the call and release its RTP port.
+    /// Bind an RTP socket for a leg of this call from the port pool, then answer at once
+    /// with `handle_media_opened` or `handle_media_failed`.
+    OpenMedia { call: CallRef, leg: Leg },
+    /// Start the call's media task on its caller socket (symmetric RTP towards `caller`).
+    StartMedia { call: CallRef, caller: LegSpec, stream: RtpStreamState },
+    /// An order for the call's media task.
+    Media { call: CallRef, order: MediaOrder },
+    /// Release the operator leg's socket (the ring failed or the operator left).
+    CloseOperatorMedia { call: CallRef },
+    /// Stop all media of the call and release its RTP ports.
     CloseMedia { call: CallRef },
     /// Write to the call register, in order.
     Register(RegisterWrite),
-}
-
-/// What the media path reports about a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaEvent {
-    PromptFinished,
 }
 
 /// Counters for metrics and tests.
@@ -154,10 +151,16 @@ pub struct Switchboard {
     calls: HashMap<CallRef, Call>,
     /// INVITE server transaction → call (CANCEL, ACK timeout).
     by_invite: HashMap<TxKey, CallRef>,
-    /// (Call-ID, our tag) → call, for in-dialog requests.
-    by_dialog: HashMap<(String, String), CallRef>,
+    /// (Call-ID, our tag) → call and leg, for in-dialog requests.
+    by_dialog: HashMap<(String, String), (CallRef, Leg)>,
     /// Our BYE client transactions → call.
     by_bye: HashMap<TxKey, CallRef>,
+    /// Our INVITEs to operators, until their transactions end.
+    rings: HashMap<TxKey, operator_leg::Ring>,
+    acd: Acd,
+    registrar: Registrar,
+    /// Responses held back on purpose (registrar tarpit), sent at their instant.
+    delayed: Vec<(Instant, TxKey, Response)>,
     actions: VecDeque<Action>,
     rng: SmallRng,
     next_ref: u64,
@@ -168,14 +171,19 @@ pub struct Switchboard {
 impl Switchboard {
     /// `seed` feeds tags, branches, ids and SSRCs: the runtime passes OS randomness, tests a
     /// constant so that runs repeat exactly.
-    pub fn new(settings: Settings, seed: u64) -> Switchboard {
+    pub fn new(settings: Settings, seed: u64, now: Now) -> Switchboard {
+        let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
         Switchboard {
             tx: TransactionLayer::new(settings.timers),
-            settings,
+            acd: Acd::new(queueing::acd_config(&settings.queue), &ids),
+            registrar: registration::new_registrar(&settings, seed, now.mono),
             calls: HashMap::new(),
             by_invite: HashMap::new(),
             by_dialog: HashMap::new(),
             by_bye: HashMap::new(),
+            rings: HashMap::new(),
+            delayed: Vec::new(),
+            settings,
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
             next_ref: 1,
@@ -222,11 +230,19 @@ impl Switchboard {
     pub fn handle_timeout(&mut self, now: Now) {
         self.tx.handle_timeout(now.mono);
         self.pump(now);
+        self.registrar_timeout(now);
+        self.send_delayed(now);
+        self.acd.handle_timeout(now.mono);
+        self.pump(now);
     }
 
     /// The next instant `handle_timeout` must be called at.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tx.poll_timeout()
+        let delayed = self.delayed.iter().map(|d| d.0).min();
+        [self.tx.poll_timeout(), self.registrar.poll_timeout(), self.acd.poll_timeout(), delayed]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -269,9 +285,21 @@ impl Switchboard {
         self.tx.len()
     }
 
-    /// Drain the transaction layer's events into the UA core until it is quiet.
+    /// Drain the transaction layer's and the ACD's outputs until both are quiet.
     fn pump(&mut self, now: Now) {
-        while let Some(event) = self.tx.poll_event() {
+        loop {
+            if let Some(event) = self.tx.poll_event() {
+                self.on_tx_event(event, now);
+            } else if let Some(action) = self.acd.poll_action() {
+                self.on_acd_action(action, now);
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn on_tx_event(&mut self, event: TxEvent, now: Now) {
+        {
             match event {
                 TxEvent::Transmit { peer, data } => {
                     self.actions.push_back(Action::Transmit { peer, data })

@@ -133,11 +133,23 @@ pub struct CallUpdate {
     pub recording_sha256: Option<String>,
 }
 
+/// One attempt to ring an operator for a call (the `ring_attempts` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingAttempt {
+    pub call_id: String,
+    pub operator_id: String,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    /// `answered`, `no_answer`/`cancelled`, `busy`, `declined`, `failed`, `answered_late`.
+    pub result: String,
+}
+
 /// One write to the register, applied in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegisterWrite {
     Open(NewCall),
     Update { id: String, update: CallUpdate },
+    Ring(RingAttempt),
 }
 
 /// A row as read back from the register.

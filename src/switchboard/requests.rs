@@ -8,7 +8,8 @@
 //! | any request with a To tag, no dialog      | 481                             |
 //! | OPTIONS outside a dialog                  | 200 with Allow / Accept         |
 //! | BYE, INFO, UPDATE, PRACK, NOTIFY, CANCEL outside a dialog | 481             |
-//! | REGISTER, MESSAGE, SUBSCRIBE, PUBLISH, REFER | 405 with Allow               |
+//! | REGISTER                                  | the registrar (`registration.rs`) |
+//! | MESSAGE, SUBSCRIBE, PUBLISH, REFER        | 405 with Allow                  |
 //! | a method we do not know                   | 501 (from the framer: `FrameError::status`) |
 
 use crate::clock::Now;
@@ -16,17 +17,18 @@ use crate::sip::message::{self, Method, Request};
 use crate::sip::transaction::TxKey;
 use crate::sip::Peer;
 
-use super::Switchboard;
+use super::{Leg, Switchboard};
 
 /// The methods we take (Allow header).
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
 
 impl Switchboard {
     pub(super) fn on_request(&mut self, key: TxKey, req: Request, source: Peer, now: Now) {
         if let Ok(Some(to_tag)) = message::to_tag(&req) {
             let call_id = message::call_id(&req).unwrap_or_default().to_string();
             match self.by_dialog.get(&(call_id, to_tag)).copied() {
-                Some(call) => self.on_in_dialog(call, key, req, now),
+                Some((call, Leg::Caller)) => self.on_caller_in_dialog(call, key, req, now),
+                Some((call, Leg::Operator)) => self.on_operator_in_dialog(call, key, req, now),
                 None => {
                     let resp = message::response_to(&req, 481, None);
                     self.respond(&key, resp, now);
@@ -55,8 +57,8 @@ impl Switchboard {
                 let resp = message::response_to(&req, 481, None);
                 self.respond(&key, resp, now);
             }
-            Method::Register
-            | Method::Message
+            Method::Register => self.on_register(key, req, source, now),
+            Method::Message
             | Method::Subscribe
             | Method::Publish
             | Method::Refer => {

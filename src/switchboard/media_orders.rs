@@ -1,0 +1,74 @@
+//! What the switchboard asks of a call's media, and what the media path reports back.
+//!
+//! Plain values: the runtime's per-call media task carries the orders out (prompts, hold
+//! music, bridging the operator leg) and reports `MediaEvent`s. A playback carries a `tag`
+//! so that a `PromptFinished` for a playback that was since replaced is recognised as stale.
+
+use std::net::SocketAddr;
+
+use crate::sdp::{Codec, Negotiated};
+
+/// The recorded prompts (files in `[prompts]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PromptKind {
+    AfterHours,
+    Greeting,
+    RecordingNotice,
+    PleaseWait,
+    NoOperators,
+    Overflow,
+    /// "Вы N-й в очереди" (1..=9), or "more than nine" for anything larger.
+    Position(usize),
+    /// "Примерное время ожидания — N минут" (1..=10), or "more than ten".
+    WaitMinutes(u32),
+    HoldMusic,
+    /// Feature codes *50 / *51 confirm with these.
+    Paused,
+    Resumed,
+}
+
+/// One leg's media as negotiated: where to send, in what codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegSpec {
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub telephone_event: Option<u8>,
+}
+
+impl LegSpec {
+    pub fn from_negotiated(n: &Negotiated) -> LegSpec {
+        LegSpec { remote: n.remote, codec: n.codec, payload_type: n.payload_type, telephone_event: n.telephone_event }
+    }
+}
+
+/// An order for a call's media task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaOrder {
+    /// Play these prompts one after another to the caller; `looped` repeats the whole list
+    /// until replaced. A finished (not looped) playback reports `PromptFinished { tag }`.
+    Play { prompts: Vec<PromptKind>, looped: bool, tag: u32 },
+    /// Connect the operator leg (its socket was opened with `OpenOperatorMedia`) and relay
+    /// both ways; playback to the caller stops.
+    Bridge { operator: LegSpec },
+    /// The operator put the caller on hold: the caller hears hold music, the operator nothing.
+    Hold,
+    /// Back from hold: relay both ways again.
+    Unhold,
+}
+
+/// Which side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    Caller,
+    Operator,
+}
+
+/// What the media path reports about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A playback (not looped) reached its end.
+    PromptFinished { tag: u32 },
+    /// No RTP from this leg for `media.rtp_timeout`.
+    Inactive { leg: Leg },
+}

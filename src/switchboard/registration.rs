@@ -1,0 +1,53 @@
+//! Operators' softphones registering: the registrar's answers (some held back on purpose,
+//! to slow down password guessing) and its binding changes fed to the ACD.
+
+use std::time::Instant;
+
+use crate::clock::Now;
+use crate::sip::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy};
+use crate::sip::transaction::TxKey;
+use crate::sip::{message::Request, Peer};
+
+use super::{Settings, Switchboard};
+
+pub(super) fn new_registrar(settings: &Settings, seed: u64, now: Instant) -> Registrar {
+    let accounts: Vec<Account> = settings.operators.iter().map(Account::from).collect();
+    Registrar::new(RegistrarPolicy::with_realm(settings.realm.clone()), accounts, seed, now)
+}
+
+impl Switchboard {
+    pub(super) fn on_register(&mut self, key: TxKey, req: Request, source: Peer, now: Now) {
+        let outcome = self.registrar.handle_register(&req, source, now.mono);
+        self.on_binding_events(outcome.events, now);
+        match outcome.delay {
+            Some(d) => self.delayed.push((now.mono + d, key, outcome.response)),
+            None => self.respond(&key, outcome.response, now),
+        }
+    }
+
+    pub(super) fn registrar_timeout(&mut self, now: Now) {
+        let events = self.registrar.handle_timeout(now.mono);
+        self.on_binding_events(events, now);
+    }
+
+    /// Send the held-back responses whose time has come.
+    pub(super) fn send_delayed(&mut self, now: Now) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed).into_iter().partition(|d| d.0 <= now.mono);
+        self.delayed = later;
+        for (_, key, resp) in due {
+            self.respond(&key, resp, now);
+        }
+    }
+
+    fn on_binding_events(&mut self, events: Vec<BindingEvent>, now: Now) {
+        for event in events {
+            tracing::info!(?event, "operator registration");
+            match event {
+                BindingEvent::Online { operator } => self.acd.handle_operator_online(&operator, now.mono),
+                BindingEvent::Offline { operator, .. } => self.acd.handle_operator_offline(&operator, now.mono),
+                // A ring in flight goes to the old device; the next one uses the new binding.
+                BindingEvent::Moved { .. } => {}
+            }
+        }
+    }
+}
