@@ -4,4 +4,5 @@
 pub mod g711;
 pub mod latch;
 pub mod player;
+pub mod relay;
 pub mod rtp;

@@ -5,6 +5,7 @@
 //! task owns the switchboard (`&mut`, no locks); media never passes through it packet by
 //! packet: each call's RTP has its own task that reports events back.
 
+pub mod call_media;
 pub mod engine;
 pub mod media_task;
 pub mod prompts;

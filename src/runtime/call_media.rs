@@ -1,0 +1,637 @@
+//! One call's media, one task: the caller's RTP socket and, once an operator answers, the
+//! operator's; prompts and hold music to the caller; the bridge between the two legs.
+//!
+//! The task owns both sockets and two [`RelayLeg`]s (the sans-IO stream logic: latching,
+//! SSRC/sequence/timestamp rewrite, transcoding, counters). It waits on the first of:
+//! cancellation, its one timer (the player's next frame or the next inactivity check), a
+//! command from the engine, a datagram on either socket. On a datagram it drains both
+//! sockets (so a flooded leg cannot starve the other) and relays each packet at once.
+//!
+//! Cost per packet, by construction: the receive and send buffers are arrays allocated with
+//! the task; packets are read with `try_recv_from` after readiness and sent with
+//! `try_send_to` (a full socket buffer drops the packet and counts it: waiting would only
+//! add delay to audio that is already late); the recorder is fed by `try_send` on a bounded
+//! channel of fixed-size frames (dropped and counted when full, never waited on). No lock
+//! and no allocation of ours, no timer touched per packet: inactivity is checked lazily
+//! when the one timer fires, against the leg's last-heard time.
+//!
+//! Inactivity (RFC 3550 does not define one; we follow media.rtp_timeout): a leg that has
+//! not sent accepted RTP for `inactivity` is reported once with `Inactive`, counted from
+//! its creation when it never sent anything (a trunk sends RTP from the answer on, so a
+//! caller silent from the start is as gone as one that stopped). The caller leg always
+//! counts; the operator leg counts while bridged and not on hold (an operator holding the
+//! call may send nothing). A leg reported inactive is armed again by its next packet.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
+use tokio_util::sync::CancellationToken;
+
+use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState, FRAME_SAMPLES};
+use crate::media::relay::{Inbound, InboundKind, LegConfig, LegStats, RelayLeg};
+use crate::sdp::Codec;
+use crate::switchboard::CallRef;
+
+/// Largest datagram read: bigger than any Ethernet MTU; longer ones are truncated by the
+/// kernel and then fail to parse, which is what they deserve.
+const RECV_BUF: usize = 2048;
+/// Commands the engine may queue before `CallMediaHandle::command` reports `Full`.
+const COMMAND_QUEUE: usize = 16;
+/// Datagrams read from one socket per wake before the other work gets a turn.
+const BATCH: usize = 32;
+/// How long the final `Closed` report may wait for room in the engine's queue.
+const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
+
+/// Which side of the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// The caller, through the trunk.
+    Caller,
+    /// The operator's softphone.
+    Operator,
+}
+
+/// What the engine tells a call's media task.
+#[derive(Debug)]
+pub enum MediaCommand {
+    /// Play a prompt to the caller, replacing any playing one (whose `PromptFinished` is
+    /// then never reported). `Once` reports `PromptFinished { tag }` after its last frame;
+    /// `Loop` plays until replaced or stopped. While it plays the operator is not heard.
+    Play {
+        prompt: Prompt,
+        mode: PlayMode,
+        tag: u32,
+    },
+    /// Stop any playback: the caller hears silence, or the operator if bridged.
+    StopPlayback,
+    /// Attach the operator leg and bridge both ways; playback stops. A previous operator
+    /// leg is dropped.
+    Bridge {
+        operator_socket: UdpSocket,
+        operator: LegConfig,
+    },
+    /// The operator put the caller on hold (re-INVITE sendonly/inactive): the caller hears
+    /// `music` looped and nothing goes to the operator.
+    Hold { music: Prompt },
+    /// Back from hold: the music stops and the bridge resumes.
+    Unhold,
+    /// The operator leg is gone (e.g. failover to another operator): caller only again.
+    /// Playback in progress (hold music) continues.
+    Unbridge,
+    /// Copy every accepted inbound audio packet of both legs to `frames`.
+    Record { frames: mpsc::Sender<RecordFrame> },
+    /// Stop copying to the recorder.
+    StopRecording,
+}
+
+/// What a call's media task reports to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallMediaEvent {
+    /// A `Once` prompt sent its last frame.
+    PromptFinished { tag: u32 },
+    /// The leg's first accepted RTP packet (the peer's media works).
+    FirstPacket { leg: Leg },
+    /// No accepted RTP from the leg for `silent_for` (at least the configured inactivity).
+    Inactive { leg: Leg, silent_for: Duration },
+    /// The task ended (closed, or its handle dropped); the last report.
+    Closed { stats: CallMediaStats },
+}
+
+/// One inbound audio packet (or 20 ms of a longer one) for the recorder: fixed size, so a
+/// bounded channel of them never allocates per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordFrame {
+    /// Whose audio.
+    pub leg: Leg,
+    /// When the packet was read.
+    pub at: Instant,
+    /// The sender's sequence number.
+    pub seq: u16,
+    /// The sender's timestamp of `payload[0]` (advanced by 160 per split-off frame).
+    pub ts: u32,
+    /// The sender's SSRC: a change means a new stream whose timestamps start elsewhere.
+    pub ssrc: u32,
+    /// The law of `payload`.
+    pub codec: Codec,
+    /// G.711 bytes, `len` of them.
+    pub payload: [u8; FRAME_SAMPLES],
+    /// How many bytes of `payload` are audio.
+    pub len: usize,
+}
+
+/// Counters of a call's media, reported in `Closed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallMediaStats {
+    /// The caller leg.
+    pub caller: LegStats,
+    /// All operator legs of the call, summed.
+    pub operator: LegStats,
+    /// Prompt and music packets sent to the caller.
+    pub prompt_packets: u64,
+    /// Packets dropped because a socket's send buffer was full, or the send failed.
+    pub send_dropped: u64,
+    /// Frames dropped because the recorder's queue was full or closed.
+    pub record_dropped: u64,
+}
+
+/// Why a command did not reach the task.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    /// The task's command queue is full; the engine never waits on it.
+    #[error("media task command queue is full")]
+    Full,
+    /// The task has ended.
+    #[error("media task has ended")]
+    Closed,
+}
+
+/// The engine's side of a call's media task. Dropping it ends the task (after `Closed`).
+#[derive(Debug)]
+pub struct CallMediaHandle {
+    commands: mpsc::Sender<MediaCommand>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl CallMediaHandle {
+    /// Queues a command without waiting.
+    pub fn command(&self, command: MediaCommand) -> Result<(), CommandError> {
+        self.commands.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => CommandError::Full,
+            mpsc::error::TrySendError::Closed(_) => CommandError::Closed,
+        })
+    }
+
+    /// Ends the task: it stops at once, drops its sockets and reports `Closed`.
+    pub fn close(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether the task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the task to end (after `close`, or by itself).
+    pub async fn join(self) {
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "call media task failed");
+        }
+    }
+}
+
+/// Starts the media task of `call`, sending to the caller as `caller_stream` (the stream
+/// state the call's SDP answer and any earlier prompt left).
+pub fn spawn_call_media(
+    call: CallRef,
+    caller_socket: UdpSocket,
+    caller: LegConfig,
+    caller_stream: RtpStreamState,
+    inactivity: Duration,
+    events: mpsc::Sender<(CallRef, CallMediaEvent)>,
+) -> CallMediaHandle {
+    let now = Instant::now();
+    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let cancel = CancellationToken::new();
+    let task = CallMedia {
+        call,
+        caller: LegIo::new(
+            caller_socket,
+            RelayLeg::new(caller, caller_stream, now),
+            now,
+        ),
+        operator: None,
+        playback: None,
+        held: false,
+        inactivity,
+        inactivity_check: Some(now + inactivity),
+        events,
+        pending: VecDeque::with_capacity(8),
+        recorder: None,
+        past_operators: LegStats::default(),
+        prompt_packets: 0,
+        send_dropped: 0,
+        record_dropped: 0,
+    };
+    let task = tokio::spawn(task.run(rx, cancel.clone()));
+    CallMediaHandle {
+        commands,
+        cancel,
+        task,
+    }
+}
+
+/// A socket and the stream logic of one leg.
+struct LegIo {
+    socket: UdpSocket,
+    relay: RelayLeg,
+    /// Inactivity counts from here when the peer has been silent since (creation, unhold).
+    since: Instant,
+    heard: bool,
+    inactive_reported: bool,
+}
+
+impl LegIo {
+    fn new(socket: UdpSocket, relay: RelayLeg, now: Instant) -> LegIo {
+        LegIo {
+            socket,
+            relay,
+            since: now,
+            heard: false,
+            inactive_reported: false,
+        }
+    }
+
+    fn silent_since(&self) -> Instant {
+        self.relay
+            .last_inbound()
+            .map_or(self.since, |t| t.max(self.since))
+    }
+}
+
+struct Playback {
+    player: PromptPlayer,
+    /// For `Once`: the tag to report when it finishes.
+    tag: Option<u32>,
+}
+
+/// Why the task woke up.
+enum Wake {
+    Stop,
+    Timer,
+    Command(MediaCommand),
+    Readable,
+}
+
+struct CallMedia {
+    call: CallRef,
+    caller: LegIo,
+    operator: Option<LegIo>,
+    playback: Option<Playback>,
+    held: bool,
+    inactivity: Duration,
+    /// When inactivity is next worth checking; `None` when no leg can become inactive.
+    inactivity_check: Option<Instant>,
+    events: mpsc::Sender<(CallRef, CallMediaEvent)>,
+    /// Events waiting to be sent to the engine (capacity kept: no allocation when quiet).
+    pending: VecDeque<CallMediaEvent>,
+    recorder: Option<mpsc::Sender<RecordFrame>>,
+    /// Counters of operator legs already dropped.
+    past_operators: LegStats,
+    prompt_packets: u64,
+    send_dropped: u64,
+    record_dropped: u64,
+}
+
+impl CallMedia {
+    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, cancel: CancellationToken) {
+        let mut inbuf = [0u8; RECV_BUF];
+        let mut outbuf = [0u8; RECV_BUF];
+        let timer = tokio::time::sleep_until(TokioInstant::now());
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
+        loop {
+            let wake_at = self.next_wake();
+            if wake_at != armed {
+                if let Some(at) = wake_at {
+                    timer.as_mut().reset(TokioInstant::from_std(at));
+                }
+                armed = wake_at;
+            }
+            let operator = self.operator.as_ref().map(|o| &o.socket);
+            // Timer before sockets: a flood of datagrams must not delay prompt frames.
+            let wake = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Wake::Stop,
+                _ = &mut timer, if armed.is_some() => Wake::Timer,
+                c = commands.recv() => c.map_or(Wake::Stop, Wake::Command),
+                _ = self.caller.socket.readable() => Wake::Readable,
+                _ = readable(operator) => Wake::Readable,
+            };
+            let now = Instant::now();
+            match wake {
+                Wake::Stop => break,
+                Wake::Timer => {
+                    // A completed timer must be reset before it is awaited again.
+                    armed = None;
+                    self.on_timer(now, &mut outbuf);
+                }
+                Wake::Command(c) => self.on_command(c, now),
+                Wake::Readable => {
+                    self.drain(Leg::Caller, now, &mut inbuf, &mut outbuf);
+                    self.drain(Leg::Operator, now, &mut inbuf, &mut outbuf);
+                }
+            }
+            while let Some(event) = self.pending.pop_front() {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    sent = self.events.send((self.call, event)) => if sent.is_err() {
+                        // Nobody listens any more: the call is over.
+                        cancel.cancel();
+                    },
+                }
+            }
+        }
+        let stats = self.stats();
+        let closed = self
+            .events
+            .send((self.call, CallMediaEvent::Closed { stats }));
+        if tokio::time::timeout(CLOSE_REPORT_WAIT, closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!(call = ?self.call, "engine not reading: media stats of a call lost");
+        }
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        let player = self.playback.as_ref().and_then(|p| p.player.poll_timeout());
+        match (player, self.inactivity_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, outbuf: &mut [u8]) {
+        if let Some(playback) = &mut self.playback {
+            let target = self.caller.relay.target();
+            while let Some(n) = playback.player.poll_transmit(now, outbuf) {
+                self.prompt_packets += 1;
+                send(
+                    &self.caller.socket,
+                    &outbuf[..n],
+                    target,
+                    &mut self.send_dropped,
+                );
+            }
+            if playback.player.is_finished() {
+                if let Some(tag) = playback.tag {
+                    self.pending
+                        .push_back(CallMediaEvent::PromptFinished { tag });
+                }
+                self.stop_playback(now);
+            }
+        }
+        if self.inactivity_check.is_some_and(|t| t <= now) {
+            self.check_inactivity(now);
+        }
+    }
+
+    fn check_inactivity(&mut self, now: Instant) {
+        let mut next: Option<Instant> = None;
+        let held = self.held;
+        let legs = [
+            (Leg::Caller, Some(&mut self.caller)),
+            (Leg::Operator, self.operator.as_mut().filter(|_| !held)),
+        ];
+        for (leg, io) in legs {
+            let Some(io) = io else { continue };
+            if io.inactive_reported {
+                continue;
+            }
+            let since = io.silent_since();
+            let deadline = since + self.inactivity;
+            if deadline <= now {
+                io.inactive_reported = true;
+                let silent_for = now.saturating_duration_since(since);
+                self.pending
+                    .push_back(CallMediaEvent::Inactive { leg, silent_for });
+            } else {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        self.inactivity_check = next;
+    }
+
+    fn arm_inactivity(&mut self, at: Instant) {
+        self.inactivity_check = Some(self.inactivity_check.map_or(at, |t| t.min(at)));
+    }
+
+    fn on_command(&mut self, command: MediaCommand, now: Instant) {
+        match command {
+            MediaCommand::Play { prompt, mode, tag } => {
+                let tag = (mode == PlayMode::Once).then_some(tag);
+                self.start_playback(prompt, mode, tag, now);
+            }
+            MediaCommand::StopPlayback => self.stop_playback(now),
+            MediaCommand::Bridge {
+                operator_socket,
+                operator,
+            } => {
+                self.stop_playback(now);
+                self.drop_operator();
+                let stream = RtpStreamState {
+                    ssrc: rand::random(),
+                    seq: rand::random(),
+                    ts: rand::random(),
+                };
+                let relay = RelayLeg::new(operator, stream, now);
+                self.operator = Some(LegIo::new(operator_socket, relay, now));
+                self.held = false;
+                self.caller.relay.end_source();
+                self.arm_inactivity(now + self.inactivity);
+            }
+            MediaCommand::Hold { music } => {
+                self.held = true;
+                if let Some(o) = &mut self.operator {
+                    o.relay.end_source();
+                }
+                self.start_playback(music, PlayMode::Loop, None, now);
+            }
+            MediaCommand::Unhold => {
+                self.held = false;
+                self.stop_playback(now);
+                if let Some(o) = &mut self.operator {
+                    // The operator may have sent nothing while holding.
+                    o.since = now;
+                    o.inactive_reported = false;
+                    self.arm_inactivity(now + self.inactivity);
+                }
+            }
+            MediaCommand::Unbridge => {
+                self.held = false;
+                self.drop_operator();
+                self.caller.relay.end_source();
+            }
+            MediaCommand::Record { frames } => self.recorder = Some(frames),
+            MediaCommand::StopRecording => self.recorder = None,
+        }
+    }
+
+    fn start_playback(&mut self, prompt: Prompt, mode: PlayMode, tag: Option<u32>, now: Instant) {
+        self.stop_playback(now);
+        let cfg = *self.caller.relay.config();
+        let stream = self.caller.relay.stream_for_player(now);
+        let player =
+            PromptPlayer::new(prompt, cfg.codec, cfg.payload_type, stream, mode, now, true);
+        self.playback = Some(Playback { player, tag });
+    }
+
+    fn stop_playback(&mut self, now: Instant) {
+        if let Some(playback) = self.playback.take() {
+            let state = playback.player.stream_state();
+            self.caller.relay.resume_after_player(state, now);
+        }
+    }
+
+    fn drop_operator(&mut self) {
+        if let Some(old) = self.operator.take() {
+            add_stats(&mut self.past_operators, &old.relay.stats());
+        }
+    }
+
+    /// Reads up to [`BATCH`] datagrams from `leg`'s socket and relays each.
+    fn drain(&mut self, leg: Leg, now: Instant, inbuf: &mut [u8], outbuf: &mut [u8]) {
+        for _ in 0..BATCH {
+            let io = match leg {
+                Leg::Caller => &self.caller,
+                Leg::Operator => match &self.operator {
+                    Some(o) => o,
+                    None => return,
+                },
+            };
+            match io.socket.try_recv_from(inbuf) {
+                Ok((n, src)) => self.on_datagram(leg, now, src, &inbuf[..n], outbuf),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // An ICMP error reported late, or the like: the socket itself is fine.
+                    tracing::debug!(call = ?self.call, ?leg, error = %e, "RTP receive error");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_datagram(
+        &mut self,
+        leg: Leg,
+        now: Instant,
+        src: SocketAddr,
+        data: &[u8],
+        out: &mut [u8],
+    ) {
+        let (from, to) = match leg {
+            Leg::Caller => (&mut self.caller, self.operator.as_mut()),
+            Leg::Operator => match self.operator.as_mut() {
+                Some(o) => (o, Some(&mut self.caller)),
+                None => return,
+            },
+        };
+        let Some(inbound) = from.relay.handle_inbound(now, src, data) else {
+            return;
+        };
+        if !from.heard {
+            from.heard = true;
+            self.pending.push_back(CallMediaEvent::FirstPacket { leg });
+        }
+        let rearm = std::mem::take(&mut from.inactive_reported);
+        if let Some(frames) = &self.recorder {
+            record(frames, leg, now, &inbound, data, &mut self.record_dropped);
+        }
+        let forward = match leg {
+            Leg::Caller => !self.held,
+            Leg::Operator => !self.held && self.playback.is_none(),
+        };
+        if let (true, Some(to)) = (forward, to) {
+            if let Some(n) = to.relay.relay_from(now, &inbound, data, out) {
+                send(
+                    &to.socket,
+                    &out[..n],
+                    to.relay.target(),
+                    &mut self.send_dropped,
+                );
+            }
+        }
+        if rearm {
+            self.arm_inactivity(now + self.inactivity);
+        }
+    }
+
+    fn stats(&self) -> CallMediaStats {
+        let mut operator = self.past_operators;
+        if let Some(o) = &self.operator {
+            add_stats(&mut operator, &o.relay.stats());
+        }
+        CallMediaStats {
+            caller: self.caller.relay.stats(),
+            operator,
+            prompt_packets: self.prompt_packets,
+            send_dropped: self.send_dropped,
+            record_dropped: self.record_dropped,
+        }
+    }
+}
+
+/// Readiness of an optional socket; never ready without one.
+async fn readable(socket: Option<&UdpSocket>) -> io::Result<()> {
+    match socket {
+        Some(s) => s.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends without waiting: a full send buffer means the network is behind, and audio that
+/// waits is worse than audio lost.
+fn send(socket: &UdpSocket, packet: &[u8], target: SocketAddr, dropped: &mut u64) {
+    match socket.try_send_to(packet, target) {
+        Ok(_) => {}
+        Err(e) => {
+            *dropped += 1;
+            if e.kind() != io::ErrorKind::WouldBlock {
+                tracing::debug!(%target, error = %e, "RTP send failed");
+            }
+        }
+    }
+}
+
+/// Copies an audio packet to the recorder, in frames of at most 160 samples.
+fn record(
+    frames: &mpsc::Sender<RecordFrame>,
+    leg: Leg,
+    at: Instant,
+    inbound: &Inbound,
+    packet: &[u8],
+    dropped: &mut u64,
+) {
+    let InboundKind::Audio(codec) = inbound.kind else {
+        return;
+    };
+    let h = inbound.header;
+    for (i, chunk) in inbound.payload(packet).chunks(FRAME_SAMPLES).enumerate() {
+        let mut frame = RecordFrame {
+            leg,
+            at,
+            seq: h.seq,
+            ts: h.timestamp.wrapping_add((i * FRAME_SAMPLES) as u32),
+            ssrc: h.ssrc,
+            codec,
+            payload: [0; FRAME_SAMPLES],
+            len: chunk.len(),
+        };
+        frame.payload[..chunk.len()].copy_from_slice(chunk);
+        if frames.try_send(frame).is_err() {
+            *dropped += 1;
+        }
+    }
+}
+
+fn add_stats(sum: &mut LegStats, s: &LegStats) {
+    sum.packets_in += s.packets_in;
+    sum.bytes_in += s.bytes_in;
+    sum.packets_out += s.packets_out;
+    sum.bytes_out += s.bytes_out;
+    sum.lost += s.lost;
+    sum.late += s.late;
+    sum.duplicates += s.duplicates;
+    sum.dtmf_events += s.dtmf_events;
+    sum.comfort_noise += s.comfort_noise;
+    sum.ignored += s.ignored;
+    sum.not_relayed += s.not_relayed;
+}
