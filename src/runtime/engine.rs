@@ -18,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Now;
 use crate::config::Config;
 use crate::sip::{Peer, Transport};
+use crate::media::player::PlayMode;
+use crate::media::relay::LegConfig;
 use crate::switchboard::register::RegisterWrite;
-use crate::switchboard::{Action, CallRef, MediaEvent, Switchboard};
+use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, Switchboard};
 
-use super::media_task::{self, PromptJob};
+use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
 use super::prompts::Prompts;
 use super::register_writer::{RegisterWriter, WriterError};
 use super::rtp_ports::RtpPortPool;
@@ -34,17 +36,15 @@ const HELD_RETRY: Duration = Duration::from_millis(20);
 
 const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
 
-/// A call's media: its socket before a task takes it, then the task.
-enum MediaSlot {
-    Bound {
-        socket: UdpSocket,
-        port: u16,
-    },
-    Running {
-        port: u16,
-        cancel: CancellationToken,
-        _task: JoinHandle<()>,
-    },
+/// A call's media: the caller's socket until the task takes it, the task, and the
+/// operator leg's socket from its ring until the bridge takes it.
+#[derive(Default)]
+struct MediaSlot {
+    caller_port: Option<u16>,
+    caller_socket: Option<UdpSocket>,
+    task: Option<CallMediaHandle>,
+    operator_port: Option<u16>,
+    operator_socket: Option<UdpSocket>,
 }
 
 pub struct Engine {
@@ -58,8 +58,9 @@ pub struct Engine {
     register: RegisterWriter,
     /// Register writes waiting because the writer's queue was full (order kept).
     held: VecDeque<RegisterWrite>,
-    media_tx: mpsc::Sender<(CallRef, MediaEvent)>,
-    media_rx: mpsc::Receiver<(CallRef, MediaEvent)>,
+    media_tx: mpsc::Sender<(CallRef, CallMediaEvent)>,
+    media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
+    rtp_timeout: Duration,
 }
 
 impl Engine {
@@ -84,6 +85,7 @@ impl Engine {
             held: VecDeque::new(),
             media_tx,
             media_rx,
+            rtp_timeout: config.media.rtp_timeout,
         }
     }
 
@@ -120,7 +122,7 @@ impl Engine {
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
-                Some((call, ev)) = self.media_rx.recv() => self.sb.handle_media_event(call, ev, Now::read()),
+                Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(Now::read());
                 }
@@ -130,8 +132,8 @@ impl Engine {
         }
         tasks.cancel();
         for (_, slot) in self.media.drain() {
-            if let MediaSlot::Running { cancel, .. } = slot {
-                cancel.cancel();
+            if let Some(task) = slot.task {
+                task.close();
             }
         }
         self.flush_held().await;
@@ -175,63 +177,106 @@ impl Engine {
         while let Some(action) = self.sb.poll_action() {
             match action {
                 Action::Transmit { peer, data } => self.transmit(peer, &data).await,
-                Action::OpenMedia { call } => match self.pool.bind() {
-                    Ok((socket, port)) => {
-                        self.media.insert(call, MediaSlot::Bound { socket, port });
-                        self.sb.handle_media_opened(call, port, Now::read());
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot bind an RTP port");
-                        self.sb.handle_media_failed(call, Now::read());
-                    }
-                },
-                Action::PlayPrompt {
-                    call,
-                    prompt,
-                    remote,
-                    codec,
-                    payload_type,
-                    accepted_pts,
-                    stream,
-                } => {
-                    let Some(MediaSlot::Bound { socket, port }) = self.media.remove(&call) else {
-                        continue;
-                    };
-                    let job = PromptJob {
+                Action::OpenMedia { call, leg } => self.open_media(call, leg),
+                Action::StartMedia { call, caller, stream } => {
+                    let slot = self.media.entry(call).or_default();
+                    let Some(socket) = slot.caller_socket.take() else { continue };
+                    let handle = call_media::spawn_call_media(
                         call,
-                        prompt: self.prompts.get(prompt).clone(),
-                        remote,
-                        codec,
-                        payload_type,
-                        accepted_pts,
-                        stream,
-                    };
-                    let cancel = CancellationToken::new();
-                    let task = tokio::spawn(media_task::play_prompt(
                         socket,
-                        job,
+                        leg_config(&caller),
+                        stream,
+                        self.rtp_timeout,
                         self.media_tx.clone(),
-                        cancel.clone(),
-                    ));
-                    self.media.insert(
-                        call,
-                        MediaSlot::Running {
-                            port,
-                            cancel,
-                            _task: task,
-                        },
                     );
+                    slot.task = Some(handle);
                 }
-                Action::CloseMedia { call } => match self.media.remove(&call) {
-                    Some(MediaSlot::Bound { port, .. }) => self.pool.release(port),
-                    Some(MediaSlot::Running { port, cancel, .. }) => {
-                        cancel.cancel();
+                Action::Media { call, order } => self.media_order(call, order),
+                Action::CloseOperatorMedia { call } => {
+                    let Some(slot) = self.media.get_mut(&call) else { continue };
+                    slot.operator_socket = None;
+                    if let Some(port) = slot.operator_port.take() {
                         self.pool.release(port);
                     }
-                    None => {}
-                },
+                }
+                Action::CloseMedia { call } => {
+                    let Some(slot) = self.media.remove(&call) else { continue };
+                    if let Some(task) = slot.task {
+                        task.close();
+                    }
+                    for port in [slot.caller_port, slot.operator_port].into_iter().flatten() {
+                        self.pool.release(port);
+                    }
+                }
                 Action::Register(write) => self.queue_register(write),
             }
+        }
+    }
+
+    /// Bind a leg's RTP socket and tell the switchboard at once.
+    fn open_media(&mut self, call: CallRef, leg: Leg) {
+        match self.pool.bind() {
+            Ok((socket, port)) => {
+                let slot = self.media.entry(call).or_default();
+                match leg {
+                    Leg::Caller => {
+                        slot.caller_port = Some(port);
+                        slot.caller_socket = Some(socket);
+                    }
+                    Leg::Operator => {
+                        if let Some(old) = slot.operator_port.replace(port) {
+                            self.pool.release(old);
+                        }
+                        slot.operator_socket = Some(socket);
+                    }
+                }
+                self.sb.handle_media_opened(call, leg, port, Now::read());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot bind an RTP port");
+                self.sb.handle_media_failed(call, leg, Now::read());
+            }
+        }
+    }
+
+    fn media_order(&mut self, call: CallRef, order: MediaOrder) {
+        let Some(slot) = self.media.get_mut(&call) else { return };
+        let command = match order {
+            MediaOrder::Play { prompts, looped, tag } => MediaCommand::Play {
+                prompt: self.prompts.sequence(&prompts),
+                mode: if looped { PlayMode::Loop } else { PlayMode::Once },
+                tag,
+            },
+            MediaOrder::Bridge { operator } => {
+                let Some(operator_socket) = slot.operator_socket.take() else {
+                    tracing::warn!("bridge ordered without an operator socket");
+                    return;
+                };
+                MediaCommand::Bridge { operator_socket, operator: leg_config(&operator) }
+            }
+            MediaOrder::Hold => MediaCommand::Hold { music: self.prompts.get(crate::switchboard::PromptKind::HoldMusic).clone() },
+            MediaOrder::Unhold => MediaCommand::Unhold,
+        };
+        if let Some(task) = &slot.task {
+            if let Err(e) = task.command(command) {
+                tracing::warn!(error = ?e, "media order not delivered");
+            }
+        }
+    }
+
+    fn on_media_event(&mut self, call: CallRef, event: CallMediaEvent) {
+        let now = Now::read();
+        match event {
+            CallMediaEvent::PromptFinished { tag } => self.sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now),
+            CallMediaEvent::Inactive { leg, .. } => {
+                let leg = match leg {
+                    call_media::Leg::Caller => Leg::Caller,
+                    call_media::Leg::Operator => Leg::Operator,
+                };
+                self.sb.handle_media_event(call, MediaEvent::Inactive { leg }, now)
+            }
+            CallMediaEvent::FirstPacket { leg } => tracing::debug!(?call, ?leg, "first RTP"),
+            CallMediaEvent::Closed { stats } => tracing::debug!(?call, ?stats, "media closed"),
         }
     }
 
@@ -299,6 +344,15 @@ impl Engine {
         while let Some(write) = self.held.pop_front() {
             let _ = self.register.send(write).await;
         }
+    }
+}
+
+fn leg_config(spec: &LegSpec) -> LegConfig {
+    LegConfig {
+        codec: spec.codec,
+        payload_type: spec.payload_type,
+        telephone_event: spec.telephone_event,
+        sdp_addr: spec.remote,
     }
 }
 

@@ -7,7 +7,6 @@
 
 pub mod call_media;
 pub mod engine;
-pub mod media_task;
 pub mod prompts;
 pub mod register_writer;
 pub mod rtp_ports;
@@ -68,7 +67,7 @@ pub async fn serve(
     }
     let (writer, writer_task) = RegisterWriter::spawn(store.clone(), REGISTER_QUEUE);
     let settings = Settings::from_config(&config);
-    let switchboard = Switchboard::new(settings, rand::rng().next_u64());
+    let switchboard = Switchboard::new(settings, rand::rng().next_u64(), Now::read());
     tracing::info!(
         sip = %sockets.local_addr(),
         rtp_ports = %format!("{}-{}", config.media.rtp_ports.first, config.media.rtp_ports.last),

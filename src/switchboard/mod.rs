@@ -25,6 +25,8 @@ mod queueing;
 mod registration;
 mod requests;
 #[cfg(test)]
+mod b2bua_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};

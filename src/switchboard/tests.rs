@@ -11,7 +11,7 @@ use crate::sip::message::{self, Datagram, SipMessage};
 use crate::sip::{Peer, Transport};
 
 use super::register::{HangupBy, Outcome, RegisterWrite};
-use super::{Action, CallRef, MediaEvent, PromptKind, Settings, Switchboard};
+use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard};
 
 const TRUNK: &str = "127.0.0.1:5071";
 
@@ -37,7 +37,7 @@ fn switchboard(open: bool) -> Switchboard {
     );
     let config =
         Config::from_toml(&toml, Path::new("test.toml"), &[]).expect("test config is valid");
-    Switchboard::new(Settings::from_config(&config), 42)
+    Switchboard::new(Settings::from_config(&config), 42, t0())
 }
 
 fn t0() -> Now {
@@ -141,7 +141,14 @@ impl Drained {
     }
     fn open_media(&self) -> Option<CallRef> {
         self.actions.iter().find_map(|a| match a {
-            Action::OpenMedia { call } => Some(*call),
+            Action::OpenMedia { call, leg: Leg::Caller } => Some(*call),
+            _ => None,
+        })
+    }
+    /// The last playback ordered: its prompts and tag.
+    fn played(&self) -> Option<(Vec<PromptKind>, u32)> {
+        self.actions.iter().rev().find_map(|a| match a {
+            Action::Media { order: MediaOrder::Play { prompts, tag, .. }, .. } => Some((prompts.clone(), *tag)),
             _ => None,
         })
     }
@@ -216,7 +223,7 @@ fn answered_call(sb: &mut Switchboard, now: Now, call_id: &str) -> (CallRef, Str
     let first = drain(sb);
     assert_eq!(first.statuses(), vec![100]);
     let call = first.open_media().expect("media requested");
-    sb.handle_media_opened(call, 30000, now);
+    sb.handle_media_opened(call, Leg::Caller, 30000, now);
     let d = drain(sb);
     let ok = d.response(200);
     let tag = message::to_tag(ok).unwrap().expect("200 has a To tag");
@@ -231,12 +238,17 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
     let ok = d.response(200);
     let body = String::from_utf8_lossy(&ok.body);
     assert!(body.contains("m=audio 30000 RTP/AVP 0"), "{body}");
-    assert!(d.has(|a| matches!(a, Action::PlayPrompt { prompt: PromptKind::AfterHours, remote, .. } if *remote == "127.0.0.1:17000".parse::<SocketAddr>().unwrap())));
+    let remote: SocketAddr = "127.0.0.1:17000".parse().unwrap();
+    assert!(d.has(|a| matches!(a, Action::StartMedia { caller, .. } if caller.remote == remote)));
+    let (prompts, tag) = d.played().expect("a playback");
+    assert_eq!(prompts, vec![PromptKind::AfterHours]);
     sb.handle_datagram(&in_dialog("ACK", "ah1", &tag, 1, "ack1"), trunk(), now);
     assert!(drain(&mut sb).sent.is_empty());
 
     now = now.advanced(Duration::from_secs(8));
-    sb.handle_media_event(call, MediaEvent::PromptFinished, now);
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag: tag.wrapping_add(7) }, now);
+    assert!(drain(&mut sb).sent.is_empty(), "a stale playback's end changes nothing");
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
     let d = drain(&mut sb);
     assert_eq!(d.requests(), vec!["BYE"]);
     assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
@@ -260,16 +272,20 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
 }
 
 #[test]
-fn in_hours_the_greeting_is_played() {
+fn in_hours_with_nobody_logged_in_the_caller_is_told_and_let_go() {
     let mut sb = switchboard(true);
-    let (_, _, d) = answered_call(&mut sb, t0(), "g1");
-    assert!(d.has(|a| matches!(
-        a,
-        Action::PlayPrompt {
-            prompt: PromptKind::Greeting,
-            ..
-        }
-    )));
+    let now = t0();
+    let (call, _, d) = answered_call(&mut sb, now, "g1");
+    let (prompts, tag) = d.played().unwrap();
+    assert_eq!(prompts, vec![PromptKind::Greeting]);
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    let d = drain(&mut sb);
+    let (prompts, tag) = d.played().unwrap();
+    assert_eq!(prompts, vec![PromptKind::NoOperators]);
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    let d = drain(&mut sb);
+    assert_eq!(d.requests(), vec!["BYE"]);
+    assert_eq!(d.final_update().outcome, Some(Outcome::NoOperators));
 }
 
 #[test]
@@ -382,7 +398,7 @@ fn cancel_before_the_answer_gets_487_and_frees_nothing_twice() {
     assert_eq!(st, vec![200, 487]);
     assert_eq!(d.final_update().hangup_by, Some(HangupBy::Caller));
     // The socket that was being opened is returned as soon as the runtime reports it.
-    sb.handle_media_opened(call, 30000, now);
+    sb.handle_media_opened(call, Leg::Caller, 30000, now);
     let d = drain(&mut sb);
     assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
     assert!(d.sent.is_empty());
@@ -469,7 +485,8 @@ fn unknown_method_gets_501_and_garbage_is_dropped() {
 fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
     let mut sb = switchboard(false);
     let now = t0();
-    let (call, _, _) = answered_call(&mut sb, now, "s1");
+    let (call, _, d) = answered_call(&mut sb, now, "s1");
+    let (_, tag) = d.played().unwrap();
     sb.begin_shutdown();
     sb.handle_datagram(
         &invite("s2", "792112", Some(&sdp(17002, "0"))),
@@ -480,12 +497,8 @@ fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
     assert_eq!(d.statuses(), vec![100, 503]);
     assert!(d.response(503).to_string().contains("Retry-After: 30"));
     assert_eq!(sb.active_calls(), 1);
-    sb.handle_media_event(call, MediaEvent::PromptFinished, now);
-    drain(&mut sb);
-    // Grace over: whatever is left is ended as interrupted.
-    let (_, _, _) = (call, (), ());
-    sb.end_all_calls(now);
-    drain(&mut sb);
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    assert_eq!(drain(&mut sb).requests(), vec!["BYE"], "the call in progress ends normally");
 }
 
 #[test]
@@ -509,7 +522,7 @@ fn no_rtp_port_gives_503_not_silence() {
         t0(),
     );
     let call = drain(&mut sb).open_media().unwrap();
-    sb.handle_media_failed(call, t0());
+    sb.handle_media_failed(call, Leg::Caller, t0());
     let d = drain(&mut sb);
     assert_eq!(d.statuses(), vec![503]);
     assert_eq!(d.final_update().outcome, Some(Outcome::Failed));

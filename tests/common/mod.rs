@@ -234,3 +234,110 @@ pub fn wav_samples(path: &Path) -> Vec<i16> {
     let mut r = hound::WavReader::open(path).expect("prompt WAV");
     r.samples::<i16>().map(|s| s.unwrap()).collect()
 }
+
+/// A SIPp "operator softphone": REGISTERs `id` (digest auth) from 127.0.0.1:`sip_port`,
+/// then answers INVITEs on the same port, echoing RTP (`-rtp_echo`) on `media_port`.
+/// Killed when dropped.
+pub struct SippOperator {
+    pub child: tokio::process::Child,
+    _dir: TempDir,
+}
+
+impl SippOperator {
+    pub async fn start(server: SocketAddr, id: &str, password: &str, sip_port: u16, media_port: u16, extra: &[&str]) -> SippOperator {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("op.csv");
+        std::fs::write(&csv, format!("SEQUENTIAL\n{id};[authentication username={id} password={password}];127.0.0.1;3600\n")).unwrap();
+        let reg = tokio::process::Command::new("sipp")
+            .arg(server.to_string())
+            .arg("-sf")
+            .arg(sipp_dir().join("operator_register.xml"))
+            .arg("-inf")
+            .arg(&csv)
+            .args(["-i", "127.0.0.1", "-p", &sip_port.to_string(), "-m", "1", "-nostdin", "-timeout", "20s"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .expect("sipp runs");
+        assert!(reg.success(), "operator {id} registered");
+        let child = tokio::process::Command::new("sipp")
+            .arg("-sf")
+            .arg(sipp_dir().join("operator_answer.xml"))
+            .args(["-i", "127.0.0.1", "-p", &sip_port.to_string(), "-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+            .arg("-key")
+            .arg("operator_audio")
+            .arg(format!("{},-1,0", repo().join("tests/audio/operator_tone_1000.ul").display()))
+            .args(["-aa", "-nostdin", "-timeout", "120s"])
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp runs");
+        SippOperator { child, _dir: dir }
+    }
+}
+
+/// A caller's RTP endpoint that talks: it answers the server's stream (symmetric RTP) with
+/// 20 ms PCMU packets carrying a recognisable payload, and counts what comes back.
+pub struct TalkingCaller {
+    pub handle: std::thread::JoinHandle<TalkReport>,
+}
+
+#[derive(Debug, Default)]
+pub struct TalkReport {
+    /// Packets from the server of any kind (prompts, hold music, relayed audio).
+    pub received: usize,
+    /// Packets whose payload is ours, come back through the operator's echo.
+    pub echoed: usize,
+    pub sent: usize,
+}
+
+/// The payload byte the talking caller sends (a μ-law value no prompt is made of alone).
+pub const TALK_BYTE: u8 = 0x5A;
+
+impl TalkingCaller {
+    pub fn start(port: u16, limit: Duration) -> TalkingCaller {
+        let sock = UdpSocket::bind(("127.0.0.1", port)).expect("bind RTP");
+        let handle = std::thread::spawn(move || {
+            sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+            let start = Instant::now();
+            let mut report = TalkReport::default();
+            let mut server: Option<SocketAddr> = None;
+            let mut next_send = Instant::now();
+            let mut seq: u16 = 1;
+            let mut buf = [0u8; 2048];
+            let mut last_rx = Instant::now();
+            while start.elapsed() < limit {
+                if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    report.received += 1;
+                    last_rx = Instant::now();
+                    server.get_or_insert(from);
+                    if n == 172 && buf[12..n].iter().all(|&b| b == TALK_BYTE) {
+                        report.echoed += 1;
+                    }
+                }
+                if let Some(to) = server {
+                    if Instant::now() >= next_send {
+                        let mut pkt = [TALK_BYTE; 172];
+                        pkt[..12].copy_from_slice(&[0x80, 0, (seq >> 8) as u8, seq as u8, 0, 0, 0, 0, 0xC0, 0xFF, 0xEE, 0x01]);
+                        let ts = u32::from(seq) * 160;
+                        pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                        let _ = sock.send_to(&pkt, to);
+                        report.sent += 1;
+                        seq = seq.wrapping_add(1);
+                        next_send += Duration::from_millis(20);
+                    }
+                    if last_rx.elapsed() > Duration::from_millis(1500) {
+                        break; // the call is over
+                    }
+                }
+            }
+            report
+        });
+        TalkingCaller { handle }
+    }
+}
