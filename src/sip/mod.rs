@@ -5,7 +5,9 @@
 //! (with their destination) and events for the transaction user come out.
 
 pub mod dialog;
+pub mod digest;
 pub mod message;
+pub mod registrar;
 pub mod transaction;
 
 use std::fmt;

@@ -1,0 +1,154 @@
+//! Digest authentication of operators' requests: RFC 3261 §22.2 and §22.4 (UAS
+//! authentication with 401 / WWW-Authenticate), RFC 7616 §3.3 (stale nonces), RFC 8760
+//! §2.4 (offer SHA-256 before MD5, one challenge each).
+//!
+//! Order of checks, and why:
+//! 1. a locked-out source gets 403 before anything is parsed (cheap under attack);
+//! 2. no usable credentials for our realm → plain challenge, not a failure (every
+//!    client's first REGISTER looks like this);
+//! 3. unknown user or wrong response → challenge *and* a failure, the same answer for
+//!    both so user names cannot be probed;
+//! 4. right response, but a nonce that is stale, unknown (issued before a restart) or
+//!    replayed → `stale=true`, not a failure: the client knows the password;
+//! 5. only then is the nonce count recorded, so a forged request cannot burn a client's
+//!    nonce counts.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::sip::digest::{self, Algorithm, Credentials};
+use crate::sip::message::{self, Header, Request, Response};
+
+use super::Registrar;
+
+/// Offered on every challenge unless the account can only verify one of them.
+const OFFER: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Md5];
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AuthRefusal {
+    /// Answer 401 with a challenge per algorithm, in order.
+    Challenge {
+        stale: bool,
+        algorithms: Vec<Algorithm>,
+    },
+    /// Answer 403: the source is locked out.
+    LockedOut,
+}
+
+impl AuthRefusal {
+    fn challenge(stale: bool) -> AuthRefusal {
+        AuthRefusal::Challenge {
+            stale,
+            algorithms: OFFER.to_vec(),
+        }
+    }
+}
+
+impl Registrar {
+    /// The authenticated account id, or why not.
+    pub(super) fn check_credentials(
+        &mut self,
+        req: &Request,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<String, AuthRefusal> {
+        if self.guard.is_locked(ip, now) {
+            self.stats.locked_out += 1;
+            tracing::debug!(source = %ip, "request from a locked-out source refused");
+            return Err(AuthRefusal::LockedOut);
+        }
+        let Some(creds) = self.credentials(req) else {
+            return Err(AuthRefusal::challenge(false));
+        };
+        let method = req.method.to_string();
+        let Some(entry) = self.accounts.get(&creds.username) else {
+            // The same hashing as for a real account, so timing does not tell either.
+            let dummy = "0".repeat(creds.algorithm.hex_len());
+            let _ = digest::verify(&dummy, &method, &creds);
+            self.fail(ip, now, "unknown user");
+            return Err(AuthRefusal::challenge(false));
+        };
+        let Some((_, ha1)) = entry.ha1.iter().find(|(alg, _)| *alg == creds.algorithm) else {
+            // A stored HA1 verifies one algorithm only: ask again for that one.
+            return Err(AuthRefusal::Challenge {
+                stale: false,
+                algorithms: entry.ha1.iter().map(|(alg, _)| *alg).collect(),
+            });
+        };
+        if !digest::verify(ha1, &method, &creds) {
+            self.fail(ip, now, "wrong digest response");
+            return Err(AuthRefusal::challenge(false));
+        }
+        let operator = entry.account.id.clone();
+        let nc = creds.nc.as_ref().map(|nc| nc.value);
+        if let Err(err) = self.nonces.accept(&creds.nonce, nc, now) {
+            self.stats.stale += 1;
+            tracing::debug!(operator = %operator, error = %err, "right password, unusable nonce");
+            return Err(AuthRefusal::challenge(true));
+        }
+        self.guard.succeed(ip);
+        Ok(operator)
+    }
+
+    /// The first Digest `Authorization` for our realm that parses. Credentials for other
+    /// realms (a client that also talks to a proxy) are not ours to judge.
+    fn credentials(&self, req: &Request) -> Option<Credentials> {
+        req.headers.iter().find_map(|h| match h {
+            Header::Authorization(value) => match digest::parse_authorization(value.value()) {
+                Ok(creds) if creds.realm == self.policy.realm => Some(creds),
+                Ok(creds) => {
+                    tracing::debug!(realm = %creds.realm, "credentials for another realm");
+                    None
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "unusable Authorization header");
+                    None
+                }
+            },
+            _ => None,
+        })
+    }
+
+    fn fail(&mut self, ip: IpAddr, now: Instant, why: &'static str) {
+        self.stats.failures += 1;
+        tracing::debug!(source = %ip, why, "authentication failure");
+        if let Some(failures) = self.guard.fail(ip, now, &self.policy) {
+            tracing::warn!(
+                source = %ip,
+                failures,
+                lockout_secs = self.policy.lockout.as_secs(),
+                "too many authentication failures: source locked out"
+            );
+        }
+    }
+
+    /// The 401 or 403 for a refusal; 401s carry a fresh nonce.
+    pub(super) fn auth_response(
+        &mut self,
+        req: &Request,
+        refusal: AuthRefusal,
+        now: Instant,
+    ) -> Response {
+        match refusal {
+            AuthRefusal::LockedOut => self.reply(req, 403),
+            AuthRefusal::Challenge { stale, algorithms } => {
+                let mut response = self.reply(req, 401);
+                let nonce = self.nonces.issue(now);
+                for algorithm in algorithms {
+                    let value = digest::challenge(
+                        &self.policy.realm,
+                        &nonce,
+                        self.nonces.opaque(),
+                        algorithm,
+                        stale,
+                    );
+                    message::push_header(&mut response, "WWW-Authenticate", &value).expect(
+                        "challenges are single-line: quoted values drop control characters",
+                    );
+                }
+                response
+            }
+        }
+    }
+}
