@@ -207,14 +207,11 @@ impl Acd {
     /// The caller is gone (hung up, or the call failed). While waiting: leaves the queue,
     /// a ringing phone is cancelled. While talking: the same as `handle_call_ended`.
     pub fn handle_caller_left(&mut self, call: CallRef, now: Instant) {
-        if let Some(waiter) = self.queue.remove(call) {
-            if let Some(ring) = waiter.ringing {
-                self.actions.push_back(AcdAction::CancelRing {
-                    call,
-                    operator: ring.operator.clone(),
-                });
-                self.release_ringer(&ring.operator, false);
+        if self.queue.get(call).is_some() {
+            if let Some(operator) = self.cancel_ring(call) {
+                self.release_ringer(&operator, false);
             }
+            self.queue.remove(call);
             self.settle(now);
         } else if self.talking_operator(call).is_some() {
             self.handle_call_ended(call, now);

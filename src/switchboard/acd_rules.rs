@@ -131,7 +131,7 @@ impl Acd {
     }
 
     /// Stop the ring in progress for `call`, if any: `CancelRing`, and the caller stays
-    /// queued without a ring. The operator's next state is the caller's decision.
+    /// queued without a ring. Where the operator goes next is up to the code calling this.
     pub(super) fn cancel_ring(&mut self, call: CallRef) -> Option<OperatorId> {
         let ring: Ring = self.queue.get_mut(call)?.ringing.take()?;
         self.actions.push_back(AcdAction::CancelRing {
