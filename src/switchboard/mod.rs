@@ -13,10 +13,13 @@
 //! (`ended_at` and a final `outcome`); a call owns at most one RTP socket, always released by
 //! `Action::CloseMedia`; no input from the network can panic.
 
+pub mod acd;
 pub mod door;
 pub mod hours;
 pub mod ids;
 pub mod media_orders;
+pub mod operators;
+pub mod queue;
 pub mod register;
 
 mod calls;

@@ -9,18 +9,8 @@ use super::calls::{Phase, Playing};
 use super::register::{CallUpdate, Outcome, RegisterWrite};
 use super::{Action, CallRef, PromptKind, Switchboard};
 
-/// Average handle time assumed until the line has measured its own.
-const DEFAULT_HANDLE_TIME: std::time::Duration = std::time::Duration::from_secs(180);
-
 pub(super) fn acd_config(q: &QueueConfig) -> AcdConfig {
-    AcdConfig {
-        ring_timeout: q.ring_timeout,
-        max_wait: q.max_wait,
-        wrap_up: q.wrap_up,
-        announce_every: q.announce_every,
-        max_no_answer: q.max_no_answer,
-        default_handle_time: DEFAULT_HANDLE_TIME,
-    }
+    AcdConfig::from_queue(q)
 }
 
 impl Switchboard {
