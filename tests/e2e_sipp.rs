@@ -235,7 +235,7 @@ async fn after_hours_call_over_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_hours_the_greeting_is_played_and_the_call_ends() {
+async fn in_hours_with_nobody_logged_in_the_caller_hears_greeting_then_no_operators() {
     let server = TestServer::start(ALWAYS_OPEN).await;
     let rtp_port = free_udp_port();
     let listener = capture_rtp(
@@ -256,12 +256,20 @@ async fn in_hours_the_greeting_is_played_and_the_call_ends() {
     )
     .await;
     assert!(run.status.success(), "SIPp call failed: {}", run.stderr);
-    let greeting = wav_samples(&repo().join("config/prompts/greeting.wav"));
-    assert_eq!(listener.join().unwrap().len(), greeting.len().div_ceil(160));
+    let frames = |name: &str| {
+        wav_samples(&repo().join(format!("config/prompts/{name}.wav")))
+            .len()
+            .div_ceil(160)
+    };
+    assert_eq!(
+        listener.join().unwrap().len(),
+        frames("greeting") + frames("no_operators")
+    );
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
-    assert_eq!(row.outcome, "greeted");
+    assert_eq!(row.outcome, "no_operators");
+    assert!(row.queued_at.is_some());
     server.stop().await;
 }
 

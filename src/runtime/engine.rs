@@ -11,15 +11,14 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Now;
 use crate::config::Config;
-use crate::sip::{Peer, Transport};
 use crate::media::player::PlayMode;
 use crate::media::relay::LegConfig;
+use crate::sip::{Peer, Transport};
 use crate::switchboard::register::RegisterWrite;
 use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, Switchboard};
 
@@ -178,9 +177,15 @@ impl Engine {
             match action {
                 Action::Transmit { peer, data } => self.transmit(peer, &data).await,
                 Action::OpenMedia { call, leg } => self.open_media(call, leg),
-                Action::StartMedia { call, caller, stream } => {
+                Action::StartMedia {
+                    call,
+                    caller,
+                    stream,
+                } => {
                     let slot = self.media.entry(call).or_default();
-                    let Some(socket) = slot.caller_socket.take() else { continue };
+                    let Some(socket) = slot.caller_socket.take() else {
+                        continue;
+                    };
                     let handle = call_media::spawn_call_media(
                         call,
                         socket,
@@ -193,14 +198,18 @@ impl Engine {
                 }
                 Action::Media { call, order } => self.media_order(call, order),
                 Action::CloseOperatorMedia { call } => {
-                    let Some(slot) = self.media.get_mut(&call) else { continue };
+                    let Some(slot) = self.media.get_mut(&call) else {
+                        continue;
+                    };
                     slot.operator_socket = None;
                     if let Some(port) = slot.operator_port.take() {
                         self.pool.release(port);
                     }
                 }
                 Action::CloseMedia { call } => {
-                    let Some(slot) = self.media.remove(&call) else { continue };
+                    let Some(slot) = self.media.remove(&call) else {
+                        continue;
+                    };
                     if let Some(task) = slot.task {
                         task.close();
                     }
@@ -240,11 +249,21 @@ impl Engine {
     }
 
     fn media_order(&mut self, call: CallRef, order: MediaOrder) {
-        let Some(slot) = self.media.get_mut(&call) else { return };
+        let Some(slot) = self.media.get_mut(&call) else {
+            return;
+        };
         let command = match order {
-            MediaOrder::Play { prompts, looped, tag } => MediaCommand::Play {
+            MediaOrder::Play {
+                prompts,
+                looped,
+                tag,
+            } => MediaCommand::Play {
                 prompt: self.prompts.sequence(&prompts),
-                mode: if looped { PlayMode::Loop } else { PlayMode::Once },
+                mode: if looped {
+                    PlayMode::Loop
+                } else {
+                    PlayMode::Once
+                },
                 tag,
             },
             MediaOrder::Bridge { operator } => {
@@ -252,9 +271,17 @@ impl Engine {
                     tracing::warn!("bridge ordered without an operator socket");
                     return;
                 };
-                MediaCommand::Bridge { operator_socket, operator: leg_config(&operator) }
+                MediaCommand::Bridge {
+                    operator_socket,
+                    operator: leg_config(&operator),
+                }
             }
-            MediaOrder::Hold => MediaCommand::Hold { music: self.prompts.get(crate::switchboard::PromptKind::HoldMusic).clone() },
+            MediaOrder::Hold => MediaCommand::Hold {
+                music: self
+                    .prompts
+                    .get(crate::switchboard::PromptKind::HoldMusic)
+                    .clone(),
+            },
             MediaOrder::Unhold => MediaCommand::Unhold,
         };
         if let Some(task) = &slot.task {
@@ -267,13 +294,17 @@ impl Engine {
     fn on_media_event(&mut self, call: CallRef, event: CallMediaEvent) {
         let now = Now::read();
         match event {
-            CallMediaEvent::PromptFinished { tag } => self.sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now),
+            CallMediaEvent::PromptFinished { tag } => {
+                self.sb
+                    .handle_media_event(call, MediaEvent::PromptFinished { tag }, now)
+            }
             CallMediaEvent::Inactive { leg, .. } => {
                 let leg = match leg {
                     call_media::Leg::Caller => Leg::Caller,
                     call_media::Leg::Operator => Leg::Operator,
                 };
-                self.sb.handle_media_event(call, MediaEvent::Inactive { leg }, now)
+                self.sb
+                    .handle_media_event(call, MediaEvent::Inactive { leg }, now)
             }
             CallMediaEvent::FirstPacket { leg } => tracing::debug!(?call, ?leg, "first RTP"),
             CallMediaEvent::Closed { stats } => tracing::debug!(?call, ?stats, "media closed"),

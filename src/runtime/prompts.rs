@@ -16,7 +16,10 @@ use crate::switchboard::PromptKind;
 pub enum PromptLoadError {
     /// The file could not be opened.
     #[error("prompt {file}: {source}")]
-    Open { file: PathBuf, source: std::io::Error },
+    Open {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not a prompt we can play.
     #[error("prompt {file}: {source}")]
     Format { file: PathBuf, source: PromptError },
@@ -47,9 +50,13 @@ impl Prompts {
     pub fn load(config: &PromptsConfig) -> Result<Prompts, PromptLoadError> {
         let dir = &config.dir;
         let named = |name: &str| load_one(&dir.join(format!("{name}.wav")));
-        let mut positions = (1..=POSITIONS).map(|n| named(&format!("position_{n}"))).collect::<Result<Vec<_>, _>>()?;
+        let mut positions = (1..=POSITIONS)
+            .map(|n| named(&format!("position_{n}")))
+            .collect::<Result<Vec<_>, _>>()?;
         positions.push(named("position_many")?);
-        let mut waits = (1..=WAIT_MINUTES).map(|n| named(&format!("wait_{n}"))).collect::<Result<Vec<_>, _>>()?;
+        let mut waits = (1..=WAIT_MINUTES)
+            .map(|n| named(&format!("wait_{n}")))
+            .collect::<Result<Vec<_>, _>>()?;
         waits.push(named("wait_more")?);
         Ok(Prompts {
             after_hours: load_one(&config.after_hours)?,
@@ -88,8 +95,15 @@ impl Prompts {
         match kinds {
             [one] => self.get(*one).clone(),
             _ => {
-                let samples: Vec<i16> = kinds.iter().flat_map(|k| self.get(*k).samples().iter().copied()).collect();
-                let name = kinds.iter().map(|k| self.get(*k).name()).collect::<Vec<_>>().join("+");
+                let samples: Vec<i16> = kinds
+                    .iter()
+                    .flat_map(|k| self.get(*k).samples().iter().copied())
+                    .collect();
+                let name = kinds
+                    .iter()
+                    .map(|k| self.get(*k).name())
+                    .collect::<Vec<_>>()
+                    .join("+");
                 Prompt::from_pcm(&name, samples)
             }
         }
@@ -97,8 +111,18 @@ impl Prompts {
 }
 
 fn load_one(path: &Path) -> Result<Prompt, PromptLoadError> {
-    let file = std::fs::File::open(path).map_err(|source| PromptLoadError::Open { file: path.to_path_buf(), source })?;
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("prompt");
-    Prompt::from_wav(name, std::io::BufReader::new(file))
-        .map_err(|source| PromptLoadError::Format { file: path.to_path_buf(), source })
+    let file = std::fs::File::open(path).map_err(|source| PromptLoadError::Open {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("prompt");
+    Prompt::from_wav(name, std::io::BufReader::new(file)).map_err(|source| {
+        PromptLoadError::Format {
+            file: path.to_path_buf(),
+            source,
+        }
+    })
 }

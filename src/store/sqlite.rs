@@ -22,7 +22,9 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
-use crate::switchboard::register::{format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt};
+use crate::switchboard::register::{
+    format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -186,7 +188,10 @@ pub(super) async fn apply(
     Ok(report)
 }
 
-async fn insert_ring(conn: &mut sqlx::SqliteConnection, ring: &RingAttempt) -> Result<u64, sqlx::Error> {
+async fn insert_ring(
+    conn: &mut sqlx::SqliteConnection,
+    ring: &RingAttempt,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO ring_attempts (call_id, operator_id, started_at, ended_at, result) VALUES (?, ?, ?, ?, ?)",
     )
@@ -264,7 +269,10 @@ pub(super) async fn calls_by_sip_call_id(
         .map_err(database)
 }
 
-pub(super) async fn ring_attempts(pool: &SqlitePool, call_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub(super) async fn ring_attempts(
+    pool: &SqlitePool,
+    call_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
     let rows = sqlx::query(
         "SELECT operator_id, result FROM ring_attempts WHERE call_id = ? ORDER BY started_at, rowid",
     )

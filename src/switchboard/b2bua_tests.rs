@@ -17,7 +17,10 @@ use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, 
 const TRUNK: &str = "127.0.0.1:5071";
 
 fn t0() -> Now {
-    Now { mono: std::time::Instant::now(), wall: "2026-11-24T09:00:00Z".parse().unwrap() }
+    Now {
+        mono: std::time::Instant::now(),
+        wall: "2026-11-24T09:00:00Z".parse().unwrap(),
+    }
 }
 
 fn line_with(operators: &[&str]) -> Switchboard {
@@ -41,7 +44,9 @@ fn line_with(operators: &[&str]) -> Switchboard {
         "#,
     );
     for op in operators {
-        toml.push_str(&format!("[[operators]]\nid = \"{op}\"\nname = \"Operator {op}\"\npassword = \"pass{op}\"\n"));
+        toml.push_str(&format!(
+            "[[operators]]\nid = \"{op}\"\nname = \"Operator {op}\"\npassword = \"pass{op}\"\n"
+        ));
     }
     let config = Config::from_toml(&toml, Path::new("test.toml"), &[]).expect("valid test config");
     Switchboard::new(Settings::from_config(&config), 7, t0())
@@ -49,11 +54,17 @@ fn line_with(operators: &[&str]) -> Switchboard {
 
 fn phone(op: &str) -> Peer {
     let port: u16 = 5000 + op.parse::<u16>().unwrap();
-    Peer { transport: Transport::Udp, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+    Peer {
+        transport: Transport::Udp,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    }
 }
 
 fn trunk() -> Peer {
-    Peer { transport: Transport::Udp, addr: TRUNK.parse().unwrap() }
+    Peer {
+        transport: Transport::Udp,
+        addr: TRUNK.parse().unwrap(),
+    }
 }
 
 #[derive(Default)]
@@ -64,7 +75,11 @@ struct Out {
 
 impl Out {
     fn to(&self, peer: Peer) -> Vec<&SipMessage> {
-        self.sent.iter().filter(|(p, _)| *p == peer).map(|(_, m)| m).collect()
+        self.sent
+            .iter()
+            .filter(|(p, _)| *p == peer)
+            .map(|(_, m)| m)
+            .collect()
     }
     fn request_to(&self, peer: Peer, method: &str) -> Option<Request> {
         self.to(peer).into_iter().find_map(|m| match m {
@@ -89,16 +104,29 @@ impl Out {
     }
     fn played(&self) -> Option<(Vec<PromptKind>, u32)> {
         self.actions.iter().rev().find_map(|a| match a {
-            Action::Media { order: MediaOrder::Play { prompts, tag, .. }, .. } => Some((prompts.clone(), *tag)),
+            Action::Media {
+                order: MediaOrder::Play { prompts, tag, .. },
+                ..
+            } => Some((prompts.clone(), *tag)),
             _ => None,
         })
     }
     fn opens_operator_leg(&self) -> bool {
-        self.actions.iter().any(|a| matches!(a, Action::OpenMedia { leg: Leg::Operator, .. }))
+        self.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::OpenMedia {
+                    leg: Leg::Operator,
+                    ..
+                }
+            )
+        })
     }
     fn final_update(&self) -> Option<&super::register::CallUpdate> {
         self.actions.iter().rev().find_map(|a| match a {
-            Action::Register(RegisterWrite::Update { update, .. }) if update.ended_at.is_some() => Some(update),
+            Action::Register(RegisterWrite::Update { update, .. }) if update.ended_at.is_some() => {
+                Some(update)
+            }
             _ => None,
         })
     }
@@ -106,7 +134,9 @@ impl Out {
         self.actions
             .iter()
             .filter_map(|a| match a {
-                Action::Register(RegisterWrite::Ring(r)) => Some((r.operator_id.clone(), r.result.clone())),
+                Action::Register(RegisterWrite::Ring(r)) => {
+                    Some((r.operator_id.clone(), r.result.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -133,7 +163,9 @@ fn send(sb: &mut Switchboard, text: &str, from: Peer, now: Now) -> Out {
 
 fn register_text(op: &str, cseq: u32, auth: Option<&str>) -> String {
     let p = phone(op).addr;
-    let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     format!(
         "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {p};branch=z9hG4bK-reg-{op}-{cseq};rport\r\n\
          From: <sip:{op}@127.0.0.1>;tag=reg{op}\r\nTo: <sip:{op}@127.0.0.1>\r\nCall-ID: reg-{op}\r\nCSeq: {cseq} REGISTER\r\n\
@@ -146,7 +178,10 @@ fn register(sb: &mut Switchboard, op: &str, now: Now) {
     let out = send(sb, &register_text(op, 1, None), phone(op), now);
     let challenge = out.response_to(phone(op), 401).expect("401 challenge");
     let text = challenge.to_string();
-    let md5 = text.lines().find(|l| l.starts_with("WWW-Authenticate") && l.contains("MD5")).expect("an MD5 challenge");
+    let md5 = text
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate") && l.contains("MD5"))
+        .expect("an MD5 challenge");
     let field = |name: &str| -> String {
         let start = md5.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
         md5[start..].split('"').next().unwrap().to_string()
@@ -155,7 +190,8 @@ fn register(sb: &mut Switchboard, op: &str, now: Now) {
     let uri = "sip:127.0.0.1:5060";
     let ha1 = digest::ha1(Algorithm::Md5, op, &realm, &format!("pass{op}"));
     let ha2 = Algorithm::Md5.hash_hex(format!("REGISTER:{uri}").as_bytes());
-    let response = Algorithm::Md5.hash_hex(format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}").as_bytes());
+    let response =
+        Algorithm::Md5.hash_hex(format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}").as_bytes());
     let auth = format!(
         "Digest username=\"{op}\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"{uri}\",response=\"{response}\",algorithm=MD5,cnonce=\"c0ffee\",nc=00000001,qop=auth"
     );
@@ -183,7 +219,10 @@ fn queued_caller(sb: &mut Switchboard, call_id: &str, now: Now) -> (CallRef, Str
         .actions
         .iter()
         .find_map(|a| match a {
-            Action::OpenMedia { call, leg: Leg::Caller } => Some(*call),
+            Action::OpenMedia {
+                call,
+                leg: Leg::Caller,
+            } => Some(*call),
             _ => None,
         })
         .expect("caller media");
@@ -201,7 +240,8 @@ fn queued_caller(sb: &mut Switchboard, call_id: &str, now: Now) -> (CallRef, Str
 fn ring(sb: &mut Switchboard, call: CallRef, op: &str, now: Now) -> Request {
     sb.handle_media_opened(call, Leg::Operator, 30002, now);
     let out = drain(sb);
-    out.request_to(phone(op), "INVITE").unwrap_or_else(|| panic!("INVITE to {op}"))
+    out.request_to(phone(op), "INVITE")
+        .unwrap_or_else(|| panic!("INVITE to {op}"))
 }
 
 fn answer(sb: &mut Switchboard, invite: &Request, op: &str, now: Now) -> Out {
@@ -232,38 +272,75 @@ fn a_queued_caller_is_bridged_to_the_registered_operator_and_the_call_registered
     let now = t0();
     register(&mut sb, "101", now);
     let (call, caller_tag, out) = queued_caller(&mut sb, "b1", now);
-    assert_eq!(out.played().unwrap().0, vec![PromptKind::HoldMusic], "hold music while the operator rings");
+    assert_eq!(
+        out.played().unwrap().0,
+        vec![PromptKind::HoldMusic],
+        "hold music while the operator rings"
+    );
     assert!(out.opens_operator_leg());
 
     let now = now.advanced(Duration::from_secs(3));
     let inv = ring(&mut sb, call, "101", now);
     let text = inv.to_string();
-    assert!(text.starts_with("INVITE sip:101@127.0.0.1:5101 SIP/2.0"), "{text}");
-    assert!(text.contains("From: \"+79115550101\" <sip:+79115550101@"), "caller's number shown: {text}");
+    assert!(
+        text.starts_with("INVITE sip:101@127.0.0.1:5101 SIP/2.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("From: \"+79115550101\" <sip:+79115550101@"),
+        "caller's number shown: {text}"
+    );
     assert!(text.contains("P-Asserted-Identity:"), "{text}");
-    assert!(String::from_utf8_lossy(&inv.body).contains("m=audio 30002 RTP/AVP"), "our offer on the operator socket");
+    assert!(
+        String::from_utf8_lossy(&inv.body).contains("m=audio 30002 RTP/AVP"),
+        "our offer on the operator socket"
+    );
 
     let now = now.advanced(Duration::from_secs(2));
     let out = answer(&mut sb, &inv, "101", now);
-    assert!(out.request_to(phone("101"), "ACK").is_some(), "the operator's 200 is ACKed");
+    assert!(
+        out.request_to(phone("101"), "ACK").is_some(),
+        "the operator's 200 is ACKed"
+    );
     let bridge = out.actions.iter().find_map(|a| match a {
-        Action::Media { order: MediaOrder::Bridge { operator }, .. } => Some(*operator),
+        Action::Media {
+            order: MediaOrder::Bridge { operator },
+            ..
+        } => Some(*operator),
         _ => None,
     });
-    assert_eq!(bridge.map(|b| b.remote.port()), Some(16101), "media bridged to the operator's SDP address");
-    assert_eq!(out.rings(), vec![("101".to_string(), "answered".to_string())]);
+    assert_eq!(
+        bridge.map(|b| b.remote.port()),
+        Some(16101),
+        "media bridged to the operator's SDP address"
+    );
+    assert_eq!(
+        out.rings(),
+        vec![("101".to_string(), "answered".to_string())]
+    );
 
     // The caller hangs up: 200 to them, BYE to the operator, the row says who and how long.
     let now = now.advanced(Duration::from_secs(60));
-    let out = send(&mut sb, &bye_from("b1", "c-b1", &caller_tag, 2, trunk()), trunk(), now);
+    let out = send(
+        &mut sb,
+        &bye_from("b1", "c-b1", &caller_tag, 2, trunk()),
+        trunk(),
+        now,
+    );
     assert_eq!(out.status_to(trunk()), vec![200]);
-    let op_bye = out.request_to(phone("101"), "BYE").expect("BYE to the operator");
+    let op_bye = out
+        .request_to(phone("101"), "BYE")
+        .expect("BYE to the operator");
     let end = out.final_update().expect("final row update");
     assert_eq!(end.outcome, Some(Outcome::Answered));
     assert_eq!(end.hangup_by, Some(HangupBy::Caller));
     assert_eq!(end.talk_ms, Some(60_000));
     assert_eq!(end.wait_ms, Some(5_000));
-    sb.handle_message(SipMessage::Response(message::response_to(&op_bye, 200, None)), phone("101"), now);
+    sb.handle_message(
+        SipMessage::Response(message::response_to(&op_bye, 200, None)),
+        phone("101"),
+        now,
+    );
     drain(&mut sb);
     assert_eq!(sb.active_calls(), 0);
 }
@@ -277,10 +354,27 @@ fn operator_hangs_up_and_the_caller_gets_bye() {
     let inv = ring(&mut sb, call, "101", now);
     answer(&mut sb, &inv, "101", now);
     let from_tag = message::from_tag(&inv).unwrap().unwrap();
-    let out = send(&mut sb, &bye_from(message::call_id(&inv).unwrap(), "op101", &from_tag, 1, phone("101")), phone("101"), now);
+    let out = send(
+        &mut sb,
+        &bye_from(
+            message::call_id(&inv).unwrap(),
+            "op101",
+            &from_tag,
+            1,
+            phone("101"),
+        ),
+        phone("101"),
+        now,
+    );
     assert_eq!(out.status_to(phone("101")), vec![200]);
-    assert!(out.request_to(trunk(), "BYE").is_some(), "BYE to the caller");
-    assert_eq!(out.final_update().unwrap().hangup_by, Some(HangupBy::Operator));
+    assert!(
+        out.request_to(trunk(), "BYE").is_some(),
+        "BYE to the caller"
+    );
+    assert_eq!(
+        out.final_update().unwrap().hangup_by,
+        Some(HangupBy::Operator)
+    );
 }
 
 #[test]
@@ -300,15 +394,34 @@ fn ring_timeout_cancels_and_rings_the_next_operator() {
     let later = now.advanced(Duration::from_secs(15));
     sb.handle_timeout(later);
     let out = drain(&mut sb);
-    let cancel = out.request_to(phone("101"), "CANCEL").expect("CANCEL to the operator who did not answer");
+    let cancel = out
+        .request_to(phone("101"), "CANCEL")
+        .expect("CANCEL to the operator who did not answer");
     assert!(out.opens_operator_leg(), "the next operator is rung");
-    sb.handle_message(SipMessage::Response(message::response_to(&cancel, 200, Some("op101"))), phone("101"), later);
-    sb.handle_message(SipMessage::Response(message::response_to(&inv, 487, Some("op101"))), phone("101"), later);
+    sb.handle_message(
+        SipMessage::Response(message::response_to(&cancel, 200, Some("op101"))),
+        phone("101"),
+        later,
+    );
+    sb.handle_message(
+        SipMessage::Response(message::response_to(&inv, 487, Some("op101"))),
+        phone("101"),
+        later,
+    );
     let out = drain(&mut sb);
-    assert!(out.request_to(phone("101"), "ACK").is_some(), "487 is ACKed");
+    assert!(
+        out.request_to(phone("101"), "ACK").is_some(),
+        "487 is ACKed"
+    );
     let inv2 = ring(&mut sb, call, "102", later);
     let out = answer(&mut sb, &inv2, "102", later);
-    assert!(out.actions.iter().any(|a| matches!(a, Action::Media { order: MediaOrder::Bridge { .. }, .. })));
+    assert!(out.actions.iter().any(|a| matches!(
+        a,
+        Action::Media {
+            order: MediaOrder::Bridge { .. },
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -318,16 +431,34 @@ fn caller_who_hangs_up_while_the_operator_rings_is_abandoned_and_the_ring_cancel
     register(&mut sb, "101", now);
     let (call, tag, _) = queued_caller(&mut sb, "b4", now);
     let inv = ring(&mut sb, call, "101", now);
-    sb.handle_message(SipMessage::Response(message::response_to(&inv, 180, Some("op101"))), phone("101"), now);
+    sb.handle_message(
+        SipMessage::Response(message::response_to(&inv, 180, Some("op101"))),
+        phone("101"),
+        now,
+    );
     drain(&mut sb);
-    let out = send(&mut sb, &bye_from("b4", "c-b4", &tag, 2, trunk()), trunk(), now);
+    let out = send(
+        &mut sb,
+        &bye_from("b4", "c-b4", &tag, 2, trunk()),
+        trunk(),
+        now,
+    );
     assert_eq!(out.status_to(trunk()), vec![200]);
-    assert!(out.request_to(phone("101"), "CANCEL").is_some(), "the operator stops ringing");
-    assert_eq!(out.final_update().unwrap().outcome, Some(Outcome::Abandoned));
+    assert!(
+        out.request_to(phone("101"), "CANCEL").is_some(),
+        "the operator stops ringing"
+    );
+    assert_eq!(
+        out.final_update().unwrap().outcome,
+        Some(Outcome::Abandoned)
+    );
     // The operator answered at the same moment (CANCEL/200 race): ACK, then BYE.
     let out = answer(&mut sb, &inv, "101", now);
     assert!(out.request_to(phone("101"), "ACK").is_some());
-    assert!(out.request_to(phone("101"), "BYE").is_some(), "never leave an operator's phone off-hook");
+    assert!(
+        out.request_to(phone("101"), "BYE").is_some(),
+        "never leave an operator's phone off-hook"
+    );
 }
 
 #[test]
@@ -365,10 +496,22 @@ fn operator_hold_plays_music_to_the_caller_and_resume_bridges_again() {
     let out = send(&mut sb, &reinvite(2, "sendonly"), phone("101"), now);
     let ok = out.response_to(phone("101"), 200).expect("hold accepted");
     assert!(String::from_utf8_lossy(&ok.body).contains("a=recvonly"));
-    assert!(out.actions.iter().any(|a| matches!(a, Action::Media { order: MediaOrder::Hold, .. })));
+    assert!(out.actions.iter().any(|a| matches!(
+        a,
+        Action::Media {
+            order: MediaOrder::Hold,
+            ..
+        }
+    )));
     let out = send(&mut sb, &reinvite(3, "sendrecv"), phone("101"), now);
     assert_eq!(out.status_to(phone("101")), vec![100, 200]);
-    assert!(out.actions.iter().any(|a| matches!(a, Action::Media { order: MediaOrder::Unhold, .. })));
+    assert!(out.actions.iter().any(|a| matches!(
+        a,
+        Action::Media {
+            order: MediaOrder::Unhold,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -378,9 +521,18 @@ fn wrong_password_is_refused_and_the_operator_is_not_offered_calls() {
     let out = send(&mut sb, &register_text("101", 1, None), phone("101"), now);
     assert_eq!(out.status_to(phone("101")), vec![401]);
     let bad = "Digest username=\"101\",realm=\"hotline\",nonce=\"x\",uri=\"sip:127.0.0.1:5060\",response=\"00000000000000000000000000000000\",algorithm=MD5,cnonce=\"a\",nc=00000001,qop=auth";
-    let out = send(&mut sb, &register_text("101", 2, Some(bad)), phone("101"), now);
+    let out = send(
+        &mut sb,
+        &register_text("101", 2, Some(bad)),
+        phone("101"),
+        now,
+    );
     assert_eq!(out.status_to(phone("101")), vec![401]);
     let (_, _, out) = queued_caller(&mut sb, "b8", now);
     assert!(!out.opens_operator_leg());
-    assert_eq!(out.played().unwrap().0, vec![PromptKind::NoOperators], "nobody logged in");
+    assert_eq!(
+        out.played().unwrap().0,
+        vec![PromptKind::NoOperators],
+        "nobody logged in"
+    );
 }

@@ -28,7 +28,10 @@ use crate::sip::{Peer, Transport};
 use super::door::{Admitted, Door, Feature, Knock, Refusal, Service};
 use super::register::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
 use super::requests;
-use super::{ids, loggable_number, Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, Switchboard};
+use super::{
+    ids, loggable_number, Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, PromptKind,
+    Switchboard,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -57,6 +60,8 @@ pub(super) enum Playing {
 
 /// The operator leg once the operator answered.
 pub(super) struct OperatorLeg {
+    /// The operator's id (for logs and the live board).
+    #[allow(dead_code)]
     pub id: String,
     pub dialog: Dialog,
     pub local: LocalSession,
@@ -104,7 +109,12 @@ pub(super) struct Ending {
 
 impl Ending {
     pub fn new(outcome: Outcome, hangup_by: HangupBy, reason: &'static str) -> Ending {
-        Ending { outcome, hangup_by, reason, final_status: None }
+        Ending {
+            outcome,
+            hangup_by,
+            reason,
+            final_status: None,
+        }
     }
 }
 
@@ -139,14 +149,15 @@ impl Switchboard {
             caller = %loggable_number(&caller, self.settings.show_numbers),
             operator = tracing::field::Empty,
         );
-        self.actions.push_back(Action::Register(RegisterWrite::Open(NewCall {
-            id: id.clone(),
-            sip_call_id,
-            caller,
-            dialed: dialed.clone().unwrap_or_default(),
-            source: source.to_string(),
-            received_at: now.wall,
-        })));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Open(NewCall {
+                id: id.clone(),
+                sip_call_id,
+                caller,
+                dialed: dialed.clone().unwrap_or_default(),
+                source: source.to_string(),
+                received_at: now.wall,
+            })));
 
         let sdp_body = message::has_sdp_body(&invite).then_some(invite.body.as_slice());
         let knock = Knock {
@@ -170,23 +181,50 @@ impl Switchboard {
 
     /// `*50` / `*51` from an operator's softphone: digest-authenticated, then confirmed
     /// with a short message. Not a call to the line: no register row.
-    fn on_feature_code(&mut self, key: TxKey, invite: Request, source: Peer, feature: Feature, now: Now) {
+    fn on_feature_code(
+        &mut self,
+        key: TxKey,
+        invite: Request,
+        source: Peer,
+        feature: Feature,
+        now: Now,
+    ) {
         let operator = match self.registrar.authenticate(&invite, source, now.mono) {
             Ok(op) => op,
             Err(challenge) => return self.respond(&key, challenge, now),
         };
         let done = match feature {
-            Feature::Pause => self.acd.pause(&operator, super::acd::PauseReason::Manual("*50".to_string()), now.mono),
+            Feature::Pause => self.acd.pause(
+                &operator,
+                super::acd::PauseReason::Manual("*50".to_string()),
+                now.mono,
+            ),
             Feature::Resume => self.acd.resume(&operator, now.mono),
         };
         tracing::info!(operator = %operator, ?feature, ok = done.is_ok(), "operator feature code");
-        let offer = message::has_sdp_body(&invite).then(|| sdp::parse(&invite.body).ok()).flatten();
-        let negotiated = offer.as_ref().and_then(|o| sdp::negotiate(o, &self.settings.codecs).ok());
+        let offer = message::has_sdp_body(&invite)
+            .then(|| sdp::parse(&invite.body).ok())
+            .flatten();
+        let negotiated = offer
+            .as_ref()
+            .and_then(|o| sdp::negotiate(o, &self.settings.codecs).ok());
         match (offer, negotiated, done) {
             (Some(offer), Some(negotiated), Ok(())) => {
                 let span = tracing::info_span!("feature", operator = %operator);
-                let admitted = Admitted { service: Service::Feature(feature), offer, negotiated };
-                self.admit(format!("feature-{operator}"), span, key, invite, source, admitted, false);
+                let admitted = Admitted {
+                    service: Service::Feature(feature),
+                    offer,
+                    negotiated,
+                };
+                self.admit(
+                    format!("feature-{operator}"),
+                    span,
+                    key,
+                    invite,
+                    source,
+                    admitted,
+                    false,
+                );
             }
             (_, _, result) => {
                 // No usable media: answer the outcome in the status line alone.
@@ -199,34 +237,60 @@ impl Switchboard {
         self.pump(now);
     }
 
-    fn refuse(&mut self, id: &str, span: &Span, key: &TxKey, invite: &Request, why: Refusal, now: Now) {
+    fn refuse(
+        &mut self,
+        id: &str,
+        span: &Span,
+        key: &TxKey,
+        invite: &Request,
+        why: Refusal,
+        now: Now,
+    ) {
         let _enter = span.enter();
         tracing::info!(status = why.status(), reason = why.reason(), "call refused");
         let tag = message::new_tag(&mut self.rng);
         let mut resp = message::response_to(invite, why.status(), Some(&tag));
         if why == Refusal::ShuttingDown {
-            header(&mut resp, "Retry-After", &Self::RETRY_AFTER.as_secs().to_string());
+            header(
+                &mut resp,
+                "Retry-After",
+                &Self::RETRY_AFTER.as_secs().to_string(),
+            );
         }
         if matches!(why, Refusal::BadOffer(_)) {
             // RFC 3261 §21.4.26: say what we can do instead.
-            header(&mut resp, "Warning", "304 hotline \"Media type not available\"");
+            header(
+                &mut resp,
+                "Warning",
+                "304 hotline \"Media type not available\"",
+            );
         }
         self.respond(key, resp, now);
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id: id.to_string(),
-            update: CallUpdate {
-                ended_at: Some(now.wall),
-                outcome: Some(Outcome::Rejected),
-                hangup_by: Some(HangupBy::System),
-                final_status: Some(why.status()),
-                end_reason: Some(why.reason().to_string()),
-                ..CallUpdate::default()
-            },
-        }));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id: id.to_string(),
+                update: CallUpdate {
+                    ended_at: Some(now.wall),
+                    outcome: Some(Outcome::Rejected),
+                    hangup_by: Some(HangupBy::System),
+                    final_status: Some(why.status()),
+                    end_reason: Some(why.reason().to_string()),
+                    ..CallUpdate::default()
+                },
+            }));
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn admit(&mut self, id: String, span: Span, key: TxKey, invite: Request, source: Peer, a: Admitted, registered: bool) {
+    fn admit(
+        &mut self,
+        id: String,
+        span: Span,
+        key: TxKey,
+        invite: Request,
+        source: Peer,
+        a: Admitted,
+        registered: bool,
+    ) {
         let call = self.new_ref();
         {
             let _enter = span.enter();
@@ -262,7 +326,10 @@ impl Switchboard {
             },
         );
         self.stats.calls_started += 1;
-        self.actions.push_back(Action::OpenMedia { call, leg: Leg::Caller });
+        self.actions.push_back(Action::OpenMedia {
+            call,
+            leg: Leg::Caller,
+        });
     }
 
     /// The runtime bound an RTP socket for a leg of the call.
@@ -285,6 +352,7 @@ impl Switchboard {
 
     /// Answer with SDP, start the call's media and its first message.
     fn caller_media_opened(&mut self, call: CallRef, local_port: u16, now: Now) {
+        let local = self.local_session(local_port, now);
         let Some(c) = self.calls.get_mut(&call) else {
             // The call ended while the socket was being opened: give the port back.
             self.actions.push_back(Action::CloseMedia { call });
@@ -303,15 +371,21 @@ impl Switchboard {
                 let key = c.invite_key.clone();
                 let bad = message::response_to(&c.invite, 400, Some(&c.local_tag));
                 self.respond(&key, bad, now);
-                let ending = Ending { final_status: Some(400), ..Ending::new(Outcome::Rejected, HangupBy::System, "bad_contact") };
+                let ending = Ending {
+                    final_status: Some(400),
+                    ..Ending::new(Outcome::Rejected, HangupBy::System, "bad_contact")
+                };
                 self.finish(call, ending, now);
                 return;
             }
         };
-        let local = self.local_session(local_port, now);
         let body = sdp::answer(&local, &c.offer, &c.negotiated);
         let mut ok = message::response_to(&c.invite, 200, Some(&c.local_tag));
-        header(&mut ok, "Contact", &local_contact(self.settings.sip_addr, c.source.transport));
+        header(
+            &mut ok,
+            "Contact",
+            &local_contact(self.settings.sip_addr, c.source.transport),
+        );
         header(&mut ok, "Allow", requests::ALLOW);
         header(&mut ok, "Server", &self.settings.user_agent);
         message::set_body(&mut ok, "application/sdp", body.as_bytes().to_vec());
@@ -322,7 +396,11 @@ impl Switchboard {
         let start = Action::StartMedia {
             call,
             caller: LegSpec::from_negotiated(&c.negotiated),
-            stream: RtpStreamState { ssrc: self.rng.random(), seq: self.rng.random(), ts: self.rng.random() },
+            stream: RtpStreamState {
+                ssrc: self.rng.random(),
+                seq: self.rng.random(),
+                ts: self.rng.random(),
+            },
         };
         let first = match c.service {
             Service::AfterHours => PromptKind::AfterHours,
@@ -341,16 +419,23 @@ impl Switchboard {
         self.actions.push_back(start);
         self.play(call, vec![first], false, Playing::Service);
         if registered {
-            self.actions.push_back(Action::Register(RegisterWrite::Update {
-                id,
-                update: CallUpdate { answered_at: Some(now.wall), final_status: Some(200), ..CallUpdate::default() },
-            }));
+            self.actions
+                .push_back(Action::Register(RegisterWrite::Update {
+                    id,
+                    update: CallUpdate {
+                        answered_at: Some(now.wall),
+                        final_status: Some(200),
+                        ..CallUpdate::default()
+                    },
+                }));
         }
     }
 
     /// No RTP port: the caller gets 503 rather than silence.
     fn caller_media_failed(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if c.phase != Phase::OpeningMedia {
             return;
         }
@@ -360,7 +445,10 @@ impl Switchboard {
         let mut resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
         header(&mut resp, "Retry-After", "5");
         self.respond(&key, resp, now);
-        let ending = Ending { final_status: Some(503), ..Ending::new(Outcome::Failed, HangupBy::System, "no_media_port") };
+        let ending = Ending {
+            final_status: Some(503),
+            ..Ending::new(Outcome::Failed, HangupBy::System, "no_media_port")
+        };
         self.finish(call, ending, now);
     }
 
@@ -368,41 +456,71 @@ impl Switchboard {
         match event {
             MediaEvent::PromptFinished { tag } => self.on_prompt_finished(call, tag, now),
             MediaEvent::Inactive { leg } => {
-                let Some(c) = self.calls.get(&call) else { return };
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
                 let _enter = c.span.clone().entered();
                 tracing::warn!(?leg, "no RTP: ending the call");
-                let outcome = if c.phase == Phase::Connected { Outcome::Answered } else { Outcome::Failed };
-                self.hang_up(call, Ending::new(outcome, HangupBy::System, "rtp_timeout"), now);
+                let outcome = if c.phase == Phase::Connected {
+                    Outcome::Answered
+                } else {
+                    Outcome::Failed
+                };
+                self.hang_up(
+                    call,
+                    Ending::new(outcome, HangupBy::System, "rtp_timeout"),
+                    now,
+                );
             }
         }
         self.pump(now);
     }
 
     fn on_prompt_finished(&mut self, call: CallRef, tag: u32, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if tag != c.tag {
             return; // a playback since replaced
         }
         match (c.playing, c.service) {
-            (Playing::Service, Service::AfterHours) => {
-                self.hang_up(call, Ending::new(Outcome::AfterHours, HangupBy::System, "prompt_done"), now)
-            }
-            (Playing::Service, Service::Feature(_)) => {
-                self.hang_up(call, Ending::new(Outcome::Answered, HangupBy::System, "feature_done"), now)
-            }
+            (Playing::Service, Service::AfterHours) => self.hang_up(
+                call,
+                Ending::new(Outcome::AfterHours, HangupBy::System, "prompt_done"),
+                now,
+            ),
+            (Playing::Service, Service::Feature(_)) => self.hang_up(
+                call,
+                Ending::new(Outcome::Answered, HangupBy::System, "feature_done"),
+                now,
+            ),
             (Playing::Service, Service::InHours) => self.enqueue(call, now),
             (Playing::Announcement, _) => self.play_hold(call),
-            (Playing::Farewell(outcome, reason), _) => self.hang_up(call, Ending::new(outcome, HangupBy::System, reason), now),
+            (Playing::Farewell(outcome, reason), _) => {
+                self.hang_up(call, Ending::new(outcome, HangupBy::System, reason), now)
+            }
             (Playing::Hold | Playing::Nothing, _) => {}
         }
     }
 
     /// Play prompts to the caller, replacing whatever plays.
-    pub(super) fn play(&mut self, call: CallRef, prompts: Vec<PromptKind>, looped: bool, playing: Playing) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+    pub(super) fn play(
+        &mut self,
+        call: CallRef,
+        prompts: Vec<PromptKind>,
+        looped: bool,
+        playing: Playing,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         c.tag = c.tag.wrapping_add(1);
         c.playing = playing;
-        let order = MediaOrder::Play { prompts, looped, tag: c.tag };
+        let order = MediaOrder::Play {
+            prompts,
+            looped,
+            tag: c.tag,
+        };
         self.actions.push_back(Action::Media { call, order });
     }
 
@@ -420,37 +538,61 @@ impl Switchboard {
 
     /// CANCEL before we answered: 487 to the INVITE, the caller gave up.
     pub(super) fn on_cancel(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else { return };
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(&call) = self.by_invite.get(invite) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if c.phase != Phase::OpeningMedia {
             return;
         }
         let resp = message::response_to(&c.invite, 487, Some(&c.local_tag));
         let outcome = c.outcome_if_caller_leaves();
         self.respond(invite, resp, now);
-        let ending = Ending { final_status: Some(487), ..Ending::new(outcome, HangupBy::Caller, "caller_cancel") };
+        let ending = Ending {
+            final_status: Some(487),
+            ..Ending::new(outcome, HangupBy::Caller, "caller_cancel")
+        };
         self.finish(call, ending, now);
     }
 
     /// Our 2xx was never ACKed (RFC 3261 §13.3.1.4): end the session with BYE.
     pub(super) fn on_ack_timeout(&mut self, invite: &TxKey, now: Now) {
-        let Some(&call) = self.by_invite.get(invite) else { return };
-        self.hang_up(call, Ending::new(Outcome::Failed, HangupBy::System, "no_ack"), now);
+        let Some(&call) = self.by_invite.get(invite) else {
+            return;
+        };
+        self.hang_up(
+            call,
+            Ending::new(Outcome::Failed, HangupBy::System, "no_ack"),
+            now,
+        );
     }
 
     /// An in-dialog request on the caller's leg (BYE, re-INVITE, INFO…).
-    pub(super) fn on_caller_in_dialog(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
+    pub(super) fn on_caller_in_dialog(
+        &mut self,
+        call: CallRef,
+        key: TxKey,
+        req: Request,
+        now: Now,
+    ) {
         let contact = match self.calls.get(&call) {
             Some(c) => local_contact(self.settings.sip_addr, c.source.transport),
             None => return,
         };
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        let Some(dialog) = c.dialog.as_mut() else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
         if dialog.handle_remote_cseq(&req).is_err() {
             let resp = message::response_to(&req, 500, None);
             return self.respond(&key, resp, now);
         }
-        let (phase, outcome, local_sdp) = (c.phase, c.outcome_if_caller_leaves(), c.local_sdp.clone());
+        let (phase, outcome, local_sdp) =
+            (c.phase, c.outcome_if_caller_leaves(), c.local_sdp.clone());
         match req.method {
             Method::Bye => {
                 let resp = message::response_to(&req, 200, None);
@@ -458,14 +600,22 @@ impl Switchboard {
                 if phase == Phase::HangingUp {
                     return; // BYEs crossed: ours is already closing the call.
                 }
-                self.caller_left(call, Ending::new(outcome, HangupBy::Caller, "caller_bye"), now);
+                self.caller_left(
+                    call,
+                    Ending::new(outcome, HangupBy::Caller, "caller_bye"),
+                    now,
+                );
             }
             Method::Invite => {
                 // Session refresh or a new offer: we keep our media as it is and answer
                 // with our current session description (same version: nothing changed).
                 let mut resp = message::response_to(&req, 200, None);
                 header(&mut resp, "Contact", &contact);
-                message::set_body(&mut resp, "application/sdp", local_sdp.unwrap_or_default().into_bytes());
+                message::set_body(
+                    &mut resp,
+                    "application/sdp",
+                    local_sdp.unwrap_or_default().into_bytes(),
+                );
                 self.respond(&key, resp, now);
             }
             Method::Info | Method::Update | Method::Options | Method::Notify => {
@@ -529,14 +679,23 @@ impl Switchboard {
 
     /// Shutdown grace is over for this call.
     pub(super) fn interrupt(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         let ending = Ending::new(Outcome::Interrupted, HangupBy::System, "shutdown");
         match c.phase {
             Phase::OpeningMedia => {
                 let key = c.invite_key.clone();
                 let resp = message::response_to(&c.invite, 503, Some(&c.local_tag));
                 self.respond(&key, resp, now);
-                self.finish(call, Ending { final_status: Some(503), ..ending }, now);
+                self.finish(
+                    call,
+                    Ending {
+                        final_status: Some(503),
+                        ..ending
+                    },
+                    now,
+                );
             }
             Phase::Answered | Phase::Queued | Phase::Connected => self.hang_up(call, ending, now),
             Phase::HangingUp => {}
@@ -546,7 +705,9 @@ impl Switchboard {
     /// End an answered call from our side: BYE to the caller (and the operator, if
     /// connected); the call stays until the BYE transactions complete.
     pub(super) fn hang_up(&mut self, call: CallRef, ending: Ending, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if matches!(c.phase, Phase::HangingUp | Phase::OpeningMedia) {
             return;
         }
@@ -565,12 +726,24 @@ impl Switchboard {
     fn bye_caller(&mut self, call: CallRef, now: Now) {
         let local = self.settings.sip_addr;
         let branch = message::new_branch(&mut self.rng);
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         c.phase = Phase::HangingUp;
-        let Some(dialog) = c.dialog.as_mut() else { return };
-        let via = ViaSpec { transport: c.source.transport, host: local.ip().to_string(), port: Some(local.port()), branch };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
+        let via = ViaSpec {
+            transport: c.source.transport,
+            host: local.ip().to_string(),
+            port: Some(local.port()),
+            branch,
+        };
         let bye = dialog.new_request(Method::Bye, &via, None);
-        let dest = Peer { transport: c.source.transport, addr: dialog.next_hop().unwrap_or(c.source.addr) };
+        let dest = Peer {
+            transport: c.source.transport,
+            addr: dialog.next_hop().unwrap_or(c.source.addr),
+        };
         self.send_bye(call, bye, dest, now);
     }
 
@@ -598,35 +771,45 @@ impl Switchboard {
     }
 
     pub(super) fn close_row(&mut self, call: CallRef, ending: Ending, at: Timestamp) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         if c.row_closed {
             return;
         }
         c.row_closed = true;
         {
             let _enter = c.span.enter();
-            tracing::info!(outcome = ending.outcome.as_str(), hangup_by = ending.hangup_by.as_str(), reason = ending.reason, "call ended");
+            tracing::info!(
+                outcome = ending.outcome.as_str(),
+                hangup_by = ending.hangup_by.as_str(),
+                reason = ending.reason,
+                "call ended"
+            );
         }
         self.stats.calls_ended += 1;
         if !c.registered {
             return;
         }
-        let ms = |from: Option<Timestamp>, to: Timestamp| from.map(|f| to.duration_since(f).as_millis() as i64);
+        let ms = |from: Option<Timestamp>, to: Timestamp| {
+            from.map(|f| to.duration_since(f).as_millis() as i64)
+        };
         let wait_ms = ms(c.queued_at, c.connected_at.unwrap_or(at));
         let talk_ms = ms(c.connected_at, at);
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id: c.id.clone(),
-            update: CallUpdate {
-                ended_at: Some(at),
-                outcome: Some(ending.outcome),
-                hangup_by: Some(ending.hangup_by),
-                end_reason: Some(ending.reason.to_string()),
-                final_status: ending.final_status,
-                wait_ms,
-                talk_ms,
-                ..CallUpdate::default()
-            },
-        }));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id: c.id.clone(),
+                update: CallUpdate {
+                    ended_at: Some(at),
+                    outcome: Some(ending.outcome),
+                    hangup_by: Some(ending.hangup_by),
+                    end_reason: Some(ending.reason.to_string()),
+                    final_status: ending.final_status,
+                    wait_ms,
+                    talk_ms,
+                    ..CallUpdate::default()
+                },
+            }));
     }
 
     fn release_media(&mut self, call: CallRef) {
@@ -641,15 +824,24 @@ impl Switchboard {
     /// Forget the call once nothing is pending on it any more (no BYE in flight, no ring
     /// waiting for its final answer).
     pub(super) fn forget_if_done(&mut self, call: CallRef) {
-        let Some(c) = self.calls.get(&call) else { return };
-        let ringing = self.rings.values().any(|r| r.call == call && r.ack.is_none());
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let ringing = self
+            .rings
+            .values()
+            .any(|r| r.call == call && r.ack.is_none());
         if c.pending_byes > 0 || c.ring.is_some() || ringing || c.phase != Phase::HangingUp {
             return;
         }
         if let Some(c) = self.calls.remove(&call) {
-            self.by_dialog.remove(&(message::call_id(&c.invite).unwrap_or_default().to_string(), c.local_tag));
+            self.by_dialog.remove(&(
+                message::call_id(&c.invite).unwrap_or_default().to_string(),
+                c.local_tag,
+            ));
             if let Some(op) = c.operator {
-                self.by_dialog.remove(&(op.dialog.call_id, op.dialog.local_tag));
+                self.by_dialog
+                    .remove(&(op.dialog.call_id, op.dialog.local_tag));
             }
             // `by_invite` is cleaned when the INVITE transaction terminates (it may still
             // see a CANCEL or an ACK until then).
@@ -684,5 +876,9 @@ pub(super) fn local_contact(addr: SocketAddr, transport: Transport) -> String {
         IpAddr::V6(ip) => format!("[{ip}]"),
         IpAddr::V4(ip) => ip.to_string(),
     };
-    format!("<sip:hotline@{host}:{};transport={}>", addr.port(), transport.as_str().to_ascii_lowercase())
+    format!(
+        "<sip:hotline@{host}:{};transport={}>",
+        addr.port(),
+        transport.as_str().to_ascii_lowercase()
+    )
 }

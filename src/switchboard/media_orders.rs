@@ -38,7 +38,12 @@ pub struct LegSpec {
 
 impl LegSpec {
     pub fn from_negotiated(n: &Negotiated) -> LegSpec {
-        LegSpec { remote: n.remote, codec: n.codec, payload_type: n.payload_type, telephone_event: n.telephone_event }
+        LegSpec {
+            remote: n.remote,
+            codec: n.codec,
+            payload_type: n.payload_type,
+            telephone_event: n.telephone_event,
+        }
     }
 }
 
@@ -47,7 +52,11 @@ impl LegSpec {
 pub enum MediaOrder {
     /// Play these prompts one after another to the caller; `looped` repeats the whole list
     /// until replaced. A finished (not looped) playback reports `PromptFinished { tag }`.
-    Play { prompts: Vec<PromptKind>, looped: bool, tag: u32 },
+    Play {
+        prompts: Vec<PromptKind>,
+        looped: bool,
+        tag: u32,
+    },
     /// Connect the operator leg (its socket was opened with `OpenOperatorMedia`) and relay
     /// both ways; playback to the caller stops.
     Bridge { operator: LegSpec },

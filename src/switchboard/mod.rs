@@ -22,13 +22,13 @@ pub mod operators;
 pub mod queue;
 pub mod register;
 
+#[cfg(test)]
+mod b2bua_tests;
 mod calls;
 mod operator_leg;
 mod queueing;
 mod registration;
 mod requests;
-#[cfg(test)]
-mod b2bua_tests;
 #[cfg(test)]
 mod tests;
 
@@ -125,7 +125,11 @@ pub enum Action {
     /// with `handle_media_opened` or `handle_media_failed`.
     OpenMedia { call: CallRef, leg: Leg },
     /// Start the call's media task on its caller socket (symmetric RTP towards `caller`).
-    StartMedia { call: CallRef, caller: LegSpec, stream: RtpStreamState },
+    StartMedia {
+        call: CallRef,
+        caller: LegSpec,
+        stream: RtpStreamState,
+    },
     /// An order for the call's media task.
     Media { call: CallRef, order: MediaOrder },
     /// Release the operator leg's socket (the ring failed or the operator left).
@@ -244,10 +248,15 @@ impl Switchboard {
     /// The next instant `handle_timeout` must be called at.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let delayed = self.delayed.iter().map(|d| d.0).min();
-        [self.tx.poll_timeout(), self.registrar.poll_timeout(), self.acd.poll_timeout(), delayed]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.tx.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.acd.poll_timeout(),
+            delayed,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {

@@ -53,7 +53,10 @@ fn ring_result(status: u16) -> RingResult {
 
 /// A number fit for the user part of a URI, or `anonymous`.
 fn uri_user(number: &str) -> &str {
-    let ok = !number.is_empty() && number.chars().all(|c| c.is_ascii_alphanumeric() || "+*#.-_".contains(c));
+    let ok = !number.is_empty()
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+*#.-_".contains(c));
     if ok {
         number
     } else {
@@ -64,19 +67,33 @@ fn uri_user(number: &str) -> &str {
 impl Switchboard {
     /// The ACD wants this operator rung for this caller.
     pub(super) fn start_ring(&mut self, call: CallRef, operator: String, now: Now) {
-        let queued = self.calls.get(&call).is_some_and(|c| c.phase == Phase::Queued && c.ring.is_none());
+        let queued = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Queued && c.ring.is_none());
         if !queued || self.registrar.binding(&operator).is_none() {
-            self.acd.handle_ring_failed(call, &operator, RingResult::Failed, now.mono);
+            self.acd
+                .handle_ring_failed(call, &operator, RingResult::Failed, now.mono);
             return;
         }
         let c = self.calls.get_mut(&call).expect("checked above");
-        c.ring = Some(RingRef { operator, key: None });
-        self.actions.push_back(Action::OpenMedia { call, leg: Leg::Operator });
+        c.ring = Some(RingRef {
+            operator,
+            key: None,
+        });
+        self.actions.push_back(Action::OpenMedia {
+            call,
+            leg: Leg::Operator,
+        });
     }
 
     /// The operator leg's RTP socket is bound: send the INVITE.
     pub(super) fn operator_media_opened(&mut self, call: CallRef, port: u16, now: Now) {
-        let pending = self.calls.get(&call).and_then(|c| c.ring.as_ref()).filter(|r| r.key.is_none());
+        let pending = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.ring.as_ref())
+            .filter(|r| r.key.is_none());
         let Some(operator) = pending.map(|r| r.operator.clone()) else {
             // The ring was called off while the socket opened.
             self.actions.push_back(Action::CloseOperatorMedia { call });
@@ -92,7 +109,10 @@ impl Switchboard {
         };
         match self.tx.send_request(invite.clone(), dest, now.mono) {
             Ok(key) => {
-                let c = self.calls.get_mut(&call).expect("pending ring implies the call");
+                let c = self
+                    .calls
+                    .get_mut(&call)
+                    .expect("pending ring implies the call");
                 if let Some(r) = c.ring.as_mut() {
                     r.key = Some(key.clone());
                 }
@@ -100,7 +120,16 @@ impl Switchboard {
                     let _enter = c.span.enter();
                     tracing::info!(%operator, "ringing operator");
                 }
-                let ring = Ring { call, operator, invite, dest, local_port: port, started_at: now.wall, cancelled: false, ack: None };
+                let ring = Ring {
+                    call,
+                    operator,
+                    invite,
+                    dest,
+                    local_port: port,
+                    started_at: now.wall,
+                    cancelled: false,
+                    ack: None,
+                };
                 self.rings.insert(key, ring);
             }
             Err(e) => {
@@ -111,19 +140,37 @@ impl Switchboard {
     }
 
     pub(super) fn operator_media_failed(&mut self, call: CallRef, now: Now) {
-        if let Some(operator) = self.calls.get(&call).and_then(|c| c.ring.as_ref()).map(|r| r.operator.clone()) {
+        if let Some(operator) = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.ring.as_ref())
+            .map(|r| r.operator.clone())
+        {
             self.ring_failed(call, &operator, RingResult::Failed, now);
         }
     }
 
     /// The INVITE we send to an operator's softphone.
-    fn ring_invite(&mut self, call: CallRef, contact: &str, operator: &str, transport: Transport, port: u16, now: Now) -> Option<Request> {
+    fn ring_invite(
+        &mut self,
+        call: CallRef,
+        contact: &str,
+        operator: &str,
+        transport: Transport,
+        port: u16,
+        now: Now,
+    ) -> Option<Request> {
         let c = self.calls.get(&call)?;
         let caller = message::from_user(&c.invite).unwrap_or_else(|| "anonymous".to_string());
         let user = uri_user(&caller).to_string();
         let addr = self.settings.sip_addr;
         let host = local_contact(addr, transport);
-        let host = host.trim_start_matches("<sip:hotline@").split(';').next().unwrap_or_default().to_string();
+        let host = host
+            .trim_start_matches("<sip:hotline@")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let local = self.local_session(port, now);
         let body = sdp::offer(&local, &self.settings.codecs, 101);
         let branch = message::new_branch(&mut self.rng);
@@ -160,7 +207,9 @@ impl Switchboard {
 
     /// The ACD gave up on the current ring (timeout, caller left, operator offline).
     pub(super) fn cancel_ring(&mut self, call: CallRef, now: Now) {
-        let Some(ring) = self.calls.get_mut(&call).and_then(|c| c.ring.take()) else { return };
+        let Some(ring) = self.calls.get_mut(&call).and_then(|c| c.ring.take()) else {
+            return;
+        };
         self.actions.push_back(Action::CloseOperatorMedia { call });
         if let Some(key) = ring.key {
             if let Some(r) = self.rings.get_mut(&key) {
@@ -178,7 +227,8 @@ impl Switchboard {
             c.ring = None;
         }
         self.actions.push_back(Action::CloseOperatorMedia { call });
-        self.acd.handle_ring_failed(call, operator, result, now.mono);
+        self.acd
+            .handle_ring_failed(call, operator, result, now.mono);
     }
 
     pub(super) fn on_ring_response(&mut self, key: &TxKey, resp: &Response, now: Now) {
@@ -189,8 +239,14 @@ impl Switchboard {
         if (200..300).contains(&status) {
             return self.on_ring_answered(key, resp, now);
         }
-        let Some(ring) = self.rings.remove(key) else { return };
-        let result = if ring.cancelled { "cancelled" } else { ring_result_name(status) };
+        let Some(ring) = self.rings.remove(key) else {
+            return;
+        };
+        let result = if ring.cancelled {
+            "cancelled"
+        } else {
+            ring_result_name(status)
+        };
         self.record_ring(ring.call, &ring.operator, ring.started_at, result, now);
         if !ring.cancelled {
             self.ring_failed(ring.call, &ring.operator, ring_result(status), now);
@@ -199,8 +255,14 @@ impl Switchboard {
     }
 
     pub(super) fn on_ring_timeout(&mut self, key: &TxKey, now: Now) {
-        let Some(ring) = self.rings.remove(key) else { return };
-        let result = if ring.cancelled { "cancelled" } else { "failed" };
+        let Some(ring) = self.rings.remove(key) else {
+            return;
+        };
+        let result = if ring.cancelled {
+            "cancelled"
+        } else {
+            "failed"
+        };
         self.record_ring(ring.call, &ring.operator, ring.started_at, result, now);
         if !ring.cancelled {
             self.ring_failed(ring.call, &ring.operator, RingResult::Failed, now);
@@ -211,7 +273,9 @@ impl Switchboard {
     fn on_ring_answered(&mut self, key: &TxKey, resp: &Response, now: Now) {
         let local = self.settings.sip_addr;
         let branch = message::new_branch(&mut self.rng);
-        let Some(ring) = self.rings.get_mut(key) else { return };
+        let Some(ring) = self.rings.get_mut(key) else {
+            return;
+        };
         if let Some(ack) = &ring.ack {
             // A retransmitted 2xx: our ACK was lost.
             let (ack, dest) = (ack.clone(), ring.dest);
@@ -221,30 +285,63 @@ impl Switchboard {
             tracing::warn!("operator's 200 OK cannot form a dialog");
             return;
         };
-        let via = ViaSpec { transport: ring.dest.transport, host: local.ip().to_string(), port: Some(local.port()), branch };
+        let via = ViaSpec {
+            transport: ring.dest.transport,
+            host: local.ip().to_string(),
+            port: Some(local.port()),
+            branch,
+        };
         let ack = dialog.ack_for_2xx(1, &via);
         ring.ack = Some(ack.clone());
-        let (call, operator, dest, cancelled, port) = (ring.call, ring.operator.clone(), ring.dest, ring.cancelled, ring.local_port);
+        let (call, operator, dest, cancelled, port) = (
+            ring.call,
+            ring.operator.clone(),
+            ring.dest,
+            ring.cancelled,
+            ring.local_port,
+        );
         self.tx.send_stateless(SipMessage::Request(ack), dest);
 
-        let current = self
-            .calls
-            .get(&call)
-            .is_some_and(|c| c.phase == Phase::Queued && c.ring.as_ref().and_then(|r| r.key.as_ref()) == Some(key));
+        let current = self.calls.get(&call).is_some_and(|c| {
+            c.phase == Phase::Queued && c.ring.as_ref().and_then(|r| r.key.as_ref()) == Some(key)
+        });
         let answer = sdp::parse(&resp.body).ok();
-        let negotiated = answer.as_ref().and_then(|a| sdp::negotiate(a, &self.settings.codecs).ok());
-        let (Some(answer), Some(negotiated), true) = (answer, negotiated, current && !cancelled) else {
+        let negotiated = answer
+            .as_ref()
+            .and_then(|a| sdp::negotiate(a, &self.settings.codecs).ok());
+        let (Some(answer), Some(negotiated), true) = (answer, negotiated, current && !cancelled)
+        else {
             // Too late (the caller left, or we gave up) or no usable answer: hang the
             // operator's phone up at once.
             let bye_branch = message::new_branch(&mut self.rng);
-            let via = ViaSpec { transport: dest.transport, host: local.ip().to_string(), port: Some(local.port()), branch: bye_branch };
+            let via = ViaSpec {
+                transport: dest.transport,
+                host: local.ip().to_string(),
+                port: Some(local.port()),
+                branch: bye_branch,
+            };
             let bye = dialog.new_request(Method::Bye, &via, None);
-            let hop = dialog.next_hop().map(|addr| Peer { transport: dest.transport, addr }).unwrap_or(dest);
+            let hop = dialog
+                .next_hop()
+                .map(|addr| Peer {
+                    transport: dest.transport,
+                    addr,
+                })
+                .unwrap_or(dest);
             let _ = self.tx.send_request(bye, hop, now.mono);
             let late = cancelled || !current;
-            let attempt = self.rings.get(key).map(|r| (r.call, r.operator.clone(), r.started_at));
+            let attempt = self
+                .rings
+                .get(key)
+                .map(|r| (r.call, r.operator.clone(), r.started_at));
             if let Some((call, operator, started_at)) = attempt {
-                self.record_ring(call, &operator, started_at, if late { "answered_late" } else { "failed" }, now);
+                self.record_ring(
+                    call,
+                    &operator,
+                    started_at,
+                    if late { "answered_late" } else { "failed" },
+                    now,
+                );
             }
             if !late {
                 self.ring_failed(call, &operator, RingResult::Failed, now);
@@ -267,7 +364,9 @@ impl Switchboard {
         now: Now,
     ) {
         let local = self.local_session(port, now);
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         c.ring = None;
         c.phase = Phase::Connected;
         c.connected_at = Some(now.wall);
@@ -276,30 +375,60 @@ impl Switchboard {
             let _enter = c.span.enter();
             tracing::info!(%operator, codec = negotiated.codec.name(), "connected");
         }
-        let wait_ms = c.queued_at.map(|q| now.wall.duration_since(q).as_millis() as i64);
+        let wait_ms = c
+            .queued_at
+            .map(|q| now.wall.duration_since(q).as_millis() as i64);
         let id = c.id.clone();
-        self.by_dialog.insert((dialog.call_id.clone(), dialog.local_tag.clone()), (call, Leg::Operator));
+        self.by_dialog.insert(
+            (dialog.call_id.clone(), dialog.local_tag.clone()),
+            (call, Leg::Operator),
+        );
         let spec = LegSpec::from_negotiated(&negotiated);
-        c.operator = Some(OperatorLeg { id: operator.clone(), dialog, local, offer: answer, negotiated, on_hold: false });
+        c.operator = Some(OperatorLeg {
+            id: operator.clone(),
+            dialog,
+            local,
+            offer: answer,
+            negotiated,
+            on_hold: false,
+        });
         c.playing = super::calls::Playing::Nothing;
-        self.actions.push_back(Action::Media { call, order: MediaOrder::Bridge { operator: spec } });
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id,
-            update: CallUpdate {
-                connected_at: Some(now.wall),
-                operator_id: Some(operator.clone()),
-                wait_ms,
-                ..CallUpdate::default()
-            },
-        }));
+        self.actions.push_back(Action::Media {
+            call,
+            order: MediaOrder::Bridge { operator: spec },
+        });
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id,
+                update: CallUpdate {
+                    connected_at: Some(now.wall),
+                    operator_id: Some(operator.clone()),
+                    wait_ms,
+                    ..CallUpdate::default()
+                },
+            }));
         if let Some(started_at) = self.rings.get(key).map(|r| r.started_at) {
             self.record_ring(call, &operator, started_at, "answered", now);
         }
-        self.acd.handle_ring_answered(call, &operator, now.mono);
+        if !self.acd.handle_ring_answered(call, &operator, now.mono) {
+            // The ACD had already let this caller go: do not keep the operator.
+            tracing::warn!(%operator, "answer the ACD no longer expected: releasing the operator");
+            self.hang_up(
+                call,
+                Ending::new(Outcome::Failed, HangupBy::System, "answer_not_expected"),
+                now,
+            );
+        }
     }
 
     /// A request from the operator inside the call's operator dialog.
-    pub(super) fn on_operator_in_dialog(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
+    pub(super) fn on_operator_in_dialog(
+        &mut self,
+        call: CallRef,
+        key: TxKey,
+        req: Request,
+        now: Now,
+    ) {
         let Some(op) = self.calls.get_mut(&call).and_then(|c| c.operator.as_mut()) else {
             let resp = message::response_to(&req, 481, None);
             return self.respond(&key, resp, now);
@@ -312,11 +441,18 @@ impl Switchboard {
             Method::Bye => {
                 let resp = message::response_to(&req, 200, None);
                 self.respond(&key, resp, now);
-                let Some(c) = self.calls.get_mut(&call) else { return };
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
                 if let Some(op) = c.operator.take() {
-                    self.by_dialog.remove(&(op.dialog.call_id, op.dialog.local_tag));
+                    self.by_dialog
+                        .remove(&(op.dialog.call_id, op.dialog.local_tag));
                 }
-                self.hang_up(call, Ending::new(Outcome::Answered, HangupBy::Operator, "operator_bye"), now);
+                self.hang_up(
+                    call,
+                    Ending::new(Outcome::Answered, HangupBy::Operator, "operator_bye"),
+                    now,
+                );
             }
             Method::Invite => self.operator_reinvite(call, key, req, now),
             Method::Info | Method::Update | Method::Options | Method::Notify => {
@@ -335,9 +471,17 @@ impl Switchboard {
     fn operator_reinvite(&mut self, call: CallRef, key: TxKey, req: Request, now: Now) {
         let contact = local_contact(self.settings.sip_addr, Transport::Udp);
         let codecs = self.settings.codecs.clone();
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        let Some(op) = c.operator.as_mut() else { return };
-        let offer = if message::has_sdp_body(&req) { sdp::parse(&req.body).ok() } else { Some(op.offer.clone()) };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(op) = c.operator.as_mut() else {
+            return;
+        };
+        let offer = if message::has_sdp_body(&req) {
+            sdp::parse(&req.body).ok()
+        } else {
+            Some(op.offer.clone())
+        };
         let Some(offer) = offer else {
             let resp = message::response_to(&req, 488, None);
             return self.respond(&key, resp, now);
@@ -346,7 +490,10 @@ impl Switchboard {
             let resp = message::response_to(&req, 488, None);
             return self.respond(&key, resp, now);
         };
-        let hold = matches!(negotiated.direction, Direction::RecvOnly | Direction::Inactive);
+        let hold = matches!(
+            negotiated.direction,
+            Direction::RecvOnly | Direction::Inactive
+        );
         op.dialog.handle_target_refresh(&req);
         op.local.version += 1;
         let body = sdp::answer(&op.local, &offer, &negotiated);
@@ -361,7 +508,11 @@ impl Switchboard {
         self.respond(&key, resp, now);
         if changed {
             tracing::info!(hold, "operator hold changed");
-            let order = if hold { MediaOrder::Hold } else { MediaOrder::Unhold };
+            let order = if hold {
+                MediaOrder::Hold
+            } else {
+                MediaOrder::Unhold
+            };
             self.actions.push_back(Action::Media { call, order });
         }
     }
@@ -370,27 +521,48 @@ impl Switchboard {
     pub(super) fn bye_operator(&mut self, call: CallRef, now: Now) {
         let local = self.settings.sip_addr;
         let branch = message::new_branch(&mut self.rng);
-        let Some(mut op) = self.calls.get_mut(&call).and_then(|c| c.operator.take()) else { return };
-        self.by_dialog.remove(&(op.dialog.call_id.clone(), op.dialog.local_tag.clone()));
+        let Some(mut op) = self.calls.get_mut(&call).and_then(|c| c.operator.take()) else {
+            return;
+        };
+        self.by_dialog
+            .remove(&(op.dialog.call_id.clone(), op.dialog.local_tag.clone()));
         let transport = op.dialog.peer.transport;
-        let via = ViaSpec { transport, host: local.ip().to_string(), port: Some(local.port()), branch };
+        let via = ViaSpec {
+            transport,
+            host: local.ip().to_string(),
+            port: Some(local.port()),
+            branch,
+        };
         let bye = op.dialog.new_request(Method::Bye, &via, None);
-        let dest = Peer { transport, addr: op.dialog.next_hop().unwrap_or(op.dialog.peer.addr) };
+        let dest = Peer {
+            transport,
+            addr: op.dialog.next_hop().unwrap_or(op.dialog.peer.addr),
+        };
         self.send_bye(call, bye, dest, now);
     }
 
-    fn record_ring(&mut self, call: CallRef, operator: &str, started_at: Timestamp, result: &str, now: Now) {
-        let Some(c) = self.calls.get(&call) else { return };
+    fn record_ring(
+        &mut self,
+        call: CallRef,
+        operator: &str,
+        started_at: Timestamp,
+        result: &str,
+        now: Now,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         if !c.registered {
             return;
         }
-        self.actions.push_back(Action::Register(RegisterWrite::Ring(RingAttempt {
-            call_id: c.id.clone(),
-            operator_id: operator.to_string(),
-            started_at,
-            ended_at: now.wall,
-            result: result.to_string(),
-        })));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Ring(RingAttempt {
+                call_id: c.id.clone(),
+                operator_id: operator.to_string(),
+                started_at,
+                ended_at: now.wall,
+                result: result.to_string(),
+            })));
     }
 }
 

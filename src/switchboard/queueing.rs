@@ -16,7 +16,9 @@ pub(super) fn acd_config(q: &QueueConfig) -> AcdConfig {
 impl Switchboard {
     /// The greeting is over: the caller joins the queue and hears hold music.
     pub(super) fn enqueue(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         c.phase = Phase::Queued;
         c.queued_at = Some(now.wall);
         let id = c.id.clone();
@@ -24,10 +26,14 @@ impl Switchboard {
             let _enter = c.span.enter();
             tracing::info!("queued");
         }
-        self.actions.push_back(Action::Register(RegisterWrite::Update {
-            id,
-            update: CallUpdate { queued_at: Some(now.wall), ..CallUpdate::default() },
-        }));
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id,
+                update: CallUpdate {
+                    queued_at: Some(now.wall),
+                    ..CallUpdate::default()
+                },
+            }));
         self.play_hold(call);
         self.acd.handle_caller_arrived(call, now.mono);
     }
@@ -35,7 +41,9 @@ impl Switchboard {
     /// The call is ending: take it out of the ACD (a waiting caller leaves the queue, a
     /// connected one frees its operator into wrap-up). Idempotent.
     pub(super) fn leave_queue(&mut self, call: CallRef, now: Now) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         match c.phase {
             Phase::Queued => self.acd.handle_caller_left(call, now.mono),
             Phase::Connected => self.acd.handle_call_ended(call, now.mono),
@@ -50,15 +58,24 @@ impl Switchboard {
         match action {
             AcdAction::Ring { call, operator } => self.start_ring(call, operator, now),
             AcdAction::CancelRing { call, .. } => self.cancel_ring(call, now),
-            AcdAction::Announce { call, position, eta_minutes } => {
+            AcdAction::Announce {
+                call,
+                position,
+                eta_minutes,
+            } => {
                 let mut prompts = vec![PromptKind::Position(position)];
                 prompts.extend(eta_minutes.map(PromptKind::WaitMinutes));
                 self.play(call, prompts, false, Playing::Announcement);
             }
-            AcdAction::Overflow { call } => self.farewell(call, PromptKind::Overflow, Outcome::Overflow, "max_wait"),
-            AcdAction::NoOperators { call } => {
-                self.farewell(call, PromptKind::NoOperators, Outcome::NoOperators, "no_operators")
+            AcdAction::Overflow { call } => {
+                self.farewell(call, PromptKind::Overflow, Outcome::Overflow, "max_wait")
             }
+            AcdAction::NoOperators { call } => self.farewell(
+                call,
+                PromptKind::NoOperators,
+                Outcome::NoOperators,
+                "no_operators",
+            ),
             AcdAction::OperatorChanged { operator, state } => {
                 tracing::info!(%operator, ?state, "operator state");
             }
@@ -66,10 +83,23 @@ impl Switchboard {
     }
 
     /// The ACD let the caller go: a last message, then we hang up.
-    fn farewell(&mut self, call: CallRef, prompt: PromptKind, outcome: Outcome, reason: &'static str) {
-        let Some(c) = self.calls.get_mut(&call) else { return };
+    fn farewell(
+        &mut self,
+        call: CallRef,
+        prompt: PromptKind,
+        outcome: Outcome,
+        reason: &'static str,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         // Out of the queue already (the ACD removed it): not `Queued` any more.
         c.phase = Phase::Answered;
-        self.play(call, vec![prompt], false, Playing::Farewell(outcome, reason));
+        self.play(
+            call,
+            vec![prompt],
+            false,
+            Playing::Farewell(outcome, reason),
+        );
     }
 }

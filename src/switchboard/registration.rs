@@ -12,7 +12,12 @@ use super::{Settings, Switchboard};
 
 pub(super) fn new_registrar(settings: &Settings, seed: u64, now: Instant) -> Registrar {
     let accounts: Vec<Account> = settings.operators.iter().map(Account::from).collect();
-    Registrar::new(RegistrarPolicy::with_realm(settings.realm.clone()), accounts, seed, now)
+    Registrar::new(
+        RegistrarPolicy::with_realm(settings.realm.clone()),
+        accounts,
+        seed,
+        now,
+    )
 }
 
 impl Switchboard {
@@ -32,7 +37,9 @@ impl Switchboard {
 
     /// Send the held-back responses whose time has come.
     pub(super) fn send_delayed(&mut self, now: Now) {
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed).into_iter().partition(|d| d.0 <= now.mono);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
+            .into_iter()
+            .partition(|d| d.0 <= now.mono);
         self.delayed = later;
         for (_, key, resp) in due {
             self.respond(&key, resp, now);
@@ -43,8 +50,12 @@ impl Switchboard {
         for event in events {
             tracing::info!(?event, "operator registration");
             match event {
-                BindingEvent::Online { operator } => self.acd.handle_operator_online(&operator, now.mono),
-                BindingEvent::Offline { operator, .. } => self.acd.handle_operator_offline(&operator, now.mono),
+                BindingEvent::Online { operator } => {
+                    self.acd.handle_operator_online(&operator, now.mono)
+                }
+                BindingEvent::Offline { operator, .. } => {
+                    self.acd.handle_operator_offline(&operator, now.mono)
+                }
                 // A ring in flight goes to the old device; the next one uses the new binding.
                 BindingEvent::Moved { .. } => {}
             }

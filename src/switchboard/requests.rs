@@ -58,10 +58,7 @@ impl Switchboard {
                 self.respond(&key, resp, now);
             }
             Method::Register => self.on_register(key, req, source, now),
-            Method::Message
-            | Method::Subscribe
-            | Method::Publish
-            | Method::Refer => {
+            Method::Message | Method::Subscribe | Method::Publish | Method::Refer => {
                 let tag = message::new_tag(&mut self.rng);
                 let mut resp = message::response_to(&req, 405, Some(&tag));
                 super::calls::header(&mut resp, "Allow", ALLOW);

@@ -141,14 +141,20 @@ impl Drained {
     }
     fn open_media(&self) -> Option<CallRef> {
         self.actions.iter().find_map(|a| match a {
-            Action::OpenMedia { call, leg: Leg::Caller } => Some(*call),
+            Action::OpenMedia {
+                call,
+                leg: Leg::Caller,
+            } => Some(*call),
             _ => None,
         })
     }
     /// The last playback ordered: its prompts and tag.
     fn played(&self) -> Option<(Vec<PromptKind>, u32)> {
         self.actions.iter().rev().find_map(|a| match a {
-            Action::Media { order: MediaOrder::Play { prompts, tag, .. }, .. } => Some((prompts.clone(), *tag)),
+            Action::Media {
+                order: MediaOrder::Play { prompts, tag, .. },
+                ..
+            } => Some((prompts.clone(), *tag)),
             _ => None,
         })
     }
@@ -240,15 +246,24 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
     assert!(body.contains("m=audio 30000 RTP/AVP 0"), "{body}");
     let remote: SocketAddr = "127.0.0.1:17000".parse().unwrap();
     assert!(d.has(|a| matches!(a, Action::StartMedia { caller, .. } if caller.remote == remote)));
-    let (prompts, tag) = d.played().expect("a playback");
+    let (prompts, prompt_tag) = d.played().expect("a playback");
     assert_eq!(prompts, vec![PromptKind::AfterHours]);
     sb.handle_datagram(&in_dialog("ACK", "ah1", &tag, 1, "ack1"), trunk(), now);
     assert!(drain(&mut sb).sent.is_empty());
 
     now = now.advanced(Duration::from_secs(8));
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag: tag.wrapping_add(7) }, now);
-    assert!(drain(&mut sb).sent.is_empty(), "a stale playback's end changes nothing");
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    sb.handle_media_event(
+        call,
+        MediaEvent::PromptFinished {
+            tag: prompt_tag.wrapping_add(7),
+        },
+        now,
+    );
+    assert!(
+        drain(&mut sb).sent.is_empty(),
+        "a stale playback's end changes nothing"
+    );
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag: prompt_tag }, now);
     let d = drain(&mut sb);
     assert_eq!(d.requests(), vec!["BYE"]);
     assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
@@ -498,7 +513,11 @@ fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
     assert!(d.response(503).to_string().contains("Retry-After: 30"));
     assert_eq!(sb.active_calls(), 1);
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    assert_eq!(drain(&mut sb).requests(), vec!["BYE"], "the call in progress ends normally");
+    assert_eq!(
+        drain(&mut sb).requests(),
+        vec!["BYE"],
+        "the call in progress ends normally"
+    );
 }
 
 #[test]

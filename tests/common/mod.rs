@@ -244,7 +244,14 @@ pub struct SippOperator {
 }
 
 impl SippOperator {
-    pub async fn start(server: SocketAddr, id: &str, password: &str, sip_port: u16, media_port: u16, extra: &[&str]) -> SippOperator {
+    pub async fn start(
+        server: SocketAddr,
+        id: &str,
+        password: &str,
+        sip_port: u16,
+        media_port: u16,
+        extra: &[&str],
+    ) -> SippOperator {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("op.csv");
         std::fs::write(&csv, format!("SEQUENTIAL\n{id};[authentication username={id} password={password}];127.0.0.1;3600\n")).unwrap();
@@ -254,7 +261,17 @@ impl SippOperator {
             .arg(sipp_dir().join("operator_register.xml"))
             .arg("-inf")
             .arg(&csv)
-            .args(["-i", "127.0.0.1", "-p", &sip_port.to_string(), "-m", "1", "-nostdin", "-timeout", "20s"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &sip_port.to_string(),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "20s",
+            ])
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -265,10 +282,22 @@ impl SippOperator {
         let child = tokio::process::Command::new("sipp")
             .arg("-sf")
             .arg(sipp_dir().join("operator_answer.xml"))
-            .args(["-i", "127.0.0.1", "-p", &sip_port.to_string(), "-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &sip_port.to_string(),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                &media_port.to_string(),
+            ])
             .arg("-key")
             .arg("operator_audio")
-            .arg(format!("{},-1,0", repo().join("tests/audio/operator_tone_1000.ul").display()))
+            .arg(format!(
+                "{},-1,0",
+                repo().join("tests/audio/operator_tone_1000.ul").display()
+            ))
             .args(["-aa", "-nostdin", "-timeout", "120s"])
             .args(extra)
             .current_dir(dir.path())
@@ -303,7 +332,8 @@ impl TalkingCaller {
     pub fn start(port: u16, limit: Duration) -> TalkingCaller {
         let sock = UdpSocket::bind(("127.0.0.1", port)).expect("bind RTP");
         let handle = std::thread::spawn(move || {
-            sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+            sock.set_read_timeout(Some(Duration::from_millis(5)))
+                .unwrap();
             let start = Instant::now();
             let mut report = TalkReport::default();
             let mut server: Option<SocketAddr> = None;
@@ -323,7 +353,20 @@ impl TalkingCaller {
                 if let Some(to) = server {
                     if Instant::now() >= next_send {
                         let mut pkt = [TALK_BYTE; 172];
-                        pkt[..12].copy_from_slice(&[0x80, 0, (seq >> 8) as u8, seq as u8, 0, 0, 0, 0, 0xC0, 0xFF, 0xEE, 0x01]);
+                        pkt[..12].copy_from_slice(&[
+                            0x80,
+                            0,
+                            (seq >> 8) as u8,
+                            seq as u8,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0xC0,
+                            0xFF,
+                            0xEE,
+                            0x01,
+                        ]);
                         let ts = u32::from(seq) * 160;
                         pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                         let _ = sock.send_to(&pkt, to);

@@ -1,6 +1,8 @@
 //! Digest authentication of operators' requests: RFC 3261 §22.2 and §22.4 (UAS
 //! authentication with 401 / WWW-Authenticate), RFC 7616 §3.3 (stale nonces), RFC 8760
-//! §2.4 (offer SHA-256 before MD5, one challenge each).
+//! §2.4 (one challenge per algorithm). RFC 8760 would put SHA-256 first; we put MD5
+//! first because SIPp and many deployed softphones read only the first challenge and
+//! give up on an algorithm they lack. A client that supports SHA-256 finds it second.
 //!
 //! Order of checks, and why:
 //! 1. a locked-out source gets 403 before anything is parsed (cheap under attack);
@@ -21,8 +23,9 @@ use crate::sip::message::{self, Header, Request, Response};
 
 use super::Registrar;
 
-/// Offered on every challenge unless the account can only verify one of them.
-const OFFER: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Md5];
+/// Offered on every challenge unless the account can only verify one of them (MD5 first:
+/// see the module comment).
+const OFFER: [Algorithm; 2] = [Algorithm::Md5, Algorithm::Sha256];
 
 /// Why a request was not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,13 +27,14 @@ fn md5_exchange_challenges_then_registers() {
     assert!(to.starts_with("<sip:101@callcentre.test>;tag="), "{to}");
     let challenges = header_values(&first.response, "WWW-Authenticate");
     assert_eq!(challenges.len(), 2);
+    // MD5 first: clients that read only the first challenge must still get in.
     assert_eq!(
         challenge_param(&challenges[0], "algorithm").as_deref(),
-        Some("SHA-256")
+        Some("MD5")
     );
     assert_eq!(
         challenge_param(&challenges[1], "algorithm").as_deref(),
-        Some("MD5")
+        Some("SHA-256")
     );
     for c in &challenges {
         assert!(c.starts_with("Digest realm=\"hotline\", nonce=\""), "{c}");
@@ -283,7 +284,7 @@ fn unknown_user_looks_like_a_wrong_password() {
             .iter()
             .map(|c| challenge_param(c, "algorithm").unwrap())
             .collect();
-        assert_eq!(algs, ["SHA-256", "MD5"]);
+        assert_eq!(algs, ["MD5", "SHA-256"]);
     }
     assert_eq!(reg.stats().failures, 2);
 }
