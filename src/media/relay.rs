@@ -380,7 +380,8 @@ impl RelayLeg {
     /// and timestamp; the payload transcoded between μ-law and A-law in place if the legs
     /// differ; a telephone-event with this peer's payload type. Returns its length, or
     /// `None` if nothing is to be sent (this peer did not negotiate telephone-event, comfort
-    /// noise, a packet too late for its place, or `out` too small).
+    /// noise, a packet too late for its place, `out` too small, or a prompt player holding
+    /// the stream: between `stream_for_player` and `resume_after_player` it owns it).
     pub fn relay_from(
         &mut self,
         now: Instant,
@@ -388,6 +389,10 @@ impl RelayLeg {
         packet: &[u8],
         out: &mut [u8],
     ) -> Option<usize> {
+        if matches!(self.source, Source::Player) {
+            self.stats.not_relayed += 1;
+            return None;
+        }
         let h = inbound.header;
         let mut seg = match self.source {
             Source::Relay(seg) if seg.ssrc == h.ssrc && !inbound.new_stream => seg,

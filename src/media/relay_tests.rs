@@ -203,6 +203,27 @@ fn player_then_relay_then_player_is_one_continuous_stream() {
 }
 
 #[test]
+fn nothing_is_relayed_while_a_player_owns_the_stream() {
+    let t0 = Instant::now();
+    let (mut trunk_side, mut caller) = legs(t0, Codec::Pcmu, Codec::Pcmu);
+    let state = caller.stream_for_player(t0);
+    assert!(relay(t0 + 10 * MS, &mut trunk_side, &mut caller, &audio(0, 1, 0)).is_none());
+    caller.resume_after_player(state, t0 + 20 * MS);
+    let (h, _) = relay(
+        t0 + 40 * MS,
+        &mut trunk_side,
+        &mut caller,
+        &audio(0, 2, 160),
+    )
+    .unwrap();
+    assert_eq!(
+        h.seq, state.seq,
+        "the player sent nothing: its numbers are free"
+    );
+    assert_eq!(h.timestamp, state.ts.wrapping_add(320));
+}
+
+#[test]
 fn a_switch_never_overlaps_the_last_packet() {
     let t0 = Instant::now();
     let (mut caller, mut operator) = legs(t0, Codec::Pcmu, Codec::Pcmu);
