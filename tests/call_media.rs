@@ -1,218 +1,22 @@
 //! The per-call media task over real UDP sockets on 127.0.0.1: a fake trunk and a fake
 //! softphone exchange RTP with it; every wait is bounded and waits for packets or events.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::net::SocketAddr;
+#[path = "call_media/support.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
-use hotline::media::player::{PlayMode, Prompt, RtpStreamState};
-use hotline::media::relay::LegConfig;
-use hotline::media::rtp::{write_packet, RtpHeader, RtpView};
+use hotline::media::player::PlayMode;
+use hotline::media::rtp::write_packet;
 use hotline::runtime::call_media::{
-    spawn_call_media, CallMediaEvent, CallMediaHandle, Leg, MediaCommand, RecordFrame,
+    spawn_call_media, CallMediaEvent, Leg, MediaCommand, RecordFrame,
 };
 use hotline::sdp::Codec;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-/// Counts allocations per thread, so one test can see its own (tokio's current-thread
-/// runtime runs the media task on the test's thread).
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
-
-const WAIT: Duration = Duration::from_secs(2);
-const CALLER_STREAM: RtpStreamState = RtpStreamState {
-    ssrc: 0x5EED_0001,
-    seq: 65_534,
-    ts: 4_000_000,
-};
-const TRUNK_SSRC: u32 = 0x7A7A_7A7A;
-const PHONE_SSRC: u32 = 0x0B0B_0B0B;
-
-fn rtp(payload_type: u8, marker: bool, seq: u16, timestamp: u32, ssrc: u32) -> RtpHeader {
-    RtpHeader {
-        payload_type,
-        marker,
-        seq,
-        timestamp,
-        ssrc,
-    }
-}
-
-/// A fake RTP peer.
-struct Peer {
-    sock: UdpSocket,
-}
-
-#[derive(Debug)]
-struct Received {
-    header: RtpHeader,
-    payload: Vec<u8>,
-}
-
-impl Peer {
-    async fn bind() -> Peer {
-        Peer {
-            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.sock.local_addr().unwrap()
-    }
-
-    async fn send(&self, to: SocketAddr, header: RtpHeader, payload: &[u8]) {
-        let mut buf = [0u8; 1500];
-        let n = write_packet(&header, payload, &mut buf).unwrap();
-        self.sock.send_to(&buf[..n], to).await.unwrap();
-    }
-
-    async fn recv(&self, within: Duration) -> Option<Received> {
-        let mut buf = [0u8; 1500];
-        let (n, _) = tokio::time::timeout(within, self.sock.recv_from(&mut buf))
-            .await
-            .ok()?
-            .unwrap();
-        let view = RtpView::parse(&buf[..n]).expect("the task sends valid RTP");
-        Some(Received {
-            header: view.header(),
-            payload: view.payload().to_vec(),
-        })
-    }
-
-    async fn recv_n(&self, n: usize) -> Vec<Received> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            match self.recv(WAIT).await {
-                Some(r) => out.push(r),
-                None => panic!("only {} of {n} packets arrived", out.len()),
-            }
-        }
-        out
-    }
-
-    /// Packets arriving within `window` (a bounded wait for the absence of traffic).
-    async fn count_within(&self, window: Duration) -> usize {
-        let end = tokio::time::Instant::now() + window;
-        let mut count = 0;
-        while let Some(left) = end.checked_duration_since(tokio::time::Instant::now()) {
-            match self.recv(left).await {
-                Some(_) => count += 1,
-                None => break,
-            }
-        }
-        count
-    }
-}
-
-struct Call {
-    media: CallMediaHandle,
-    events: mpsc::Receiver<(CallRef, CallMediaEvent)>,
-    /// The task's caller-side socket.
-    local: SocketAddr,
-    trunk: Peer,
-}
-
-fn leg(codec: Codec, telephone_event: Option<u8>, sdp_addr: SocketAddr) -> LegConfig {
-    LegConfig {
-        codec,
-        payload_type: codec.payload_type(),
-        telephone_event,
-        sdp_addr,
-    }
-}
-
-async fn start(codec: Codec, inactivity: Duration) -> Call {
-    let trunk = Peer::bind().await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let local = socket.local_addr().unwrap();
-    let (tx, events) = mpsc::channel(64);
-    let media = spawn_call_media(
-        CallRef(7),
-        socket,
-        leg(codec, Some(101), trunk.addr()),
-        CALLER_STREAM,
-        inactivity,
-        tx,
-    );
-    Call {
-        media,
-        events,
-        local,
-        trunk,
-    }
-}
-
-impl Call {
-    async fn event(&mut self) -> CallMediaEvent {
-        let (call, event) = tokio::time::timeout(WAIT, self.events.recv())
-            .await
-            .expect("an event in time")
-            .expect("the task reports");
-        assert_eq!(call, CallRef(7));
-        event
-    }
-
-    /// The next event other than `FirstPacket`.
-    async fn event_skipping_first_packet(&mut self) -> CallMediaEvent {
-        loop {
-            match self.event().await {
-                CallMediaEvent::FirstPacket { .. } => continue,
-                e => return e,
-            }
-        }
-    }
-
-    /// Bridges to a fake phone; returns it and the task's operator-side address.
-    async fn bridge(&self, codec: Codec, telephone_event: Option<u8>) -> (Peer, SocketAddr) {
-        let phone = Peer::bind().await;
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let local = socket.local_addr().unwrap();
-        self.media
-            .command(MediaCommand::Bridge {
-                operator_socket: socket,
-                operator: leg(codec, telephone_event, phone.addr()),
-            })
-            .unwrap();
-        (phone, local)
-    }
-
-    /// The trunk sends 20 ms packet `i` of a stream of constant bytes.
-    async fn trunk_sends(&self, i: u16, byte: u8) {
-        // The trunk talks μ-law in these tests.
-        let header = rtp(0, i == 0, 1000 + i, 160 * u32::from(i), TRUNK_SSRC);
-        self.trunk.send(self.local, header, &[byte; 160]).await;
-    }
-}
-
-fn prompt(frames: usize) -> Prompt {
-    let samples = (0..frames * 160)
-        .map(|i| ((i % 160) as i16 - 80) * 100)
-        .collect();
-    Prompt::from_pcm("test", samples)
-}
+use support::*;
 
 #[tokio::test]
 async fn play_once_sends_every_frame_then_reports() {
@@ -561,49 +365,122 @@ async fn recorder_gets_each_inbound_audio_packet() {
 }
 
 #[tokio::test]
-async fn relaying_allocates_nothing_per_packet() {
-    let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
-    let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
-    let (tx, mut frames) = mpsc::channel::<RecordFrame>(4);
+async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
+    let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+    let (phone, _) = call.bridge(Codec::Pcmu, None).await;
+    let (tx, mut frames) = mpsc::channel::<RecordFrame>(1);
     call.media
         .command(MediaCommand::Record { frames: tx })
         .unwrap();
+    for i in 0..3 {
+        call.trunk_sends(i, 0x42).await;
+        phone
+            .recv(WAIT)
+            .await
+            .expect("relayed although the recorder is behind");
+    }
+    assert_eq!(frames.recv().await.unwrap().audio(), [0x42; 160]);
+    call.media.close();
+    match call.event_skipping_first_packet().await {
+        CallMediaEvent::Closed { stats } => assert_eq!(stats.record_dropped, 2),
+        e => panic!("unexpected {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn events_wait_for_a_busy_engine_while_audio_flows() {
+    let trunk = Peer::bind().await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // The engine's queue holds one event, and something else already fills it.
+    let (tx, mut events) = mpsc::channel(1);
+    tx.try_send((
+        CallRef(99),
+        CallMediaEvent::FirstPacket { leg: Leg::Operator },
+    ))
+    .unwrap();
+    let media = spawn_call_media(
+        CallRef(7),
+        socket,
+        leg(Codec::Pcmu, None, trunk.addr()),
+        CALLER_STREAM,
+        Duration::from_secs(30),
+        tx,
+    );
+    media
+        .command(MediaCommand::Play {
+            prompt: prompt(3),
+            mode: PlayMode::Once,
+            tag: 5,
+        })
+        .unwrap();
+    // The prompt plays out although its report cannot be delivered yet.
+    trunk.recv_n(3).await;
+    let first = events.recv().await.unwrap();
+    assert_eq!(first.0, CallRef(99));
+    let next = tokio::time::timeout(WAIT, events.recv()).await.unwrap();
+    assert_eq!(
+        next,
+        Some((CallRef(7), CallMediaEvent::PromptFinished { tag: 5 }))
+    );
+}
+
+/// One packet each way through the bridge, waited for at the far end.
+async fn relay_both_ways(
+    call: &Call,
+    phone: &Peer,
+    operator_local: std::net::SocketAddr,
+    frames: &mut mpsc::Receiver<RecordFrame>,
+    i: u16,
+) {
     let mut packet = [0u8; 200];
     let mut recv_buf = [0u8; 200];
-    let mut relay_both_ways = async |i: u16| {
-        let header = RtpHeader {
-            payload_type: 0,
-            marker: false,
-            seq: i,
-            timestamp: 160 * u32::from(i),
-            ssrc: TRUNK_SSRC,
-        };
-        let n = write_packet(&header, &[0x80; 160], &mut packet).unwrap();
-        call.trunk
-            .sock
-            .send_to(&packet[..n], call.local)
-            .await
+    let header = rtp(0, false, i, 160 * u32::from(i), TRUNK_SSRC);
+    let n = write_packet(&header, &[0x80; 160], &mut packet).unwrap();
+    call.trunk
+        .sock
+        .send_to(&packet[..n], call.local)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, phone.sock.recv_from(&mut recv_buf)).await;
+    assert_eq!(got.unwrap().unwrap().0, n);
+    phone
+        .sock
+        .send_to(&packet[..n], operator_local)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, call.trunk.sock.recv_from(&mut recv_buf)).await;
+    assert_eq!(got.unwrap().unwrap().0, n);
+    while frames.try_recv().is_ok() {}
+}
+
+#[test]
+fn relaying_allocates_nothing_per_packet() {
+    // One thread runs the test and the media task, so the per-thread count sees the task.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (call, phone, operator_local, mut frames) = rt.block_on(async {
+        let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+        let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
+        let (tx, mut frames) = mpsc::channel::<RecordFrame>(4);
+        call.media
+            .command(MediaCommand::Record { frames: tx })
             .unwrap();
-        let got = tokio::time::timeout(WAIT, phone.sock.recv_from(&mut recv_buf)).await;
-        assert_eq!(got.unwrap().unwrap().0, n);
-        phone
-            .sock
-            .send_to(&packet[..n], operator_local)
-            .await
-            .unwrap();
-        let got = tokio::time::timeout(WAIT, call.trunk.sock.recv_from(&mut recv_buf)).await;
-        assert_eq!(got.unwrap().unwrap().0, n);
-        while frames.try_recv().is_ok() {}
-    };
-    // Warm up: first packets and their events, latching, the channels' first blocks.
-    for i in 0..50u16 {
-        relay_both_ways(i).await;
-    }
-    let before = allocations();
+        // Warm up: first packets and their events, latching, the channels' first blocks.
+        for i in 0..50u16 {
+            relay_both_ways(&call, &phone, operator_local, &mut frames, i).await;
+        }
+        (call, phone, operator_local, frames)
+    });
     let packets = 500u16;
-    for i in 50..50 + packets {
-        relay_both_ways(i).await;
-    }
-    let per_thousand = (allocations() - before) * 1000 / (2 * u64::from(packets));
+    let info = allocation_counter::measure(|| {
+        rt.block_on(async {
+            for i in 50..50 + packets {
+                relay_both_ways(&call, &phone, operator_local, &mut frames, i).await;
+            }
+        })
+    });
+    let per_thousand = info.count_total * 1000 / (2 * u64::from(packets));
     assert_eq!(per_thousand, 0, "allocations per 1000 relayed packets");
 }

@@ -238,6 +238,9 @@ pub struct RelayLeg {
     accepted: [u8; 5],
     accepted_len: usize,
     seq_in: SeqTracker,
+    /// The other G.711 law's bytes in this peer's law: one lookup per byte on the relay
+    /// path (G.711's direct conversion, built once from [`g711::transcode`]).
+    from_other_law: [u8; 256],
     last_dtmf_ts: Option<u32>,
     ssrc: u32,
     next_seq: u16,
@@ -271,12 +274,19 @@ impl RelayLeg {
                 accepted_len += 1;
             }
         }
+        let other_law = match cfg.codec {
+            Codec::Pcmu => Codec::Pcma,
+            Codec::Pcma => Codec::Pcmu,
+        };
+        let mut from_other_law: [u8; 256] = std::array::from_fn(|b| b as u8);
+        g711::transcode(other_law, cfg.codec, &mut from_other_law);
         RelayLeg {
             cfg,
             latch: Latch::new(cfg.sdp_addr),
             accepted,
             accepted_len,
             seq_in: SeqTracker::default(),
+            from_other_law,
             last_dtmf_ts: None,
             ssrc: out.ssrc,
             next_seq: out.seq,
@@ -370,7 +380,8 @@ impl RelayLeg {
     /// and timestamp; the payload transcoded between μ-law and A-law in place if the legs
     /// differ; a telephone-event with this peer's payload type. Returns its length, or
     /// `None` if nothing is to be sent (this peer did not negotiate telephone-event, comfort
-    /// noise, a packet too late for its place, or `out` too small).
+    /// noise, a packet too late for its place, `out` too small, or a prompt player holding
+    /// the stream: between `stream_for_player` and `resume_after_player` it owns it).
     pub fn relay_from(
         &mut self,
         now: Instant,
@@ -378,19 +389,30 @@ impl RelayLeg {
         packet: &[u8],
         out: &mut [u8],
     ) -> Option<usize> {
+        if matches!(self.source, Source::Player) {
+            self.stats.not_relayed += 1;
+            return None;
+        }
         let h = inbound.header;
         let mut seg = match self.source {
             Source::Relay(seg) if seg.ssrc == h.ssrc && !inbound.new_stream => seg,
             _ => self.start_segment(now, h),
         };
         let newest = seq_delta(seg.newest_in, h.seq) > 0;
-        let result = if seq_delta(seg.floor_in, h.seq) < 0 {
+        let result = if !newest && seq_delta(seg.floor_in, h.seq) < 0 {
             None
         } else {
             self.write_relayed(now, inbound, &seg, packet, out)
         };
         match result {
-            Some(_) if newest => seg.newest_in = h.seq,
+            Some(_) if newest => {
+                seg.newest_in = h.seq;
+                // Keep the floor near: compared with wrapping arithmetic, a floor left half
+                // the sequence space behind would look ahead.
+                if seq_delta(seg.floor_in, h.seq) > REORDER_WINDOW as i16 {
+                    seg.floor_in = h.seq.wrapping_sub(REORDER_WINDOW);
+                }
+            }
             None if newest => {
                 // Give the dropped packet's sequence number to the next one, so the far end
                 // sees no gap; older packets would now map onto taken numbers.
@@ -541,7 +563,11 @@ impl RelayLeg {
         };
         let len = rtp::write_packet(&header, payload, out).ok()?;
         if let InboundKind::Audio(codec) = inbound.kind {
-            g711::transcode(codec, self.cfg.codec, &mut out[rtp::HEADER_LEN..len]);
+            if codec != self.cfg.codec {
+                for b in &mut out[rtp::HEADER_LEN..len] {
+                    *b = self.from_other_law[usize::from(*b)];
+                }
+            }
             self.marker_pending = false;
             // One G.711 byte is one sample; an empty payload still takes a frame's place.
             let samples = if payload.is_empty() {

@@ -107,6 +107,21 @@ fn relayed_audio_gets_our_ssrc_continuous_numbers_and_is_transcoded() {
 }
 
 #[test]
+fn every_byte_is_transcoded_as_g711_does_both_ways() {
+    let t0 = Instant::now();
+    let all: Vec<u8> = (0..=255).collect();
+    for (from, to) in [(Codec::Pcmu, Codec::Pcma), (Codec::Pcma, Codec::Pcmu)] {
+        let (mut caller, mut operator) = legs(t0, from, to);
+        let p = packet(from.payload_type(), false, 1, 0, 9, &all);
+        let (_, payload) = relay(t0, &mut caller, &mut operator, &p).unwrap();
+        let mut expected = all.clone();
+        g711::transcode(from, to, &mut expected);
+        assert_eq!(payload, expected);
+        assert_ne!(payload, all);
+    }
+}
+
+#[test]
 fn same_law_is_passed_through_untouched() {
     let t0 = Instant::now();
     let (mut caller, mut operator) = legs(t0, Codec::Pcma, Codec::Pcma);
@@ -188,6 +203,27 @@ fn player_then_relay_then_player_is_one_continuous_stream() {
 }
 
 #[test]
+fn nothing_is_relayed_while_a_player_owns_the_stream() {
+    let t0 = Instant::now();
+    let (mut trunk_side, mut caller) = legs(t0, Codec::Pcmu, Codec::Pcmu);
+    let state = caller.stream_for_player(t0);
+    assert!(relay(t0 + 10 * MS, &mut trunk_side, &mut caller, &audio(0, 1, 0)).is_none());
+    caller.resume_after_player(state, t0 + 20 * MS);
+    let (h, _) = relay(
+        t0 + 40 * MS,
+        &mut trunk_side,
+        &mut caller,
+        &audio(0, 2, 160),
+    )
+    .unwrap();
+    assert_eq!(
+        h.seq, state.seq,
+        "the player sent nothing: its numbers are free"
+    );
+    assert_eq!(h.timestamp, state.ts.wrapping_add(320));
+}
+
+#[test]
 fn a_switch_never_overlaps_the_last_packet() {
     let t0 = Instant::now();
     let (mut caller, mut operator) = legs(t0, Codec::Pcmu, Codec::Pcmu);
@@ -229,6 +265,30 @@ fn source_timing_is_kept_within_a_stream() {
     assert_eq!(ts_delta(a.timestamp, c.timestamp), 15_840);
     assert_eq!(caller.stats().lost, 1);
     assert_eq!(caller.stats().late, 1);
+}
+
+#[test]
+fn a_long_stream_flows_across_many_wraps() {
+    let t0 = Instant::now();
+    let (mut caller, mut operator) = legs(t0, Codec::Pcmu, Codec::Pcmu);
+    let skipped = 171_072u32; // 40000 after two wraps: half the space from the start
+    let mut last: Option<RtpHeader> = None;
+    for i in (0..171_075u32).filter(|&i| i != skipped) {
+        let now = t0 + 20 * MS * i;
+        let p = audio(0, i as u16, i.wrapping_mul(160));
+        let (h, _) = relay(now, &mut caller, &mut operator, &p).expect("every packet relayed");
+        if let Some(prev) = last {
+            let step = if i == skipped + 1 { 2 } else { 1 };
+            assert_eq!(seq_delta(prev.seq, h.seq), step);
+            assert_eq!(ts_delta(prev.timestamp, h.timestamp), 160 * i32::from(step));
+        }
+        last = Some(h);
+    }
+    // The missing packet, late, still finds its place after the wraps.
+    let late = audio(0, skipped as u16, skipped * 160);
+    let at = t0 + 20 * MS * 171_075;
+    let (h, _) = relay(at, &mut caller, &mut operator, &late).unwrap();
+    assert_eq!(seq_delta(h.seq, last.unwrap().seq), 2);
 }
 
 #[test]

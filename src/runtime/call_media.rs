@@ -3,19 +3,21 @@
 //!
 //! The task owns both sockets and two [`RelayLeg`]s (the sans-IO stream logic: latching,
 //! SSRC/sequence/timestamp rewrite, transcoding, counters). It waits on the first of:
-//! cancellation, its one timer (the player's next frame or the next inactivity check), a
-//! command from the engine, a datagram on either socket. On a datagram it drains both
-//! sockets (so a flooded leg cannot starve the other) and relays each packet at once.
+//! cancellation, its one timer (the player's next frame, the next inactivity check, or a
+//! retry of events the engine had no room for), a command from the engine, a datagram on
+//! either socket. On a datagram it drains both sockets (so a flooded leg cannot starve the
+//! other) and relays each packet at once.
 //!
 //! Cost per packet, by construction: the receive and send buffers are arrays allocated with
 //! the task; packets are read with `try_recv_from` after readiness and sent with
 //! `try_send_to` (a full socket buffer drops the packet and counts it: waiting would only
 //! add delay to audio that is already late); the recorder is fed by `try_send` on a bounded
-//! channel of fixed-size frames (dropped and counted when full, never waited on). No lock
-//! and no allocation of ours, no timer touched per packet: inactivity is checked lazily
-//! when the one timer fires, against the leg's last-heard time.
+//! channel of fixed-size frames (dropped and counted when full, never waited on); events
+//! for the engine are offered without waiting too (kept and retried if its queue is full).
+//! No lock and no allocation of ours, no timer touched per packet: inactivity is checked
+//! lazily when the one timer fires, against the leg's last-heard time.
 //!
-//! Inactivity (RFC 3550 does not define one; we follow media.rtp_timeout): a leg that has
+//! Inactivity (`media.rtp_timeout`; RTP itself has no such rule for a call): a leg that has
 //! not sent accepted RTP for `inactivity` is reported once with `Inactive`, counted from
 //! its creation when it never sent anything (a trunk sends RTP from the answer on, so a
 //! caller silent from the start is as gone as one that stopped). The caller leg always
@@ -33,10 +35,14 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
-use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState, FRAME_SAMPLES};
-use crate::media::relay::{Inbound, InboundKind, LegConfig, LegStats, RelayLeg};
-use crate::sdp::Codec;
+use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
+use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 use crate::switchboard::CallRef;
+
+mod record;
+
+use self::record::record;
+pub use self::record::RecordFrame;
 
 /// Largest datagram read: bigger than any Ethernet MTU; longer ones are truncated by the
 /// kernel and then fail to parse, which is what they deserve.
@@ -45,6 +51,8 @@ const RECV_BUF: usize = 2048;
 const COMMAND_QUEUE: usize = 16;
 /// Datagrams read from one socket per wake before the other work gets a turn.
 const BATCH: usize = 32;
+/// How soon events are offered again when the engine's queue was full.
+const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
 const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
 
@@ -101,28 +109,6 @@ pub enum CallMediaEvent {
     Inactive { leg: Leg, silent_for: Duration },
     /// The task ended (closed, or its handle dropped); the last report.
     Closed { stats: CallMediaStats },
-}
-
-/// One inbound audio packet (or 20 ms of a longer one) for the recorder: fixed size, so a
-/// bounded channel of them never allocates per packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordFrame {
-    /// Whose audio.
-    pub leg: Leg,
-    /// When the packet was read.
-    pub at: Instant,
-    /// The sender's sequence number.
-    pub seq: u16,
-    /// The sender's timestamp of `payload[0]` (advanced by 160 per split-off frame).
-    pub ts: u32,
-    /// The sender's SSRC: a change means a new stream whose timestamps start elsewhere.
-    pub ssrc: u32,
-    /// The law of `payload`.
-    pub codec: Codec,
-    /// G.711 bytes, `len` of them.
-    pub payload: [u8; FRAME_SAMPLES],
-    /// How many bytes of `payload` are audio.
-    pub len: usize,
 }
 
 /// Counters of a call's media, reported in `Closed`.
@@ -213,6 +199,7 @@ pub fn spawn_call_media(
         inactivity_check: Some(now + inactivity),
         events,
         pending: VecDeque::with_capacity(8),
+        event_retry: None,
         recorder: None,
         past_operators: LegStats::default(),
         prompt_packets: 0,
@@ -281,6 +268,8 @@ struct CallMedia {
     events: mpsc::Sender<(CallRef, CallMediaEvent)>,
     /// Events waiting to be sent to the engine (capacity kept: no allocation when quiet).
     pending: VecDeque<CallMediaEvent>,
+    /// When to offer `pending` again after the engine's queue was full.
+    event_retry: Option<Instant>,
     recorder: Option<mpsc::Sender<RecordFrame>>,
     /// Counters of operator legs already dropped.
     past_operators: LegStats,
@@ -328,15 +317,8 @@ impl CallMedia {
                     self.drain(Leg::Operator, now, &mut inbuf, &mut outbuf);
                 }
             }
-            while let Some(event) = self.pending.pop_front() {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => break,
-                    sent = self.events.send((self.call, event)) => if sent.is_err() {
-                        // Nobody listens any more: the call is over.
-                        cancel.cancel();
-                    },
-                }
+            if !self.flush_events(now) {
+                break;
             }
         }
         let stats = self.stats();
@@ -353,10 +335,31 @@ impl CallMedia {
 
     fn next_wake(&self) -> Option<Instant> {
         let player = self.playback.as_ref().and_then(|p| p.player.poll_timeout());
-        match (player, self.inactivity_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [player, self.inactivity_check, self.event_retry]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Hands pending events to the engine without waiting: if its queue is full they wait
+    /// here and are offered again shortly, so audio never waits on the engine. Returns
+    /// `false` when the engine is gone (the call is over).
+    fn flush_events(&mut self, now: Instant) -> bool {
+        self.event_retry = None;
+        while !self.pending.is_empty() {
+            match self.events.try_reserve() {
+                Ok(permit) => {
+                    let event = self.pending.pop_front().expect("checked non-empty");
+                    permit.send((self.call, event));
+                }
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    self.event_retry = Some(now + EVENT_RETRY);
+                    return true;
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => return false,
+            }
         }
+        true
     }
 
     fn on_timer(&mut self, now: Instant, outbuf: &mut [u8]) {
@@ -587,37 +590,6 @@ fn send(socket: &UdpSocket, packet: &[u8], target: SocketAddr, dropped: &mut u64
             if e.kind() != io::ErrorKind::WouldBlock {
                 tracing::debug!(%target, error = %e, "RTP send failed");
             }
-        }
-    }
-}
-
-/// Copies an audio packet to the recorder, in frames of at most 160 samples.
-fn record(
-    frames: &mpsc::Sender<RecordFrame>,
-    leg: Leg,
-    at: Instant,
-    inbound: &Inbound,
-    packet: &[u8],
-    dropped: &mut u64,
-) {
-    let InboundKind::Audio(codec) = inbound.kind else {
-        return;
-    };
-    let h = inbound.header;
-    for (i, chunk) in inbound.payload(packet).chunks(FRAME_SAMPLES).enumerate() {
-        let mut frame = RecordFrame {
-            leg,
-            at,
-            seq: h.seq,
-            ts: h.timestamp.wrapping_add((i * FRAME_SAMPLES) as u32),
-            ssrc: h.ssrc,
-            codec,
-            payload: [0; FRAME_SAMPLES],
-            len: chunk.len(),
-        };
-        frame.payload[..chunk.len()].copy_from_slice(chunk);
-        if frames.try_send(frame).is_err() {
-            *dropped += 1;
         }
     }
 }

@@ -1,0 +1,188 @@
+//! Fake peers for the media task tests: a trunk and a softphone on 127.0.0.1, and bounded
+//! waits for packets and events.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hotline::media::player::{Prompt, RtpStreamState};
+use hotline::media::relay::LegConfig;
+use hotline::media::rtp::{write_packet, RtpHeader, RtpView};
+use hotline::runtime::call_media::{
+    spawn_call_media, CallMediaEvent, CallMediaHandle, MediaCommand,
+};
+use hotline::sdp::Codec;
+use hotline::switchboard::CallRef;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub const WAIT: Duration = Duration::from_secs(2);
+pub const CALLER_STREAM: RtpStreamState = RtpStreamState {
+    ssrc: 0x5EED_0001,
+    seq: 65_534,
+    ts: 4_000_000,
+};
+pub const TRUNK_SSRC: u32 = 0x7A7A_7A7A;
+pub const PHONE_SSRC: u32 = 0x0B0B_0B0B;
+
+pub fn rtp(payload_type: u8, marker: bool, seq: u16, timestamp: u32, ssrc: u32) -> RtpHeader {
+    RtpHeader {
+        payload_type,
+        marker,
+        seq,
+        timestamp,
+        ssrc,
+    }
+}
+
+/// A fake RTP peer.
+pub struct Peer {
+    pub sock: UdpSocket,
+}
+
+#[derive(Debug)]
+pub struct Received {
+    pub header: RtpHeader,
+    pub payload: Vec<u8>,
+}
+
+impl Peer {
+    pub async fn bind() -> Peer {
+        Peer {
+            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    pub async fn send(&self, to: SocketAddr, header: RtpHeader, payload: &[u8]) {
+        let mut buf = [0u8; 1500];
+        let n = write_packet(&header, payload, &mut buf).unwrap();
+        self.sock.send_to(&buf[..n], to).await.unwrap();
+    }
+
+    pub async fn recv(&self, within: Duration) -> Option<Received> {
+        let mut buf = [0u8; 1500];
+        let (n, _) = tokio::time::timeout(within, self.sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .unwrap();
+        let view = RtpView::parse(&buf[..n]).expect("the task sends valid RTP");
+        Some(Received {
+            header: view.header(),
+            payload: view.payload().to_vec(),
+        })
+    }
+
+    pub async fn recv_n(&self, n: usize) -> Vec<Received> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.recv(WAIT).await {
+                Some(r) => out.push(r),
+                None => panic!("only {} of {n} packets arrived", out.len()),
+            }
+        }
+        out
+    }
+
+    /// Packets arriving within `window` (a bounded wait for the absence of traffic).
+    pub async fn count_within(&self, window: Duration) -> usize {
+        let end = tokio::time::Instant::now() + window;
+        let mut count = 0;
+        while let Some(left) = end.checked_duration_since(tokio::time::Instant::now()) {
+            match self.recv(left).await {
+                Some(_) => count += 1,
+                None => break,
+            }
+        }
+        count
+    }
+}
+
+pub struct Call {
+    pub media: CallMediaHandle,
+    pub events: mpsc::Receiver<(CallRef, CallMediaEvent)>,
+    /// The task's caller-side socket.
+    pub local: SocketAddr,
+    pub trunk: Peer,
+}
+
+pub fn leg(codec: Codec, telephone_event: Option<u8>, sdp_addr: SocketAddr) -> LegConfig {
+    LegConfig {
+        codec,
+        payload_type: codec.payload_type(),
+        telephone_event,
+        sdp_addr,
+    }
+}
+
+pub async fn start(codec: Codec, inactivity: Duration) -> Call {
+    let trunk = Peer::bind().await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let (tx, events) = mpsc::channel(64);
+    let media = spawn_call_media(
+        CallRef(7),
+        socket,
+        leg(codec, Some(101), trunk.addr()),
+        CALLER_STREAM,
+        inactivity,
+        tx,
+    );
+    Call {
+        media,
+        events,
+        local,
+        trunk,
+    }
+}
+
+impl Call {
+    pub async fn event(&mut self) -> CallMediaEvent {
+        let (call, event) = tokio::time::timeout(WAIT, self.events.recv())
+            .await
+            .expect("an event in time")
+            .expect("the task reports");
+        assert_eq!(call, CallRef(7));
+        event
+    }
+
+    /// The next event other than `FirstPacket`.
+    pub async fn event_skipping_first_packet(&mut self) -> CallMediaEvent {
+        loop {
+            match self.event().await {
+                CallMediaEvent::FirstPacket { .. } => continue,
+                e => return e,
+            }
+        }
+    }
+
+    /// Bridges to a fake phone; returns it and the task's operator-side address.
+    pub async fn bridge(&self, codec: Codec, telephone_event: Option<u8>) -> (Peer, SocketAddr) {
+        let phone = Peer::bind().await;
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let local = socket.local_addr().unwrap();
+        self.media
+            .command(MediaCommand::Bridge {
+                operator_socket: socket,
+                operator: leg(codec, telephone_event, phone.addr()),
+            })
+            .unwrap();
+        (phone, local)
+    }
+
+    /// The trunk sends 20 ms packet `i` of a stream of constant bytes.
+    pub async fn trunk_sends(&self, i: u16, byte: u8) {
+        // The trunk talks μ-law in these tests.
+        let header = rtp(0, i == 0, 1000 + i, 160 * u32::from(i), TRUNK_SSRC);
+        self.trunk.send(self.local, header, &[byte; 160]).await;
+    }
+}
+
+pub fn prompt(frames: usize) -> Prompt {
+    let samples = (0..frames * 160)
+        .map(|i| ((i % 160) as i16 - 80) * 100)
+        .collect();
+    Prompt::from_pcm("test", samples)
+}
