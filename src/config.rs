@@ -75,6 +75,8 @@ pub struct SipConfig {
     pub public_address_origin: PublicAddressOrigin,
     /// Digest authentication realm for operators.
     pub realm: String,
+    /// Digest algorithms offered to operators' softphones, in order (both are verified).
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
     /// Value of the Server and User-Agent headers.
     pub user_agent: String,
     /// RFC 3261 T1: round-trip estimate.

@@ -79,7 +79,10 @@ async fn open_creates_the_file_and_reopening_is_idempotent() {
     let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .expect("migrations folder")
         .count() as i64;
-    assert_eq!(migrations, shipped, "each migration applied once: re-open must not re-apply them");
+    assert_eq!(
+        migrations, shipped,
+        "each migration applied once: re-open must not re-apply them"
+    );
 }
 
 #[tokio::test]

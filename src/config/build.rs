@@ -4,6 +4,7 @@
 //! Defaults here are the contract's (DESIGN.md, "Configuration keys"); the documented file
 //! `config/hotline.toml` spells out every one of them.
 
+use crate::sip::digest::Algorithm;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -151,6 +152,16 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
         ),
     };
     let realm = r.parsed(&s, "realm", "hotline".to_owned(), header_text(true));
+    let digest_algorithms = r.list(&s, "digest_algorithms", vec![Algorithm::Md5], |t| {
+        Algorithm::from_token(t)
+            .ok_or_else(|| format!("{t:?} is not a digest algorithm (\"MD5\" or \"SHA-256\")"))
+    });
+    if s.is_empty_array("digest_algorithms") {
+        r.invalid(
+            &s.key("digest_algorithms"),
+            "at least one algorithm is needed (\"MD5\" or \"SHA-256\")",
+        );
+    }
     let user_agent = r.parsed(&s, "user_agent", "hotline".to_owned(), header_text(false));
     let t1 = r.duration(&s, "t1", Duration::from_millis(500), Zero::Refused);
     let t2 = r.duration(&s, "t2", Duration::from_secs(4), Zero::Refused);
@@ -167,6 +178,7 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
         public_address,
         public_address_origin,
         realm,
+        digest_algorithms,
         user_agent,
         t1,
         t2,

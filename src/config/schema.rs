@@ -36,6 +36,7 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("listen", Text),
             ("public_address", Text),
             ("realm", Text),
+            ("digest_algorithms", Toml),
             ("user_agent", Text),
             ("t1", Text),
             ("t2", Text),

@@ -120,6 +120,9 @@ impl From<&OperatorConfig> for Account {
 pub struct RegistrarPolicy {
     /// Digest realm (`[sip] realm`).
     pub realm: String,
+    /// Algorithms offered in challenges, in order (`[sip] digest_algorithms`); both MD5
+    /// and SHA-256 answers are verified whatever is offered.
+    pub algorithms: Vec<Algorithm>,
     /// Shorter requested expiries are refused with 423 (RFC 3261 §10.3 step 7).
     pub min_expires: u32,
     /// Longer requested expiries are shortened to this.
@@ -152,6 +155,7 @@ impl Default for RegistrarPolicy {
     fn default() -> RegistrarPolicy {
         RegistrarPolicy {
             realm: "hotline".to_string(),
+            algorithms: vec![Algorithm::Md5],
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,

@@ -73,6 +73,7 @@ pub struct Settings {
     pub operators: Vec<OperatorConfig>,
     /// Digest realm for operators' softphones.
     pub realm: String,
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
 }
 
 impl Settings {
@@ -103,6 +104,7 @@ impl Settings {
             queue: config.queue.clone(),
             operators: config.operators.clone(),
             realm: config.sip.realm.clone(),
+            digest_algorithms: config.sip.digest_algorithms.clone(),
         }
     }
 }

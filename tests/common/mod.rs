@@ -384,3 +384,40 @@ impl TalkingCaller {
         TalkingCaller { handle }
     }
 }
+
+/// Share of a window's energy at `freq` (Goertzel; 1.0 for a pure tone at `freq`).
+pub fn tone_share(samples: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2, mut energy) = (0.0f64, 0.0f64, 0.0f64);
+    for &v in samples {
+        let x = f64::from(v) / 32768.0;
+        energy += x * x;
+        let s0 = x + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - c * s1 * s2;
+    if energy <= 1e-9 {
+        return 0.0;
+    }
+    (2.0 * power / (samples.len() as f64 * energy)).min(1.0)
+}
+
+/// How many 100 ms windows of `samples` are dominated by `freq`.
+pub fn tone_windows(samples: &[i16], freq: f64) -> usize {
+    samples
+        .chunks(800)
+        .filter(|w| w.len() == 800 && tone_share(w, freq) > 0.5)
+        .count()
+}
+
+/// A sine tone as 8 kHz μ-law, `seconds` long.
+pub fn ulaw_tone(freq: f64, seconds: f64) -> Vec<u8> {
+    (0..(seconds * 8000.0) as usize)
+        .map(|i| {
+            let v = 0.4 * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin();
+            audio_codec_algorithms::encode_ulaw((v * 32767.0) as i16)
+        })
+        .collect()
+}

@@ -1,8 +1,10 @@
 //! Digest authentication of operators' requests: RFC 3261 §22.2 and §22.4 (UAS
 //! authentication with 401 / WWW-Authenticate), RFC 7616 §3.3 (stale nonces), RFC 8760
-//! §2.4 (one challenge per algorithm). RFC 8760 would put SHA-256 first; we put MD5
-//! first because SIPp and many deployed softphones read only the first challenge and
-//! give up on an algorithm they lack. A client that supports SHA-256 finds it second.
+//! §2.4 (one challenge per algorithm, in `policy.algorithms` order). Which algorithms are
+//! offered is a site decision (`sip.digest_algorithms`, MD5 alone by default): a SHA-256
+//! challenge makes some deployed softphones fail outright (baresip 1.0 answers the 401
+//! with "Function not implemented"), and SIPp reads only the first challenge. Both
+//! algorithms are always *verified*.
 //!
 //! Order of checks, and why:
 //! 1. a locked-out source gets 403 before anything is parsed (cheap under attack);
@@ -23,10 +25,6 @@ use crate::sip::message::{self, Header, Request, Response};
 
 use super::Registrar;
 
-/// Offered on every challenge unless the account can only verify one of them (MD5 first:
-/// see the module comment).
-const OFFER: [Algorithm; 2] = [Algorithm::Md5, Algorithm::Sha256];
-
 /// Why a request was not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AuthRefusal {
@@ -39,11 +37,12 @@ pub(super) enum AuthRefusal {
     LockedOut,
 }
 
-impl AuthRefusal {
-    fn challenge(stale: bool) -> AuthRefusal {
+impl Registrar {
+    /// A challenge with the algorithms the site offers.
+    fn challenge(&self, stale: bool) -> AuthRefusal {
         AuthRefusal::Challenge {
             stale,
-            algorithms: OFFER.to_vec(),
+            algorithms: self.policy.algorithms.clone(),
         }
     }
 }
@@ -62,7 +61,7 @@ impl Registrar {
             return Err(AuthRefusal::LockedOut);
         }
         let Some(creds) = self.credentials(req) else {
-            return Err(AuthRefusal::challenge(false));
+            return Err(self.challenge(false));
         };
         let method = req.method.to_string();
         let Some(entry) = self.accounts.get(&creds.username) else {
@@ -70,7 +69,7 @@ impl Registrar {
             let dummy = "0".repeat(creds.algorithm.hex_len());
             let _ = digest::verify(&dummy, &method, &creds);
             self.fail(ip, now, "unknown user");
-            return Err(AuthRefusal::challenge(false));
+            return Err(self.challenge(false));
         };
         let Some((_, ha1)) = entry.ha1.iter().find(|(alg, _)| *alg == creds.algorithm) else {
             // A stored HA1 verifies one algorithm only: ask again for that one.
@@ -81,14 +80,14 @@ impl Registrar {
         };
         if !digest::verify(ha1, &method, &creds) {
             self.fail(ip, now, "wrong digest response");
-            return Err(AuthRefusal::challenge(false));
+            return Err(self.challenge(false));
         }
         let operator = entry.account.id.clone();
         let nc = creds.nc.as_ref().map(|nc| nc.value);
         if let Err(err) = self.nonces.accept(&creds.nonce, nc, now) {
             self.stats.stale += 1;
             tracing::debug!(operator = %operator, error = %err, "right password, unusable nonce");
-            return Err(AuthRefusal::challenge(true));
+            return Err(self.challenge(true));
         }
         self.guard.succeed(ip);
         Ok(operator)

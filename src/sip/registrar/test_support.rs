@@ -42,7 +42,12 @@ pub(super) fn accounts() -> Vec<Account> {
 }
 
 pub(super) fn registrar(t0: Instant) -> Registrar {
-    Registrar::new(RegistrarPolicy::with_realm(REALM), accounts(), 42, t0)
+    // Both algorithms offered, so the tests cover SHA-256 exchanges too.
+    let policy = RegistrarPolicy {
+        algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+        ..RegistrarPolicy::with_realm(REALM)
+    };
+    Registrar::new(policy, accounts(), 42, t0)
 }
 
 pub(super) fn udp(addr: &str) -> Peer {
