@@ -132,6 +132,9 @@ async fn open_and_update_round_trip_every_column() {
         recording_ms: Some(169_000),
         recording_bytes: Some(5_408_044),
         recording_sha256: Some("ab".repeat(32)),
+        recording_error: Some("disk full".to_owned()),
+        notice_played_at: Some(ts("2026-11-24T15:21:50Z")),
+        notice_completed: Some(true),
     };
     let mut call = new_call("c1", "2026-11-24T15:21:47.123456Z");
     call.caller = "+7 (911) 123-45-67;ext=\"x\"".to_owned();
@@ -165,6 +168,9 @@ async fn open_and_update_round_trip_every_column() {
         recording_ms: Some(169_000),
         recording_bytes: Some(5_408_044),
         recording_sha256: Some("ab".repeat(32)),
+        recording_error: Some("disk full".to_owned()),
+        notice_played_at: Some("2026-11-24T15:21:50.000Z".to_owned()),
+        notice_completed: Some(true),
         topic: None,
     };
     assert_eq!(got, want);

@@ -43,7 +43,7 @@ macro_rules! columns {
         "id, sip_call_id, caller, dialed, source, received_at, answered_at, queued_at, \
          connected_at, ended_at, operator_id, wait_ms, talk_ms, outcome, hangup_by, \
          final_status, end_reason, recording_path, recording_ms, recording_bytes, \
-         recording_sha256, topic"
+         recording_sha256, recording_error, notice_played_at, notice_completed, topic"
     };
 }
 
@@ -69,7 +69,10 @@ const UPDATE_CALL: &str = "UPDATE calls SET \
      recording_path = COALESCE(?, recording_path), \
      recording_ms = COALESCE(?, recording_ms), \
      recording_bytes = COALESCE(?, recording_bytes), \
-     recording_sha256 = COALESCE(?, recording_sha256) \
+     recording_sha256 = COALESCE(?, recording_sha256), \
+     recording_error = COALESCE(?, recording_error), \
+     notice_played_at = COALESCE(?, notice_played_at), \
+     notice_completed = COALESCE(?, notice_completed) \
      WHERE id = ?";
 
 const MARK_INTERRUPTED: &str = "UPDATE calls SET \
@@ -239,6 +242,9 @@ async fn update_call(
         .bind(update.recording_ms)
         .bind(update.recording_bytes)
         .bind(update.recording_sha256.as_deref())
+        .bind(update.recording_error.as_deref())
+        .bind(update.notice_played_at.map(format_time))
+        .bind(update.notice_completed.map(i64::from))
         .bind(id)
         .execute(conn)
         .await?;
@@ -342,6 +348,9 @@ fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
         recording_ms: row.try_get("recording_ms")?,
         recording_bytes: row.try_get("recording_bytes")?,
         recording_sha256: row.try_get("recording_sha256")?,
+        recording_error: row.try_get("recording_error")?,
+        notice_played_at: row.try_get("notice_played_at")?,
+        notice_completed: row.try_get::<Option<i64>, _>("notice_completed")?.map(|v| v != 0),
         topic: row.try_get("topic")?,
     })
 }

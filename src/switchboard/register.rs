@@ -131,6 +131,12 @@ pub struct CallUpdate {
     pub recording_ms: Option<i64>,
     pub recording_bytes: Option<i64>,
     pub recording_sha256: Option<String>,
+    /// Why the recording failed (disk error…); the call itself went on.
+    pub recording_error: Option<String>,
+    /// When the recording notice started playing to the caller.
+    pub notice_played_at: Option<Timestamp>,
+    /// Whether the caller heard the notice to its end.
+    pub notice_completed: Option<bool>,
 }
 
 /// One attempt to ring an operator for a call (the `ring_attempts` table).
@@ -176,6 +182,9 @@ pub struct CallRecord {
     pub recording_ms: Option<i64>,
     pub recording_bytes: Option<i64>,
     pub recording_sha256: Option<String>,
+    pub recording_error: Option<String>,
+    pub notice_played_at: Option<String>,
+    pub notice_completed: Option<bool>,
     pub topic: Option<String>,
 }
 
