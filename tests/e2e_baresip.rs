@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,63 +116,6 @@ impl Drop for Baresip {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
-}
-
-/// The caller's RTP: answers the server's stream with a 440 Hz tone, returns what it heard.
-fn tone_caller(port: u16, limit: Duration) -> std::thread::JoinHandle<Vec<i16>> {
-    let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
-    std::thread::spawn(move || {
-        sock.set_read_timeout(Some(Duration::from_millis(5)))
-            .unwrap();
-        let tone = ulaw_tone(440.0, 60.0);
-        let (start, mut heard, mut server, mut next, mut i) =
-            (Instant::now(), Vec::new(), None, Instant::now(), 0usize);
-        let mut last = Instant::now();
-        let mut buf = [0u8; 2048];
-        while start.elapsed() < limit {
-            if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                last = Instant::now();
-                server.get_or_insert(from);
-                if n > 12 && buf[1] & 0x7f == 0 {
-                    heard.extend(
-                        buf[12..n]
-                            .iter()
-                            .map(|&b| audio_codec_algorithms::decode_ulaw(b)),
-                    );
-                }
-            }
-            if let Some(to) = server {
-                if Instant::now() >= next {
-                    let mut pkt = [0u8; 172];
-                    let ts = (i as u32) * 160;
-                    pkt[..12].copy_from_slice(&[
-                        0x80,
-                        0,
-                        (i >> 8) as u8,
-                        i as u8,
-                        0,
-                        0,
-                        0,
-                        0,
-                        0xCA,
-                        0x11,
-                        0xE4,
-                        0x40,
-                    ]);
-                    pkt[4..8].copy_from_slice(&ts.to_be_bytes());
-                    let off = (i * 160) % (tone.len() - 160);
-                    pkt[12..].copy_from_slice(&tone[off..off + 160]);
-                    let _ = sock.send_to(&pkt, to);
-                    i += 1;
-                    next += Duration::from_millis(20);
-                }
-                if last.elapsed() > Duration::from_millis(1500) {
-                    break;
-                }
-            }
-        }
-        heard
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

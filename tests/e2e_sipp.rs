@@ -235,7 +235,7 @@ async fn after_hours_call_over_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_hours_with_nobody_logged_in_the_caller_hears_greeting_then_no_operators() {
+async fn in_hours_with_nobody_logged_in_the_caller_hears_greeting_notice_then_no_operators() {
     let server = TestServer::start(ALWAYS_OPEN).await;
     let rtp_port = free_udp_port();
     let listener = capture_rtp(
@@ -263,13 +263,15 @@ async fn in_hours_with_nobody_logged_in_the_caller_hears_greeting_then_no_operat
     };
     assert_eq!(
         listener.join().unwrap().len(),
-        frames("greeting") + frames("no_operators")
+        frames("greeting") + frames("recording_notice") + frames("no_operators")
     );
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
     assert_eq!(row.outcome, "no_operators");
     assert!(row.queued_at.is_some());
+    assert!(row.notice_played_at.is_some());
+    assert_eq!(row.notice_completed, Some(true));
     server.stop().await;
 }
 

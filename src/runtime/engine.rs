@@ -200,6 +200,7 @@ impl Engine {
                     slot.task = Some(handle);
                 }
                 Action::Media { call, order } => self.media_order(call, order),
+                Action::StartRecording { .. } | Action::StopRecording { .. } => {}
                 Action::CloseOperatorMedia { call } => {
                     let Some(slot) = self.media.get_mut(&call) else {
                         continue;

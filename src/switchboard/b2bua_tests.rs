@@ -239,6 +239,12 @@ fn queued_caller(sb: &mut Switchboard, call_id: &str, now: Now) -> (CallRef, Str
     let (prompts, greeting) = out.played().unwrap();
     assert_eq!(prompts, vec![PromptKind::Greeting]);
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag: greeting }, now);
+    // Every conversation is recorded: the caller is told before joining the queue.
+    let out = drain(sb);
+    let (prompts, notice) = out.played().unwrap();
+    assert_eq!(prompts, vec![PromptKind::RecordingNotice]);
+    assert!(out.actions.iter().any(|a| matches!(a, Action::Register(RegisterWrite::Update { update, .. }) if update.notice_played_at.is_some())));
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag: notice }, now);
     (call, tag, drain(sb))
 }
 

@@ -52,6 +52,8 @@ pub(super) enum Phase {
 pub(super) enum Playing {
     Nothing,
     Service,
+    /// "Разговор записывается": before the caller can be connected.
+    Notice,
     Announcement,
     Hold,
     /// A last message, then hang up with this outcome.
@@ -97,6 +99,12 @@ pub(super) struct Call {
     pub operator: Option<OperatorLeg>,
     /// BYEs of ours still waiting for an answer.
     pub pending_byes: usize,
+    /// Whether the recording notice was heard to its end (None: not started).
+    pub notice_completed: Option<bool>,
+    /// Whether this call's conversation is being recorded.
+    pub recording: bool,
+    /// When the INVITE arrived (the recording's folder is that day's).
+    pub received_at: Timestamp,
 }
 
 /// How a call ended, for the register.
@@ -175,7 +183,7 @@ impl Switchboard {
         };
         match door.decide(&knock) {
             Err(refusal) => self.refuse(&id, &span, &key, &invite, refusal, now),
-            Ok(admitted) => self.admit(id, span, key, invite, source, admitted, true),
+            Ok(admitted) => self.admit(now.wall, id, span, key, invite, source, admitted, true),
         }
     }
 
@@ -217,6 +225,7 @@ impl Switchboard {
                     negotiated,
                 };
                 self.admit(
+                    now.wall,
                     format!("feature-{operator}"),
                     span,
                     key,
@@ -283,6 +292,7 @@ impl Switchboard {
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,
+        received_at: Timestamp,
         id: String,
         span: Span,
         key: TxKey,
@@ -323,6 +333,9 @@ impl Switchboard {
                 ring: None,
                 operator: None,
                 pending_byes: 0,
+                notice_completed: None,
+                recording: false,
+                received_at,
             },
         );
         self.stats.calls_started += 1;
@@ -494,12 +507,58 @@ impl Switchboard {
                 Ending::new(Outcome::Answered, HangupBy::System, "feature_done"),
                 now,
             ),
-            (Playing::Service, Service::InHours) => self.enqueue(call, now),
+            (Playing::Service, Service::InHours) => self.play_notice(call, now),
+            (Playing::Notice, _) => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.notice_completed = Some(true);
+                }
+                self.register_notice(call, Some(true));
+                self.enqueue(call, now)
+            }
             (Playing::Announcement, _) => self.play_hold(call),
             (Playing::Farewell(outcome, reason), _) => {
                 self.hang_up(call, Ending::new(outcome, HangupBy::System, reason), now)
             }
             (Playing::Hold | Playing::Nothing, _) => {}
+        }
+    }
+
+    /// Every conversation is recorded, so every caller is told before being connected.
+    fn play_notice(&mut self, call: CallRef, now: Now) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.notice_completed = Some(false);
+        let id = c.id.clone();
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id,
+                update: CallUpdate {
+                    notice_played_at: Some(now.wall),
+                    ..CallUpdate::default()
+                },
+            }));
+        self.play(
+            call,
+            vec![PromptKind::RecordingNotice],
+            false,
+            Playing::Notice,
+        );
+    }
+
+    fn register_notice(&mut self, call: CallRef, completed: Option<bool>) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.registered && completed.is_some() {
+            self.actions
+                .push_back(Action::Register(RegisterWrite::Update {
+                    id: c.id.clone(),
+                    update: CallUpdate {
+                        notice_completed: completed,
+                        ..CallUpdate::default()
+                    },
+                }));
         }
     }
 
@@ -814,6 +873,10 @@ impl Switchboard {
 
     fn release_media(&mut self, call: CallRef) {
         if let Some(c) = self.calls.get_mut(&call) {
+            if c.recording {
+                c.recording = false;
+                self.actions.push_back(Action::StopRecording { call });
+            }
             if c.media_open {
                 c.media_open = false;
                 self.actions.push_back(Action::CloseMedia { call });

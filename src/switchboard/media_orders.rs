@@ -81,3 +81,17 @@ pub enum MediaEvent {
     /// No RTP from this leg for `media.rtp_timeout`.
     Inactive { leg: Leg },
 }
+
+/// How a conversation's recording ended, as the runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingResult {
+    /// A complete file: its path under the recordings root, length, size and SHA-256.
+    Done {
+        path: String,
+        ms: i64,
+        bytes: i64,
+        sha256: String,
+    },
+    /// No usable file (disk full, permissions…): the call went on regardless.
+    Failed { path: String, reason: String },
+}

@@ -113,7 +113,7 @@ impl Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
-pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind};
+pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, RecordingResult};
 
 /// What the runtime must do.
 // Actions live only between `poll_action` calls; boxing the register write would allocate
@@ -134,6 +134,15 @@ pub enum Action {
     },
     /// An order for the call's media task.
     Media { call: CallRef, order: MediaOrder },
+    /// Start recording the conversation (both legs, from now) to the call's WAV file.
+    StartRecording {
+        call: CallRef,
+        call_id: String,
+        received_at: jiff::Timestamp,
+    },
+    /// The conversation is over: finish the recording. The runtime reports the outcome
+    /// back with `handle_recording_done`.
+    StopRecording { call: CallRef },
     /// Release the operator leg's socket (the ring failed or the operator left).
     CloseOperatorMedia { call: CallRef },
     /// Stop all media of the call and release its RTP ports.
@@ -154,6 +163,7 @@ pub struct SwitchboardStats {
     pub invites: u64,
     pub calls_started: u64,
     pub calls_ended: u64,
+    pub recordings_failed: u64,
 }
 
 pub struct Switchboard {
@@ -263,6 +273,39 @@ impl Switchboard {
 
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// A recording is closed: its facts (or why it failed) go into the call's row. The call
+    /// itself may be long gone; the row is found by its public id.
+    pub fn handle_recording_done(&mut self, call_id: &str, result: RecordingResult) {
+        let update = match result {
+            RecordingResult::Done {
+                path,
+                ms,
+                bytes,
+                sha256,
+            } => register::CallUpdate {
+                recording_path: Some(path),
+                recording_ms: Some(ms),
+                recording_bytes: Some(bytes),
+                recording_sha256: Some(sha256),
+                ..register::CallUpdate::default()
+            },
+            RecordingResult::Failed { path, reason } => {
+                tracing::error!(call_id, %reason, "recording failed");
+                self.stats.recordings_failed += 1;
+                register::CallUpdate {
+                    recording_path: Some(path),
+                    recording_error: Some(reason),
+                    ..register::CallUpdate::default()
+                }
+            }
+        };
+        self.actions
+            .push_back(Action::Register(RegisterWrite::Update {
+                id: call_id.to_string(),
+                update,
+            }));
     }
 
     /// Stop admitting calls: new INVITEs get 503; calls in progress go on.

@@ -397,6 +397,15 @@ impl Switchboard {
             call,
             order: MediaOrder::Bridge { operator: spec },
         });
+        if c.registered {
+            // From the operator's answer to the end of the call (the recording's time zero).
+            c.recording = true;
+            self.actions.push_back(Action::StartRecording {
+                call,
+                call_id: id.clone(),
+                received_at: c.received_at,
+            });
+        }
         self.actions
             .push_back(Action::Register(RegisterWrite::Update {
                 id,

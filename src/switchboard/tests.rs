@@ -294,6 +294,9 @@ fn in_hours_with_nobody_logged_in_the_caller_is_told_and_let_go() {
     let (prompts, tag) = d.played().unwrap();
     assert_eq!(prompts, vec![PromptKind::Greeting]);
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    let (prompts, tag) = drain(&mut sb).played().unwrap();
+    assert_eq!(prompts, vec![PromptKind::RecordingNotice]);
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
     let d = drain(&mut sb);
     let (prompts, tag) = d.played().unwrap();
     assert_eq!(prompts, vec![PromptKind::NoOperators]);

@@ -109,6 +109,19 @@ url = "sqlite://{db}?mode=rwc"
         }
     }
 
+    /// The ring attempts of a call once there are `n` of them (waits, bounded: the last one
+    /// is written when the operator's final answer arrives, just after the call row closes).
+    pub async fn ring_attempts(&self, call_id: &str, n: usize) -> Vec<(String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rings = self.store.ring_attempts(call_id).await.expect("query");
+            if rings.len() >= n || Instant::now() > deadline {
+                return rings;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Signal shutdown (as SIGTERM does) without waiting for it.
     pub fn begin_stop(&self) {
         self.shutdown.cancel();
@@ -420,4 +433,61 @@ pub fn ulaw_tone(freq: f64, seconds: f64) -> Vec<u8> {
             audio_codec_algorithms::encode_ulaw((v * 32767.0) as i16)
         })
         .collect()
+}
+
+/// The caller's RTP: answers the server's stream with a 440 Hz tone, returns what it heard.
+pub fn tone_caller(port: u16, limit: Duration) -> std::thread::JoinHandle<Vec<i16>> {
+    let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let tone = ulaw_tone(440.0, 60.0);
+        let (start, mut heard, mut server, mut next, mut i) =
+            (Instant::now(), Vec::new(), None, Instant::now(), 0usize);
+        let mut last = Instant::now();
+        let mut buf = [0u8; 2048];
+        while start.elapsed() < limit {
+            if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                last = Instant::now();
+                server.get_or_insert(from);
+                if n > 12 && buf[1] & 0x7f == 0 {
+                    heard.extend(
+                        buf[12..n]
+                            .iter()
+                            .map(|&b| audio_codec_algorithms::decode_ulaw(b)),
+                    );
+                }
+            }
+            if let Some(to) = server {
+                if Instant::now() >= next {
+                    let mut pkt = [0u8; 172];
+                    let ts = (i as u32) * 160;
+                    pkt[..12].copy_from_slice(&[
+                        0x80,
+                        0,
+                        (i >> 8) as u8,
+                        i as u8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0xCA,
+                        0x11,
+                        0xE4,
+                        0x40,
+                    ]);
+                    pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                    let off = (i * 160) % (tone.len() - 160);
+                    pkt[12..].copy_from_slice(&tone[off..off + 160]);
+                    let _ = sock.send_to(&pkt, to);
+                    i += 1;
+                    next += Duration::from_millis(20);
+                }
+                if last.elapsed() > Duration::from_millis(1500) {
+                    break;
+                }
+            }
+        }
+        heard
+    })
 }
