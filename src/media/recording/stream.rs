@@ -12,7 +12,8 @@
 //! 1. a timestamp seen among the stream's recent packets is a duplicate;
 //! 2. lateness beyond `resync` while the timestamp does not follow the sequence number (the
 //!    sender restarted its clock, a PBX switched sources under one SSRC) re-anchors the
-//!    stream at the packet's arrival at once;
+//!    stream at the packet's arrival at once, unless the packet is a straggler from before
+//!    an earlier re-anchoring (a sequence number just behind the newest);
 //! 3. lateness beyond `resync` while the timestamp does follow the sequence number is either
 //!    a network stall, whose queued packets then arrive in a burst (they are late: they
 //!    become silence), or a sender that paused without advancing its clock (hold); only
@@ -148,7 +149,7 @@ impl Stream {
         let mut adjust = Adjust::None;
 
         if lateness.saturating_abs() > limits.resync {
-            if !self.continuous(seq, ts) {
+            if !self.continuous(seq, ts) && !self.straggler(seq) {
                 *self = Stream::anchored(self.ssrc, seq, ts, len, arrival);
                 return Outcome::Placed {
                     pos: arrival,
@@ -191,6 +192,12 @@ impl Stream {
         let dt = i64::from(ts_delta(self.newest_ts, ts));
         let step = self.newest_len.max(1);
         (dt - ds * step).abs() <= 2 * step.max(FRAME)
+    }
+
+    /// Whether a packet is a little older by sequence number than the newest: a reordered
+    /// packet from before a re-anchoring, which must not re-anchor the stream back.
+    fn straggler(&self, seq: u16) -> bool {
+        (-(RECENT as i16)..0).contains(&seq_delta(self.newest_seq, seq))
     }
 
     /// Rule 3: tracks a run of continuous packets beyond `resync`; returns the shift that
