@@ -4,5 +4,6 @@
 pub mod g711;
 pub mod latch;
 pub mod player;
+pub mod recording;
 pub mod relay;
 pub mod rtp;

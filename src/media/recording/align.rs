@@ -1,0 +1,359 @@
+//! The two legs of a call become one stereo stream in step: every received G.711 packet is
+//! decoded into its place on the recording's timeline (samples at 8 kHz since the operator
+//! answered), and the timeline is handed out once it is final.
+//!
+//! Placement (RFC 3550 §5.1 timestamps, §A.1 wrapping; see [`super::stream`] for the rules
+//! that move a stream's mapping): the first packet of a stream is placed where it arrived;
+//! later ones where their timestamp says, relative to the newest. Position `p` is final when
+//! the clock has passed `p + jitter`: packets of a side may be reordered within that window.
+//!
+//! Invariants:
+//! - output comes in whole stereo frames, caller then operator, and frame `n` of the output
+//!   is timeline position `n`: nothing is ever inserted or removed to catch up, so a lost
+//!   packet is silence in its place and the output is exactly as long as the conversation;
+//! - a position is written only while it is within the ring ahead of what was drained, so
+//!   a ring slot always belongs to one position: drained slots are cleared for reuse;
+//! - after [`Aligner::new`], neither [`Aligner::push`] nor [`Aligner::drain`] allocates
+//!   (given an output buffer with room), and no input makes them panic.
+
+use std::time::{Duration, Instant};
+
+use super::stream::{Adjust, Limits, Outcome, Stream};
+use super::SAMPLE_RATE;
+use crate::media::g711;
+use crate::sdp::Codec;
+
+/// Samples of a 20 ms frame, the unit of [`SideStats::lost_frames`].
+const FRAME: u64 = 160;
+/// Room in each side's ring beyond the jitter window (2 s): how far ahead of the drained
+/// point a packet may land, and so how long the recording task may go between drains.
+const HEADROOM: Duration = Duration::from_secs(2);
+/// Tolerances above this are clamped: they would only delay the recording and grow the
+/// rings.
+const MAX_TOLERANCE: Duration = Duration::from_secs(10);
+
+/// Which party's audio: the recording's channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The caller (from the trunk): the left channel.
+    Caller,
+    /// The operator (from the softphone): the right channel.
+    Operator,
+}
+
+/// Tolerances of the alignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlignerConfig {
+    /// The reordering window: a packet may arrive this much later than its place and still
+    /// be recorded. The recording runs this much behind the call.
+    pub jitter: Duration,
+    /// When a packet's timestamp and its arrival disagree by more than this, the
+    /// timestamps are no longer trusted and the stream is re-anchored at the arrival.
+    pub resync: Duration,
+}
+
+impl Default for AlignerConfig {
+    fn default() -> Self {
+        AlignerConfig {
+            jitter: Duration::from_millis(80),
+            resync: Duration::from_millis(300),
+        }
+    }
+}
+
+/// Counters of one side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SideStats {
+    /// Packets (or 20 ms frames of packets) pushed.
+    pub packets: u64,
+    /// Packets whose place was already drained when they came: they are silence.
+    pub late_dropped: u64,
+    /// Packets placed further ahead than the ring holds (the recording task drained too
+    /// seldom, or a sender's clock ran far ahead): they are silence.
+    pub early_dropped: u64,
+    /// Packets whose timestamp was already received in the same stream.
+    pub duplicates: u64,
+    /// Stretches of silence between received audio, in 20 ms frames rounded up: lost
+    /// packets, and pauses in sending (hold, silence suppression).
+    pub lost_frames: u64,
+    /// Times the side's SSRC changed (each new stream is anchored at its arrival).
+    pub ssrc_changes: u64,
+    /// Times a stream was re-anchored because its timestamps and arrivals disagreed by
+    /// more than `resync`.
+    pub resyncs: u64,
+    /// Times a stream's mapping was moved by its steady lateness (clock drift, a change of
+    /// network delay), by at most `resync`.
+    pub realigned: u64,
+}
+
+/// Counters of both sides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlignStats {
+    /// The caller's side.
+    pub caller: SideStats,
+    /// The operator's side.
+    pub operator: SideStats,
+}
+
+impl AlignStats {
+    /// The counters of one side.
+    pub fn side(&self, side: Side) -> &SideStats {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Operator => &self.operator,
+        }
+    }
+}
+
+/// One side: decoded samples waiting to be drained, by timeline position modulo the ring.
+struct Track {
+    samples: Box<[i16]>,
+    present: Box<[bool]>,
+    stream: Option<Stream>,
+    stats: SideStats,
+    /// Whether any audio of this side has been drained yet (silence before it is no gap).
+    heard: bool,
+    /// Missing samples drained since the last received one.
+    gap: u64,
+}
+
+// The ring is seconds of samples: its size is what is worth seeing, not its content.
+impl std::fmt::Debug for Track {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Track")
+            .field("capacity", &self.samples.len())
+            .field("stream", &self.stream)
+            .field("stats", &self.stats)
+            .field("heard", &self.heard)
+            .field("gap", &self.gap)
+            .finish()
+    }
+}
+
+impl Track {
+    fn new(capacity: usize) -> Track {
+        Track {
+            samples: vec![0; capacity].into_boxed_slice(),
+            present: vec![false; capacity].into_boxed_slice(),
+            stream: None,
+            stats: SideStats::default(),
+            heard: false,
+            gap: 0,
+        }
+    }
+
+    /// Where the packet's first sample goes, or `None` for a duplicate.
+    fn place(
+        &mut self,
+        arrival: i64,
+        seq: u16,
+        ts: u32,
+        ssrc: u32,
+        len: usize,
+        limits: Limits,
+    ) -> Option<i64> {
+        let Some(stream) = self.stream.as_mut().filter(|s| s.ssrc == ssrc) else {
+            if self.stream.is_some() {
+                self.stats.ssrc_changes += 1;
+            }
+            self.stream = Some(Stream::anchored(ssrc, seq, ts, len, arrival));
+            return Some(arrival);
+        };
+        match stream.place(arrival, seq, ts, len, limits) {
+            Outcome::Duplicate => {
+                self.stats.duplicates += 1;
+                None
+            }
+            Outcome::Placed { pos, adjust } => {
+                match adjust {
+                    Adjust::None => {}
+                    Adjust::Resync => self.stats.resyncs += 1,
+                    Adjust::Realign => self.stats.realigned += 1,
+                }
+                Some(pos)
+            }
+        }
+    }
+
+    /// Decodes `payload` into positions `pos..`, keeping only what lies in
+    /// `drained..drained + capacity`.
+    fn write(&mut self, pos: i64, codec: Codec, payload: &[u8], drained: u64) {
+        let capacity = self.samples.len();
+        let drained = i64::try_from(drained).unwrap_or(i64::MAX);
+        let limit = drained.saturating_add(capacity as i64);
+        let end = pos.saturating_add(payload.len() as i64);
+        if end <= drained {
+            self.stats.late_dropped += 1;
+            return;
+        }
+        if pos >= limit {
+            self.stats.early_dropped += 1;
+            return;
+        }
+        let first = pos.max(drained);
+        let last = end.min(limit);
+        // Both bounds lie within `pos..end`, so the offsets index `payload`.
+        let skip = (first - pos) as usize;
+        let count = (last - first) as usize;
+        let mask = capacity - 1;
+        for (i, &byte) in payload[skip..skip + count].iter().enumerate() {
+            let slot = (first as usize).wrapping_add(i) & mask;
+            self.samples[slot] = g711::decode_sample(codec, byte);
+            self.present[slot] = true;
+        }
+    }
+
+    /// The sample at a drained position's slot, clearing the slot for the position one ring
+    /// later.
+    fn take(&mut self, slot: usize) -> i16 {
+        let sample = std::mem::take(&mut self.samples[slot]);
+        if std::mem::take(&mut self.present[slot]) {
+            if self.heard && self.gap > 0 {
+                self.stats.lost_frames += self.gap.div_ceil(FRAME);
+            }
+            self.heard = true;
+            self.gap = 0;
+        } else {
+            self.gap += 1;
+        }
+        sample
+    }
+}
+
+/// Both sides of one conversation, aligned on one timeline.
+#[derive(Debug)]
+pub struct Aligner {
+    start: Instant,
+    limits: Limits,
+    /// Timeline positions below this have been handed out.
+    drained: u64,
+    /// Set by [`Aligner::finish`]: the timeline ends here.
+    end: Option<u64>,
+    caller: Track,
+    operator: Track,
+}
+
+impl Aligner {
+    /// An aligner whose time zero, `start`, is the operator's answer.
+    pub fn new(config: AlignerConfig, start: Instant) -> Aligner {
+        let jitter = config.jitter.min(MAX_TOLERANCE);
+        let resync = config.resync.min(MAX_TOLERANCE);
+        let capacity = (samples(jitter + HEADROOM) as usize).next_power_of_two();
+        Aligner {
+            start,
+            limits: Limits {
+                jitter: samples(jitter),
+                resync: samples(resync),
+            },
+            drained: 0,
+            end: None,
+            caller: Track::new(capacity),
+            operator: Track::new(capacity),
+        }
+    }
+
+    /// One received packet (or 20 ms of one) of one side, read at `at`: `ts` is the
+    /// sender's timestamp of `payload[0]`. Packets after [`Aligner::finish`] are ignored.
+    // The fields of a received packet, flat, so the recording task passes its frame's
+    // fields without building anything per packet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        side: Side,
+        at: Instant,
+        seq: u16,
+        ts: u32,
+        ssrc: u32,
+        codec: Codec,
+        payload: &[u8],
+    ) {
+        let arrival = self.position(at);
+        let (limits, drained, finished) = (self.limits, self.drained, self.end.is_some());
+        let track = self.track_mut(side);
+        track.stats.packets += 1;
+        if payload.is_empty() || finished {
+            return;
+        }
+        // A longer payload than the ring could not be placed whole anyway.
+        let payload = &payload[..payload.len().min(track.samples.len())];
+        if let Some(pos) = track.place(arrival, seq, ts, ssrc, payload.len(), limits) {
+            track.write(pos, codec, payload, drained);
+        }
+    }
+
+    /// Appends to `out` the stereo frames (caller, operator, interleaved) that are final:
+    /// the timeline up to `now - jitter`. Returns how many frames were appended.
+    pub fn drain(&mut self, now: Instant, out: &mut Vec<i16>) -> usize {
+        let target = self.position(now).saturating_sub(self.limits.jitter);
+        self.emit_until(target, out)
+    }
+
+    /// The call ended at `end`: appends everything up to `end`, so that the recording is
+    /// exactly `end - start` long, and ends the timeline. Returns the frames appended.
+    pub fn finish(&mut self, end: Instant, out: &mut Vec<i16>) -> usize {
+        let target = self.position(end);
+        let frames = self.emit_until(target, out);
+        self.end = Some(self.drained);
+        frames
+    }
+
+    /// Frames handed out so far: the recording's length in samples.
+    pub fn frames(&self) -> u64 {
+        self.drained
+    }
+
+    /// The counters of both sides.
+    pub fn stats(&self) -> AlignStats {
+        AlignStats {
+            caller: self.caller.stats,
+            operator: self.operator.stats,
+        }
+    }
+
+    fn track_mut(&mut self, side: Side) -> &mut Track {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Operator => &mut self.operator,
+        }
+    }
+
+    /// Samples from the start to `at` (negative before it).
+    fn position(&self, at: Instant) -> i64 {
+        match at.checked_duration_since(self.start) {
+            Some(d) => samples(d),
+            None => -samples(self.start.duration_since(at)),
+        }
+    }
+
+    fn emit_until(&mut self, target: i64, out: &mut Vec<i16>) -> usize {
+        let Ok(mut target) = u64::try_from(target) else {
+            return 0;
+        };
+        if let Some(end) = self.end {
+            target = target.min(end);
+        }
+        if target <= self.drained {
+            return 0;
+        }
+        let frames = target - self.drained;
+        out.reserve(usize::try_from(frames.saturating_mul(2)).unwrap_or(usize::MAX));
+        let mask = self.caller.samples.len() - 1;
+        for position in self.drained..target {
+            let slot = position as usize & mask;
+            out.push(self.caller.take(slot));
+            out.push(self.operator.take(slot));
+        }
+        self.drained = target;
+        frames as usize
+    }
+}
+
+/// A duration in samples at 8 kHz, rounded down.
+fn samples(d: Duration) -> i64 {
+    let n = d.as_nanos() * u128::from(SAMPLE_RATE) / 1_000_000_000;
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+#[path = "align_tests.rs"]
+mod tests;

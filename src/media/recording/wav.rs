@@ -1,0 +1,209 @@
+//! Writing a recording: a canonical 44-byte RIFF/WAVE header (PCM format tag 1, 2 channels,
+//! 8000 Hz, 16 bits; the `fmt ` chunk of the Microsoft RIFF specification, 1991) followed by
+//! little-endian interleaved samples.
+//!
+//! Invariants:
+//! - the header's RIFF and data sizes are only ever rewritten by [`WavWriter::checkpoint`]
+//!   (and [`WavWriter::finish`]), after every buffered byte has been handed to the writer,
+//!   and always describe a whole number of stereo frames that are all in the file: a file
+//!   checkpointed and synced is playable as it stands, whatever happens next;
+//! - [`WavWriter::write`] takes whole frames only, so the frame count never holds half a
+//!   frame (a generic WAV writer's flush after an odd number of samples would leave a
+//!   header describing half a frame, which readers reject);
+//! - the data size never exceeds what the 32-bit RIFF size can describe; writing past that
+//!   (about 37 hours of audio) is refused rather than wrapped;
+//! - nothing allocates after [`WavWriter::create`].
+
+use std::io::{self, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+use super::{BITS_PER_SAMPLE, CHANNELS, FRAME_BYTES, HEADER_LEN, SAMPLE_RATE};
+
+/// Bytes buffered before they are handed to the inner writer (about 0.5 s of audio): one
+/// write system call per buffer instead of one per drain.
+const BUFFER_BYTES: usize = 16 * 1024;
+/// The largest data chunk, in whole frames, whose RIFF size (data + 36) fits in 32 bits.
+const MAX_DATA_BYTES: u64 =
+    (u32::MAX as u64 - (HEADER_LEN - 8)) / FRAME_BYTES as u64 * FRAME_BYTES as u64;
+/// Offset of the RIFF chunk's size field.
+const RIFF_SIZE_AT: u64 = 4;
+/// Offset of the data chunk's size field.
+const DATA_SIZE_AT: u64 = 40;
+
+/// What a finished recording holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WavSummary {
+    /// Stereo frames (samples per channel).
+    pub frames: u64,
+    /// The file's length in bytes, header included.
+    pub bytes: u64,
+    /// The audio's duration: `frames` at 8 kHz.
+    pub duration: Duration,
+}
+
+/// Stereo 16-bit 8 kHz WAV writer over any `Write + Seek` (a file in production, a
+/// `Cursor` in tests). The header is written at the inner writer's position at creation.
+///
+/// Nothing is flushed on drop (errors would go unseen): end with [`WavWriter::finish`].
+/// After an error the writer should be dropped; the file is then repairable with
+/// [`super::repair`].
+pub struct WavWriter<W: Write + Seek> {
+    inner: W,
+    /// Where the header starts in `inner`.
+    base: u64,
+    buffer: Vec<u8>,
+    /// Audio bytes handed to `inner`.
+    written: u64,
+}
+
+impl<W: Write + Seek> std::fmt::Debug for WavWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavWriter")
+            .field("base", &self.base)
+            .field("written", &self.written)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl<W: Write + Seek> WavWriter<W> {
+    /// Writes a header describing no audio yet.
+    pub fn create(mut inner: W) -> io::Result<Self> {
+        let base = inner.stream_position()?;
+        inner.write_all(&header(0))?;
+        Ok(WavWriter {
+            inner,
+            base,
+            buffer: Vec::with_capacity(BUFFER_BYTES),
+            written: 0,
+        })
+    }
+
+    /// Appends interleaved samples (caller, operator, caller, …). Refuses an odd number of
+    /// samples (half a frame), and audio beyond what a WAV header can describe, writing
+    /// nothing in either case.
+    pub fn write(&mut self, interleaved: &[i16]) -> io::Result<()> {
+        if interleaved.len() % usize::from(CHANNELS) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "recording write of half a stereo frame",
+            ));
+        }
+        let bytes = interleaved.len() as u64 * 2;
+        if self.data_bytes().saturating_add(bytes) > MAX_DATA_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "recording longer than a WAV header can describe",
+            ));
+        }
+        for &sample in interleaved {
+            if self.buffer.len() + 2 > BUFFER_BYTES {
+                self.flush_buffer()?;
+            }
+            self.buffer.extend_from_slice(&sample.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Hands the buffer to the inner writer and rewrites the RIFF and data sizes for the
+    /// frames written so far, then seeks back to the end. The caller syncs the file
+    /// (`File::sync_data`) after this, at least once a second.
+    pub fn checkpoint(&mut self) -> io::Result<()> {
+        self.flush_buffer()?;
+        // `MAX_DATA_BYTES` keeps both sizes within 32 bits.
+        let data = self.written as u32;
+        self.inner.seek(SeekFrom::Start(self.base + RIFF_SIZE_AT))?;
+        self.inner
+            .write_all(&(data + (HEADER_LEN - 8) as u32).to_le_bytes())?;
+        self.inner.seek(SeekFrom::Start(self.base + DATA_SIZE_AT))?;
+        self.inner.write_all(&data.to_le_bytes())?;
+        self.inner
+            .seek(SeekFrom::Start(self.base + HEADER_LEN + self.written))?;
+        self.inner.flush()
+    }
+
+    /// Writes the final sizes and says what the file holds.
+    pub fn finish(self) -> io::Result<WavSummary> {
+        self.finish_into_inner().map(|(summary, _)| summary)
+    }
+
+    /// [`WavWriter::finish`], giving the inner writer back (to sync and close the file).
+    pub fn finish_into_inner(mut self) -> io::Result<(WavSummary, W)> {
+        self.checkpoint()?;
+        let frames = self.frames();
+        let summary = WavSummary {
+            frames,
+            bytes: HEADER_LEN + self.written,
+            duration: frames_duration(frames, SAMPLE_RATE),
+        };
+        Ok((summary, self.inner))
+    }
+
+    /// Stereo frames written so far, buffered ones included.
+    pub fn frames(&self) -> u64 {
+        self.data_bytes() / u64::from(FRAME_BYTES)
+    }
+
+    /// The inner writer (e.g. to sync the file after a checkpoint).
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer, mutably. Writing or seeking through it breaks the file.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// The inner writer as it is: buffered frames not yet checkpointed are dropped.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    fn data_bytes(&self) -> u64 {
+        self.written + self.buffer.len() as u64
+    }
+
+    fn flush_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.inner.write_all(&self.buffer)?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+/// The canonical header for `data` bytes of recording audio.
+fn header(data: u32) -> [u8; HEADER_LEN as usize] {
+    let block_align = FRAME_BYTES;
+    let byte_rate = SAMPLE_RATE * u32::from(block_align);
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&data.saturating_add((HEADER_LEN - 8) as u32).to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // WAVE_FORMAT_PCM
+    h[22..24].copy_from_slice(&CHANNELS.to_le_bytes());
+    h[24..28].copy_from_slice(&SAMPLE_RATE.to_le_bytes());
+    h[28..32].copy_from_slice(&byte_rate.to_le_bytes());
+    h[32..34].copy_from_slice(&block_align.to_le_bytes());
+    h[34..36].copy_from_slice(&BITS_PER_SAMPLE.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data.to_le_bytes());
+    h
+}
+
+/// The duration of `frames` at `rate`, to the nanosecond.
+pub(super) fn frames_duration(frames: u64, rate: u32) -> Duration {
+    if rate == 0 {
+        return Duration::ZERO;
+    }
+    let nanos = u128::from(frames) * 1_000_000_000 / u128::from(rate);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+#[path = "wav_tests.rs"]
+mod tests;
