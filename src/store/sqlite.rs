@@ -94,6 +94,14 @@ const SELECT_RECENT: &str = concat!(
     " FROM calls ORDER BY received_at DESC, id DESC LIMIT ?"
 );
 
+const SELECT_WITH_RECORDINGS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM calls WHERE outcome = 'answered' OR connected_at IS NOT NULL \
+     OR recording_path IS NOT NULL OR recording_error IS NOT NULL \
+     ORDER BY received_at, id"
+);
+
 fn database(source: sqlx::Error) -> StoreError {
     StoreError::Database { source }
 }
@@ -307,6 +315,19 @@ pub(super) async fn recent_calls(
         .map_err(database)
 }
 
+pub(super) async fn calls_with_recordings(
+    pool: &SqlitePool,
+) -> Result<Vec<CallRecord>, StoreError> {
+    let rows = sqlx::query(SELECT_WITH_RECORDINGS)
+        .fetch_all(pool)
+        .await
+        .map_err(database)?;
+    rows.iter()
+        .map(record)
+        .collect::<Result<_, _>>()
+        .map_err(database)
+}
+
 pub(super) async fn count_calls(pool: &SqlitePool) -> Result<u64, StoreError> {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls")
         .fetch_one(pool)
@@ -350,7 +371,9 @@ fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
         recording_sha256: row.try_get("recording_sha256")?,
         recording_error: row.try_get("recording_error")?,
         notice_played_at: row.try_get("notice_played_at")?,
-        notice_completed: row.try_get::<Option<i64>, _>("notice_completed")?.map(|v| v != 0),
+        notice_completed: row
+            .try_get::<Option<i64>, _>("notice_completed")?
+            .map(|v| v != 0),
         topic: row.try_get("topic")?,
     })
 }
@@ -369,6 +392,6 @@ mod tests {
 
     #[test]
     fn every_column_is_selected() {
-        assert_eq!(columns!().split(',').count(), 22);
+        assert_eq!(columns!().split(',').count(), 25);
     }
 }
