@@ -44,6 +44,9 @@ struct MediaSlot {
     task: Option<CallMediaHandle>,
     operator_port: Option<u16>,
     operator_socket: Option<UdpSocket>,
+    /// When the operator leg was bridged (the operator's 200 OK): to measure how soon
+    /// their voice reaches the caller.
+    bridged_at: Option<std::time::Instant>,
 }
 
 pub struct Engine {
@@ -271,6 +274,7 @@ impl Engine {
                     tracing::warn!("bridge ordered without an operator socket");
                     return;
                 };
+                slot.bridged_at = Some(std::time::Instant::now());
                 MediaCommand::Bridge {
                     operator_socket,
                     operator: leg_config(&operator),
@@ -305,6 +309,16 @@ impl Engine {
                 };
                 self.sb
                     .handle_media_event(call, MediaEvent::Inactive { leg }, now)
+            }
+            CallMediaEvent::FirstPacket {
+                leg: call_media::Leg::Operator,
+            } => {
+                let after = self
+                    .media
+                    .get(&call)
+                    .and_then(|s| s.bridged_at)
+                    .map(|t| t.elapsed());
+                tracing::info!(?call, after_answer = ?after, "operator's first RTP relayed to the caller");
             }
             CallMediaEvent::FirstPacket { leg } => tracing::debug!(?call, ?leg, "first RTP"),
             CallMediaEvent::Closed { stats } => tracing::debug!(?call, ?stats, "media closed"),

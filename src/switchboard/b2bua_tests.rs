@@ -230,6 +230,12 @@ fn queued_caller(sb: &mut Switchboard, call_id: &str, now: Now) -> (CallRef, Str
     let out = drain(sb);
     let ok = out.response_to(trunk(), 200).expect("200 to the caller");
     let tag = message::to_tag(&ok).unwrap().unwrap();
+    let ack = format!(
+        "ACK sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-ack-{call_id};rport\r\n\
+         From: <sip:+79115550101@127.0.0.1>;tag=c-{call_id}\r\nTo: <sip:792112@127.0.0.1>;tag={tag}\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    sb.handle_datagram(ack.as_bytes(), trunk(), now);
     let (prompts, greeting) = out.played().unwrap();
     assert_eq!(prompts, vec![PromptKind::Greeting]);
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag: greeting }, now);
@@ -535,4 +541,170 @@ fn wrong_password_is_refused_and_the_operator_is_not_offered_calls() {
         vec![PromptKind::NoOperators],
         "nobody logged in"
     );
+}
+
+fn feature_invite(op: &str, code: &str, cseq: u32, auth: Option<&str>) -> String {
+    let p = phone(op).addr;
+    let body = "v=0\r\no=op 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16101 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "INVITE sip:{code}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {p};branch=z9hG4bK-f-{op}-{cseq};rport\r\n\
+         From: <sip:{op}@127.0.0.1>;tag=f{op}\r\nTo: <sip:{code}@127.0.0.1>\r\nCall-ID: feature-{op}-{code}\r\n\
+         CSeq: {cseq} INVITE\r\nContact: <sip:{op}@{p}>\r\n{auth}Max-Forwards: 70\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Answer a 401 the way a softphone does (MD5, qop=auth).
+fn digest_answer(challenge: &Response, op: &str, method: &str, uri: &str) -> String {
+    let text = challenge.to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate") && l.contains("MD5"))
+        .expect("MD5 challenge");
+    let field = |name: &str| -> String {
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[start..].split('"').next().unwrap().to_string()
+    };
+    let (realm, nonce) = (field("realm"), field("nonce"));
+    let ha1 = digest::ha1(Algorithm::Md5, op, &realm, &format!("pass{op}"));
+    let ha2 = Algorithm::Md5.hash_hex(format!("{method}:{uri}").as_bytes());
+    let response =
+        Algorithm::Md5.hash_hex(format!("{ha1}:{nonce}:00000001:beef:auth:{ha2}").as_bytes());
+    format!("Digest username=\"{op}\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"{uri}\",response=\"{response}\",algorithm=MD5,cnonce=\"beef\",nc=00000001,qop=auth")
+}
+
+#[test]
+fn star_50_pauses_the_operator_after_digest_auth_and_star_51_resumes() {
+    let mut sb = line_with(&["101"]);
+    let now = t0();
+    register(&mut sb, "101", now);
+    let out = send(
+        &mut sb,
+        &feature_invite("101", "*50", 1, None),
+        phone("101"),
+        now,
+    );
+    let challenge = out
+        .response_to(phone("101"), 401)
+        .expect("feature codes need the operator's password");
+    let auth = digest_answer(&challenge, "101", "INVITE", "sip:*50@127.0.0.1:5060");
+    let out = send(
+        &mut sb,
+        &feature_invite("101", "*50", 2, Some(&auth)),
+        phone("101"),
+        now,
+    );
+    let call = out
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::OpenMedia {
+                call,
+                leg: Leg::Caller,
+            } => Some(*call),
+            _ => None,
+        })
+        .expect("the code is confirmed by voice");
+    sb.handle_media_opened(call, Leg::Caller, 30010, now);
+    let out = drain(&mut sb);
+    assert_eq!(out.played().unwrap().0, vec![PromptKind::Paused]);
+    assert!(
+        out.actions
+            .iter()
+            .all(|a| !matches!(a, Action::Register(_))),
+        "not a call to the line: no row"
+    );
+    assert!(matches!(
+        sb.acd.operator_state("101"),
+        Some(super::acd::OperatorState::Paused(_))
+    ));
+
+    // A caller now waits: the paused operator is logged in but not rung.
+    let (_, _, out) = queued_caller(&mut sb, "p1", now);
+    assert!(!out.opens_operator_leg());
+    assert_eq!(out.played().unwrap().0, vec![PromptKind::HoldMusic]);
+
+    let out = send(
+        &mut sb,
+        &feature_invite("101", "*51", 3, None),
+        phone("101"),
+        now,
+    );
+    let challenge = out.response_to(phone("101"), 401).unwrap();
+    let auth = digest_answer(&challenge, "101", "INVITE", "sip:*51@127.0.0.1:5060");
+    let out = send(
+        &mut sb,
+        &feature_invite("101", "*51", 4, Some(&auth)),
+        phone("101"),
+        now,
+    );
+    assert!(
+        out.opens_operator_leg(),
+        "resumed: the waiting caller is offered at once"
+    );
+}
+
+#[test]
+fn callers_already_queued_at_closing_time_are_still_served() {
+    // Weekdays 08:00-18:00 Moscow; Tuesday 2026-11-24 17:59:50 MSK is 14:59:50Z.
+    let toml = r#"
+        [sip]
+        listen = "127.0.0.1:5060"
+        [trunk]
+        numbers = ["792112"]
+        allow = ["127.0.0.1/32"]
+        [queue]
+        wrap_up = "10s"
+        [[operators]]
+        id = "101"
+        name = "Operator 101"
+        password = "pass101"
+        "#;
+    let config = Config::from_toml(toml, Path::new("test.toml"), &[]).unwrap();
+    let now = Now {
+        mono: std::time::Instant::now(),
+        wall: "2026-11-24T14:59:30Z".parse().unwrap(),
+    };
+    let mut sb = Switchboard::new(Settings::from_config(&config), 9, now);
+    register(&mut sb, "101", now);
+    let (a, a_tag, _) = queued_caller(&mut sb, "a", now);
+    let inv = ring(&mut sb, a, "101", now);
+    answer(&mut sb, &inv, "101", now);
+    // B arrives at 17:59:50, in hours: greeting, then the queue (101 is busy).
+    let now = now.advanced(Duration::from_secs(20));
+    let (b, _, out) = queued_caller(&mut sb, "b", now);
+    assert!(!out.opens_operator_leg());
+    // 18:00:30: closed. A new caller gets the after-hours message…
+    let now = now.advanced(Duration::from_secs(40));
+    let out = send(&mut sb, &invite("c"), trunk(), now);
+    let c = out.actions.iter().find_map(|a| match a {
+        Action::OpenMedia {
+            call,
+            leg: Leg::Caller,
+        } => Some(*call),
+        _ => None,
+    });
+    sb.handle_media_opened(c.unwrap(), Leg::Caller, 30020, now);
+    assert_eq!(
+        drain(&mut sb).played().unwrap().0,
+        vec![PromptKind::AfterHours]
+    );
+    // …while B, who queued in hours, is rung once 101's wrap-up ends.
+    let now = now.advanced(Duration::from_secs(30));
+    let out = send(
+        &mut sb,
+        &bye_from("a", "c-a", &a_tag, 2, trunk()),
+        trunk(),
+        now,
+    );
+    assert_eq!(out.status_to(trunk()), vec![200]);
+    let wrapped = now.advanced(Duration::from_secs(10));
+    sb.handle_timeout(wrapped);
+    let out = drain(&mut sb);
+    assert!(out.opens_operator_leg(), "B is served after closing time");
+    let _ = b;
 }

@@ -168,7 +168,7 @@ pub struct Switchboard {
     by_bye: HashMap<TxKey, CallRef>,
     /// Our INVITEs to operators, until their transactions end.
     rings: HashMap<TxKey, operator_leg::Ring>,
-    acd: Acd,
+    pub(crate) acd: Acd,
     registrar: Registrar,
     /// Responses held back on purpose (registrar tarpit), sent at their instant.
     delayed: Vec<(Instant, TxKey, Response)>,
