@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod config;
 pub mod media;
+pub mod recordings;
 pub mod runtime;
 pub mod sdp;
 pub mod sip;

@@ -8,6 +8,7 @@
 pub mod call_media;
 pub mod engine;
 pub mod prompts;
+pub mod recorder;
 pub mod register_writer;
 pub mod rtp_ports;
 pub mod sockets;

@@ -196,6 +196,16 @@ impl Store {
         }
     }
 
+    /// Every call that should have a recording or names one, oldest first: answered
+    /// (`outcome = answered`), connected to an operator (so also interrupted calls that
+    /// were talking), or with a `recording_path` or `recording_error`. What
+    /// `recordings verify` checks the recordings tree against.
+    pub async fn calls_with_recordings(&self) -> Result<Vec<CallRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::calls_with_recordings(pool).await,
+        }
+    }
+
     /// How many rows the register holds.
     pub async fn count_calls(&self) -> Result<u64, StoreError> {
         match &self.backend {

@@ -94,6 +94,14 @@ const SELECT_RECENT: &str = concat!(
     " FROM calls ORDER BY received_at DESC, id DESC LIMIT ?"
 );
 
+const SELECT_WITH_RECORDINGS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM calls WHERE outcome = 'answered' OR connected_at IS NOT NULL \
+     OR recording_path IS NOT NULL OR recording_error IS NOT NULL \
+     ORDER BY received_at, id"
+);
+
 fn database(source: sqlx::Error) -> StoreError {
     StoreError::Database { source }
 }
@@ -298,6 +306,19 @@ pub(super) async fn recent_calls(
 ) -> Result<Vec<CallRecord>, StoreError> {
     let rows = sqlx::query(SELECT_RECENT)
         .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(database)?;
+    rows.iter()
+        .map(record)
+        .collect::<Result<_, _>>()
+        .map_err(database)
+}
+
+pub(super) async fn calls_with_recordings(
+    pool: &SqlitePool,
+) -> Result<Vec<CallRecord>, StoreError> {
+    let rows = sqlx::query(SELECT_WITH_RECORDINGS)
         .fetch_all(pool)
         .await
         .map_err(database)?;

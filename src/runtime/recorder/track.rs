@@ -1,0 +1,426 @@
+//! One recording being written: its frame queue, its aligner and its WAV writer.
+//!
+//! A writer thread calls [`Track::pump`] every tick: queued frames go into the aligner,
+//! what the aligner has settled is written, and at least every `sync_every` the header is
+//! rewritten (`checkpoint`) and the data synced, so a crash loses at most about that much
+//! audio and startup repair finds a valid prefix. [`Track::finish`] ends it.
+//!
+//! Invariants:
+//! - The first disk error stops writing for good: the track keeps discarding frames (so
+//!   the media task's queue never looks stuck) and its outcome is the error, with the stage
+//!   it happened in. The call is never affected.
+//! - The marker is removed only by `finish`, after the final header is synced (or after a
+//!   failure, when the runtime registers the reason instead). A track that is abandoned
+//!   keeps its marker: the next start repairs its file like one left by a crash.
+
+use std::fmt;
+use std::io::{self, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::files;
+use crate::media::recording::{Aligner, Side, WavWriter};
+use crate::runtime::call_media::{Leg, RecordFrame};
+
+/// What a track writes to: a file, or a failing stand-in in tests.
+pub(crate) trait Sink: Write + Seek + Send + 'static {
+    /// Makes the data written so far durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Makes data and metadata durable (`fsync`), for the final close.
+    fn sync_all(&self) -> io::Result<()>;
+}
+
+/// Where in a recording's life a disk error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Write,
+    Checkpoint,
+    Sync,
+    Finish,
+    Marker,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Write => "writing audio",
+            Stage::Checkpoint => "updating the WAV header",
+            Stage::Sync => "syncing to disk",
+            Stage::Finish => "finishing the file",
+            Stage::Marker => "removing the unfinished marker",
+        })
+    }
+}
+
+/// The first disk error of a track, as the register will state it.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub stage: Stage,
+    pub source: io::Error,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.stage, self.source)
+    }
+}
+
+/// A finished file, before it is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Stereo frames in the file.
+    pub frames: u64,
+    /// Its duration.
+    pub duration: Duration,
+}
+
+enum State<S: Sink> {
+    Writing {
+        wav: WavWriter<S>,
+        /// A second handle on the same open file, for syncing (the writer owns the first).
+        file: S,
+    },
+    Failed(Failure),
+}
+
+pub(crate) struct Track<S: Sink> {
+    /// Which call (for logs).
+    pub call_id: String,
+    wav_path: PathBuf,
+    marker: PathBuf,
+    frames: mpsc::Receiver<RecordFrame>,
+    aligner: Aligner,
+    state: State<S>,
+    sync_every: Duration,
+    next_sync: Instant,
+    /// The day directory's new entries are synced with the first checkpoint, off the
+    /// caller's thread.
+    dir_synced: bool,
+}
+
+impl<S: Sink> Track<S> {
+    /// A track writing to `file` (already holding a WAV header, via `wav`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: String,
+        wav_path: PathBuf,
+        marker: PathBuf,
+        frames: mpsc::Receiver<RecordFrame>,
+        aligner: Aligner,
+        wav: WavWriter<S>,
+        file: S,
+        sync_every: Duration,
+        now: Instant,
+    ) -> Track<S> {
+        Track {
+            call_id,
+            wav_path,
+            marker,
+            frames,
+            aligner,
+            state: State::Writing { wav, file },
+            sync_every,
+            next_sync: now + sync_every,
+            dir_synced: false,
+        }
+    }
+
+    /// Takes queued frames (at most `limit`, so one busy call cannot hold the thread),
+    /// writes what the aligner has settled by `now`, and checkpoints when due.
+    pub fn pump(&mut self, now: Instant, limit: usize, buf: &mut Vec<i16>) {
+        self.take_frames(limit);
+        buf.clear();
+        self.aligner.drain(now, buf);
+        self.write(buf);
+        if now >= self.next_sync {
+            self.next_sync = now + self.sync_every;
+            self.checkpoint();
+        }
+    }
+
+    /// Pumps everything queued and makes it durable now. The frames on disk, or the failure.
+    pub fn flush(&mut self, now: Instant, buf: &mut Vec<i16>) -> Result<u64, String> {
+        self.pump(now, usize::MAX, buf);
+        self.next_sync = now + self.sync_every;
+        self.checkpoint();
+        match &self.state {
+            State::Writing { wav, .. } => Ok(wav.frames()),
+            State::Failed(failure) => Err(failure.to_string()),
+        }
+    }
+
+    /// The call ended at `end`: the rest of the queue, the aligner's tail up to `end`, the
+    /// final header, a full sync; then the marker goes. The file's facts, or the failure.
+    pub fn finish(mut self, end: Instant, buf: &mut Vec<i16>) -> Result<Written, Failure> {
+        self.take_frames(usize::MAX);
+        buf.clear();
+        self.aligner.finish(end, buf);
+        self.write(buf);
+        let written = match self.state {
+            State::Failed(failure) => Err(failure),
+            State::Writing { wav, file } => match wav.finish() {
+                Ok(summary) => file
+                    .sync_all()
+                    .map(|()| Written {
+                        frames: summary.frames,
+                        duration: summary.duration,
+                    })
+                    .map_err(|source| Failure {
+                        stage: Stage::Sync,
+                        source,
+                    }),
+                Err(source) => Err(Failure {
+                    stage: Stage::Finish,
+                    source,
+                }),
+            },
+        };
+        // Also after a failure: the reason is registered, so a repair at the next start
+        // would only contradict it.
+        let removed = files::remove_marker(&self.marker);
+        let written = written?;
+        removed.map_err(|source| Failure {
+            stage: Stage::Marker,
+            source,
+        })?;
+        Ok(written)
+    }
+
+    /// The handle is gone without `stop`: save what there is and keep the marker, so the
+    /// next start repairs and reports this file like one left by a crash.
+    pub fn abandon(mut self, now: Instant, buf: &mut Vec<i16>) {
+        let _ = self.flush(now, buf);
+        tracing::warn!(
+            call_id = %self.call_id,
+            path = %self.wav_path.display(),
+            "recording abandoned without an end; it will be repaired at the next start"
+        );
+    }
+
+    fn take_frames(&mut self, limit: usize) {
+        let mut taken = 0;
+        while taken < limit {
+            let Ok(frame) = self.frames.try_recv() else {
+                break;
+            };
+            taken += 1;
+            if matches!(self.state, State::Failed(_)) {
+                continue;
+            }
+            let side = match frame.leg {
+                Leg::Caller => Side::Caller,
+                Leg::Operator => Side::Operator,
+            };
+            self.aligner.push(
+                side,
+                frame.at,
+                frame.seq,
+                frame.ts,
+                frame.ssrc,
+                frame.codec,
+                frame.audio(),
+            );
+        }
+    }
+
+    fn write(&mut self, samples: &[i16]) {
+        if samples.is_empty() {
+            return;
+        }
+        if let State::Writing { wav, .. } = &mut self.state {
+            if let Err(source) = wav.write(samples) {
+                self.fail(Stage::Write, source);
+            }
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        let State::Writing { wav, file } = &mut self.state else {
+            return;
+        };
+        let result = wav
+            .checkpoint()
+            .map_err(|e| (Stage::Checkpoint, e))
+            .and_then(|()| file.sync_data().map_err(|e| (Stage::Sync, e)));
+        if let Err((stage, source)) = result {
+            self.fail(stage, source);
+            return;
+        }
+        if !self.dir_synced {
+            self.dir_synced = true;
+            if let Some(dir) = self.wav_path.parent() {
+                if let Err(source) = files::sync_dir(dir) {
+                    self.fail(Stage::Sync, source);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, stage: Stage, source: io::Error) {
+        let failure = Failure { stage, source };
+        tracing::error!(
+            call_id = %self.call_id,
+            path = %self.wav_path.display(),
+            error = %failure,
+            "recording stopped by a disk error; the call goes on unrecorded"
+        );
+        // Dropping the writer closes the file: nothing more is written to it.
+        self.state = State::Failed(failure);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::SeekFrom;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::media::player::FRAME_SAMPLES;
+    use crate::media::recording::AlignerConfig;
+    use crate::sdp::Codec;
+
+    /// An in-memory file that starts failing writes after `room` bytes, like a full disk.
+    #[derive(Clone)]
+    struct Disk(Arc<Mutex<(Vec<u8>, u64, usize, u32)>>); // data, position, room, syncs
+
+    impl Disk {
+        fn new(room: usize) -> Disk {
+            Disk(Arc::new(Mutex::new((Vec::new(), 0, room, 0))))
+        }
+        fn syncs(&self) -> u32 {
+            self.0.lock().unwrap().3
+        }
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let mut d = self.0.lock().unwrap();
+            let pos = d.1 as usize;
+            if pos + b.len() > d.2 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            if d.0.len() < pos + b.len() {
+                d.0.resize(pos + b.len(), 0);
+            }
+            d.0[pos..pos + b.len()].copy_from_slice(b);
+            d.1 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for Disk {
+        fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+            let mut d = self.0.lock().unwrap();
+            d.1 = match to {
+                SeekFrom::Start(p) => p,
+                SeekFrom::End(o) => (d.0.len() as i64 + o) as u64,
+                SeekFrom::Current(o) => (d.1 as i64 + o) as u64,
+            };
+            Ok(d.1)
+        }
+    }
+
+    impl Sink for Disk {
+        fn sync_data(&self) -> io::Result<()> {
+            self.0.lock().unwrap().3 += 1;
+            Ok(())
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            self.sync_data()
+        }
+    }
+
+    fn frame(leg: Leg, at: Instant, i: u32) -> RecordFrame {
+        RecordFrame {
+            leg,
+            at,
+            seq: i as u16,
+            ts: i * FRAME_SAMPLES as u32,
+            ssrc: 7,
+            codec: Codec::Pcmu,
+            payload: [0x55; FRAME_SAMPLES],
+            len: FRAME_SAMPLES,
+        }
+    }
+
+    fn track(
+        dir: &tempfile::TempDir,
+        disk: &Disk,
+        t0: Instant,
+    ) -> (Track<Disk>, mpsc::Sender<RecordFrame>) {
+        let wav_path = dir.path().join("A.wav");
+        let marker = files::marker_of(&wav_path);
+        std::fs::write(&marker, b"").unwrap();
+        let (tx, rx) = mpsc::channel(1000);
+        let wav = WavWriter::create(disk.clone()).unwrap();
+        let aligner = Aligner::new(AlignerConfig::default(), t0);
+        let t = Track::new(
+            "A".into(),
+            wav_path,
+            marker,
+            rx,
+            aligner,
+            wav,
+            disk.clone(),
+            Duration::from_secs(1),
+            t0,
+        );
+        (t, tx)
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_recording_with_its_reason_and_drops_the_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        // Room for the header and about half a second of stereo audio.
+        let disk = Disk::new(44 + 16_000);
+        let (mut track, tx) = track(&dir, &disk, t0);
+        let mut buf = Vec::new();
+        for i in 0..100 {
+            let at = t0 + Duration::from_millis(20 * u64::from(i));
+            tx.try_send(frame(Leg::Caller, at, i)).unwrap();
+            tx.try_send(frame(Leg::Operator, at, i)).unwrap();
+        }
+        track.pump(t0 + Duration::from_secs(2), usize::MAX, &mut buf);
+        // Frames after the failure are taken and discarded: the media task never sees a
+        // full queue because of a dead disk.
+        for i in 100..150 {
+            tx.try_send(frame(Leg::Caller, t0, i)).unwrap();
+        }
+        track.pump(t0 + Duration::from_secs(3), usize::MAX, &mut buf);
+        assert_eq!(tx.capacity(), 1000);
+        let failure = track
+            .finish(t0 + Duration::from_secs(3), &mut buf)
+            .unwrap_err();
+        assert_eq!(failure.stage, Stage::Write);
+        assert!(
+            failure
+                .to_string()
+                .starts_with("writing audio: No space left"),
+            "{failure}"
+        );
+        assert!(!dir.path().join("A.wav.open").exists());
+    }
+
+    #[test]
+    fn checkpoints_are_synced_once_a_second_and_finish_syncs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let disk = Disk::new(usize::MAX);
+        let (mut track, _tx) = track(&dir, &disk, t0);
+        let mut buf = Vec::new();
+        for ms in (50..=2_000).step_by(50) {
+            track.pump(t0 + Duration::from_millis(ms), 100, &mut buf);
+        }
+        assert_eq!(disk.syncs(), 2, "at 1 s and 2 s");
+        let written = track.finish(t0 + Duration::from_secs(2), &mut buf).unwrap();
+        assert_eq!(written.frames, 16_000);
+        assert_eq!(disk.syncs(), 3);
+        assert!(!dir.path().join("A.wav.open").exists());
+    }
+}

@@ -1,0 +1,180 @@
+//! The writer threads: a few dedicated OS threads, each owning a share of the recordings.
+//!
+//! Why threads and not tokio tasks: writes and `fdatasync` block, for milliseconds on a
+//! busy disk. On tokio workers they would stall signalling and media; through
+//! `spawn_blocking` per batch, 2,000 recordings written every 50 ms would be 40,000
+//! blocking jobs a second and let the blocking pool grow to hundreds of threads as soon
+//! as the disk slows. A fixed pool bounds both: each thread wakes once per tick, takes its
+//! recordings' queued frames without waiting (`try_recv`), writes one batch per recording
+//! and syncs the ones that are due. A slow disk makes a thread late, never the media path:
+//! the frame queues (2 s) absorb it, and beyond that the media task counts the overflow.
+//!
+//! Commands (new recording, flush, stop, abandon) come over an unbounded std channel:
+//! there are a few per call, and the sender is an async task that must not block.
+//! A thread ends when its command channel is closed, i.e. when the recorder and every
+//! handle on its recordings are gone; commands already queued are handled first.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::track::{Failure, Sink, Track, Written};
+use super::Clock;
+
+/// A recording file shared by its WAV writer and its track (for syncing): one open file
+/// descriptor per recording, however many handles.
+#[derive(Clone)]
+pub(crate) struct DiskFile(pub Arc<File>);
+
+impl Write for DiskFile {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+impl Seek for DiskFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        (&*self.0).seek(to)
+    }
+}
+
+impl Sink for DiskFile {
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        self.0.sync_all()
+    }
+}
+
+/// What a writer thread is asked to do.
+pub(crate) enum Command {
+    /// Start writing a new recording.
+    Add {
+        id: u64,
+        track: Box<Track<DiskFile>>,
+    },
+    /// Write everything queued and sync it; reply with the frames on disk.
+    Flush {
+        id: u64,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
+    /// The call ended at `end`: finish the file and reply.
+    Stop {
+        id: u64,
+        end: Instant,
+        reply: oneshot::Sender<Result<Written, Failure>>,
+    },
+    /// The handle was dropped without a stop.
+    Abandon { id: u64 },
+}
+
+/// How the threads work (shared by all of them).
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub tick: Duration,
+    /// Frames taken per recording per tick: the queue's capacity, so a recording that fell
+    /// behind catches up in one tick without starving its neighbours for longer.
+    pub frames_per_tick: usize,
+    pub clock: Clock,
+}
+
+/// One writer thread, as the recorder sees it.
+pub(crate) struct Worker {
+    pub commands: std_mpsc::Sender<Command>,
+    /// Recordings it owns (for choosing the least loaded thread).
+    pub load: Arc<AtomicUsize>,
+    pub thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts a writer thread.
+    pub fn spawn(index: usize, settings: Settings) -> io::Result<Worker> {
+        let (commands, rx) = std_mpsc::channel();
+        let load = Arc::new(AtomicUsize::new(0));
+        let thread_load = load.clone();
+        let thread = thread::Builder::new()
+            .name(format!("recorder-{index}"))
+            .spawn(move || run(rx, thread_load, settings))?;
+        Ok(Worker {
+            commands,
+            load,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: Settings) {
+    let mut tracks: HashMap<u64, Track<DiskFile>> = HashMap::new();
+    // One sample buffer for every recording of the thread: reused, never shrunk.
+    let mut buf: Vec<i16> = Vec::new();
+    let mut next_tick = Instant::now() + settings.tick;
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(command) => handle(command, &mut tracks, &load, &settings, &mut buf),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let real = Instant::now();
+        if real >= next_tick {
+            let now = (settings.clock)();
+            for track in tracks.values_mut() {
+                track.pump(now, settings.frames_per_tick, &mut buf);
+            }
+            // A late thread does not try to make up missed ticks: the next pump takes
+            // everything queued anyway.
+            next_tick = (next_tick + settings.tick).max(real);
+        }
+    }
+    // Every handle is gone, so every track got its stop or abandon; this is for a track
+    // whose handle was leaked with the recorder.
+    let now = (settings.clock)();
+    for (_, track) in tracks.drain() {
+        track.abandon(now, &mut buf);
+    }
+}
+
+fn handle(
+    command: Command,
+    tracks: &mut HashMap<u64, Track<DiskFile>>,
+    load: &AtomicUsize,
+    settings: &Settings,
+    buf: &mut Vec<i16>,
+) {
+    let now = (settings.clock)();
+    match command {
+        Command::Add { id, track } => {
+            tracks.insert(id, *track);
+        }
+        Command::Flush { id, reply } => {
+            let result = match tracks.get_mut(&id) {
+                Some(track) => track.flush(now, buf),
+                None => Err("recording already ended".to_owned()),
+            };
+            let _ = reply.send(result);
+        }
+        Command::Stop { id, end, reply } => {
+            if let Some(track) = tracks.remove(&id) {
+                load.fetch_sub(1, Ordering::Relaxed);
+                // The handle may have stopped waiting; the file is finished regardless.
+                let _ = reply.send(track.finish(end, buf));
+            }
+        }
+        Command::Abandon { id } => {
+            if let Some(track) = tracks.remove(&id) {
+                load.fetch_sub(1, Ordering::Relaxed);
+                track.abandon(now, buf);
+            }
+        }
+    }
+}
