@@ -33,6 +33,19 @@ enum Command {
     Serve,
     /// Validate the configuration and the prompt files; print problems and exit non-zero.
     CheckConfig,
+    /// Work with the conversation recordings.
+    Recordings {
+        #[command(subcommand)]
+        command: RecordingsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordingsCommand {
+    /// Reconcile the register with the files: every answered call has a valid recording whose
+    /// size and SHA-256 match its row (or a stated recording error), and every file belongs
+    /// to a call. Prints each problem; exits non-zero if there is any.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +64,16 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => check_config(&config),
+        Command::Recordings {
+            command: RecordingsCommand::Verify,
+        } => match verify_recordings(&config) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("hotline: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve => match serve(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -71,6 +94,24 @@ fn check_config(config: &Config) -> ExitCode {
     }
     println!("{}: OK", config.source.display());
     ExitCode::SUCCESS
+}
+
+/// Whether the register and the recordings agree (the report is printed either way).
+fn verify_recordings(config: &Config) -> anyhow::Result<bool> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async {
+        let store = hotline::store::Store::open(&config.database.url, 1)
+            .await
+            .context("opening the call register")?;
+        let report = hotline::recordings::verify(&store, &config.recordings.dir)
+            .await
+            .context("verifying recordings")?;
+        println!("{report}");
+        Ok(report.is_clean())
+    })
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

@@ -24,10 +24,14 @@ use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, 
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
 use super::prompts::Prompts;
+use super::recorder::{Recorder, RecordingHandle, RecordingOutcome, RecordingStart};
 use super::register_writer::{RegisterWriter, WriterError};
 use super::rtp_ports::RtpPortPool;
 use super::tcp::{self, TcpEvent};
 use super::Sockets;
+use crate::switchboard::RecordingResult;
+use std::sync::Arc;
+use tokio::task::JoinSet;
 
 /// After the grace period, how long BYEs may take before the engine stops regardless.
 /// How often held register writes are offered to a full writer queue again.
@@ -44,6 +48,8 @@ struct MediaSlot {
     task: Option<CallMediaHandle>,
     operator_port: Option<u16>,
     operator_socket: Option<UdpSocket>,
+    /// The conversation's recording, while it runs.
+    recording: Option<(String, RecordingHandle)>,
     /// When the operator leg was bridged (the operator's 200 OK): to measure how soon
     /// their voice reaches the caller.
     bridged_at: Option<std::time::Instant>,
@@ -63,6 +69,9 @@ pub struct Engine {
     media_tx: mpsc::Sender<(CallRef, CallMediaEvent)>,
     media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
     rtp_timeout: Duration,
+    recorder: Arc<Recorder>,
+    /// Recordings being finished (final header, sync, SHA-256) off the engine task.
+    closing_recordings: JoinSet<(String, RecordingOutcome)>,
 }
 
 impl Engine {
@@ -72,6 +81,7 @@ impl Engine {
         sockets: Sockets,
         prompts: Prompts,
         register: RegisterWriter,
+        recorder: Arc<Recorder>,
     ) -> Engine {
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
@@ -88,6 +98,8 @@ impl Engine {
             media_tx,
             media_rx,
             rtp_timeout: config.media.rtp_timeout,
+            recorder,
+            closing_recordings: JoinSet::new(),
         }
     }
 
@@ -125,6 +137,9 @@ impl Engine {
                 },
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
                 Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
+                Some(Ok((call_id, outcome))) = self.closing_recordings.join_next(), if !self.closing_recordings.is_empty() => {
+                    self.sb.handle_recording_done(&call_id, super::recording_result(outcome));
+                }
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(Now::read());
                 }
@@ -133,9 +148,25 @@ impl Engine {
             }
         }
         tasks.cancel();
+        let calls: Vec<CallRef> = self.media.keys().copied().collect();
+        for call in calls {
+            self.stop_recording(call);
+        }
         for (_, slot) in self.media.drain() {
             if let Some(task) = slot.task {
                 task.close();
+            }
+        }
+        // Every recording is finished and registered before the process ends.
+        while let Some(done) = self.closing_recordings.join_next().await {
+            if let Ok((call_id, outcome)) = done {
+                self.sb
+                    .handle_recording_done(&call_id, super::recording_result(outcome));
+            }
+        }
+        while let Some(action) = self.sb.poll_action() {
+            if let Action::Register(write) = action {
+                self.queue_register(write);
             }
         }
         self.flush_held().await;
@@ -200,7 +231,12 @@ impl Engine {
                     slot.task = Some(handle);
                 }
                 Action::Media { call, order } => self.media_order(call, order),
-                Action::StartRecording { .. } | Action::StopRecording { .. } => {}
+                Action::StartRecording {
+                    call,
+                    call_id,
+                    received_at,
+                } => self.start_recording(call, call_id, received_at),
+                Action::StopRecording { call } => self.stop_recording(call),
                 Action::CloseOperatorMedia { call } => {
                     let Some(slot) = self.media.get_mut(&call) else {
                         continue;
@@ -224,6 +260,48 @@ impl Engine {
                 Action::Register(write) => self.queue_register(write),
             }
         }
+    }
+
+    /// The operator answered: record both legs from now on. A recording that cannot start
+    /// never stops the call; its row says why.
+    fn start_recording(&mut self, call: CallRef, call_id: String, received_at: jiff::Timestamp) {
+        let job = RecordingStart {
+            call_id: call_id.clone(),
+            received_at,
+            start: std::time::Instant::now(),
+        };
+        match self.recorder.start(job) {
+            Ok((frames, handle)) => {
+                let Some(slot) = self.media.get_mut(&call) else {
+                    return;
+                };
+                if let Some(task) = &slot.task {
+                    if let Err(e) = task.command(MediaCommand::Record { frames }) {
+                        tracing::warn!(error = ?e, "recording not attached to the media");
+                    }
+                }
+                slot.recording = Some((call_id, handle));
+            }
+            Err(e) => {
+                let result = RecordingResult::Failed {
+                    path: String::new(),
+                    reason: e.reason(),
+                };
+                self.sb.handle_recording_done(&call_id, result);
+            }
+        }
+    }
+
+    /// Finish the call's recording off the engine task; its outcome comes back through
+    /// `closing_recordings` into the register.
+    fn stop_recording(&mut self, call: CallRef) {
+        let Some((call_id, handle)) = self.media.get_mut(&call).and_then(|s| s.recording.take())
+        else {
+            return;
+        };
+        let end = std::time::Instant::now();
+        self.closing_recordings
+            .spawn(async move { (call_id, handle.stop(end).await) });
     }
 
     /// Bind a leg's RTP socket and tell the switchboard at once.

@@ -27,7 +27,10 @@ use crate::switchboard::{Settings, Switchboard};
 
 use self::engine::Engine;
 use self::prompts::{PromptLoadError, Prompts};
+use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
 use self::register_writer::RegisterWriter;
+use crate::switchboard::register::{CallUpdate, RegisterWrite};
+use crate::switchboard::RecordingResult;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, Error)]
@@ -67,6 +70,23 @@ pub async fn serve(
         );
     }
     let (writer, writer_task) = RegisterWriter::spawn(store.clone(), REGISTER_QUEUE);
+    let recorder = std::sync::Arc::new(Recorder::with_config(
+        config.recordings.dir.clone(),
+        RecorderConfig {
+            time_zone: config.hours.calendar.zone().clone(),
+            ..RecorderConfig::default()
+        },
+    ));
+    // A crash leaves recordings unfinished: make them playable and register what they hold
+    // before any new call is taken.
+    let repair_root = recorder.clone();
+    let repaired = tokio::task::spawn_blocking(move || repair_root.repair_unfinished())
+        .await
+        .unwrap_or_default();
+    for r in repaired {
+        tracing::warn!(call_id = %r.call_id, truncated_bytes = r.truncated_bytes, "repaired an unfinished recording");
+        let _ = writer.send(recording_write(&r.call_id, r.outcome)).await;
+    }
     let settings = Settings::from_config(&config);
     let switchboard = Switchboard::new(settings, rand::rng().next_u64(), Now::read());
     tracing::info!(
@@ -74,8 +94,19 @@ pub async fn serve(
         rtp_ports = %format!("{}-{}", config.media.rtp_ports.first, config.media.rtp_ports.last),
         "hotline serving"
     );
-    let engine = Engine::new(&config, switchboard, sockets, prompts, writer.clone());
+    let engine = Engine::new(
+        &config,
+        switchboard,
+        sockets,
+        prompts,
+        writer.clone(),
+        recorder.clone(),
+    );
     engine.run(shutdown, config.shutdown.grace).await;
+    // The engine waited for every recording to close; now the writer threads can end.
+    if let Ok(recorder) = std::sync::Arc::try_unwrap(recorder) {
+        recorder.shutdown().await;
+    }
     if let Err(e) = writer.flush().await {
         tracing::error!(error = %e, "register writes could not be flushed at shutdown");
     }
@@ -84,4 +115,44 @@ pub async fn serve(
     store.close().await;
     tracing::info!("hotline stopped");
     Ok(())
+}
+
+/// The register's view of a recording's outcome.
+pub(crate) fn recording_result(outcome: RecordingOutcome) -> RecordingResult {
+    match outcome {
+        RecordingOutcome::Done(s) => RecordingResult::Done {
+            path: s.path,
+            ms: s.ms,
+            bytes: s.bytes,
+            sha256: s.sha256,
+        },
+        RecordingOutcome::Failed { path, reason } => RecordingResult::Failed { path, reason },
+    }
+}
+
+/// A repaired recording's register update (the call itself was marked `interrupted`).
+fn recording_write(call_id: &str, outcome: RecordingOutcome) -> RegisterWrite {
+    let update = match recording_result(outcome) {
+        RecordingResult::Done {
+            path,
+            ms,
+            bytes,
+            sha256,
+        } => CallUpdate {
+            recording_path: Some(path),
+            recording_ms: Some(ms),
+            recording_bytes: Some(bytes),
+            recording_sha256: Some(sha256),
+            ..CallUpdate::default()
+        },
+        RecordingResult::Failed { path, reason } => CallUpdate {
+            recording_path: Some(path),
+            recording_error: Some(reason),
+            ..CallUpdate::default()
+        },
+    };
+    RegisterWrite::Update {
+        id: call_id.to_string(),
+        update,
+    }
 }

@@ -437,11 +437,17 @@ pub fn ulaw_tone(freq: f64, seconds: f64) -> Vec<u8> {
 
 /// The caller's RTP: answers the server's stream with a 440 Hz tone, returns what it heard.
 pub fn tone_caller(port: u16, limit: Duration) -> std::thread::JoinHandle<Vec<i16>> {
+    rtp_caller(port, limit, ulaw_tone(440.0, 60.0))
+}
+
+/// The caller's RTP: answers the server's stream with `audio` (μ-law, looped), returns what
+/// it heard (PCMU packets, decoded).
+pub fn rtp_caller(port: u16, limit: Duration, audio: Vec<u8>) -> std::thread::JoinHandle<Vec<i16>> {
     let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
     std::thread::spawn(move || {
         sock.set_read_timeout(Some(Duration::from_millis(5)))
             .unwrap();
-        let tone = ulaw_tone(440.0, 60.0);
+        let tone = audio;
         let (start, mut heard, mut server, mut next, mut i) =
             (Instant::now(), Vec::new(), None, Instant::now(), 0usize);
         let mut last = Instant::now();
@@ -490,4 +496,17 @@ pub fn tone_caller(port: u16, limit: Duration) -> std::thread::JoinHandle<Vec<i1
         }
         heard
     })
+}
+
+/// Deterministic white-ish noise as μ-law (for cross-correlation: no periodicity).
+pub fn ulaw_noise(seconds: f64) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..(seconds * 8000.0) as usize)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            audio_codec_algorithms::encode_ulaw(((x >> 16) as i16) / 3)
+        })
+        .collect()
 }

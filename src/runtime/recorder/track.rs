@@ -281,9 +281,12 @@ mod tests {
     use crate::media::recording::AlignerConfig;
     use crate::sdp::Codec;
 
+    /// Data, position, room, syncs.
+    type DiskState = (Vec<u8>, u64, usize, u32);
+
     /// An in-memory file that starts failing writes after `room` bytes, like a full disk.
     #[derive(Clone)]
-    struct Disk(Arc<Mutex<(Vec<u8>, u64, usize, u32)>>); // data, position, room, syncs
+    struct Disk(Arc<Mutex<DiskState>>);
 
     impl Disk {
         fn new(room: usize) -> Disk {
