@@ -23,6 +23,7 @@ use crate::switchboard::register::RegisterWrite;
 use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, Switchboard};
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
+use super::live::LiveCommand;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome, RecordingStart};
 use super::register_writer::{RegisterWriter, WriterError};
@@ -70,6 +71,7 @@ pub struct Engine {
     media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
     rtp_timeout: Duration,
     recorder: Arc<Recorder>,
+    live_rx: mpsc::Receiver<LiveCommand>,
     /// Recordings being finished (final header, sync, SHA-256) off the engine task.
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
 }
@@ -82,6 +84,7 @@ impl Engine {
         prompts: Prompts,
         register: RegisterWriter,
         recorder: Arc<Recorder>,
+        live_rx: mpsc::Receiver<LiveCommand>,
     ) -> Engine {
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
@@ -99,6 +102,7 @@ impl Engine {
             media_rx,
             rtp_timeout: config.media.rtp_timeout,
             recorder,
+            live_rx,
             closing_recordings: JoinSet::new(),
         }
     }
@@ -137,6 +141,7 @@ impl Engine {
                 },
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
                 Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
+                Some(cmd) = self.live_rx.recv() => self.on_live(cmd),
                 Some(Ok((call_id, outcome))) = self.closing_recordings.join_next(), if !self.closing_recordings.is_empty() => {
                     self.sb.handle_recording_done(&call_id, super::recording_result(outcome));
                 }
@@ -170,6 +175,22 @@ impl Engine {
             }
         }
         self.flush_held().await;
+    }
+
+    /// The console asks: a snapshot of the line, or a supervisor's pause/resume.
+    fn on_live(&mut self, cmd: LiveCommand) {
+        let now = Now::read();
+        match cmd {
+            LiveCommand::Snapshot { reply } => {
+                let _ = reply.send(self.sb.snapshot(now));
+            }
+            LiveCommand::Pause { operator, reason, reply } => {
+                let _ = reply.send(self.sb.pause_operator(&operator, &reason, now).map_err(|e| e.to_string()));
+            }
+            LiveCommand::Resume { operator, reply } => {
+                let _ = reply.send(self.sb.resume_operator(&operator, now).map_err(|e| e.to_string()));
+            }
+        }
     }
 
     fn on_tcp(&mut self, ev: TcpEvent) {

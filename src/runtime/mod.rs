@@ -7,6 +7,7 @@
 
 pub mod call_media;
 pub mod engine;
+pub mod live;
 pub mod prompts;
 pub mod recorder;
 pub mod register_writer;
@@ -27,6 +28,8 @@ use crate::switchboard::{Settings, Switchboard};
 
 use self::engine::Engine;
 use self::prompts::{PromptLoadError, Prompts};
+use self::live::LiveHandle;
+use crate::web::WebContext;
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
 use self::register_writer::RegisterWriter;
 use crate::switchboard::register::{CallUpdate, RegisterWrite};
@@ -94,15 +97,24 @@ pub async fn serve(
         rtp_ports = %format!("{}-{}", config.media.rtp_ports.first, config.media.rtp_ports.last),
         "hotline serving"
     );
-    let engine = Engine::new(
-        &config,
-        switchboard,
-        sockets,
-        prompts,
-        writer.clone(),
-        recorder.clone(),
-    );
+    let (live, live_rx) = LiveHandle::channel(64);
+    let mut sockets = sockets;
+    let web = sockets.http.take().map(|listener| {
+        let ctx = WebContext {
+            store: store.clone(),
+            recordings_root: config.recordings.dir.clone(),
+            live: live.clone(),
+            config: std::sync::Arc::new(config.clone()),
+        };
+        tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
+        tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
+    });
+    let engine = Engine::new(&config, switchboard, sockets, prompts, writer.clone(), recorder.clone(), live_rx);
     engine.run(shutdown, config.shutdown.grace).await;
+    drop(live);
+    if let Some(web) = web {
+        let _ = web.await;
+    }
     // The engine waited for every recording to close; now the writer threads can end.
     if let Ok(recorder) = std::sync::Arc::try_unwrap(recorder) {
         recorder.shutdown().await;

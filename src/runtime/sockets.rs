@@ -10,6 +10,8 @@ use super::RuntimeError;
 pub struct Sockets {
     pub udp: UdpSocket,
     pub tcp: TcpListener,
+    /// The HTTP listener (QA console and API), if this server serves one.
+    pub http: Option<TcpListener>,
 }
 
 impl Sockets {
@@ -21,7 +23,7 @@ impl Sockets {
             let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
             let port = udp.local_addr().map_err(bind_err)?.port();
             match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
-                Ok(tcp) => return Ok(Sockets { udp, tcp }),
+                Ok(tcp) => return Ok(Sockets { udp, tcp, http: None }),
                 Err(e) if addr.port() != 0 => return Err(bind_err(e)),
                 Err(_) => continue,
             }
@@ -30,6 +32,17 @@ impl Sockets {
             std::io::ErrorKind::AddrInUse,
             "no port free for both UDP and TCP",
         )))
+    }
+
+    /// Also listen for HTTP on `addr` (port 0: any free port).
+    pub async fn with_http(mut self, addr: SocketAddr) -> Result<Sockets, RuntimeError> {
+        let http = TcpListener::bind(addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
+        self.http = Some(http);
+        Ok(self)
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {

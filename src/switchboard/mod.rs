@@ -17,6 +17,7 @@ pub mod acd;
 pub mod door;
 pub mod hours;
 pub mod ids;
+pub mod live;
 pub mod media_orders;
 pub mod operators;
 pub mod queue;
@@ -24,6 +25,7 @@ pub mod register;
 
 #[cfg(test)]
 mod b2bua_tests;
+mod board;
 mod calls;
 mod operator_leg;
 mod queueing;

@@ -30,6 +30,8 @@ pub const ALWAYS_OPEN: &str =
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The QA console and API.
+    pub http: SocketAddr,
     pub dir: TempDir,
     pub store: Store,
     shutdown: CancellationToken,

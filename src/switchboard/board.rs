@@ -1,0 +1,79 @@
+//! The live board's view of the switchboard, and the supervisor's pause/resume: reads of
+//! the ACD and the registrar turned into `live` values, commands turned into ACD inputs.
+
+use crate::clock::Now;
+
+use super::acd::{AcdError, OperatorState, PauseReason};
+use super::live::{LiveSnapshot, OperatorLive, WaitingLive};
+use super::register::format_time;
+use super::{loggable_number, Switchboard};
+use crate::sip::message;
+
+impl Switchboard {
+    /// The line as it is now.
+    pub fn snapshot(&self, now: Now) -> LiveSnapshot {
+        let public_id = |call| self.calls.get(&call).map(|c| c.id.clone());
+        let operators = self
+            .settings
+            .operators
+            .iter()
+            .map(|op| {
+                let state = self.acd.operator_state(&op.id).cloned().unwrap_or(OperatorState::Offline);
+                let (name, pause_reason, call_id) = match &state {
+                    OperatorState::Offline => ("offline", None, None),
+                    OperatorState::Available => ("available", None, None),
+                    OperatorState::Ringing(c) => ("ringing", None, public_id(*c)),
+                    OperatorState::Talking(c) => ("talking", None, public_id(*c)),
+                    OperatorState::WrapUp => ("wrap_up", None, None),
+                    OperatorState::Paused(PauseReason::NoAnswer) => ("paused", Some("no_answer".to_string()), None),
+                    OperatorState::Paused(PauseReason::Manual(r)) => ("paused", Some(r.clone()), None),
+                };
+                OperatorLive {
+                    id: op.id.clone(),
+                    name: op.name.clone(),
+                    state: name.to_string(),
+                    pause_reason,
+                    call_id,
+                    registered: self.registrar.binding(&op.id).is_some(),
+                }
+            })
+            .collect();
+        let waiting: Vec<WaitingLive> = self
+            .acd
+            .waiting()
+            .enumerate()
+            .filter_map(|(i, (call, since))| {
+                let c = self.calls.get(&call)?;
+                let caller = message::from_user(&c.invite).unwrap_or_else(|| "anonymous".to_string());
+                Some(WaitingLive {
+                    call_id: c.id.clone(),
+                    caller: loggable_number(&caller, self.settings.show_numbers),
+                    position: i + 1,
+                    waited_ms: now.mono.saturating_duration_since(since).as_millis() as u64,
+                    ringing: self.acd.ringing_operator(call).map(str::to_string),
+                })
+            })
+            .collect();
+        LiveSnapshot {
+            at: format_time(now.wall),
+            operators,
+            longest_wait_ms: waiting.iter().map(|w| w.waited_ms).max().unwrap_or(0),
+            waiting,
+            active_calls: self.calls.len(),
+        }
+    }
+
+    /// A supervisor pauses an operator from the console.
+    pub fn pause_operator(&mut self, operator: &str, reason: &str, now: Now) -> Result<(), AcdError> {
+        let r = self.acd.pause(operator, PauseReason::Manual(reason.to_string()), now.mono);
+        self.pump(now);
+        r
+    }
+
+    /// A supervisor resumes an operator from the console.
+    pub fn resume_operator(&mut self, operator: &str, now: Now) -> Result<(), AcdError> {
+        let r = self.acd.resume(operator, now.mono);
+        self.pump(now);
+        r
+    }
+}
