@@ -80,6 +80,7 @@ url = "sqlite://{db}?mode=rwc"
             .expect("open store");
         TestServer {
             addr,
+            http,
             dir,
             store,
             shutdown,
