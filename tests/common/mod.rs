@@ -45,8 +45,12 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap())
             .await
-            .expect("bind SIP");
+            .expect("bind SIP")
+            .with_http("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind HTTP");
         let addr = sockets.local_addr();
+        let http = sockets.http_addr().expect("HTTP bound");
         let db = dir.path().join("hotline.db");
         let toml = format!(
             r#"
