@@ -124,7 +124,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     rt.block_on(async move {
-        let sockets = Sockets::bind(config.sip.listen).await?.with_http(config.http.listen).await?;
+        let sockets = Sockets::bind(config.sip.listen)
+            .await?
+            .with_http(config.http.listen)
+            .await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(on_signal(shutdown.clone()));
         runtime::serve(config, sockets, shutdown).await?;

@@ -319,3 +319,49 @@ async fn both_channels_are_in_step() {
     );
     server.stop().await;
 }
+
+/// A disk that cannot take the recording never drops the call: the conversation goes on and
+/// the row says why there is no recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_error_keeps_the_call_and_registers_the_reason() {
+    let server = TestServer::start(&format!("{ALWAYS_OPEN}\n{OPERATOR}")).await;
+    // Where the recordings' day directories should go, there is a file.
+    std::fs::write(server.dir.path().join("recordings"), b"not a directory").unwrap();
+    let _op = SippOperator::start(
+        server.addr,
+        "1001",
+        "pass1001",
+        free_udp_port(),
+        free_udp_port(),
+        &["-rtp_echo"],
+    )
+    .await;
+    let rtp_port = free_udp_port();
+    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
+    let run = sipp(
+        server.addr,
+        "caller_hangs_up.xml",
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "12000",
+        ],
+    )
+    .await;
+    assert!(run.status.success(), "the call went on: {}", run.stderr);
+    assert!(
+        caller.handle.join().unwrap().echoed > 50,
+        "audio flowed both ways"
+    );
+    let row = server
+        .wait_row(&run.call_id, |r| r.recording_error.is_some())
+        .await;
+    assert_eq!(row.outcome, "answered");
+    println!("recording_error: {}", row.recording_error.clone().unwrap());
+    assert!(row.recording_sha256.is_none());
+    server.stop().await;
+}

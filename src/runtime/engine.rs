@@ -184,11 +184,23 @@ impl Engine {
             LiveCommand::Snapshot { reply } => {
                 let _ = reply.send(self.sb.snapshot(now));
             }
-            LiveCommand::Pause { operator, reason, reply } => {
-                let _ = reply.send(self.sb.pause_operator(&operator, &reason, now).map_err(|e| e.to_string()));
+            LiveCommand::Pause {
+                operator,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.sb
+                        .pause_operator(&operator, &reason, now)
+                        .map_err(|e| e.to_string()),
+                );
             }
             LiveCommand::Resume { operator, reply } => {
-                let _ = reply.send(self.sb.resume_operator(&operator, now).map_err(|e| e.to_string()));
+                let _ = reply.send(
+                    self.sb
+                        .resume_operator(&operator, now)
+                        .map_err(|e| e.to_string()),
+                );
             }
         }
     }
@@ -421,7 +433,19 @@ impl Engine {
                 tracing::info!(?call, after_answer = ?after, "operator's first RTP relayed to the caller");
             }
             CallMediaEvent::FirstPacket { leg } => tracing::debug!(?call, ?leg, "first RTP"),
-            CallMediaEvent::Closed { stats } => tracing::debug!(?call, ?stats, "media closed"),
+            CallMediaEvent::Closed { stats } => {
+                if stats.record_dropped > 0 || stats.send_dropped > 0 {
+                    // The media path never waits: when the recorder or the socket falls
+                    // behind, packets are dropped. Say so, loudly.
+                    tracing::warn!(
+                        ?call,
+                        record_dropped = stats.record_dropped,
+                        send_dropped = stats.send_dropped,
+                        "media packets dropped"
+                    );
+                }
+                tracing::debug!(?call, ?stats, "media closed")
+            }
         }
     }
 

@@ -6,9 +6,18 @@ use tokio::sync::{mpsc, oneshot};
 use crate::switchboard::live::LiveSnapshot;
 
 pub enum LiveCommand {
-    Snapshot { reply: oneshot::Sender<LiveSnapshot> },
-    Pause { operator: String, reason: String, reply: oneshot::Sender<Result<(), String>> },
-    Resume { operator: String, reply: oneshot::Sender<Result<(), String>> },
+    Snapshot {
+        reply: oneshot::Sender<LiveSnapshot>,
+    },
+    Pause {
+        operator: String,
+        reason: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Resume {
+        operator: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// Why a live request got no answer.
@@ -35,21 +44,41 @@ impl LiveHandle {
 
     pub async fn snapshot(&self) -> Result<LiveSnapshot, LiveError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(LiveCommand::Snapshot { reply }).await.map_err(|_| LiveError::Unavailable)?;
+        self.tx
+            .send(LiveCommand::Snapshot { reply })
+            .await
+            .map_err(|_| LiveError::Unavailable)?;
         rx.await.map_err(|_| LiveError::Unavailable)
     }
 
     pub async fn pause(&self, operator: &str, reason: &str) -> Result<(), LiveError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = LiveCommand::Pause { operator: operator.to_string(), reason: reason.to_string(), reply };
-        self.tx.send(cmd).await.map_err(|_| LiveError::Unavailable)?;
-        rx.await.map_err(|_| LiveError::Unavailable)?.map_err(LiveError::Refused)
+        let cmd = LiveCommand::Pause {
+            operator: operator.to_string(),
+            reason: reason.to_string(),
+            reply,
+        };
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| LiveError::Unavailable)?;
+        rx.await
+            .map_err(|_| LiveError::Unavailable)?
+            .map_err(LiveError::Refused)
     }
 
     pub async fn resume(&self, operator: &str) -> Result<(), LiveError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = LiveCommand::Resume { operator: operator.to_string(), reply };
-        self.tx.send(cmd).await.map_err(|_| LiveError::Unavailable)?;
-        rx.await.map_err(|_| LiveError::Unavailable)?.map_err(LiveError::Refused)
+        let cmd = LiveCommand::Resume {
+            operator: operator.to_string(),
+            reply,
+        };
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| LiveError::Unavailable)?;
+        rx.await
+            .map_err(|_| LiveError::Unavailable)?
+            .map_err(LiveError::Refused)
     }
 }

@@ -27,13 +27,13 @@ use crate::store::{Store, StoreError};
 use crate::switchboard::{Settings, Switchboard};
 
 use self::engine::Engine;
-use self::prompts::{PromptLoadError, Prompts};
 use self::live::LiveHandle;
-use crate::web::WebContext;
+use self::prompts::{PromptLoadError, Prompts};
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
 use self::register_writer::RegisterWriter;
 use crate::switchboard::register::{CallUpdate, RegisterWrite};
 use crate::switchboard::RecordingResult;
+use crate::web::WebContext;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, Error)]
@@ -109,7 +109,15 @@ pub async fn serve(
         tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
         tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
     });
-    let engine = Engine::new(&config, switchboard, sockets, prompts, writer.clone(), recorder.clone(), live_rx);
+    let engine = Engine::new(
+        &config,
+        switchboard,
+        sockets,
+        prompts,
+        writer.clone(),
+        recorder.clone(),
+        live_rx,
+    );
     engine.run(shutdown, config.shutdown.grace).await;
     drop(live);
     if let Some(web) = web {

@@ -23,7 +23,13 @@ impl Sockets {
             let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
             let port = udp.local_addr().map_err(bind_err)?.port();
             match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
-                Ok(tcp) => return Ok(Sockets { udp, tcp, http: None }),
+                Ok(tcp) => {
+                    return Ok(Sockets {
+                        udp,
+                        tcp,
+                        http: None,
+                    })
+                }
                 Err(e) if addr.port() != 0 => return Err(bind_err(e)),
                 Err(_) => continue,
             }
@@ -36,7 +42,9 @@ impl Sockets {
 
     /// Also listen for HTTP on `addr` (port 0: any free port).
     pub async fn with_http(mut self, addr: SocketAddr) -> Result<Sockets, RuntimeError> {
-        let http = TcpListener::bind(addr).await.map_err(|source| RuntimeError::Bind { addr, source })?;
+        let http = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::Bind { addr, source })?;
         self.http = Some(http);
         Ok(self)
     }

@@ -18,15 +18,23 @@ impl Switchboard {
             .operators
             .iter()
             .map(|op| {
-                let state = self.acd.operator_state(&op.id).cloned().unwrap_or(OperatorState::Offline);
+                let state = self
+                    .acd
+                    .operator_state(&op.id)
+                    .cloned()
+                    .unwrap_or(OperatorState::Offline);
                 let (name, pause_reason, call_id) = match &state {
                     OperatorState::Offline => ("offline", None, None),
                     OperatorState::Available => ("available", None, None),
                     OperatorState::Ringing(c) => ("ringing", None, public_id(*c)),
                     OperatorState::Talking(c) => ("talking", None, public_id(*c)),
                     OperatorState::WrapUp => ("wrap_up", None, None),
-                    OperatorState::Paused(PauseReason::NoAnswer) => ("paused", Some("no_answer".to_string()), None),
-                    OperatorState::Paused(PauseReason::Manual(r)) => ("paused", Some(r.clone()), None),
+                    OperatorState::Paused(PauseReason::NoAnswer) => {
+                        ("paused", Some("no_answer".to_string()), None)
+                    }
+                    OperatorState::Paused(PauseReason::Manual(r)) => {
+                        ("paused", Some(r.clone()), None)
+                    }
                 };
                 OperatorLive {
                     id: op.id.clone(),
@@ -44,7 +52,8 @@ impl Switchboard {
             .enumerate()
             .filter_map(|(i, (call, since))| {
                 let c = self.calls.get(&call)?;
-                let caller = message::from_user(&c.invite).unwrap_or_else(|| "anonymous".to_string());
+                let caller =
+                    message::from_user(&c.invite).unwrap_or_else(|| "anonymous".to_string());
                 Some(WaitingLive {
                     call_id: c.id.clone(),
                     caller: loggable_number(&caller, self.settings.show_numbers),
@@ -64,8 +73,15 @@ impl Switchboard {
     }
 
     /// A supervisor pauses an operator from the console.
-    pub fn pause_operator(&mut self, operator: &str, reason: &str, now: Now) -> Result<(), AcdError> {
-        let r = self.acd.pause(operator, PauseReason::Manual(reason.to_string()), now.mono);
+    pub fn pause_operator(
+        &mut self,
+        operator: &str,
+        reason: &str,
+        now: Now,
+    ) -> Result<(), AcdError> {
+        let r = self
+            .acd
+            .pause(operator, PauseReason::Manual(reason.to_string()), now.mono);
         self.pump(now);
         r
     }

@@ -23,7 +23,11 @@ pub struct WebContext {
 }
 
 /// Serve HTTP on `listener` until `shutdown` (to be written).
-pub async fn serve(listener: TcpListener, ctx: WebContext, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    ctx: WebContext,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let _ = (listener, ctx);
     shutdown.cancelled().await;
     Ok(())
