@@ -24,6 +24,7 @@ use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, 
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
 use super::live::LiveCommand;
+use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome, RecordingStart};
 use super::register_writer::{RegisterWriter, WriterError};
@@ -32,9 +33,13 @@ use super::tcp::{self, TcpEvent};
 use super::Sockets;
 use crate::switchboard::RecordingResult;
 use std::sync::Arc;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// After the grace period, how long BYEs may take before the engine stops regardless.
+/// How often `/metrics` is refreshed.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
 /// How often held register writes are offered to a full writer queue again.
 const HELD_RETRY: Duration = Duration::from_millis(20);
 
@@ -72,8 +77,18 @@ pub struct Engine {
     rtp_timeout: Duration,
     recorder: Arc<Recorder>,
     live_rx: mpsc::Receiver<LiveCommand>,
+    /// Counters kept here (media and recordings of finished calls) and the channel the
+    /// whole picture is published on once a second.
+    metrics: Metrics,
+    metrics_tx: watch::Sender<Metrics>,
     /// Recordings being finished (final header, sync, SHA-256) off the engine task.
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
+}
+
+/// The engine's side of the HTTP console: live requests in, metrics out.
+pub struct WebLink {
+    pub live_rx: mpsc::Receiver<LiveCommand>,
+    pub metrics_tx: watch::Sender<Metrics>,
 }
 
 impl Engine {
@@ -84,8 +99,12 @@ impl Engine {
         prompts: Prompts,
         register: RegisterWriter,
         recorder: Arc<Recorder>,
-        live_rx: mpsc::Receiver<LiveCommand>,
+        web: WebLink,
     ) -> Engine {
+        let WebLink {
+            live_rx,
+            metrics_tx,
+        } = web;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
         Engine {
@@ -103,6 +122,8 @@ impl Engine {
             rtp_timeout: config.media.rtp_timeout,
             recorder,
             live_rx,
+            metrics: Metrics::default(),
+            metrics_tx,
             closing_recordings: JoinSet::new(),
         }
     }
@@ -114,6 +135,8 @@ impl Engine {
         tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone()));
 
         let mut buf = vec![0u8; 65_536];
+        let mut publish = tokio::time::interval(METRICS_EVERY);
+        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut grace_over: Option<TokioInstant> = None;
         let mut hard_stop: Option<TokioInstant> = None;
         loop {
@@ -142,8 +165,9 @@ impl Engine {
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
                 Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
                 Some(cmd) = self.live_rx.recv() => self.on_live(cmd),
+                _ = publish.tick() => self.publish_metrics(),
                 Some(Ok((call_id, outcome))) = self.closing_recordings.join_next(), if !self.closing_recordings.is_empty() => {
-                    self.sb.handle_recording_done(&call_id, super::recording_result(outcome));
+                    self.recording_closed(&call_id, outcome);
                 }
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(Now::read());
@@ -175,6 +199,29 @@ impl Engine {
             }
         }
         self.flush_held().await;
+    }
+
+    fn recording_closed(&mut self, call_id: &str, outcome: RecordingOutcome) {
+        match &outcome {
+            RecordingOutcome::Done(s) => {
+                self.metrics.recordings_done += 1;
+                self.metrics.recording_bytes += s.bytes.max(0) as u64;
+            }
+            RecordingOutcome::Failed { .. } => self.metrics.recording_failures += 1,
+        }
+        self.sb
+            .handle_recording_done(call_id, super::recording_result(outcome));
+    }
+
+    fn publish_metrics(&mut self) {
+        let m = &mut self.metrics;
+        m.live = self.sb.snapshot(Now::read());
+        m.counters = self.sb.counters().clone();
+        m.switchboard = self.sb.stats();
+        m.tx = self.sb.tx_stats();
+        m.registrar = self.sb.registrar_stats();
+        m.register = self.register.stats();
+        self.metrics_tx.send_replace(m.clone());
     }
 
     /// The console asks: a snapshot of the line, or a supervisor's pause/resume.
@@ -434,6 +481,13 @@ impl Engine {
             }
             CallMediaEvent::FirstPacket { leg } => tracing::debug!(?call, ?leg, "first RTP"),
             CallMediaEvent::Closed { stats } => {
+                self.metrics.add_call_media(
+                    &stats.caller,
+                    &stats.operator,
+                    stats.prompt_packets,
+                    stats.send_dropped,
+                    stats.record_dropped,
+                );
                 if stats.record_dropped > 0 || stats.send_dropped > 0 {
                     // The media path never waits: when the recorder or the socket falls
                     // behind, packets are dropped. Say so, loudly.

@@ -8,6 +8,7 @@
 pub mod call_media;
 pub mod engine;
 pub mod live;
+pub mod metrics;
 pub mod prompts;
 pub mod recorder;
 pub mod register_writer;
@@ -109,6 +110,11 @@ pub async fn serve(
         tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
         tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
     });
+    let (metrics_tx, _metrics_rx) = tokio::sync::watch::channel(metrics::Metrics::default());
+    let link = engine::WebLink {
+        live_rx,
+        metrics_tx,
+    };
     let engine = Engine::new(
         &config,
         switchboard,
@@ -116,7 +122,7 @@ pub async fn serve(
         prompts,
         writer.clone(),
         recorder.clone(),
-        live_rx,
+        link,
     );
     engine.run(shutdown, config.shutdown.grace).await;
     drop(live);

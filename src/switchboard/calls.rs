@@ -850,6 +850,16 @@ impl Switchboard {
         if !c.registered {
             return;
         }
+        super::counters::Counters::bump(
+            &mut self.counters.calls_by_outcome,
+            ending.outcome.as_str(),
+        );
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if !c.registered {
+            return;
+        }
         let ms = |from: Option<Timestamp>, to: Timestamp| {
             from.map(|f| to.duration_since(f).as_millis() as i64)
         };
@@ -912,6 +922,7 @@ impl Switchboard {
     }
 
     pub(super) fn respond(&mut self, key: &TxKey, resp: Response, now: Now) {
+        super::counters::Counters::bump(&mut self.counters.responses_out, resp.status_code.code());
         if let Err(e) = self.tx.respond(key, resp, now.mono) {
             tracing::debug!(error = %e, "response not sent: transaction gone");
         }

@@ -27,6 +27,7 @@ pub mod register;
 mod b2bua_tests;
 mod board;
 mod calls;
+pub mod counters;
 mod operator_leg;
 mod queueing;
 mod registration;
@@ -189,6 +190,7 @@ pub struct Switchboard {
     next_ref: u64,
     draining: bool,
     stats: SwitchboardStats,
+    counters: counters::Counters,
 }
 
 impl Switchboard {
@@ -212,6 +214,7 @@ impl Switchboard {
             next_ref: 1,
             draining: false,
             stats: SwitchboardStats::default(),
+            counters: counters::Counters::default(),
         }
     }
 
@@ -342,6 +345,18 @@ impl Switchboard {
         self.stats
     }
 
+    pub fn counters(&self) -> &counters::Counters {
+        &self.counters
+    }
+
+    pub fn tx_stats(&self) -> crate::sip::transaction::TxStats {
+        self.tx.stats()
+    }
+
+    pub fn registrar_stats(&self) -> crate::sip::registrar::RegistrarStats {
+        self.registrar.stats()
+    }
+
     pub fn transactions(&self) -> usize {
         self.tx.len()
     }
@@ -369,11 +384,23 @@ impl Switchboard {
                     key,
                     request,
                     source,
-                } => self.on_request(key, request, source, now),
+                } => {
+                    counters::Counters::bump(
+                        &mut self.counters.requests_in,
+                        request.method.to_string(),
+                    );
+                    self.on_request(key, request, source, now)
+                }
                 TxEvent::AckFor2xx { invite, .. } => self.on_ack(&invite),
                 TxEvent::StrayAck { .. } => {}
                 TxEvent::Cancelled { invite, .. } => self.on_cancel(&invite, now),
-                TxEvent::Response { key, response } => self.on_response(&key, &response, now),
+                TxEvent::Response { key, response } => {
+                    counters::Counters::bump(
+                        &mut self.counters.responses_in,
+                        response.status_code.code(),
+                    );
+                    self.on_response(&key, &response, now)
+                }
                 TxEvent::Timeout { key } => self.on_client_timeout(&key, now),
                 TxEvent::AckTimeout { invite } => self.on_ack_timeout(&invite, now),
                 TxEvent::Terminated { key } => self.on_terminated(&key),
