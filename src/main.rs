@@ -130,7 +130,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(on_signal(shutdown.clone()));
-        runtime::serve(config, sockets, shutdown).await?;
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(on_hangup(reload_tx));
+        runtime::serve_with_reload(config, sockets, shutdown, Some(reload_rx)).await?;
         Ok(())
     })
 }
@@ -145,6 +147,19 @@ async fn on_signal(shutdown: CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     shutdown.cancel();
+}
+
+/// SIGHUP: read the configuration again (hours, holidays, prompts, operators) without
+/// dropping calls.
+async fn on_hangup(reload: tokio::sync::mpsc::Sender<()>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).expect("installing a SIGHUP handler");
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading the configuration");
+        if reload.send(()).await.is_err() {
+            return;
+        }
+    }
 }
 
 fn init_tracing(config: &Config) {

@@ -164,3 +164,86 @@ fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::proces
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// SIGHUP reads the configuration again: new hours apply to the next call, no restart.
+#[test]
+fn sighup_reloads_the_hours_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let file = dir.path().join("hotline.toml");
+    let write_config = |hours: &str| {
+        let text = format!(
+            "[sip]\nlisten = \"127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[prompts]\ndir = \"{}\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[recordings]\ndir = \"{}\"\n{hours}",
+            repo().join("config/prompts").display(),
+            dir.path().join("h.db").display(),
+            dir.path().join("rec").display()
+        );
+        std::fs::write(&file, text).unwrap();
+    };
+    write_config(CLOSED);
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = hotline()
+        .arg("--config")
+        .arg(&file)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !read_log().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} in the log:\n{}",
+                read_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("hotline serving");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let call = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(sipp(
+            server,
+            "after_hours_call.xml",
+            &[
+                "-s",
+                "792112",
+                "-set",
+                "rtp_port",
+                &free_udp_port().to_string(),
+            ],
+        ))
+    };
+    let first = call(&rt);
+    assert!(first.status.success(), "{}", first.stderr);
+    write_config(ALWAYS_OPEN);
+    send_signal(child.id(), "HUP");
+    wait_for("configuration reloaded");
+    let second = call(&rt);
+    assert!(second.status.success(), "{}", second.stderr);
+    send_signal(child.id(), "TERM");
+    assert!(wait_bounded(&mut child, Duration::from_secs(20)).success());
+    let store = rt
+        .block_on(hotline::store::Store::open(
+            &format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display()),
+            1,
+        ))
+        .unwrap();
+    let outcome = |id: &str| {
+        rt.block_on(store.calls_by_sip_call_id(id)).unwrap()[0]
+            .outcome
+            .clone()
+    };
+    assert_eq!(
+        outcome(&first.call_id),
+        "after_hours",
+        "closed before the reload"
+    );
+    assert_eq!(
+        outcome(&second.call_id),
+        "no_operators",
+        "open after the reload (nobody logged in)"
+    );
+}

@@ -77,6 +77,9 @@ pub struct Engine {
     rtp_timeout: Duration,
     recorder: Arc<Recorder>,
     live_rx: mpsc::Receiver<LiveCommand>,
+    reload_rx: mpsc::Receiver<()>,
+    /// The configuration file to read again on reload (None: embedded defaults).
+    config_file: Option<std::path::PathBuf>,
     /// Counters kept here (media and recordings of finished calls) and the channel the
     /// whole picture is published on once a second.
     metrics: Metrics,
@@ -85,10 +88,12 @@ pub struct Engine {
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
 }
 
-/// The engine's side of the HTTP console: live requests in, metrics out.
-pub struct WebLink {
+/// The engine's control links: the console's live requests in, metrics out, and reload
+/// requests (SIGHUP) in.
+pub struct Control {
     pub live_rx: mpsc::Receiver<LiveCommand>,
     pub metrics_tx: watch::Sender<Metrics>,
+    pub reload_rx: mpsc::Receiver<()>,
 }
 
 impl Engine {
@@ -99,12 +104,13 @@ impl Engine {
         prompts: Prompts,
         register: RegisterWriter,
         recorder: Arc<Recorder>,
-        web: WebLink,
+        control: Control,
     ) -> Engine {
-        let WebLink {
+        let Control {
             live_rx,
             metrics_tx,
-        } = web;
+            reload_rx,
+        } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
         Engine {
@@ -122,6 +128,8 @@ impl Engine {
             rtp_timeout: config.media.rtp_timeout,
             recorder,
             live_rx,
+            reload_rx,
+            config_file: config.source.exists().then(|| config.source.clone()),
             metrics: Metrics::default(),
             metrics_tx,
             closing_recordings: JoinSet::new(),
@@ -165,6 +173,7 @@ impl Engine {
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
                 Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
                 Some(cmd) = self.live_rx.recv() => self.on_live(cmd),
+                Some(()) = self.reload_rx.recv() => self.reload(),
                 _ = publish.tick() => self.publish_metrics(),
                 Some(Ok((call_id, outcome))) = self.closing_recordings.join_next(), if !self.closing_recordings.is_empty() => {
                     self.recording_closed(&call_id, outcome);
@@ -199,6 +208,39 @@ impl Engine {
             }
         }
         self.flush_held().await;
+    }
+
+    /// Read the configuration file again and apply what can change without new sockets.
+    /// A file with errors changes nothing: the line goes on with what it has.
+    fn reload(&mut self) {
+        let Some(file) = &self.config_file else {
+            tracing::warn!(
+                "reload asked, but the server runs on the embedded defaults: nothing to reload"
+            );
+            return;
+        };
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("HOTLINE_"))
+            .collect();
+        let config = match Config::load(file, &env) {
+            Ok(c) => c,
+            Err(errors) => {
+                tracing::error!(%errors, "reload refused: the configuration has errors; nothing changed");
+                return;
+            }
+        };
+        let prompts = match Prompts::load(&config.prompts) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused: a prompt cannot be loaded; nothing changed");
+                return;
+            }
+        };
+        self.prompts = prompts;
+        self.sb.reload(
+            crate::switchboard::Settings::from_config(&config),
+            Now::read(),
+        );
     }
 
     fn recording_closed(&mut self, call_id: &str, outcome: RecordingOutcome) {

@@ -64,6 +64,16 @@ pub async fn serve(
     sockets: Sockets,
     shutdown: CancellationToken,
 ) -> Result<(), RuntimeError> {
+    serve_with_reload(config, sockets, shutdown, None).await
+}
+
+/// `serve`, plus a channel whose messages ask to read the configuration file again (SIGHUP).
+pub async fn serve_with_reload(
+    config: Config,
+    sockets: Sockets,
+    shutdown: CancellationToken,
+    reload: Option<tokio::sync::mpsc::Receiver<()>>,
+) -> Result<(), RuntimeError> {
     let prompts = Prompts::load(&config.prompts)?;
     let store = Store::open(&config.database.url, config.database.max_connections).await?;
     let interrupted = store.mark_interrupted(Now::read().wall).await?;
@@ -111,10 +121,19 @@ pub async fn serve(
         tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
     });
     let (metrics_tx, _metrics_rx) = tokio::sync::watch::channel(metrics::Metrics::default());
-    let link = engine::WebLink {
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    let control = engine::Control {
         live_rx,
         metrics_tx,
+        reload_rx,
     };
+    if let Some(mut signal) = reload {
+        tokio::spawn(async move {
+            while signal.recv().await.is_some() {
+                let _ = reload_tx.send(()).await;
+            }
+        });
+    }
     let engine = Engine::new(
         &config,
         switchboard,
@@ -122,7 +141,7 @@ pub async fn serve(
         prompts,
         writer.clone(),
         recorder.clone(),
-        link,
+        control,
     );
     engine.run(shutdown, config.shutdown.grace).await;
     drop(live);

@@ -714,3 +714,38 @@ fn callers_already_queued_at_closing_time_are_still_served() {
     assert!(out.opens_operator_leg(), "B is served after closing time");
     let _ = b;
 }
+
+#[test]
+fn reload_removes_an_operator_and_changes_the_hours_without_dropping_calls() {
+    let mut sb = line_with(&["101", "102"]);
+    let now = t0();
+    register(&mut sb, "101", now);
+    register(&mut sb, "102", now);
+    let (call, _, _) = queued_caller(&mut sb, "r1", now);
+    let inv = ring(&mut sb, call, "101", now);
+    answer(&mut sb, &inv, "101", now);
+    // New config: 102 is gone, the line is closed from now on.
+    let toml = "[sip]\nlisten = \"127.0.0.1:5060\"\n[trunk]\nnumbers = [\"792112\"]\nallow = [\"127.0.0.1/32\"]\n[hours]\ndays = []\n[[operators]]\nid = \"101\"\nname = \"Operator 101\"\npassword = \"pass101\"\n";
+    let config = Config::from_toml(toml, Path::new("test.toml"), &[]).unwrap();
+    sb.reload(Settings::from_config(&config), now);
+    drain(&mut sb);
+    assert_eq!(sb.active_calls(), 1, "the call in progress goes on");
+    assert!(
+        sb.acd.operator_state("102").is_none(),
+        "102 is no longer an operator"
+    );
+    let out = send(&mut sb, &invite("r2"), trunk(), now);
+    let c = out.actions.iter().find_map(|a| match a {
+        Action::OpenMedia {
+            call,
+            leg: Leg::Caller,
+        } => Some(*call),
+        _ => None,
+    });
+    sb.handle_media_opened(c.unwrap(), Leg::Caller, 30030, now);
+    assert_eq!(
+        drain(&mut sb).played().unwrap().0,
+        vec![PromptKind::AfterHours],
+        "new hours apply to new calls"
+    );
+}

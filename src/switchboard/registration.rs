@@ -62,3 +62,25 @@ impl Switchboard {
         }
     }
 }
+
+impl Switchboard {
+    /// A new configuration (SIGHUP): hours, holidays, trunk, codecs, queue timings' operator
+    /// list and passwords take effect for what happens next; calls in progress go on as they
+    /// are. Settings that need new sockets (listen addresses, RTP ports) are not reloaded.
+    pub fn reload(&mut self, settings: Settings, now: Now) {
+        let accounts: Vec<Account> = settings.operators.iter().map(Account::from).collect();
+        let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
+        let events = self.registrar.set_accounts(accounts, now.mono);
+        self.acd.set_operators(&ids, now.mono);
+        let keep_sip_addr = self.settings.sip_addr;
+        let keep_media_ip = self.settings.media_ip;
+        self.settings = Settings {
+            sip_addr: keep_sip_addr,
+            media_ip: keep_media_ip,
+            ..settings
+        };
+        self.on_binding_events(events, now);
+        self.pump(now);
+        tracing::info!(operators = ids.len(), "configuration reloaded");
+    }
+}
