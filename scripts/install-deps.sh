@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to, from Debian packages: SIPp (scripted callers and
-# operators) and baresip (a real softphone as an operator). Run as root (or through sudo). Safe to run again.
+# operators), baresip (a real softphone as an operator) and docker-compose (to validate
+# docker-compose.yml; no Docker daemon is needed). Run as root (or through sudo). Safe to run again.
 set -euo pipefail
-packages=(sip-tester baresip-core ca-certificates)
+packages=(sip-tester baresip-core docker-compose ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
