@@ -20,7 +20,14 @@
 //!
 //! [`format_time`]: crate::switchboard::register::format_time
 
+mod qa;
+mod qa_sqlite;
 mod sqlite;
+
+pub use qa::{
+    AuditEntry, CallFilter, DayAggregate, OperatorAggregate, Principal, RingRecord, Role,
+    TopicFilter, UserRecord,
+};
 
 use std::path::PathBuf;
 
