@@ -22,6 +22,7 @@
 
 mod qa;
 mod qa_sqlite;
+pub mod seed;
 mod sqlite;
 
 pub use qa::{
