@@ -38,6 +38,45 @@ enum Command {
         #[command(subcommand)]
         command: RecordingsCommand,
     },
+    /// Manage the users of the QA console and API.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Development helpers.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input (one line).
+    Add {
+        /// The login name (letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_parser = ["qa", "supervisor", "admin"])]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Write a fabricated register (never on a production database) in one transaction,
+    /// then time the statistics over it.
+    Seed {
+        /// Calls to write.
+        #[arg(long, default_value_t = 75_000)]
+        calls: usize,
+        /// Calendar days they span, ending yesterday.
+        #[arg(long, default_value_t = 182)]
+        days: u32,
+        /// Random seed: the same seed writes the same rows.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +113,12 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::User {
+            command: UserCommand::Add { name, role },
+        } => report(add_user(&config, &name, &role)),
+        Command::Dev {
+            command: DevCommand::Seed { calls, days, seed },
+        } => report(dev_seed(config, calls, days, seed).map(|()| true)),
         Command::Serve => match serve(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -82,6 +127,108 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// 0 when done, 1 when refused (already said why), 2 on an error.
+fn report(result: anyhow::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("hotline: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+/// `user add`: whether the user was added (false: refused, and why was printed).
+fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<bool> {
+    use std::io::BufRead;
+    let role = hotline::store::Role::parse(role).context("unknown role")?;
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if let Err(e) = hotline::web::api::admin::check_new_user(name, password) {
+        eprintln!("hotline: {e}");
+        return Ok(false);
+    }
+    let phc = hotline::web::auth::hash_password(password)?;
+    current_thread()?.block_on(async {
+        let store = hotline::store::Store::open(&config.database.url, 1)
+            .await
+            .context("opening the call register")?;
+        let now = hotline::switchboard::register::format_time(jiff::Timestamp::now());
+        let added = store.add_user(name, &phc, role, &now).await?;
+        store.close().await;
+        if added {
+            println!("user {name} added ({})", role.as_str());
+        } else {
+            eprintln!("hotline: user {name} already exists");
+        }
+        Ok(added)
+    })
+}
+
+/// `dev seed`: fabricate a register, then time the statistics over all of it.
+fn dev_seed(config: Config, calls: usize, days: u32, seed: u64) -> anyhow::Result<()> {
+    use hotline::store::seed::{fabricate, SeedPlan};
+    let zone = config.hours.calendar.zone().clone();
+    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+    let rows = fabricate(&SeedPlan {
+        calls,
+        days,
+        until: today,
+        zone: zone.clone(),
+        seed,
+    });
+    current_thread()?.block_on(async {
+        let store = hotline::store::Store::open(&config.database.url, 2)
+            .await
+            .context("opening the call register")?;
+        let started = std::time::Instant::now();
+        let written = store
+            .insert_raw_calls(&rows)
+            .await
+            .context("writing the fabricated calls")?;
+        println!(
+            "{written} calls written in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+
+        let (live, _) = hotline::runtime::live::LiveHandle::channel(1);
+        let ctx = hotline::web::WebContext {
+            store: store.clone(),
+            recordings_root: config.recordings.dir.clone(),
+            live,
+            config: std::sync::Arc::new(config),
+        };
+        let from = today
+            .checked_sub(jiff::Span::new().days(i64::from(days)))?
+            .to_zoned(zone.clone())?
+            .timestamp();
+        let to = today.to_zoned(zone)?.timestamp();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let stats = hotline::web::api::stats::compute(&ctx, from, to).await?;
+            println!(
+                "stats over {days} days ({} calls): {} ms",
+                stats["total"]["calls"],
+                started.elapsed().as_millis()
+            );
+        }
+        store.close().await;
+        Ok(())
+    })
 }
 
 fn check_config(config: &Config) -> ExitCode {

@@ -20,7 +20,15 @@
 //!
 //! [`format_time`]: crate::switchboard::register::format_time
 
+mod qa;
+mod qa_sqlite;
+pub mod seed;
 mod sqlite;
+
+pub use qa::{
+    AuditEntry, CallFilter, DayAggregate, OperatorAggregate, Principal, RingRecord, Role,
+    TopicFilter, UserRecord,
+};
 
 use std::path::PathBuf;
 

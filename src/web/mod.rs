@@ -1,11 +1,20 @@
-//! The HTTP side: the QA API, the web console, health and metrics (axum). Runs beside the
-//! engine; reads the register through the store and the live state through `LiveHandle`.
+//! The HTTP side: the QA API, the web console, health (axum). Runs beside the engine;
+//! reads the register through the store and the live state through `LiveHandle`.
+//!
+//! `serve` takes an already-bound listener and a shutdown token (tests bind port 0). On
+//! shutdown it stops accepting, ends the live event streams, and lets requests in flight
+//! finish.
 
+pub mod api;
+pub mod auth;
 pub mod console;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::routing::get;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -22,13 +31,30 @@ pub struct WebContext {
     pub config: Arc<Config>,
 }
 
-/// Serve HTTP on `listener` until `shutdown` (to be written).
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The whole HTTP application: API, console, health.
+pub fn app(ctx: WebContext, shutdown: CancellationToken) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api::routes(shutdown))
+        .merge(console::routes())
+        .with_state(ctx)
+}
+
+/// Serve HTTP on `listener` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     ctx: WebContext,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let _ = (listener, ctx);
-    shutdown.cancelled().await;
-    Ok(())
+    let app = app(ctx, shutdown.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }

@@ -1,0 +1,147 @@
+//! `POST /api/login`, `POST /api/logout`, `GET /api/me`: sessions for the console.
+//!
+//! Invariants:
+//! - A login refused by the limiter is answered 429 before the password is looked at, and
+//!   is audited like any failed login.
+//! - Unknown names and wrong passwords get the same 401 after the same amount of argon2
+//!   work, so the answer does not tell which names exist.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::params::{json_body, Remote};
+use crate::store::AuditEntry;
+use crate::switchboard::register::format_time;
+use crate::web::auth::{self, level, Auth, SharedLimiter};
+use crate::web::WebContext;
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+fn audit_entry(action: &str, username: &str, remote: &Remote, detail: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        at: format_time(jiff::Timestamp::now()),
+        username: Some(username.to_owned()),
+        action: action.into(),
+        call_id: None,
+        remote: remote.text(),
+        detail: detail.map(str::to_owned),
+    }
+}
+
+pub async fn login(
+    State(ctx): State<WebContext>,
+    Extension(limiter): Extension<SharedLimiter>,
+    remote: Remote,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let creds: Credentials = json_body(&body)?;
+    // Names are short; a megabyte "name" would only bloat the limiter and the audit log.
+    let username: String = creds.username.chars().take(64).collect();
+    let addr = remote
+        .0
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let blocked = limiter
+        .lock()
+        .expect("the limiter's lock is never held across a panic")
+        .is_blocked(addr, &username, Instant::now());
+    if blocked {
+        ctx.store
+            .audit(&audit_entry(
+                "login_failed",
+                &username,
+                &remote,
+                Some("rate_limited"),
+            ))
+            .await?;
+        return Err(ApiError::TooManyRequests);
+    }
+
+    let user = ctx.store.user(&username).await?;
+    let phc = user.as_ref().map_or_else(
+        || auth::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let password = creds.password;
+    // argon2 is deliberately slow: keep it off the async workers.
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&phc, &password))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if matches => u,
+        _ => {
+            limiter
+                .lock()
+                .expect("the limiter's lock is never held across a panic")
+                .record_failure(addr, &username, Instant::now());
+            ctx.store
+                .audit(&audit_entry("login_failed", &username, &remote, None))
+                .await?;
+            return Err(ApiError::Unauthorized);
+        }
+    };
+    limiter
+        .lock()
+        .expect("the limiter's lock is never held across a panic")
+        .record_success(&username);
+
+    let token = auth::new_token();
+    let now = jiff::Timestamp::now();
+    ctx.store
+        .create_session(
+            &auth::token_digest(&token),
+            &user.username,
+            &format_time(now),
+            &auth::idle_cutoff(now),
+        )
+        .await?;
+    ctx.store
+        .audit(&audit_entry("login", &user.username, &remote, None))
+        .await?;
+    let cookie = auth::session_set_cookie(&token, auth::came_over_tls(&headers));
+    let mut response =
+        Json(json!({ "username": user.username, "role": user.role.as_str() })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("hex token and fixed flags are header-safe"),
+    );
+    Ok(response)
+}
+
+pub async fn logout(
+    Auth(who): Auth<{ level::QA }>,
+    State(ctx): State<WebContext>,
+    remote: Remote,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = auth::session_cookie(&headers) {
+        ctx.store.delete_session(&auth::token_digest(token)).await?;
+    }
+    ctx.store
+        .audit(&audit_entry("logout", &who.username, &remote, None))
+        .await?;
+    let cookie = auth::session_clear_cookie(auth::came_over_tls(&headers));
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("fixed cookie text is header-safe"),
+    );
+    Ok(response)
+}
+
+pub async fn me(Auth(who): Auth<{ level::QA }>) -> Json<serde_json::Value> {
+    Json(json!({ "username": who.username, "role": who.role.as_str() }))
+}
