@@ -7,16 +7,18 @@ import { h, s } from './dom.js';
  * Grouped bars: `categories` along the bottom, one bar per series in each group.
  * series: [{ name, color, values: [number|null] }]; `max` fixes the scale (e.g. 1 for shares).
  */
-export function barChart({ categories, series, max, format = String, height = 220, id }) {
-  const width = 900;
+export function barChart({ categories, series, max, format = String, height = 220, width = 1000, steps = COUNT_STEPS, id }) {
   const pad = { left: 44, right: 8, top: 10, bottom: 34 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const top = max ?? niceMax(Math.max(0, ...series.flatMap((x) => x.values.map((v) => v ?? 0))));
+  const highest = Math.max(0, ...series.flatMap((x) => x.values.map((v) => v ?? 0)));
+  const step = max ? max / 4 : niceStep(highest / 4, steps);
+  const ticks = max ? 4 : Math.max(1, Math.ceil(highest / step));
+  const top = max ?? step * ticks;
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', id });
-  for (let i = 0; i <= 4; i++) {
-    const v = (top * i) / 4;
-    const y = pad.top + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= ticks; i++) {
+    const v = step * i;
+    const y = pad.top + plotH - (plotH * i) / ticks;
     svg.append(s('line', { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: 'grid' }));
     svg.append(s('text', { x: pad.left - 6, y: y + 4, class: 'axis', 'text-anchor': 'end' }, format(v)));
   }
@@ -62,9 +64,11 @@ export function hbars(rows, color = '#1f6fb2') {
   }));
 }
 
-function niceMax(v) {
-  if (v <= 4) return 4;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+/** Grid steps for counts: whole numbers only. */
+export const COUNT_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
+/** Grid steps for durations in ms: whole seconds and minutes. */
+export const MS_STEPS = [1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000];
+
+function niceStep(raw, steps) {
+  return steps.find((x) => x >= raw) ?? steps[steps.length - 1] * Math.ceil(raw / steps[steps.length - 1]);
 }

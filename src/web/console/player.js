@@ -135,7 +135,8 @@ export function createPlayer(call) {
         const to = Math.max(from + 1, Math.floor(((x + 1) * expected) / columns));
         let peak = 0;
         for (let i = from; i < to && i < data.length; i++) if (data[i] > peak) peak = data[i];
-        const hgt = Math.max(0.5, peak * half);
+        // Square root: quiet speech (peaks of a few per cent) stays visible beside shouting.
+        const hgt = Math.max(0.5, Math.sqrt(peak) * half);
         g.fillRect(x, mid - hgt, 1, hgt * 2);
       }
       g.fillStyle = '#44505c';

@@ -4,7 +4,7 @@
 import { api, query } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
 import { TOPICS, addDays, day, duration, label, percent, setZone, today } from './format.js';
-import { barChart, hbars } from './charts.js';
+import { MS_STEPS, barChart, hbars } from './charts.js';
 
 const COLORS = { calls: '#5b6b7b', answered: '#2e8540', abandoned: '#d4761c', after_hours: '#7a5ab8', sl: '#1f6fb2', wait: '#b03a2e' };
 
@@ -66,9 +66,9 @@ function report(data) {
       barChart({ id: 'chart-calls', categories: labels, series: [series('calls', 'Всего'), series('answered', 'Отвечено'), series('abandoned', 'Не дождались'), series('after_hours', 'Нерабочее время')] })),
     h('div', { class: 'two' },
       h('section', { class: 'card' }, h('h2', {}, 'Уровень обслуживания'),
-        barChart({ categories: labels, max: 1, format: percent, height: 180, series: [{ name: 'Уровень обслуживания', color: COLORS.sl, values: days.map((d) => d.service_level) }] })),
+        barChart({ categories: labels, max: 1, format: percent, width: 520, height: 200, series: [{ name: 'Уровень обслуживания', color: COLORS.sl, values: days.map((d) => d.service_level) }] })),
       h('section', { class: 'card' }, h('h2', {}, 'Среднее ожидание'),
-        barChart({ categories: labels, format: duration, height: 180, series: [{ name: 'Среднее ожидание', color: COLORS.wait, values: days.map((d) => d.wait_ms_avg) }] }))),
+        barChart({ categories: labels, format: duration, steps: MS_STEPS, width: 520, height: 200, series: [{ name: 'Среднее ожидание', color: COLORS.wait, values: days.map((d) => d.wait_ms_avg) }] }))),
     h('section', { class: 'card' }, h('h2', {}, 'По дням'),
       table(['День', 'Звонков', 'Отвечено', 'Не дождались', 'Нерабочее', 'Превышено', 'Нет операторов', 'Отклонено', 'Ожидание ср.', 'Ожидание 90 %', 'Уровень', 'Разговор ср.'],
         days.map((d) => h('tr', {},
