@@ -32,6 +32,7 @@ export function barChart({ categories, series, max, format = String, height = 22
       const v = ser.values[i];
       if (v === null || v === undefined) return;
       const hgt = top ? (plotH * Math.min(v, top)) / top : 0;
+      if (hgt <= 0) return;
       svg.append(s('rect', {
         x: x0 + j * bar, y: pad.top + plotH - hgt, width: Math.max(1, bar - 1), height: Math.max(0, hgt), fill: ser.color,
       }, s('title', {}, `${c}: ${ser.name} — ${format(v)}`)));
