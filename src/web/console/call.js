@@ -1,0 +1,106 @@
+// One call: what the register says about it, its timeline and ring attempts, the topic QA
+// assigns (PUT /api/calls/{id}/topic), and the recording with its player.
+
+import { api } from './api.js';
+import { h, mount, errorBox, table } from './dom.js';
+import {
+  EVENTS, HANGUP_BY, OUTCOMES, RING_RESULTS, TOPICS, dateTime, duration, label, size, time,
+} from './format.js';
+import { createPlayer } from './player.js';
+
+export function renderCall(root, { id }) {
+  let alive = true;
+  let player = null;
+  mount(root, h('p', { class: 'muted' }, 'Загрузка…'));
+  api('GET', `/api/calls/${encodeURIComponent(id || '')}`).then((call) => {
+    if (!alive) return;
+    mount(root, ...page(call));
+    if (call.recording_url) {
+      player = createPlayer(call);
+      root.querySelector('#recording').append(player.element);
+    }
+  }).catch((e) => alive && mount(root, h('h1', {}, 'Звонок'), errorBox(e.message), back()));
+  return () => {
+    alive = false;
+    if (player) player.stop();
+  };
+}
+
+function back() {
+  // Back to the list as it was left (filters and page), not to an empty search.
+  const list = sessionStorage.getItem('hotline.calls') || '#/calls';
+  return h('p', {}, h('a', { href: list.startsWith('#/calls') ? list : '#/calls', id: 'back' }, '← К списку звонков'));
+}
+
+function page(call) {
+  const facts = [
+    ['Номер абонента', call.caller || 'скрыт'],
+    ['Набранный номер', call.dialed],
+    ['Поступил', dateTime(call.received_at)],
+    ['Итог', h('span', { class: `badge ${call.outcome}`, id: 'call-outcome' }, label(OUTCOMES, call.outcome))],
+    ['Оператор', call.operator_id || '—'],
+    ['Ожидание', duration(call.wait_ms)],
+    ['Разговор', duration(call.talk_ms)],
+    ['Кто завершил', label(HANGUP_BY, call.hangup_by)],
+    ['Код завершения', call.final_status ? String(call.final_status) : '—'],
+    ['Причина', call.end_reason || '—'],
+    ['Предупреждение о записи', call.notice_played_at ? (call.notice_completed ? 'прослушано полностью' : 'прервано') : 'не звучало'],
+    ['Идентификатор', h('code', {}, call.id)],
+  ];
+  return [
+    back(),
+    h('h1', {}, 'Звонок ', h('span', { class: 'num' }, call.caller || ''), ' · ', dateTime(call.received_at)),
+    h('div', { class: 'call-grid' },
+      h('section', { class: 'card' },
+        h('h2', {}, 'Сведения'),
+        h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+        topicPicker(call)),
+      h('section', { class: 'card' },
+        h('h2', {}, 'Ход звонка'),
+        timeline(call.timeline || []),
+        h('h2', {}, 'Вызовы операторов'),
+        rings(call.rings || []))),
+    h('section', { class: 'card', id: 'recording' },
+      h('h2', {}, 'Запись разговора'),
+      call.recording_url
+        ? h('p', { class: 'muted' }, `Длительность ${duration(call.recording_ms)}, ${size(call.recording_bytes)}. Слева — абонент, справа — оператор.`)
+        : h('p', { class: 'muted' }, call.recording_error ? `Записи нет: ${call.recording_error}` : 'Записи нет: разговор с оператором не состоялся.')),
+  ];
+}
+
+function topicPicker(call) {
+  const status = h('span', { class: 'status', role: 'status' });
+  const select = h('select', { id: 'topic', onchange: async () => {
+    select.disabled = true;
+    mount(status, 'Сохранение…');
+    try {
+      await api('PUT', `/api/calls/${encodeURIComponent(call.id)}/topic`, { topic: select.value || null });
+      call.topic = select.value || null;
+      mount(status, h('span', { class: 'ok' }, 'Сохранено'));
+    } catch (e) {
+      select.value = call.topic || '';
+      mount(status, errorBox(e.message));
+    } finally {
+      select.disabled = false;
+    }
+  } },
+  h('option', { value: '' }, 'не указана'),
+  Object.entries(TOPICS).map(([v, t]) => h('option', { value: v, selected: v === call.topic }, t)));
+  return h('div', { class: 'topic' }, h('label', { for: 'topic' }, 'Тема обращения'), select, status);
+}
+
+function timeline(events) {
+  if (!events.length) return h('p', { class: 'muted' }, 'Нет событий.');
+  return h('ol', { class: 'timeline', id: 'timeline' }, events.map((e) => h('li', {},
+    h('time', { datetime: e.at }, time(e.at)), ' ', label(EVENTS, e.event))));
+}
+
+function rings(list) {
+  if (!list.length) return h('p', { class: 'muted' }, 'Операторов не вызывали.');
+  return table(['Оператор', 'Начало', 'Конец', 'Длилось', 'Результат'], list.map((r) => h('tr', {},
+    h('td', {}, r.operator_id),
+    h('td', {}, time(r.started_at)),
+    h('td', {}, time(r.ended_at)),
+    h('td', { class: 'num' }, duration(new Date(r.ended_at) - new Date(r.started_at))),
+    h('td', {}, label(RING_RESULTS, r.result)))), { class: 'rings' });
+}

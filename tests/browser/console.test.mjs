@@ -1,0 +1,220 @@
+// The QA console in a real browser (headless Chromium through playwright-core) against a
+// running hotline server. The server, its users, calls and recordings are prepared by
+// tests/console_browser.rs, which passes them here in the environment:
+//
+//   HOTLINE_URL                 http://127.0.0.1:PORT
+//   HOTLINE_SUPERVISOR, HOTLINE_SUPERVISOR_PASSWORD, HOTLINE_QA, HOTLINE_QA_PASSWORD
+//   HOTLINE_CALL_ID             an answered call with a recording
+//   HOTLINE_CALLER              that call's number; HOTLINE_SEARCH a part of it
+//   HOTLINE_SEARCH_MATCHES      how many calls that part matches
+//   HOTLINE_RECORDING_SECONDS   the recording's length
+//   HOTLINE_OPERATOR            a registered operator to pause and resume
+//   HOTLINE_STATS_FROM, HOTLINE_STATS_TO, HOTLINE_STATS_CALLS  a period and its call count
+//   SCREENSHOTS                 where to save a PNG of each page
+//
+// Every wait is bounded; the first failure stops the run with what the page showed.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run through tests/console_browser.rs)`);
+  return v;
+};
+
+const BASE = env('HOTLINE_URL');
+const SHOTS = process.env.SCREENSHOTS || join(process.cwd(), 'console-screenshots');
+const WAIT = 15_000;
+
+let context;
+let page;
+let profile;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'hotline-console-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // The player starts only on a click otherwise; the test checks loading, not hearing.
+      '--autoplay-policy=no-user-gesture-required',
+      '--lang=ru-RU',
+    ],
+    viewport: { width: 1366, height: 768 },
+    locale: 'ru-RU',
+    timezoneId: 'Europe/Moscow',
+    timeout: 30_000,
+  });
+  context.setDefaultTimeout(WAIT);
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) pageErrors.push(m.text());
+  });
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(user, password) {
+  await page.locator('#username').fill(user);
+  await page.locator('#password').fill(password);
+  await page.getByRole('button', { name: 'Войти' }).click();
+}
+
+test('the root sends a visitor to the login screen; a wrong password is told in Russian', async () => {
+  const response = await page.goto(`${BASE}/`);
+  assert.equal(response.status(), 200);
+  assert.match(page.url(), /\/console\/$/);
+  await page.locator('#username').waitFor();
+  await login(env('HOTLINE_SUPERVISOR'), 'wrong-password');
+  await page.getByText('Неверное имя пользователя или пароль.').waitFor();
+  await shot('01-login');
+});
+
+test('a supervisor logs in and sees the call list, their name and role', async () => {
+  await login(env('HOTLINE_SUPERVISOR'), env('HOTLINE_SUPERVISOR_PASSWORD'));
+  await page.locator('#calls-table').waitFor();
+  assert.equal(await page.locator('#who-name').textContent(), env('HOTLINE_SUPERVISOR'));
+  assert.equal(await page.locator('#who-role').textContent(), 'руководитель');
+  assert.ok(await page.locator('#top nav a', { hasText: 'Сейчас на линии' }).isVisible());
+  await shot('02-calls');
+});
+
+test('searching by a part of the number lists only matching calls', async () => {
+  const part = env('HOTLINE_SEARCH');
+  await page.locator('#f-caller').fill(part);
+  await page.getByRole('button', { name: 'Найти' }).click();
+  await page.waitForFunction((p) => location.hash.includes(`caller=${p}`), part);
+  await page.locator('#calls-range').waitFor();
+  const want = Number(env('HOTLINE_SEARCH_MATCHES'));
+  await page.waitForFunction((n) => document.querySelectorAll('#calls-table tbody tr').length === n, want);
+  const numbers = await page.locator('#calls-table tbody td:nth-child(2)').allTextContents();
+  assert.equal(numbers.length, want);
+  for (const n of numbers) assert.ok(n.includes(part), `${n} contains ${part}`);
+  assert.equal(await page.locator('#calls-range').textContent(), `1–${want} из ${want}`);
+  await shot('03-calls-search');
+});
+
+test('the call page shows the register, and the recording loads with its full length', async () => {
+  const id = env('HOTLINE_CALL_ID');
+  await page.locator(`a[href="#/call/${id}"]`).click();
+  await page.locator('#timeline').waitFor();
+  assert.equal(await page.locator('#call-outcome').textContent(), 'Отвечен');
+  const events = await page.locator('#timeline li').allTextContents();
+  assert.ok(events.some((e) => e.includes('Соединён с оператором')), events.join(' | '));
+  await page.locator('table.rings tbody tr').first().waitFor();
+
+  await page.waitForFunction(() => {
+    const a = document.querySelector('#player');
+    return a && a.readyState >= 1 && Number.isFinite(a.duration);
+  }, null, { timeout: WAIT });
+  const audio = await page.locator('#player').evaluate((a) => ({
+    readyState: a.readyState, duration: a.duration, error: a.error && a.error.code, src: a.currentSrc,
+  }));
+  const seconds = Number(env('HOTLINE_RECORDING_SECONDS'));
+  assert.ok(audio.readyState >= 1, JSON.stringify(audio));
+  assert.ok(Math.abs(audio.duration - seconds) < 0.1, `duration ${audio.duration} ≈ ${seconds}`);
+  assert.match(audio.src, new RegExp(`/api/calls/${id}/recording$`));
+
+  // The level view has read the whole file: both lanes, one peak per 10 ms.
+  await page.getByText('Стерео, 8000 Гц').waitFor();
+  assert.equal(await page.locator('#download').getAttribute('href'), `/api/calls/${id}/recording?download=1`);
+
+  // Listening to one side goes through the Web Audio graph; the element keeps playing.
+  await page.locator('#player').evaluate((a) => a.play());
+  await page.locator('.segmented button', { hasText: 'Абонент' }).click();
+  assert.equal(await page.locator('.segmented button', { hasText: 'Абонент' }).getAttribute('aria-pressed'), 'true');
+  await page.waitForFunction(() => document.querySelector('#player').currentTime > 0.2);
+  await page.locator('#player').evaluate((a) => a.pause());
+  await shot('04-call');
+});
+
+test('a topic chosen on the call page is saved in the register', async () => {
+  await page.locator('#topic').selectOption('meter_readings');
+  await page.getByText('Сохранено').waitFor();
+  await page.reload();
+  await page.locator('#timeline').waitFor();
+  assert.equal(await page.locator('#topic').inputValue(), 'meter_readings');
+});
+
+test('the live board shows an operator paused and resumed as it happens', async () => {
+  const op = env('HOTLINE_OPERATOR');
+  await page.locator('#top nav a', { hasText: 'Сейчас на линии' }).click();
+  const row = page.locator(`#operators-table tr[data-operator="${op}"]`);
+  await row.waitFor();
+  await page.waitForFunction((o) => {
+    const r = document.querySelector(`#operators-table tr[data-operator="${o}"]`);
+    return r && r.textContent.includes('Свободен') && r.textContent.includes('подключён');
+  }, op);
+  await page.locator('#service-level').waitFor();
+
+  await row.getByRole('button', { name: 'Пауза' }).click();
+  await page.locator('#pause-reason').fill('обучение');
+  await page.locator('#pause-confirm').click();
+  await page.waitForFunction((o) => {
+    const r = document.querySelector(`#operators-table tr[data-operator="${o}"]`);
+    return r && r.textContent.includes('Пауза') && r.textContent.includes('обучение');
+  }, op);
+  await shot('05-live-paused');
+
+  await row.getByRole('button', { name: 'Снять паузу' }).click();
+  await page.waitForFunction((o) => {
+    const r = document.querySelector(`#operators-table tr[data-operator="${o}"]`);
+    return r && r.textContent.includes('Свободен');
+  }, op);
+});
+
+test('statistics for the period count the calls and offer a CSV export', async () => {
+  const from = env('HOTLINE_STATS_FROM');
+  const to = env('HOTLINE_STATS_TO');
+  await page.goto(`${BASE}/console/#/stats?from=${from}&to=${to}`);
+  await page.locator('#stats-total').waitFor();
+  const first = await page.locator('#stats-total .tile').first().textContent();
+  assert.equal(first, `Звонков${env('HOTLINE_STATS_CALLS')}`);
+  // A bar per series and day with calls (a day without any draws none).
+  await page.waitForFunction(() => document.querySelectorAll('#chart-calls rect').length > 0);
+  await page.locator('#stats-days tbody tr').first().waitFor();
+  const csv = await page.locator('#csv').getAttribute('href');
+  assert.match(csv, /^\/api\/stats\?.*format=csv/);
+  const response = await page.request.get(`${BASE}${csv}`);
+  assert.equal(response.status(), 200);
+  assert.ok((await response.text()).trim().split('\n').length >= 2, 'CSV has a header and rows');
+  await shot('06-stats');
+});
+
+test('logging out ends the session', async () => {
+  await page.locator('#logout').click();
+  await page.locator('#username').waitFor();
+  const me = await page.request.get(`${BASE}/api/me`);
+  assert.equal(me.status(), 401);
+});
+
+test('a QA user has no live board', async () => {
+  await login(env('HOTLINE_QA'), env('HOTLINE_QA_PASSWORD'));
+  await page.locator('#calls-table').waitFor();
+  assert.equal(await page.locator('#who-role').textContent(), 'контроль качества');
+  assert.equal(await page.locator('#top nav a', { hasText: 'Сейчас на линии' }).count(), 0);
+  await page.goto(`${BASE}/console/#/live`);
+  await page.getByText('Недостаточно прав').waitFor();
+  await shot('07-qa-no-live');
+});
+
+test('no script errors on any page', () => {
+  assert.deepEqual(pageErrors, []);
+});
