@@ -3,6 +3,8 @@
 
 #[path = "web_api/auth.rs"]
 mod auth;
+#[path = "web_api/cli.rs"]
+mod cli;
 mod common;
 #[path = "web_api/live.rs"]
 mod live;
