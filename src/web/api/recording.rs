@@ -36,29 +36,33 @@ pub struct ByteRange {
     pub last: u64,
 }
 
+/// A `Range` header we will not serve: malformed, several ranges, or outside the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("range not satisfiable")]
+pub struct Unsatisfiable;
+
 /// What a `Range` header asks of a file of `len` bytes: `Ok(None)` for the whole file
-/// (no header), `Ok(Some)` for one satisfiable range, `Err` for anything we will not
-/// serve (malformed, several ranges, outside the file).
-pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<ByteRange>, ()> {
+/// (no header), `Ok(Some)` for one satisfiable range.
+pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<ByteRange>, Unsatisfiable> {
     let Some(header) = header else {
         return Ok(None);
     };
-    let spec = header.trim().strip_prefix("bytes=").ok_or(())?;
+    let spec = header.trim().strip_prefix("bytes=").ok_or(Unsatisfiable)?;
     if spec.contains(',') {
-        return Err(());
+        return Err(Unsatisfiable);
     }
-    let (a, b) = spec.trim().split_once('-').ok_or(())?;
-    let number = |s: &str| -> Result<u64, ()> {
+    let (a, b) = spec.trim().split_once('-').ok_or(Unsatisfiable)?;
+    let number = |s: &str| -> Result<u64, Unsatisfiable> {
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(());
+            return Err(Unsatisfiable);
         }
-        s.parse().map_err(|_| ())
+        s.parse().map_err(|_| Unsatisfiable)
     };
     let range = if a.is_empty() {
         // A suffix: the last `n` bytes.
         let n = number(b)?;
         if n == 0 || len == 0 {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         ByteRange {
             first: len.saturating_sub(n),
@@ -72,7 +76,7 @@ pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<ByteRange>, 
             number(b)?
         };
         if first > last || first >= len {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         ByteRange {
             first,
@@ -118,7 +122,7 @@ pub async fn get(
     let len = file.metadata().await?.len();
     let range_header = headers.get(header::RANGE).map(|v| v.to_str().unwrap_or(""));
     let range =
-        parse_range(range_header, len).map_err(|()| ApiError::RangeNotSatisfiable { len })?;
+        parse_range(range_header, len).map_err(|_| ApiError::RangeNotSatisfiable { len })?;
 
     ctx.store
         .audit(&AuditEntry {
@@ -175,7 +179,7 @@ pub async fn get(
 mod tests {
     use super::*;
 
-    fn r(first: u64, last: u64) -> Result<Option<ByteRange>, ()> {
+    fn r(first: u64, last: u64) -> Result<Option<ByteRange>, Unsatisfiable> {
         Ok(Some(ByteRange { first, last }))
     }
 
@@ -207,9 +211,13 @@ mod tests {
             "bytes=+1-2",
             "bytes=99999999999999999999999-",
         ] {
-            assert_eq!(parse_range(Some(bad), 100), Err(()), "{bad}");
+            assert_eq!(parse_range(Some(bad), 100), Err(Unsatisfiable), "{bad}");
         }
-        assert_eq!(parse_range(Some("bytes=-1"), 0), Err(()), "empty file");
+        assert_eq!(
+            parse_range(Some("bytes=-1"), 0),
+            Err(Unsatisfiable),
+            "empty file"
+        );
     }
 
     #[test]

@@ -381,12 +381,12 @@ mod tests {
             talk_n: 3,
             ..DayAggregate::default()
         };
-        let f = figures(&a, &mut vec![30_000, 10_000, 20_000]);
+        let f = figures(&a, &mut [30_000, 10_000, 20_000]);
         assert_eq!(f["wait_ms_avg"], 20_000);
         assert_eq!(f["wait_ms_p90"], 30_000);
         assert_eq!(f["talk_ms_avg"], 100_000);
         assert!((f["service_level"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
-        let none = figures(&DayAggregate::default(), &mut vec![]);
+        let none = figures(&DayAggregate::default(), &mut []);
         assert_eq!(none["service_level"], Value::Null);
         assert_eq!(none["wait_ms_avg"], Value::Null);
     }
