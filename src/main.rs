@@ -211,6 +211,7 @@ fn dev_seed(config: Config, calls: usize, days: u32, seed: u64) -> anyhow::Resul
             recordings_root: config.recordings.dir.clone(),
             live,
             config: std::sync::Arc::new(config),
+            metrics: tokio::sync::watch::channel(Default::default()).1,
         };
         let from = today
             .checked_sub(jiff::Span::new().days(i64::from(days)))?

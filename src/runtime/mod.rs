@@ -109,6 +109,7 @@ pub async fn serve_with_reload(
         "hotline serving"
     );
     let (live, live_rx) = LiveHandle::channel(64);
+    let (metrics_tx, metrics_rx) = tokio::sync::watch::channel(metrics::Metrics::default());
     let mut sockets = sockets;
     let web = sockets.http.take().map(|listener| {
         let ctx = WebContext {
@@ -116,11 +117,11 @@ pub async fn serve_with_reload(
             recordings_root: config.recordings.dir.clone(),
             live: live.clone(),
             config: std::sync::Arc::new(config.clone()),
+            metrics: metrics_rx.clone(),
         };
         tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
         tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
     });
-    let (metrics_tx, _metrics_rx) = tokio::sync::watch::channel(metrics::Metrics::default());
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let control = engine::Control {
         live_rx,

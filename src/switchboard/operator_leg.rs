@@ -558,6 +558,7 @@ impl Switchboard {
         result: &str,
         now: Now,
     ) {
+        super::counters::Counters::bump(&mut self.counters.rings_by_result, result.to_string());
         let Some(c) = self.calls.get(&call) else {
             return;
         };

@@ -1,4 +1,4 @@
-//! The HTTP side: the QA API, the web console, health (axum). Runs beside the engine;
+//! The HTTP side: the QA API, the web console, health and metrics (axum). Runs beside the engine;
 //! reads the register through the store and the live state through `LiveHandle`.
 //!
 //! `serve` takes an already-bound listener and a shutdown token (tests bind port 0). On
@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod health;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,16 +30,16 @@ pub struct WebContext {
     pub recordings_root: PathBuf,
     pub live: LiveHandle,
     pub config: Arc<Config>,
-}
-
-async fn healthz() -> &'static str {
-    "ok"
+    /// The engine's metrics, refreshed once a second.
+    pub metrics: tokio::sync::watch::Receiver<crate::runtime::metrics::Metrics>,
 }
 
 /// The whole HTTP application: API, console, health.
 pub fn app(ctx: WebContext, shutdown: CancellationToken) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::prometheus))
         .merge(api::routes(shutdown))
         .merge(console::routes())
         .with_state(ctx)
