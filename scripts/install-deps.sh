@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to, from Debian packages: SIPp (scripted callers and
-# operators) and baresip (a real softphone as an operator). Run as root (or through sudo). Safe to run again.
+# operators), baresip (a real softphone as an operator) and PostgreSQL (the second register
+# backend). Starts PostgreSQL and creates the test role and database:
+#   role `hotline`, password `hotline`, CREATEDB (each test makes and drops its own database),
+#   database `hotline`, reachable at postgres://hotline:hotline@127.0.0.1:5432/hotline
+#   (the default of HOTLINE_TEST_PG_URL).
+# Run as root (or through sudo). Safe to run again.
 set -euo pipefail
-packages=(sip-tester baresip-core ca-certificates)
+packages=(sip-tester baresip-core ca-certificates postgresql postgresql-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,3 +18,34 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 sipp -v | head -n 1 || true
+
+# PostgreSQL: start the newest installed cluster (Debian creates `main` on install; a
+# container without systemd leaves it stopped).
+pg_version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+if ! pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main"' | grep -q .; then
+  pg_createcluster "$pg_version" main
+fi
+if ! pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" && $4 == "online"' | grep -q .; then
+  pg_ctlcluster "$pg_version" main start
+fi
+for _ in $(seq 1 50); do
+  pg_isready -q -h 127.0.0.1 -p 5432 && break
+  sleep 0.2
+done
+pg_isready -h 127.0.0.1 -p 5432
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    sudo -u postgres "$@"
+  fi
+}
+as_postgres psql -q -v ON_ERROR_STOP=1 <<'SQL'
+SELECT 'CREATE ROLE hotline LOGIN CREATEDB'
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hotline') \gexec
+ALTER ROLE hotline WITH LOGIN CREATEDB PASSWORD 'hotline';
+SELECT 'CREATE DATABASE hotline OWNER hotline'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'hotline') \gexec
+SQL
+psql "postgres://hotline:hotline@127.0.0.1:5432/hotline" -tAc "SELECT 'postgres ready: ' || version()"
