@@ -7,10 +7,11 @@
 //!
 //! Invariants:
 //! - A batch runs in one transaction. PostgreSQL aborts a whole transaction on any failed
-//!   statement, so every write runs under a savepoint: a write the database refuses on its
-//!   own merits (a constraint, a trigger's exception, a value PostgreSQL cannot store) is
-//!   rolled back to its savepoint and reported as skipped, and the rest of the batch
-//!   commits, exactly as on SQLite. Any other error abandons the whole transaction.
+//!   statement, so a batch in which the database refuses a write on its own merits (a
+//!   constraint, a trigger's exception, a value PostgreSQL cannot store) is rolled back and
+//!   run again with a savepoint per write: the refused write is rolled back to its
+//!   savepoint and reported as skipped, and the rest of the batch commits, exactly as on
+//!   SQLite. Any other error abandons the whole transaction.
 //! - The URL (which may carry a password) is parsed here and never formatted into an error
 //!   or a log line; errors carry only what the driver or server said.
 
@@ -143,12 +144,39 @@ pub(super) async fn apply(
     pool: &PgPool,
     writes: &[RegisterWrite],
 ) -> Result<ApplyReport, StoreError> {
-    let mut report = ApplyReport::default();
     if writes.is_empty() {
-        return Ok(report);
+        return Ok(ApplyReport::default());
     }
+    // Refusals are rare: try the batch without savepoints first (one round trip per
+    // write instead of two), and only when a write is refused roll it all back and run it
+    // again write by write under savepoints.
+    match run_batch(pool, writes, Guard::None).await? {
+        Some(report) => Ok(report),
+        None => Ok(run_batch(pool, writes, Guard::Savepoints)
+            .await?
+            .expect("a batch under savepoints never gives up on a refusal")),
+    }
+}
+
+/// How a batch protects itself from one refused write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// No protection: the first refusal abandons the batch (`Ok(None)`).
+    None,
+    /// A savepoint per write: a refused write is rolled back alone and reported.
+    Savepoints,
+}
+
+async fn run_batch(
+    pool: &PgPool,
+    writes: &[RegisterWrite],
+    guard: Guard,
+) -> Result<Option<ApplyReport>, StoreError> {
+    let mut report = ApplyReport::default();
     let mut tx = pool.begin().await.map_err(database)?;
-    savepoint(&mut tx, SAVEPOINT).await.map_err(database)?;
+    if guard == Guard::Savepoints {
+        savepoint(&mut tx, SAVEPOINT).await.map_err(database)?;
+    }
     for (index, write) in writes.iter().enumerate() {
         let (id, result) = match write {
             RegisterWrite::Open(call) => (&call.id, insert(&mut tx, call).await),
@@ -157,7 +185,7 @@ pub(super) async fn apply(
         };
         let error = match result {
             Ok(rows) => {
-                if index + 1 < writes.len() {
+                if guard == Guard::Savepoints && index + 1 < writes.len() {
                     savepoint(&mut tx, NEXT_SAVEPOINT).await.map_err(database)?;
                 }
                 match super::count_outcome(write, rows, &mut report) {
@@ -165,6 +193,8 @@ pub(super) async fn apply(
                     None => continue,
                 }
             }
+            // Dropping `tx` rolls the batch back.
+            Err(source) if is_refusal(&source) && guard == Guard::None => return Ok(None),
             Err(source) if is_refusal(&source) => {
                 savepoint(&mut tx, ROLLBACK_WRITE).await.map_err(database)?;
                 StoreError::Refused {
@@ -172,13 +202,12 @@ pub(super) async fn apply(
                     source,
                 }
             }
-            // Dropping `tx` rolls the whole batch back.
             Err(source) => return Err(database(source)),
         };
         report.skipped.push(SkippedWrite { index, error });
     }
     tx.commit().await.map_err(database)?;
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Runs one of the savepoint statements (a plain function, so the batch future stays
