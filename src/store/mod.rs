@@ -96,6 +96,11 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database did not answer within the caller's deadline (a network that drops
+    /// packets never fails on its own). Whether the batch committed is unknown; applying it
+    /// again is safe (see the module invariants).
+    #[error("the database did not answer in time")]
+    Timeout,
     /// A statement or transaction failed as a whole (the database is busy, full, gone, or
     /// returned something unreadable). Nothing of the batch was committed; retrying the
     /// same batch is safe.
