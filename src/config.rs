@@ -213,6 +213,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Connection pool size.
     pub max_connections: u32,
+    /// The register's outage spool: writes the database could not take, kept in order
+    /// until it is back. Default: `spool/register.spool` beside the recordings root.
+    pub spool: PathBuf,
 }
 
 impl DatabaseConfig {
@@ -237,6 +240,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("spool", &self.spool)
             .finish()
     }
 }

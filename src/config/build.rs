@@ -49,7 +49,7 @@ pub(super) fn build(
     let operators = operators(&mut r, &root);
     let prompts = prompts(&mut r, &root, base);
     let recordings = recordings(&mut r, &root);
-    let database = database(&mut r, &root);
+    let database = database(&mut r, &root, &recordings);
     let http = http(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
@@ -464,7 +464,7 @@ fn recordings(r: &mut Reader<'_>, root: &Table) -> RecordingsConfig {
     }
 }
 
-fn database(r: &mut Reader<'_>, root: &Table) -> DatabaseConfig {
+fn database(r: &mut Reader<'_>, root: &Table, recordings: &RecordingsConfig) -> DatabaseConfig {
     let s = section(r, root, "database");
     let url = r.parsed(
         &s,
@@ -486,9 +486,18 @@ fn database(r: &mut Reader<'_>, root: &Table) -> DatabaseConfig {
         },
     );
     let max_connections = r.integer(&s, "max_connections", 5, 1, 1000);
+    // Beside the recordings root by default: the same disk the server already writes to.
+    let beside_recordings = recordings
+        .dir
+        .parent()
+        .unwrap_or(&recordings.dir)
+        .join("spool")
+        .join("register.spool");
+    let spool = r.parsed(&s, "spool", beside_recordings, non_empty_path);
     DatabaseConfig {
         url,
         max_connections,
+        spool,
     }
 }
 

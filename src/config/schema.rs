@@ -79,7 +79,10 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("recordings", &[("dir", Text)]),
-    ("database", &[("url", Text), ("max_connections", Toml)]),
+    (
+        "database",
+        &[("url", Text), ("max_connections", Toml), ("spool", Text)],
+    ),
     ("http", &[("listen", Text)]),
     ("shutdown", &[("grace", Text)]),
     (

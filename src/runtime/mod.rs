@@ -13,6 +13,7 @@ pub mod prompts;
 pub mod recorder;
 pub mod register_writer;
 pub mod rtp_ports;
+pub mod spool;
 pub mod sockets;
 pub mod tcp;
 
@@ -42,6 +43,10 @@ pub enum RuntimeError {
     /// The call register could not be opened or migrated.
     #[error("call register: {0}")]
     Store(#[from] StoreError),
+    /// The register's outage spool could not be opened, or what it held from the last
+    /// run could not be replayed.
+    #[error(transparent)]
+    Spool(#[from] self::spool::SpoolError),
     /// A prompt file is missing or not 8 kHz mono 16-bit WAV.
     #[error(transparent)]
     Prompt(#[from] PromptLoadError),
@@ -76,6 +81,15 @@ pub async fn serve_with_reload(
 ) -> Result<(), RuntimeError> {
     let prompts = Prompts::load(&config.prompts)?;
     let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    // Writes spooled during an outage of the last run go in before the interrupted calls
+    // are closed, or a call opened from the spool would stay `in_progress`.
+    let mut spool = self::spool::Spool::open(&config.database.spool).await?;
+    if spool.pending() > 0 {
+        let replayed = spool
+            .replay_all(&store, register_writer::MAX_BATCH)
+            .await?;
+        tracing::warn!(writes = replayed, "register writes spooled by the last run replayed");
+    }
     let interrupted = store.mark_interrupted(Now::read().wall).await?;
     if interrupted > 0 {
         tracing::warn!(
@@ -83,7 +97,7 @@ pub async fn serve_with_reload(
             "calls left in progress by the last run marked interrupted"
         );
     }
-    let (writer, writer_task) = RegisterWriter::spawn(store.clone(), REGISTER_QUEUE);
+    let (writer, writer_task) = RegisterWriter::spawn_with_spool(store.clone(), REGISTER_QUEUE, spool);
     let recorder = std::sync::Arc::new(Recorder::with_config(
         config.recordings.dir.clone(),
         RecorderConfig {

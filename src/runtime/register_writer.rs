@@ -1,4 +1,5 @@
-//! The database task: takes [`RegisterWrite`]s from the engine and commits them in batches.
+//! The database task: takes [`RegisterWrite`]s from the engine and commits them in batches,
+//! and keeps them in an on-disk spool while the database is unreachable.
 //!
 //! The engine never waits on the database: it hands writes to a bounded queue with
 //! [`RegisterWriter::try_send`]. When the queue is full the write is handed back
@@ -7,19 +8,35 @@
 //! [`MAX_BATCH`]) and applies it with [`Store::apply`] in one transaction.
 //!
 //! Run loop: wait for the first queued item, drain the queue without waiting up to
-//! `MAX_BATCH`, commit, answer any flush requests that were in the batch, repeat. When
-//! every [`RegisterWriter`] is dropped, the queue is drained and the task ends.
+//! `MAX_BATCH`, deliver the batch, answer any flush requests that were in the batch,
+//! repeat. When every [`RegisterWriter`] is dropped, the queue is drained and the task ends.
+//!
+//! Delivery with a spool ([`RegisterWriter::spawn_with_spool`]): a batch is committed, or,
+//! when that fails (the database is down, or does not answer within [`APPLY_TIMEOUT`]),
+//! appended to the [`Spool`] and synced. From then on every batch goes to the spool,
+//! without trying the database, so order is kept and the queue never backs up into the
+//! engine; meanwhile the task replays the spool, chunk by chunk in file order, with
+//! backoff ([`FIRST_BACKOFF`] doubling to [`MAX_BACKOFF`]), and truncates it when all of it
+//! has been applied. Then batches go to the database again. Without a spool
+//! ([`RegisterWriter::spawn`]) a failed batch is retried in memory until it commits.
 //!
 //! Invariants:
-//! - No write is lost: a failed batch is retried, whole and unchanged, with backoff
-//!   ([`FIRST_BACKOFF`] doubling to [`MAX_BACKOFF`]) until it commits. A batch that failed
-//!   was rolled back, and `Open` is idempotent, so a retry never duplicates a row. (During
-//!   a long outage the queue fills and `try_send` reports `Full`; an on-disk spool for that
-//!   case is still to come.)
-//! - Order is kept: writes are committed in queue order, one batch at a time.
+//! - No write is lost: a write leaves the task's hands only once it is committed, skipped
+//!   as inapplicable, or synced into the spool (and a spooled write only once it has been
+//!   replayed). If neither the database nor the spool takes a batch, the task keeps it and
+//!   tries both again with backoff.
+//! - Nothing is written twice: a batch whose commit failed was rolled back, and one whose
+//!   commit succeeded without our hearing of it (a timeout, a lost connection) is harmless
+//!   to apply again, since `Open` and `Ring` are idempotent and `Update` only fills in
+//!   the fields it carries.
+//! - Order is kept: writes are committed in queue order; while the spool holds anything,
+//!   new writes go behind it.
 //! - A write the register cannot apply (an update for an unknown call, a duplicate open,
 //!   a write the database refuses) is logged and counted in [`WriterStats::skipped`];
 //!   retrying it would never succeed and would stall everything behind it.
+//! - [`RegisterWriter::flush`] resolves once everything queued before it is durable:
+//!   committed, or synced into the spool (so shutdown never waits for a database that is
+//!   down); [`RegisterWriter::flush_committed`] waits until it is in the database.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +45,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::spool::Spool;
 use crate::store::Store;
 use crate::switchboard::register::RegisterWrite;
 
@@ -39,6 +57,10 @@ pub const MAX_BATCH: usize = 512;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest wait between retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long one batch may take before the database is taken for unreachable (a network
+/// that drops packets rather than refusing connections never fails on its own). Far more
+/// than a healthy commit of [`MAX_BATCH`] writes takes.
+pub const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Errors of the register writer's sender side.
 #[derive(thiserror::Error, Debug)]
@@ -74,6 +96,14 @@ pub struct WriterStats {
     pub retries: u64,
     /// `try_send` calls turned away because the queue was full.
     pub full: u64,
+    /// Writes waiting in the spool for the database to come back.
+    pub spooled: u64,
+    /// Writes replayed from the spool (committed or skipped).
+    pub replayed: u64,
+    /// Spool lines that could not be read back and were skipped.
+    pub spool_corrupt: u64,
+    /// Appends to the spool that failed (the disk is full or failing).
+    pub spool_errors: u64,
 }
 
 #[derive(Debug, Default)]
@@ -85,14 +115,20 @@ struct Counters {
     failures: AtomicU64,
     retries: AtomicU64,
     full: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    spool_corrupt: AtomicU64,
+    spool_errors: AtomicU64,
 }
 
 // Flushes are rare; boxing every write to shrink them would cost an allocation per write.
 #[allow(clippy::large_enum_variant)]
 enum Item {
     Write(RegisterWrite),
-    /// Answered once everything queued before it has been committed.
+    /// Answered once everything queued before it is durable (committed or spooled).
     Flush(oneshot::Sender<()>),
+    /// Answered once everything queued before it has been committed to the database.
+    FlushCommitted(oneshot::Sender<()>),
 }
 
 /// The sending side of the register writer. Clones share one queue and one task.
@@ -109,9 +145,33 @@ impl RegisterWriter {
     ///
     /// Panics if called outside a tokio runtime.
     pub fn spawn(store: Store, capacity: usize) -> (RegisterWriter, JoinHandle<()>) {
+        Self::spawn_inner(store, capacity, None)
+    }
+
+    /// As [`RegisterWriter::spawn`], with an outage spool (see the module doc). Writes
+    /// already in the spool (left by a previous run) are replayed first, before anything
+    /// queued now.
+    ///
+    /// Panics if called outside a tokio runtime.
+    pub fn spawn_with_spool(
+        store: Store,
+        capacity: usize,
+        spool: Spool,
+    ) -> (RegisterWriter, JoinHandle<()>) {
+        Self::spawn_inner(store, capacity, Some(spool))
+    }
+
+    fn spawn_inner(
+        store: Store,
+        capacity: usize,
+        spool: Option<Spool>,
+    ) -> (RegisterWriter, JoinHandle<()>) {
         let (queue, items) = mpsc::channel(capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(run(store, items, Arc::clone(&counters)));
+        if let Some(spool) = &spool {
+            counters.spooled.store(spool.pending(), Ordering::Relaxed);
+        }
+        let task = tokio::spawn(run(store, items, Arc::clone(&counters), spool));
         (RegisterWriter { queue, counters }, task)
     }
 
@@ -149,19 +209,33 @@ impl RegisterWriter {
                 self.counters.queued.fetch_sub(1, Ordering::Relaxed);
                 match item {
                     Item::Write(write) => Err(WriterError::Closed(write)),
-                    Item::Flush(_) => unreachable!("the item sent was a write"),
+                    Item::Flush(_) | Item::FlushCommitted(_) => {
+                        unreachable!("the item sent was a write")
+                    }
                 }
             }
         }
     }
 
-    /// Resolves once every write queued before this call has been committed (or skipped
-    /// as inapplicable). Waits through database outages: the writer retries until the
-    /// batch commits.
+    /// Resolves once every write queued before this call is durable: committed (or
+    /// skipped as inapplicable), or synced into the spool. Without a spool, or when the
+    /// spool cannot be written, it waits through database outages until the batch commits.
     pub async fn flush(&self) -> Result<(), WriterError> {
-        let (done, committed) = oneshot::channel();
+        let (done, durable) = oneshot::channel();
         self.queue
             .send(Item::Flush(done))
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        durable.await.map_err(|_| WriterError::Stopped)
+    }
+
+    /// Resolves once every write queued before this call has been committed to the
+    /// database (or skipped as inapplicable), spooled ones included. Waits through
+    /// outages.
+    pub async fn flush_committed(&self) -> Result<(), WriterError> {
+        let (done, committed) = oneshot::channel();
+        self.queue
+            .send(Item::FlushCommitted(done))
             .await
             .map_err(|_| WriterError::Stopped)?;
         committed.await.map_err(|_| WriterError::Stopped)
@@ -178,87 +252,22 @@ impl RegisterWriter {
             failures: c.failures.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             full: c.full.load(Ordering::Relaxed),
+            spooled: c.spooled.load(Ordering::Relaxed),
+            replayed: c.replayed.load(Ordering::Relaxed),
+            spool_corrupt: c.spool_corrupt.load(Ordering::Relaxed),
+            spool_errors: c.spool_errors.load(Ordering::Relaxed),
         }
     }
 }
 
-async fn run(store: Store, mut items: mpsc::Receiver<Item>, counters: Arc<Counters>) {
-    let mut batch: Vec<RegisterWrite> = Vec::with_capacity(MAX_BATCH);
-    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-    // `recv` returns `None` only once every sender is gone and the queue is empty.
-    while let Some(first) = items.recv().await {
-        let mut next = Some(first);
-        while let Some(item) = next.take() {
-            match item {
-                Item::Write(write) => batch.push(write),
-                Item::Flush(done) => flushes.push(done),
-            }
-            if batch.len() < MAX_BATCH {
-                next = items.try_recv().ok();
-            }
-        }
-        commit(&store, &batch, &counters).await;
-        batch.clear();
-        for done in flushes.drain(..) {
-            // The flusher may have given up waiting; nothing to tell it then.
-            let _ = done.send(());
-        }
-    }
-    tracing::debug!("register writer: queue closed and drained");
-}
-
-/// Applies `batch` until it commits; never gives up (see the module invariants).
-async fn commit(store: &Store, batch: &[RegisterWrite], counters: &Counters) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt: u32 = 1;
-    loop {
-        match store.apply(batch).await {
-            Ok(report) => {
-                for skipped in &report.skipped {
-                    tracing::warn!(error = %skipped.error, "register write skipped");
-                }
-                let skipped = report.skipped.len() as u64;
-                let written = batch.len() as u64 - skipped;
-                counters.written.fetch_add(written, Ordering::Relaxed);
-                counters.skipped.fetch_add(skipped, Ordering::Relaxed);
-                counters.batches.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .queued
-                    .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-                if attempt > 1 {
-                    tracing::info!(attempt, writes = batch.len(), "register batch committed");
-                }
-                return;
-            }
-            Err(error) => {
-                counters.failures.fetch_add(1, Ordering::Relaxed);
-                // Attempts 1, 2, 4, 8...: a long outage stays visible without a line
-                // every two seconds.
-                if attempt.is_power_of_two() {
-                    tracing::warn!(
-                    %error,
-                    writes = batch.len(),
-                    attempt,
-                    retry_in_ms = backoff.as_millis() as u64,
-                    "register batch failed; retrying"
-                    );
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                attempt = attempt.saturating_add(1);
-                counters.retries.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
+mod task;
+use task::run;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::switchboard::register::{CallUpdate, NewCall, Outcome};
+    use std::time::Duration;
 
     fn open(id: &str) -> RegisterWrite {
         RegisterWrite::Open(NewCall {
@@ -327,5 +336,105 @@ mod tests {
         drop(writer);
         task.await.expect("task ends cleanly");
         assert_eq!(store.count_calls().await.expect("count"), 10);
+    }
+
+    #[tokio::test]
+    async fn an_outage_goes_to_the_spool_and_is_replayed_in_order() {
+        use sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+        let store = Store::open(&url, 1).await.expect("open");
+        let spool = Spool::open(dir.path().join("spool/register.spool"))
+            .await
+            .expect("spool");
+        let (writer, task) = RegisterWriter::spawn_with_spool(store.clone(), 64, spool);
+        writer.send(open("before")).await.expect("queued");
+        writer.flush().await.expect("flush");
+        assert_eq!(writer.stats().written, 1);
+
+        let mut side = sqlx::SqliteConnection::connect(&url).await.expect("side");
+        side.execute("ALTER TABLE calls RENAME TO calls_away")
+            .await
+            .expect("outage");
+        let done = |id: &str| RegisterWrite::Update {
+            id: id.to_owned(),
+            update: CallUpdate {
+                outcome: Some(Outcome::Answered),
+                ..CallUpdate::default()
+            },
+        };
+        for id in ["during-1", "during-2"] {
+            writer.send(open(id)).await.expect("queued");
+            writer.send(done(id)).await.expect("queued");
+            // Durable in the spool: flush does not wait for the database.
+            tokio::time::timeout(Duration::from_secs(5), writer.flush())
+                .await
+                .expect("flush returns during the outage")
+                .expect("flush");
+        }
+        writer.send(done("before")).await.expect("queued");
+        let committed = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.flush_committed().await }
+        });
+        writer.flush().await.expect("flush");
+        let stats = writer.stats();
+        assert_eq!((stats.spooled, stats.queued, stats.written), (5, 0, 1));
+        assert!(stats.failures >= 1);
+        assert!(!committed.is_finished(), "not in the database yet");
+
+        side.execute("ALTER TABLE calls_away RENAME TO calls")
+            .await
+            .expect("back");
+        tokio::time::timeout(Duration::from_secs(10), committed)
+            .await
+            .expect("replayed once the database is back")
+            .expect("task")
+            .expect("flush");
+        let stats = writer.stats();
+        assert_eq!((stats.spooled, stats.replayed, stats.written), (0, 5, 6));
+        assert_eq!(stats.skipped, 0);
+        for id in ["before", "during-1", "during-2"] {
+            let row = store.call(id).await.expect("read").expect("row");
+            assert_eq!(row.outcome, "answered", "{id}");
+        }
+        let spool_file = dir.path().join("spool/register.spool");
+        assert_eq!(std::fs::metadata(&spool_file).expect("spool").len(), 0);
+
+        // Back to direct writes.
+        writer.send(open("after")).await.expect("queued");
+        writer.flush_committed().await.expect("flush");
+        assert!(store.call("after").await.expect("read").is_some());
+        assert_eq!(writer.stats().spooled, 0);
+        drop(writer);
+        task.await.expect("task ends");
+    }
+
+    #[tokio::test]
+    async fn writes_left_in_the_spool_are_replayed_at_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("register.spool");
+        let mut spool = Spool::open(&path).await.expect("spool");
+        spool
+            .append(&[open("old-1"), open("old-2")])
+            .await
+            .expect("append");
+        drop(spool);
+
+        let store = memory_store().await;
+        let spool = Spool::open(&path).await.expect("spool");
+        let (writer, _task) = RegisterWriter::spawn_with_spool(store.clone(), 8, spool);
+        writer.send(open("new")).await.expect("queued");
+        writer.flush_committed().await.expect("flush");
+        let ids: Vec<String> = store
+            .recent_calls(10)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids.len(), 3);
+        let stats = writer.stats();
+        assert_eq!((stats.replayed, stats.written, stats.spooled), (2, 3, 0));
     }
 }

@@ -5,9 +5,11 @@
 //! which records that the server itself stopped). Reads return [`CallRecord`]s with times as
 //! the register's fixed-width RFC 3339 UTC text (see [`format_time`]).
 //!
-//! Backends: SQLite today; PostgreSQL will be a second variant of the private `Backend`
-//! enum with its own SQL module and `migrations/postgres`. Every public method dispatches
-//! on the backend, so callers never see which one is in use.
+//! Backends: SQLite (`sqlite:` URLs) and PostgreSQL (`postgres://` / `postgresql://`), each
+//! a variant of the private `Backend` enum with its own SQL module and migrations folder
+//! (`migrations/sqlite`, `migrations/postgres`: same tables, columns, text time format and
+//! meaning). Every public method dispatches on the backend and answers identically on
+//! both, so callers never see which one is in use.
 //!
 //! Invariants:
 //! - [`Store::apply`] runs a whole batch in one transaction: either every applicable write
@@ -16,11 +18,17 @@
 //! - A write the register cannot apply on its own merits (an `Update` for an unknown call,
 //!   an `Open` for an id that already exists, a write the database refuses on a constraint)
 //!   is skipped and reported in [`ApplyReport::skipped`]; it never costs the rest of the
-//!   batch. `Open` is idempotent for this reason: a retried batch cannot duplicate a row.
+//!   batch. `Open` is idempotent for this reason: a retried batch cannot duplicate a row;
+//!   so is `Ring` (one attempt per call, operator and start time), and `Update` only fills
+//!   in the fields it carries. Applying a batch again (a retry after a commit whose
+//!   acknowledgement was lost, a replay of the outage spool) therefore changes nothing.
+//! - A database URL may carry a password: no error or log line of this layer quotes it.
 //!
 //! [`format_time`]: crate::switchboard::register::format_time
 
+mod postgres;
 mod qa;
+mod qa_postgres;
 mod qa_sqlite;
 pub mod seed;
 mod sqlite;
@@ -41,7 +49,9 @@ use crate::switchboard::register::{CallRecord, RegisterWrite};
 pub enum StoreError {
     /// The database URL names a backend this build does not have. Only the scheme is kept,
     /// so a password in the URL never reaches a log line.
-    #[error("unsupported database URL scheme `{scheme}` (expected `sqlite:`)")]
+    #[error(
+        "unsupported database URL scheme `{scheme}` (expected `sqlite:`, `postgres:` or `postgresql:`)"
+    )]
     UnsupportedUrl {
         /// The part of the URL before the first `:`.
         scheme: String,
@@ -63,7 +73,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// Opening the database (or setting its pragmas) failed.
+    /// Opening the database (or setting its pragmas) failed: on PostgreSQL, the server
+    /// could not be reached or refused the login.
     #[error("cannot open database: {source}")]
     Connect {
         #[source]
@@ -82,6 +93,10 @@ pub enum StoreError {
     /// An `Open` named an id that is already in the register; the existing row is kept.
     #[error("call `{id}` is already in the register")]
     DuplicateCall { id: String },
+    /// A `Ring` for an attempt already in the register (same call, operator and start
+    /// time: the batch was applied before); the existing row is kept.
+    #[error("this ring attempt of call `{id}` is already in the register")]
+    DuplicateRing { id: String },
     /// The database refused one write on a constraint (a CHECK, a trigger...); the rest of
     /// its batch was applied.
     #[error("the register refused a write for call `{id}`: {source}")]
@@ -90,6 +105,14 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database did not answer within the caller's deadline (a network that drops
+    /// packets never fails on its own). Whether the batch committed is unknown; applying it
+    /// again is safe (see the module invariants).
+    #[error("the database did not answer in time")]
+    Timeout,
+    /// This query is not available on this database backend yet.
+    #[error("{what} is not available on this database backend yet")]
+    NotOnThisBackend { what: &'static str },
     /// A statement or transaction failed as a whole (the database is busy, full, gone, or
     /// returned something unreadable). Nothing of the batch was committed; retrying the
     /// same batch is safe.
@@ -105,7 +128,7 @@ pub enum StoreError {
 pub struct ApplyReport {
     /// Rows inserted by `Open` writes.
     pub opened: u64,
-    /// Rows changed by `Update` writes.
+    /// Rows changed by `Update` writes and rows inserted by `Ring` writes.
     pub updated: u64,
     /// Writes that were not applied, in batch order; everything else was committed.
     pub skipped: Vec<SkippedWrite>,
@@ -123,7 +146,8 @@ impl ApplyReport {
 pub struct SkippedWrite {
     /// Its position in the batch given to [`Store::apply`].
     pub index: usize,
-    /// [`StoreError::UnknownCall`], [`StoreError::DuplicateCall`] or [`StoreError::Refused`].
+    /// [`StoreError::UnknownCall`], [`StoreError::DuplicateCall`],
+    /// [`StoreError::DuplicateRing`] or [`StoreError::Refused`].
     pub error: StoreError,
 }
 
@@ -136,6 +160,7 @@ pub struct Store {
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 impl Store {
@@ -148,19 +173,40 @@ impl Store {
     /// file); foreign keys on; a busy timeout, so a concurrent writer makes us wait rather
     /// than fail. Re-opening an up-to-date database changes nothing.
     ///
+    /// `postgres://user:password@host:port/database` (or `postgresql://`, with any of
+    /// libpq's URL parameters such as `sslmode`): the database must exist; the schema is
+    /// created or brought up to date in it. Taking a connection gives up after a few
+    /// seconds, so an unreachable server fails a call quickly rather than stalling it.
+    ///
     /// `max_connections` bounds the pool (at least 1). SQLite has one writer at a time
     /// whatever the pool size; more connections only let reads run alongside it.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-        if scheme.eq_ignore_ascii_case("sqlite") {
-            let pool = sqlite::open(url, max_connections).await?;
-            Ok(Store {
-                backend: Backend::Sqlite(pool),
-            })
+        let backend = if scheme.eq_ignore_ascii_case("sqlite") {
+            Backend::Sqlite(sqlite::open(url, max_connections).await?)
+        } else if scheme.eq_ignore_ascii_case("postgres")
+            || scheme.eq_ignore_ascii_case("postgresql")
+        {
+            Backend::Postgres(postgres::open(url, max_connections).await?)
         } else {
-            Err(StoreError::UnsupportedUrl {
-                scheme: scheme.to_owned(),
-            })
+            return Err(StoreError::UnsupportedUrl {
+                // Cut at anything that is not a scheme character, so a URL without a
+                // colon (`hotline.db`, or worse `user:pass@host`) is not echoed whole.
+                scheme: scheme
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                    .take(32)
+                    .collect(),
+            });
+        };
+        Ok(Store { backend })
+    }
+
+    /// Which backend this is, as the URL scheme names it (`sqlite` or `postgres`).
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
 
@@ -169,6 +215,7 @@ impl Store {
     pub async fn apply(&self, writes: &[RegisterWrite]) -> Result<ApplyReport, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::apply(pool, writes).await,
+            Backend::Postgres(pool) => postgres::apply(pool, writes).await,
         }
     }
 
@@ -176,6 +223,7 @@ impl Store {
     pub async fn call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::call(pool, id).await,
+            Backend::Postgres(pool) => postgres::call(pool, id).await,
         }
     }
 
@@ -187,6 +235,7 @@ impl Store {
     ) -> Result<Vec<CallRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::calls_by_sip_call_id(pool, sip_call_id).await,
+            Backend::Postgres(pool) => postgres::calls_by_sip_call_id(pool, sip_call_id).await,
         }
     }
 
@@ -194,6 +243,7 @@ impl Store {
     pub async fn ring_attempts(&self, call_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::ring_attempts(pool, call_id).await,
+            Backend::Postgres(pool) => postgres::ring_attempts(pool, call_id).await,
         }
     }
 
@@ -201,6 +251,7 @@ impl Store {
     pub async fn recent_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::recent_calls(pool, limit).await,
+            Backend::Postgres(pool) => postgres::recent_calls(pool, limit).await,
         }
     }
 
@@ -211,6 +262,7 @@ impl Store {
     pub async fn calls_with_recordings(&self) -> Result<Vec<CallRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::calls_with_recordings(pool).await,
+            Backend::Postgres(pool) => postgres::calls_with_recordings(pool).await,
         }
     }
 
@@ -218,6 +270,7 @@ impl Store {
     pub async fn count_calls(&self) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::count_calls(pool).await,
+            Backend::Postgres(pool) => postgres::count_calls(pool).await,
         }
     }
 
@@ -229,6 +282,7 @@ impl Store {
     pub async fn mark_interrupted(&self, now: Timestamp) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::mark_interrupted(pool, now).await,
+            Backend::Postgres(pool) => postgres::mark_interrupted(pool, now).await,
         }
     }
 
@@ -237,6 +291,31 @@ impl Store {
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Counts one write that the database ran without error into `report`, or says why it
+/// changed nothing. Both backends run `Open` and `Ring` as `INSERT … ON CONFLICT DO
+/// NOTHING` and `Update` by primary key, so "not one row" means: already there (`Open`,
+/// `Ring`) or no such call (`Update`; a `Ring` for an unknown call is refused by the
+/// foreign key instead).
+fn count_outcome(write: &RegisterWrite, rows: u64, report: &mut ApplyReport) -> Option<StoreError> {
+    if rows == 1 {
+        match write {
+            RegisterWrite::Open(_) => report.opened += 1,
+            RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => report.updated += 1,
+        }
+        return None;
+    }
+    Some(match write {
+        RegisterWrite::Open(call) => StoreError::DuplicateCall {
+            id: call.id.clone(),
+        },
+        RegisterWrite::Update { id, .. } => StoreError::UnknownCall { id: id.clone() },
+        RegisterWrite::Ring(ring) => StoreError::DuplicateRing {
+            id: ring.call_id.clone(),
+        },
+    })
 }

@@ -10,7 +10,7 @@
 //!   bounds compare as text and use the indexes directly.
 //! - The audit log is append-only: nothing here updates or deletes an audit row.
 
-use super::{qa_sqlite, Backend, Store, StoreError};
+use super::{qa_postgres, qa_sqlite, Backend, Store, StoreError};
 use crate::switchboard::register::CallRecord;
 
 /// What a user may do. Each role includes the rights of the ones before it.
@@ -155,12 +155,16 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::add_user(pool, username, password_hash, role, now).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::add_user(pool, username, password_hash, role, now).await
+            }
         }
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::user(pool, username).await,
+            Backend::Postgres(pool) => qa_postgres::user(pool, username).await,
         }
     }
 
@@ -168,6 +172,7 @@ impl Store {
     pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::users(pool).await,
+            Backend::Postgres(pool) => qa_postgres::users(pool).await,
         }
     }
 
@@ -184,6 +189,9 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::create_session(pool, token_sha256, username, now, idle_cutoff).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::create_session(pool, token_sha256, username, now, idle_cutoff).await
+            }
         }
     }
 
@@ -199,6 +207,9 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::touch_session(pool, token_sha256, now, idle_cutoff).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::touch_session(pool, token_sha256, now, idle_cutoff).await
+            }
         }
     }
 
@@ -206,6 +217,7 @@ impl Store {
     pub async fn delete_session(&self, token_sha256: &str) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::delete_session(pool, token_sha256).await,
+            Backend::Postgres(pool) => qa_postgres::delete_session(pool, token_sha256).await,
         }
     }
 
@@ -221,6 +233,9 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::add_token(pool, token_sha256, name, username, now).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::add_token(pool, token_sha256, name, username, now).await
+            }
         }
     }
 
@@ -231,6 +246,7 @@ impl Store {
     ) -> Result<Option<Principal>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::token_principal(pool, token_sha256).await,
+            Backend::Postgres(pool) => qa_postgres::token_principal(pool, token_sha256).await,
         }
     }
 
@@ -238,6 +254,7 @@ impl Store {
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::audit(pool, entry).await,
+            Backend::Postgres(pool) => qa_postgres::audit(pool, entry).await,
         }
     }
 
@@ -249,6 +266,7 @@ impl Store {
     ) -> Result<(Vec<AuditEntry>, u64), StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::audit_entries(pool, limit, offset).await,
+            Backend::Postgres(pool) => qa_postgres::audit_entries(pool, limit, offset).await,
         }
     }
 
@@ -259,6 +277,7 @@ impl Store {
     ) -> Result<(Vec<CallRecord>, u64), StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::search_calls(pool, filter).await,
+            Backend::Postgres(pool) => qa_postgres::search_calls(pool, filter).await,
         }
     }
 
@@ -266,6 +285,7 @@ impl Store {
     pub async fn rings(&self, call_id: &str) -> Result<Vec<RingRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::rings(pool, call_id).await,
+            Backend::Postgres(pool) => qa_postgres::rings(pool, call_id).await,
         }
     }
 
@@ -273,6 +293,7 @@ impl Store {
     pub async fn set_topic(&self, call_id: &str, topic: Option<&str>) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::set_topic(pool, call_id, topic).await,
+            Backend::Postgres(pool) => qa_postgres::set_topic(pool, call_id, topic).await,
         }
     }
 
@@ -289,6 +310,9 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::day_aggregates(pool, from, to, offset_seconds).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::day_aggregates(pool, from, to, offset_seconds).await
+            }
         }
     }
 
@@ -304,6 +328,9 @@ impl Store {
             Backend::Sqlite(pool) => {
                 qa_sqlite::answered_waits(pool, from, to, offset_seconds).await
             }
+            Backend::Postgres(pool) => {
+                qa_postgres::answered_waits(pool, from, to, offset_seconds).await
+            }
         }
     }
 
@@ -315,6 +342,7 @@ impl Store {
     ) -> Result<Vec<OperatorAggregate>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::operator_aggregates(pool, from, to).await,
+            Backend::Postgres(pool) => qa_postgres::operator_aggregates(pool, from, to).await,
         }
     }
 
@@ -326,6 +354,7 @@ impl Store {
     ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::topic_counts(pool, from, to).await,
+            Backend::Postgres(pool) => qa_postgres::topic_counts(pool, from, to).await,
         }
     }
 
@@ -333,6 +362,7 @@ impl Store {
     pub async fn insert_raw_calls(&self, calls: &[CallRecord]) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => qa_sqlite::insert_raw_calls(pool, calls).await,
+            Backend::Postgres(pool) => qa_postgres::insert_raw_calls(pool, calls).await,
         }
     }
 }

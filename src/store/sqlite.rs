@@ -172,19 +172,9 @@ pub(super) async fn apply(
             RegisterWrite::Ring(ring) => (&ring.call_id, insert_ring(&mut tx, ring).await),
         };
         let error = match result {
-            Ok(1) => {
-                match write {
-                    RegisterWrite::Open(_) => report.opened += 1,
-                    RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => report.updated += 1,
-                }
-                continue;
-            }
-            // `id` is the primary key, so "not one row" can only mean "no row".
-            Ok(_) => match write {
-                RegisterWrite::Open(_) => StoreError::DuplicateCall { id: id.clone() },
-                RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => {
-                    StoreError::UnknownCall { id: id.clone() }
-                }
+            Ok(rows) => match super::count_outcome(write, rows, &mut report) {
+                Some(error) => error,
+                None => continue,
             },
             Err(source) if is_refusal(&source) => StoreError::Refused {
                 id: id.clone(),
@@ -204,7 +194,8 @@ async fn insert_ring(
     ring: &RingAttempt,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO ring_attempts (call_id, operator_id, started_at, ended_at, result) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO ring_attempts (call_id, operator_id, started_at, ended_at, result) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id, operator_id, started_at) DO NOTHING",
     )
     .bind(&ring.call_id)
     .bind(&ring.operator_id)

@@ -1,5 +1,6 @@
 //! Test harness: a real `hotline` server on 127.0.0.1 (in-process, real sockets, a real
-//! SQLite file in a temporary directory), SIPp as the caller, and an RTP listener.
+//! SQLite file in a temporary directory, or a PostgreSQL database), SIPp as the caller,
+//! and an RTP listener.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
@@ -42,6 +43,16 @@ impl TestServer {
     /// Start a server with `extra` TOML appended to a base config (trunk 127.0.0.1 only,
     /// numbers 792112 and +78112792112, the repository's prompts).
     pub async fn start(extra: &str) -> TestServer {
+        Self::start_on(extra, None).await
+    }
+
+    /// As [`TestServer::start`], with the call register in the database at `db_url`
+    /// (`postgres://…`) instead of a SQLite file in the temporary directory.
+    pub async fn start_with_db(extra: &str, db_url: &str) -> TestServer {
+        Self::start_on(extra, Some(db_url)).await
+    }
+
+    async fn start_on(extra: &str, db_url: Option<&str>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap())
             .await
@@ -51,7 +62,15 @@ impl TestServer {
             .expect("bind HTTP");
         let addr = sockets.local_addr();
         let http = sockets.http_addr().expect("HTTP bound");
-        let db = dir.path().join("hotline.db");
+        let db_url = db_url.map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("hotline.db").display()
+                )
+            },
+            str::to_owned,
+        );
         let toml = format!(
             r#"
 [sip]
@@ -66,22 +85,19 @@ dir = "{prompts}"
 [recordings]
 dir = "{rec}"
 [database]
-url = "sqlite://{db}?mode=rwc"
+url = "{db_url}"
 {extra}
 "#,
             rtp = rtp_range(addr.port()),
             prompts = repo().join("config/prompts").display(),
             rec = dir.path().join("recordings").display(),
-            db = db.display(),
         );
         let file = dir.path().join("hotline.toml");
         std::fs::write(&file, &toml).unwrap();
         let config = Config::load(&file, &[]).unwrap_or_else(|e| panic!("test config: {e}"));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(runtime::serve(config, sockets, shutdown.clone()));
-        let store = Store::open(&format!("sqlite://{}?mode=rwc", db.display()), 2)
-            .await
-            .expect("open store");
+        let store = Store::open(&db_url, 2).await.expect("open store");
         TestServer {
             addr,
             http,

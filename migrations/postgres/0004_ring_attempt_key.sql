@@ -1,0 +1,4 @@
+-- One ring attempt is one operator rung for one call from one moment: the idempotency key
+-- that lets a batch of register writes be applied again (replayed from the outage spool
+-- after a commit whose acknowledgement was lost) without counting an attempt twice.
+CREATE UNIQUE INDEX ring_attempts_key ON ring_attempts (call_id, operator_id, started_at);
