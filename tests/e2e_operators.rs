@@ -244,13 +244,36 @@ async fn wrong_password_gets_401_and_no_registration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_readiness_after_a_bridged_call() {
     let server = TestServer::start(&line_with_operators(&[("1001", "pass1001")], "")).await;
-    let _op = SippOperator::start(server.addr, "1001", "pass1001", free_udp_port(), free_udp_port(), &["-rtp_echo"]).await;
+    let _op = SippOperator::start(
+        server.addr,
+        "1001",
+        "pass1001",
+        free_udp_port(),
+        free_udp_port(),
+        &["-rtp_echo"],
+    )
+    .await;
     let rtp_port = free_udp_port();
     let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    let run = sipp(server.addr, "caller_hangs_up.xml", &["-s", "792112", "-set", "rtp_port", &rtp_port.to_string(), "-d", "11000"]).await;
+    let run = sipp(
+        server.addr,
+        "caller_hangs_up.xml",
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "11000",
+        ],
+    )
+    .await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     caller.handle.join().unwrap();
-    server.wait_row(&run.call_id, |r| r.recording_sha256.is_some()).await;
+    server
+        .wait_row(&run.call_id, |r| r.recording_sha256.is_some())
+        .await;
     let http = reqwest::Client::new();
     let base = format!("http://{}", server.http);
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
@@ -258,21 +281,50 @@ async fn metrics_and_readiness_after_a_bridged_call() {
     // Metrics are published once a second: wait (bounded) for the call to show.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let text = loop {
-        let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        if text.contains("hotline_calls_total{outcome=\"answered\"} 1") || std::time::Instant::now() > deadline {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("hotline_calls_total{outcome=\"answered\"} 1")
+            || std::time::Instant::now() > deadline
+        {
             break text;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(text.contains("hotline_calls_total{outcome=\"answered\"} 1"), "{text}");
-    assert!(text.contains("hotline_ring_attempts_total{result=\"answered\"} 1"), "{text}");
+    assert!(
+        text.contains("hotline_calls_total{outcome=\"answered\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hotline_ring_attempts_total{result=\"answered\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("hotline_recordings_total 1"), "{text}");
-    assert!(text.contains("hotline_operators{state=\"wrap_up\"} 1") || text.contains("hotline_operators{state=\"available\"} 1"), "{text}");
+    assert!(
+        text.contains("hotline_operators{state=\"wrap_up\"} 1")
+            || text.contains("hotline_operators{state=\"available\"} 1"),
+        "{text}"
+    );
     let sample = |name: &str| -> u64 {
-        text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
-    assert!(sample("hotline_rtp_packets_total{leg=\"caller\",direction=\"in\"}") > 100, "{text}");
-    assert!(sample("hotline_rtp_packets_total{leg=\"operator\",direction=\"in\"}") > 100, "{text}");
+    assert!(
+        sample("hotline_rtp_packets_total{leg=\"caller\",direction=\"in\"}") > 100,
+        "{text}"
+    );
+    assert!(
+        sample("hotline_rtp_packets_total{leg=\"operator\",direction=\"in\"}") > 100,
+        "{text}"
+    );
     assert!(sample("hotline_recording_bytes_total") > 44);
     server.stop().await;
 }

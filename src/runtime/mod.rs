@@ -13,8 +13,8 @@ pub mod prompts;
 pub mod recorder;
 pub mod register_writer;
 pub mod rtp_ports;
-pub mod spool;
 pub mod sockets;
+pub mod spool;
 pub mod tcp;
 
 pub use sockets::Sockets;
@@ -85,10 +85,11 @@ pub async fn serve_with_reload(
     // are closed, or a call opened from the spool would stay `in_progress`.
     let mut spool = self::spool::Spool::open(&config.database.spool).await?;
     if spool.pending() > 0 {
-        let replayed = spool
-            .replay_all(&store, register_writer::MAX_BATCH)
-            .await?;
-        tracing::warn!(writes = replayed, "register writes spooled by the last run replayed");
+        let replayed = spool.replay_all(&store, register_writer::MAX_BATCH).await?;
+        tracing::warn!(
+            writes = replayed,
+            "register writes spooled by the last run replayed"
+        );
     }
     let interrupted = store.mark_interrupted(Now::read().wall).await?;
     if interrupted > 0 {
@@ -97,7 +98,8 @@ pub async fn serve_with_reload(
             "calls left in progress by the last run marked interrupted"
         );
     }
-    let (writer, writer_task) = RegisterWriter::spawn_with_spool(store.clone(), REGISTER_QUEUE, spool);
+    let (writer, writer_task) =
+        RegisterWriter::spawn_with_spool(store.clone(), REGISTER_QUEUE, spool);
     let recorder = std::sync::Arc::new(Recorder::with_config(
         config.recordings.dir.clone(),
         RecorderConfig {

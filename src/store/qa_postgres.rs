@@ -19,10 +19,7 @@ pub(super) async fn add_user(
     Err(StoreError::NotOnThisBackend { what: "add_user" })
 }
 
-pub(super) async fn user(
-    pool: &PgPool,
-    username: &str,
-) -> Result<Option<UserRecord>, StoreError> {
+pub(super) async fn user(pool: &PgPool, username: &str) -> Result<Option<UserRecord>, StoreError> {
     Err(StoreError::NotOnThisBackend { what: "user" })
 }
 
@@ -37,7 +34,9 @@ pub(super) async fn create_session(
     now: &str,
     idle_cutoff: &str,
 ) -> Result<(), StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "create_session" })
+    Err(StoreError::NotOnThisBackend {
+        what: "create_session",
+    })
 }
 
 pub(super) async fn touch_session(
@@ -46,14 +45,15 @@ pub(super) async fn touch_session(
     now: &str,
     idle_cutoff: &str,
 ) -> Result<Option<Principal>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "touch_session" })
+    Err(StoreError::NotOnThisBackend {
+        what: "touch_session",
+    })
 }
 
-pub(super) async fn delete_session(
-    pool: &PgPool,
-    token_sha256: &str,
-) -> Result<(), StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "delete_session" })
+pub(super) async fn delete_session(pool: &PgPool, token_sha256: &str) -> Result<(), StoreError> {
+    Err(StoreError::NotOnThisBackend {
+        what: "delete_session",
+    })
 }
 
 pub(super) async fn add_token(
@@ -70,7 +70,9 @@ pub(super) async fn token_principal(
     pool: &PgPool,
     token_sha256: &str,
 ) -> Result<Option<Principal>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "token_principal" })
+    Err(StoreError::NotOnThisBackend {
+        what: "token_principal",
+    })
 }
 
 pub(super) async fn audit(pool: &PgPool, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -82,14 +84,18 @@ pub(super) async fn audit_entries(
     limit: u32,
     offset: u64,
 ) -> Result<(Vec<AuditEntry>, u64), StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "audit_entries" })
+    Err(StoreError::NotOnThisBackend {
+        what: "audit_entries",
+    })
 }
 
 pub(super) async fn search_calls(
     pool: &PgPool,
     f: &CallFilter,
 ) -> Result<(Vec<CallRecord>, u64), StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "search_calls" })
+    Err(StoreError::NotOnThisBackend {
+        what: "search_calls",
+    })
 }
 
 pub(super) async fn rings(pool: &PgPool, call_id: &str) -> Result<Vec<RingRecord>, StoreError> {
@@ -110,7 +116,9 @@ pub(super) async fn day_aggregates(
     to: &str,
     offset_seconds: i32,
 ) -> Result<Vec<DayAggregate>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "day_aggregates" })
+    Err(StoreError::NotOnThisBackend {
+        what: "day_aggregates",
+    })
 }
 
 pub(super) async fn answered_waits(
@@ -119,7 +127,9 @@ pub(super) async fn answered_waits(
     to: &str,
     offset_seconds: i32,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "answered_waits" })
+    Err(StoreError::NotOnThisBackend {
+        what: "answered_waits",
+    })
 }
 
 pub(super) async fn operator_aggregates(
@@ -127,7 +137,9 @@ pub(super) async fn operator_aggregates(
     from: &str,
     to: &str,
 ) -> Result<Vec<OperatorAggregate>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "operator_aggregates" })
+    Err(StoreError::NotOnThisBackend {
+        what: "operator_aggregates",
+    })
 }
 
 pub(super) async fn topic_counts(
@@ -135,12 +147,16 @@ pub(super) async fn topic_counts(
     from: &str,
     to: &str,
 ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "topic_counts" })
+    Err(StoreError::NotOnThisBackend {
+        what: "topic_counts",
+    })
 }
 
 pub(super) async fn insert_raw_calls(
     pool: &PgPool,
     calls: &[CallRecord],
 ) -> Result<u64, StoreError> {
-    Err(StoreError::NotOnThisBackend { what: "insert_raw_calls" })
+    Err(StoreError::NotOnThisBackend {
+        what: "insert_raw_calls",
+    })
 }
