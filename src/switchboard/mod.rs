@@ -23,6 +23,7 @@ pub mod operators;
 pub mod queue;
 pub mod register;
 
+mod arrival;
 #[cfg(test)]
 mod b2bua_tests;
 mod board;
