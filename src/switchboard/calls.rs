@@ -8,8 +8,9 @@
 //!                   gone                 HangingUp ◄── overflow / no operators: message → BYE ── HangingUp ─► gone
 //! ```
 //! The register row is opened when the INVITE arrives and closed exactly once, by
-//! `close_row`, when the caller's experience of the call ends. Operator rings and the
-//! bridge are in `operator_leg.rs`; the queue glue in `queueing.rs`.
+//! `close_row`, when the caller's experience of the call ends. An INVITE's arrival (the
+//! door) is in `arrival.rs`, operator rings and the bridge in `operator_leg.rs`, the queue
+//! glue in `queueing.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 
