@@ -749,3 +749,62 @@ fn reload_removes_an_operator_and_changes_the_hours_without_dropping_calls() {
         "new hours apply to new calls"
     );
 }
+
+#[test]
+fn a_softphone_that_moves_while_ringing_is_rung_again_at_its_new_address() {
+    let mut sb = line_with(&["101"]);
+    let now = t0();
+    register(&mut sb, "101", now);
+    let (call, _, _) = queued_caller(&mut sb, "m1", now);
+    let inv = ring(&mut sb, call, "101", now);
+    sb.handle_message(
+        SipMessage::Response(message::response_to(&inv, 180, Some("op101"))),
+        phone("101"),
+        now,
+    );
+    drain(&mut sb);
+
+    // The softphone restarts on another port and registers again (new Call-ID, new Contact).
+    let moved = Peer {
+        transport: Transport::Udp,
+        addr: SocketAddr::from(([127, 0, 0, 1], 6101)),
+    };
+    let text = |cseq: u32, auth: Option<&str>| {
+        register_text("101", cseq, auth)
+            .replace("127.0.0.1:5101", "127.0.0.1:6101")
+            .replace("Call-ID: reg-101", "Call-ID: reg-101-b")
+    };
+    let out = send(&mut sb, &text(1, None), moved, now);
+    let challenge = out.response_to(moved, 401).unwrap();
+    let auth = digest_answer(&challenge, "101", "REGISTER", "sip:127.0.0.1:5060");
+    let out = send(&mut sb, &text(2, Some(&auth)), moved, now);
+    assert_eq!(out.status_to(moved), vec![200]);
+    assert!(
+        out.request_to(phone("101"), "CANCEL").is_some(),
+        "the old device stops ringing"
+    );
+    assert!(
+        !out.opens_operator_leg(),
+        "not at once: after the retry interval"
+    );
+
+    let later = now.advanced(Duration::from_secs(6));
+    sb.handle_timeout(later);
+    let out = drain(&mut sb);
+    assert!(out.opens_operator_leg(), "rung again");
+    sb.handle_media_opened(call, Leg::Operator, 30004, later);
+    let out = drain(&mut sb);
+    let again = out
+        .request_to(moved, "INVITE")
+        .expect("the INVITE goes to the new address");
+    assert!(
+        again
+            .to_string()
+            .starts_with("INVITE sip:101@127.0.0.1:6101"),
+        "{again}"
+    );
+    assert!(
+        out.request_to(phone("101"), "INVITE").is_none(),
+        "never to the old one"
+    );
+}

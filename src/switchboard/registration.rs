@@ -8,6 +8,7 @@ use crate::sip::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy};
 use crate::sip::transaction::TxKey;
 use crate::sip::{message::Request, Peer};
 
+use super::acd::{OperatorState, RingResult};
 use super::{Settings, Switchboard};
 
 pub(super) fn new_registrar(settings: &Settings, seed: u64, now: Instant) -> Registrar {
@@ -56,8 +57,20 @@ impl Switchboard {
                 BindingEvent::Offline { operator, .. } => {
                     self.acd.handle_operator_offline(&operator, now.mono)
                 }
-                // A ring in flight goes to the old device; the next one uses the new binding.
-                BindingEvent::Moved { .. } => {}
+                // The softphone came back from somewhere else (restarted, new address): a
+                // ring in flight goes to a device that is gone. Call it off; the caller keeps
+                // its place and the operator is rung again, on the new binding, after the
+                // ACD's retry interval (reported as busy: not the operator's fault, so it
+                // does not count towards an automatic pause).
+                BindingEvent::Moved { operator } => {
+                    if let Some(OperatorState::Ringing(call)) =
+                        self.acd.operator_state(&operator).cloned()
+                    {
+                        self.cancel_ring(call, now);
+                        self.acd
+                            .handle_ring_failed(call, &operator, RingResult::Busy, now.mono);
+                    }
+                }
             }
         }
     }
