@@ -354,7 +354,8 @@ fn records(rows: &[PgRow]) -> Result<Vec<CallRecord>, StoreError> {
         .map_err(database)
 }
 
-fn record(row: &PgRow) -> Result<CallRecord, sqlx::Error> {
+/// One `calls` row as the register's record (also used by the QA queries).
+pub(super) fn record(row: &PgRow) -> Result<CallRecord, sqlx::Error> {
     Ok(CallRecord {
         id: row.try_get("id")?,
         sip_call_id: row.try_get("sip_call_id")?,

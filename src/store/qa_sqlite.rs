@@ -312,7 +312,7 @@ pub(super) async fn search_calls(
     let rows = q.build().fetch_all(pool).await.map_err(database)?;
     let calls = rows
         .iter()
-        .map(call_record)
+        .map(super::sqlite::record)
         .collect::<Result<_, _>>()
         .map_err(database)?;
     Ok((calls, count(total)))
@@ -536,38 +536,6 @@ pub(super) async fn insert_raw_calls(
     }
     tx.commit().await.map_err(database)?;
     Ok(inserted)
-}
-
-fn call_record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
-    Ok(CallRecord {
-        id: row.try_get("id")?,
-        sip_call_id: row.try_get("sip_call_id")?,
-        caller: row.try_get("caller")?,
-        dialed: row.try_get("dialed")?,
-        source: row.try_get("source")?,
-        received_at: row.try_get("received_at")?,
-        answered_at: row.try_get("answered_at")?,
-        queued_at: row.try_get("queued_at")?,
-        connected_at: row.try_get("connected_at")?,
-        ended_at: row.try_get("ended_at")?,
-        operator_id: row.try_get("operator_id")?,
-        wait_ms: row.try_get("wait_ms")?,
-        talk_ms: row.try_get("talk_ms")?,
-        outcome: row.try_get("outcome")?,
-        hangup_by: row.try_get("hangup_by")?,
-        final_status: row.try_get("final_status")?,
-        end_reason: row.try_get("end_reason")?,
-        recording_path: row.try_get("recording_path")?,
-        recording_ms: row.try_get("recording_ms")?,
-        recording_bytes: row.try_get("recording_bytes")?,
-        recording_sha256: row.try_get("recording_sha256")?,
-        recording_error: row.try_get("recording_error")?,
-        notice_played_at: row.try_get("notice_played_at")?,
-        notice_completed: row
-            .try_get::<Option<i64>, _>("notice_completed")?
-            .map(|v| v != 0),
-        topic: row.try_get("topic")?,
-    })
 }
 
 #[cfg(test)]

@@ -337,7 +337,8 @@ pub(super) async fn mark_interrupted(pool: &SqlitePool, now: Timestamp) -> Resul
     Ok(done.rows_affected())
 }
 
-fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
+/// One `calls` row as the register's record (also used by the QA queries).
+pub(super) fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
     Ok(CallRecord {
         id: row.try_get("id")?,
         sip_call_id: row.try_get("sip_call_id")?,
