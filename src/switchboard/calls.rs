@@ -60,9 +60,6 @@ pub(super) enum Playing {
 
 /// The operator leg once the operator answered.
 pub(super) struct OperatorLeg {
-    /// The operator's id (for logs and the live board).
-    #[allow(dead_code)]
-    pub id: String,
     pub dialog: Dialog,
     pub local: LocalSession,
     pub offer: RemoteSession,

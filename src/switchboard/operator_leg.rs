@@ -385,7 +385,6 @@ impl Switchboard {
         );
         let spec = LegSpec::from_negotiated(&negotiated);
         c.operator = Some(OperatorLeg {
-            id: operator.clone(),
             dialog,
             local,
             offer: answer,

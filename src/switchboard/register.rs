@@ -31,8 +31,6 @@ pub enum Outcome {
     Failed,
     /// The server stopped (or crashed) during the call.
     Interrupted,
-    /// Served in hours before the queue exists: the greeting was played.
-    Greeted,
 }
 
 impl Outcome {
@@ -47,7 +45,6 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
-            Outcome::Greeted => "greeted",
         }
     }
 
@@ -62,7 +59,6 @@ impl Outcome {
             "rejected" => Outcome::Rejected,
             "failed" => Outcome::Failed,
             "interrupted" => Outcome::Interrupted,
-            "greeted" => Outcome::Greeted,
             _ => return None,
         })
     }
@@ -217,7 +213,6 @@ mod tests {
             Outcome::Rejected,
             Outcome::Failed,
             Outcome::Interrupted,
-            Outcome::Greeted,
         ] {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
         }

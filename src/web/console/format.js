@@ -31,7 +31,6 @@ export const OUTCOMES = {
   failed: 'Сбой',
   interrupted: 'Прерван',
   in_progress: 'Идёт',
-  greeted: 'Приветствие',
 };
 
 export const ROLES = { qa: 'контроль качества', supervisor: 'руководитель', admin: 'администратор' };
