@@ -22,32 +22,8 @@ fn line_with_operators(ops: &[(&str, &str)], queue: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_is_bridged_to_a_sipp_operator_and_rtp_flows_both_ways() {
     let server = TestServer::start(&line_with_operators(&[("1001", "pass1001")], "")).await;
-    let _op = SippOperator::start(
-        server.addr,
-        "1001",
-        "pass1001",
-        free_udp_port(),
-        free_udp_port(),
-        &["-rtp_echo"],
-    )
-    .await;
-    let rtp_port = free_udp_port();
-    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    // The caller stays 12 s: greeting (~4 s), then the operator answers at once and echoes.
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "12000",
-        ],
-    )
-    .await;
+    let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
+    let (run, caller) = talking_call(server.addr, 12000).await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     let report = caller.handle.join().unwrap();
     println!("caller RTP: {report:?}");
@@ -96,22 +72,7 @@ async fn operator_who_does_not_answer_is_cancelled_and_the_next_one_answers() {
         &["-rtp_echo"],
     )
     .await;
-    let rtp_port = free_udp_port();
-    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "12000",
-        ],
-    )
-    .await;
+    let (run, caller) = talking_call(server.addr, 12000).await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     let report = caller.handle.join().unwrap();
     assert!(report.echoed > 50, "{report:?}");
@@ -244,31 +205,8 @@ async fn wrong_password_gets_401_and_no_registration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_readiness_after_a_bridged_call() {
     let server = TestServer::start(&line_with_operators(&[("1001", "pass1001")], "")).await;
-    let _op = SippOperator::start(
-        server.addr,
-        "1001",
-        "pass1001",
-        free_udp_port(),
-        free_udp_port(),
-        &["-rtp_echo"],
-    )
-    .await;
-    let rtp_port = free_udp_port();
-    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "11000",
-        ],
-    )
-    .await;
+    let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
+    let (run, caller) = talking_call(server.addr, 11000).await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     caller.handle.join().unwrap();
     server

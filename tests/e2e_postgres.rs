@@ -63,31 +63,8 @@ async fn bridged_call_is_registered_in_postgres_with_its_ring_attempt() {
         "{ALWAYS_OPEN}\n[[operators]]\nid = \"1001\"\nname = \"Operator 1001\"\npassword = \"pass1001\"\n"
     );
     let server = TestServer::start_with_db(&extra, &db.url).await;
-    let _op = SippOperator::start(
-        server.addr,
-        "1001",
-        "pass1001",
-        free_udp_port(),
-        free_udp_port(),
-        &["-rtp_echo"],
-    )
-    .await;
-    let rtp_port = free_udp_port();
-    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "12000",
-        ],
-    )
-    .await;
+    let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
+    let (run, caller) = talking_call(server.addr, 12000).await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     let report = caller.handle.join().expect("caller RTP");
     assert!(

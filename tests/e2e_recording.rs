@@ -259,15 +259,7 @@ async fn a_kill_9_in_mid_call_loses_at_most_a_second_and_no_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_channels_are_in_step() {
     let server = TestServer::start(&format!("{ALWAYS_OPEN}\n{OPERATOR}")).await;
-    let _op = SippOperator::start(
-        server.addr,
-        "1001",
-        "pass1001",
-        free_udp_port(),
-        free_udp_port(),
-        &["-rtp_echo"],
-    )
-    .await;
+    let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
     let rtp_port = free_udp_port();
     let caller = rtp_caller(rtp_port, Duration::from_secs(40), ulaw_noise(60.0));
     let run = sipp(
@@ -327,31 +319,8 @@ async fn a_disk_error_keeps_the_call_and_registers_the_reason() {
     let server = TestServer::start(&format!("{ALWAYS_OPEN}\n{OPERATOR}")).await;
     // Where the recordings' day directories should go, there is a file.
     std::fs::write(server.dir.path().join("recordings"), b"not a directory").unwrap();
-    let _op = SippOperator::start(
-        server.addr,
-        "1001",
-        "pass1001",
-        free_udp_port(),
-        free_udp_port(),
-        &["-rtp_echo"],
-    )
-    .await;
-    let rtp_port = free_udp_port();
-    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
-    let run = sipp(
-        server.addr,
-        "caller_hangs_up.xml",
-        &[
-            "-s",
-            "792112",
-            "-set",
-            "rtp_port",
-            &rtp_port.to_string(),
-            "-d",
-            "12000",
-        ],
-    )
-    .await;
+    let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
+    let (run, caller) = talking_call(server.addr, 12000).await;
     assert!(run.status.success(), "the call went on: {}", run.stderr);
     assert!(
         caller.handle.join().unwrap().echoed > 50,

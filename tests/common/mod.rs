@@ -346,6 +346,44 @@ impl SippOperator {
     }
 }
 
+impl SippOperator {
+    /// The usual operator of the tests: registers `id`, answers at once, echoes RTP.
+    pub async fn echoing(server: SocketAddr, id: &str, password: &str) -> SippOperator {
+        SippOperator::start(
+            server,
+            id,
+            password,
+            free_udp_port(),
+            free_udp_port(),
+            &["-rtp_echo"],
+        )
+        .await
+    }
+}
+
+/// A caller who talks (`TalkingCaller`) and hangs up `hold_ms` after the answer. The SIPp
+/// run is over when this returns; join the caller's thread for what its RTP saw.
+pub async fn talking_call(server: SocketAddr, hold_ms: u32) -> (SippRun, TalkingCaller) {
+    let rtp_port = free_udp_port();
+    let caller = TalkingCaller::start(rtp_port, Duration::from_secs(40));
+    let hold = hold_ms.to_string();
+    let run = sipp(
+        server,
+        "caller_hangs_up.xml",
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            &hold,
+        ],
+    )
+    .await;
+    (run, caller)
+}
+
 /// A caller's RTP endpoint that talks: it answers the server's stream (symmetric RTP) with
 /// 20 ms PCMU packets carrying a recognisable payload, and counts what comes back.
 pub struct TalkingCaller {
