@@ -25,10 +25,14 @@ pub mod register;
 
 mod arrival;
 #[cfg(test)]
+mod b2bua_support;
+#[cfg(test)]
 mod b2bua_tests;
 mod board;
 mod calls;
 pub mod counters;
+#[cfg(test)]
+mod operator_admin_tests;
 mod operator_leg;
 mod queueing;
 mod registration;
