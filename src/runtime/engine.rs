@@ -567,40 +567,25 @@ impl Engine {
         }
     }
 
+    /// Queue a register write, in order: behind any held ones, else straight to the writer.
     fn queue_register(&mut self, write: RegisterWrite) {
-        if !self.held.is_empty() {
-            self.held.push_back(write);
-            return;
-        }
-        self.offer(write);
+        self.held.push_back(write);
+        self.flush_held_nowait();
     }
 
-    /// Hand a write to the writer; hold it (in order) if its queue is full. Returns whether
-    /// the writer took it.
-    fn offer(&mut self, write: RegisterWrite) -> bool {
-        match self.register.try_send(write) {
-            Ok(()) => true,
-            Err(WriterError::Full(write)) => {
-                self.held.push_back(write);
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "register writer gone: a register write is lost");
-                true
-            }
-        }
-    }
-
-    /// Move held writes into the writer's queue while it has room.
+    /// Move held writes into the writer's queue while it has room (a full queue hands the
+    /// write back: it stays first in line).
     fn flush_held_nowait(&mut self) {
-        let waiting = self.held.len();
-        for _ in 0..waiting {
-            let write = self.held.pop_front().expect("counted above");
-            if !self.offer(write) {
-                // `offer` put it at the back: restore the order and stop for now.
-                let write = self.held.pop_back().expect("just held");
-                self.held.push_front(write);
-                break;
+        while let Some(write) = self.held.pop_front() {
+            match self.register.try_send(write) {
+                Ok(()) => {}
+                Err(WriterError::Full(write)) => {
+                    self.held.push_front(write);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "register writer gone: a register write is lost")
+                }
             }
         }
     }
