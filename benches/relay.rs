@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hotline::media::player::RtpStreamState;
 use hotline::media::relay::{LegConfig, RelayLeg};
 use hotline::media::rtp::{write_packet, RtpHeader};
-use hotline::sdp::Codec;
+use hotline::media::Codec;
 
 const PACKETS: u32 = 2_000_000;
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use values::{CodecName, IpNet, PortRange};
 
-use crate::switchboard::hours::BusinessCalendar;
+use crate::calendar::BusinessCalendar;
 
 /// The documented default configuration, compiled into the binary.
 pub const DEFAULT_TOML: &str = include_str!("../config/hotline.toml");

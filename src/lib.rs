@@ -7,12 +7,14 @@
 //! - [`store`]: the call register (sqlx);
 //! - [`config`]: typed configuration with file/key/reason errors.
 
-pub mod clock;
+pub mod calendar;
 pub mod config;
 pub mod media;
+pub mod model;
 pub mod recordings;
 pub mod runtime;
 pub mod sdp;
+pub mod server;
 pub mod sip;
 pub mod store;
 pub mod switchboard;

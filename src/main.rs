@@ -167,7 +167,7 @@ fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<bool> {
         let store = hotline::store::Store::open(&config.database.url, 1)
             .await
             .context("opening the call register")?;
-        let now = hotline::switchboard::register::format_time(jiff::Timestamp::now());
+        let now = hotline::model::format_time(jiff::Timestamp::now());
         let added = store.add_user(name, &phc, role, &now).await?;
         store.close().await;
         if added {
@@ -280,7 +280,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(on_signal(shutdown.clone()));
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(on_hangup(reload_tx));
-        runtime::serve_with_reload(config, sockets, shutdown, Some(reload_rx)).await?;
+        hotline::server::serve_with_reload(config, sockets, shutdown, Some(reload_rx)).await?;
         Ok(())
     })
 }

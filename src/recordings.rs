@@ -25,7 +25,7 @@ use crate::runtime::recorder::{
     WAV_SUFFIX,
 };
 use crate::store::{Store, StoreError};
-use crate::switchboard::register::CallRecord;
+use crate::model::CallRecord;
 
 /// The format every recording has (DESIGN, Recordings).
 const CHANNELS: u16 = 2;

@@ -11,7 +11,7 @@ use hotline::media::rtp::write_packet;
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, Leg, MediaCommand, RecordFrame,
 };
-use hotline::sdp::Codec;
+use hotline::media::Codec;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use hotline::switchboard::ids::new_call_id;
-use hotline::switchboard::register::{
+use hotline::model::new_call_id;
+use hotline::model::{
     CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
 use jiff::{tz::TimeZone, Timestamp};

@@ -18,9 +18,9 @@ use hotline::runtime::recorder::{
     RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,
     RecordingStart, RecordingSummary,
 };
-use hotline::sdp::Codec;
+use hotline::media::Codec;
 use hotline::store::Store;
-use hotline::switchboard::register::{CallUpdate, NewCall, Outcome, RegisterWrite};
+use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;

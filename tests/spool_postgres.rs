@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hotline::runtime::register_writer::{RegisterWriter, WriterError};
 use hotline::runtime::spool::Spool;
 use hotline::store::Store;
-use hotline::switchboard::register::{
+use hotline::model::{
     CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
 use jiff::{SignedDuration, Timestamp};

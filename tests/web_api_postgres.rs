@@ -39,7 +39,7 @@ mod parity {
     /// Every answer the QA queries give over `rows`, as text to compare.
     async fn transcript(
         store: &Store,
-        rows: &[hotline::switchboard::register::CallRecord],
+        rows: &[hotline::model::CallRecord],
     ) -> Vec<String> {
         let mut out = Vec::new();
         assert_eq!(

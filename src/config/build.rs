@@ -18,7 +18,7 @@ use super::reader::{Reader, Section, Zero};
 use super::schema::{apply_env, keys_of, section_names, OPERATORS, OPERATOR_KEYS};
 use super::values::*;
 use super::*;
-use crate::switchboard::hours::{OpeningEnd, WeekdaySet};
+use crate::calendar::{OpeningEnd, WeekdaySet};
 
 /// Parses, overrides, validates. `file` names the origin in errors; `base` anchors
 /// relative prompt paths.
@@ -321,7 +321,7 @@ fn hours(r: &mut Reader<'_>, root: &Table) -> Option<HoursConfig> {
         // Already reported key by key; the calendar would only repeat it.
         return None;
     }
-    match crate::switchboard::hours::BusinessCalendar::new(
+    match crate::calendar::BusinessCalendar::new(
         zone,
         days,
         open?,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
-use crate::switchboard::hours::OpeningEnd;
+use crate::calendar::OpeningEnd;
 
 fn file() -> &'static Path {
     Path::new("conf/test.toml")

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::civil::{Date, Time, Weekday};
 
-use crate::switchboard::hours::OpeningEnd;
+use crate::calendar::OpeningEnd;
 
 /// An IPv4 or IPv6 prefix (CIDR block), such as `192.0.2.0/24` or `2001:db8::/32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ use audio_codec_algorithms::{
     convert_alaw_to_ulaw, convert_ulaw_to_alaw, decode_alaw, decode_ulaw, encode_alaw, encode_ulaw,
 };
 
-use crate::sdp::Codec;
+use crate::media::Codec;
 
 /// Encodes one linear sample.
 pub fn encode_sample(codec: Codec, sample: i16) -> u8 {

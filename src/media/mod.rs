@@ -1,9 +1,12 @@
-//! Media, sans-IO: G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt playback ([`player`]),
+//! Media, sans-IO: the codecs ([`Codec`]), G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt playback ([`player`]),
 //! symmetric-RTP latching ([`latch`]). The runtime's media tasks wrap these in sockets.
 
+mod codec;
 pub mod g711;
 pub mod latch;
 pub mod player;
 pub mod recording;
 pub mod relay;
 pub mod rtp;
+
+pub use codec::Codec;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::g711;
 use super::rtp::{self, RtpHeader};
-use crate::sdp::Codec;
+use crate::media::Codec;
 
 /// The only sample rate prompts may have: that of G.711.
 pub const SAMPLE_RATE: u32 = 8000;

@@ -30,7 +30,7 @@ use super::g711;
 use super::latch::Latch;
 use super::player::{RtpStreamState, FRAME_SAMPLES};
 use super::rtp::{self, seq_delta, ts_delta, RtpHeader, RtpView};
-use crate::sdp::Codec;
+use crate::media::Codec;
 
 /// Comfort noise's static payload type (RFC 3389, RFC 3551 Table 4). We never negotiate it,
 /// but some peers send it in silences anyway: it proves the peer alive, and is not relayed.

@@ -14,12 +14,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::config::Config;
 use crate::media::player::PlayMode;
 use crate::media::relay::LegConfig;
 use crate::sip::{Peer, Transport};
-use crate::switchboard::register::RegisterWrite;
+use crate::model::RegisterWrite;
 use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, Switchboard};
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
@@ -280,15 +280,13 @@ impl Engine {
             } => {
                 let _ = reply.send(
                     self.sb
-                        .pause_operator(&operator, &reason, now)
-                        .map_err(|e| e.to_string()),
+                        .pause_operator(&operator, &reason, now),
                 );
             }
             LiveCommand::Resume { operator, reply } => {
                 let _ = reply.send(
                     self.sb
-                        .resume_operator(&operator, now)
-                        .map_err(|e| e.to_string()),
+                        .resume_operator(&operator, now),
                 );
             }
         }

@@ -3,7 +3,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::switchboard::live::LiveSnapshot;
+use crate::model::LiveSnapshot;
+use crate::switchboard::acd::AcdError;
 
 pub enum LiveCommand {
     Snapshot {
@@ -12,11 +13,11 @@ pub enum LiveCommand {
     Pause {
         operator: String,
         reason: String,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), AcdError>>,
     },
     Resume {
         operator: String,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), AcdError>>,
     },
 }
 
@@ -26,7 +27,11 @@ pub enum LiveError {
     /// The engine is not running (stopping, or not started).
     #[error("the line is not running")]
     Unavailable,
-    /// The switchboard refused (unknown operator, not logged in, not paused…).
+    /// No such operator in the line's current configuration (the engine's, after any
+    /// reload: the one source of truth for who the operators are).
+    #[error("no operator {0:?}")]
+    UnknownOperator(String),
+    /// The switchboard refused (not logged in, not paused…).
     #[error("{0}")]
     Refused(String),
 }
@@ -64,7 +69,7 @@ impl LiveHandle {
             .map_err(|_| LiveError::Unavailable)?;
         rx.await
             .map_err(|_| LiveError::Unavailable)?
-            .map_err(LiveError::Refused)
+            .map_err(LiveError::from)
     }
 
     pub async fn resume(&self, operator: &str) -> Result<(), LiveError> {
@@ -79,6 +84,15 @@ impl LiveHandle {
             .map_err(|_| LiveError::Unavailable)?;
         rx.await
             .map_err(|_| LiveError::Unavailable)?
-            .map_err(LiveError::Refused)
+            .map_err(LiveError::from)
+    }
+}
+
+impl From<AcdError> for LiveError {
+    fn from(e: AcdError) -> LiveError {
+        match e {
+            AcdError::UnknownOperator(id) => LiveError::UnknownOperator(id),
+            other => LiveError::Refused(other.to_string()),
+        }
     }
 }

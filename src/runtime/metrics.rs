@@ -9,7 +9,7 @@ use crate::runtime::register_writer::WriterStats;
 use crate::sip::registrar::RegistrarStats;
 use crate::sip::transaction::TxStats;
 use crate::switchboard::counters::Counters;
-use crate::switchboard::live::LiveSnapshot;
+use crate::model::LiveSnapshot;
 use crate::switchboard::SwitchboardStats;
 
 /// Everything `/metrics` shows, at one instant.

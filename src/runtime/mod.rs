@@ -1,7 +1,8 @@
 //! The only tokio code: sockets, timers, media tasks, the database task, shutdown.
 //!
-//! `serve(config, sockets, shutdown)` takes already-bound sockets and a shutdown token (the
-//! mini-redis shape), so tests bind port 0 and stop the server when they like. One engine
+//! [`Line::prepare`] takes already-bound sockets and [`Line::run`] a shutdown token (the
+//! mini-redis shape), so tests bind port 0 and stop the server when they like; the
+//! crate's `server` module puts the line and its HTTP side together. One engine
 //! task owns the switchboard (`&mut`, no locks); media never passes through it packet by
 //! packet: each call's RTP has its own task that reports events back.
 
@@ -23,7 +24,7 @@ use rand::RngCore;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::switchboard::{Settings, Switchboard};
@@ -33,9 +34,8 @@ use self::live::LiveHandle;
 use self::prompts::{PromptLoadError, Prompts};
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
 use self::register_writer::RegisterWriter;
-use crate::switchboard::register::{CallUpdate, RegisterWrite};
+use crate::model::{CallUpdate, RegisterWrite};
 use crate::switchboard::RecordingResult;
-use crate::web::WebContext;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, Error)]
@@ -61,122 +61,175 @@ pub enum RuntimeError {
 /// How many register writes may wait for the database before the engine holds them itself.
 const REGISTER_QUEUE: usize = 16_384;
 
-/// Run the hotline until `shutdown` is cancelled and the calls in progress have ended
-/// (or the configured grace has passed). Everything is ready before the first packet is
-/// read: a bad config, prompt or database never starts half a server.
-pub async fn serve(
+/// The line, ready to run: register opened (and repaired after a crash), recordings
+/// repaired, switchboard built. What the HTTP side needs is handed out by
+/// its getters; the line itself runs with [`Line::run`].
+pub struct Line {
     config: Config,
     sockets: Sockets,
-    shutdown: CancellationToken,
-) -> Result<(), RuntimeError> {
-    serve_with_reload(config, sockets, shutdown, None).await
+    store: Store,
+    writer: RegisterWriter,
+    writer_task: tokio::task::JoinHandle<()>,
+    recorder: std::sync::Arc<Recorder>,
+    switchboard: Switchboard,
+    prompts: Prompts,
+    live: LiveHandle,
+    control: engine::Control,
+    reload_tx: tokio::sync::mpsc::Sender<()>,
+    metrics: tokio::sync::watch::Receiver<metrics::Metrics>,
 }
 
-/// `serve`, plus a channel whose messages ask to read the configuration file again (SIGHUP).
-pub async fn serve_with_reload(
-    config: Config,
-    sockets: Sockets,
-    shutdown: CancellationToken,
-    reload: Option<tokio::sync::mpsc::Receiver<()>>,
-) -> Result<(), RuntimeError> {
-    let prompts = Prompts::load(&config.prompts)?;
-    let store = Store::open(&config.database.url, config.database.max_connections).await?;
-    // Writes spooled during an outage of the last run go in before the interrupted calls
-    // are closed, or a call opened from the spool would stay `in_progress`.
-    let mut spool = self::spool::Spool::open(&config.database.spool).await?;
-    if spool.pending() > 0 {
-        let replayed = spool.replay_all(&store, register_writer::MAX_BATCH).await?;
-        tracing::warn!(
-            writes = replayed,
-            "register writes spooled by the last run replayed"
+impl Line {
+    /// Everything is ready before the first packet is read: a bad config, prompt or
+    /// database never starts half a server.
+    pub async fn prepare(config: Config, sockets: Sockets) -> Result<Line, RuntimeError> {
+        let prompts = Prompts::load(&config.prompts)?;
+        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        // Writes spooled during an outage of the last run go in before the interrupted calls
+        // are closed, or a call opened from the spool would stay `in_progress`.
+        let mut spool = self::spool::Spool::open(&config.database.spool).await?;
+        if spool.pending() > 0 {
+            let replayed = spool.replay_all(&store, register_writer::MAX_BATCH).await?;
+            tracing::warn!(
+                writes = replayed,
+                "register writes spooled by the last run replayed"
+            );
+        }
+        let interrupted = store.mark_interrupted(Now::read().wall).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                calls = interrupted,
+                "calls left in progress by the last run marked interrupted"
+            );
+        }
+        let (writer, writer_task) =
+            RegisterWriter::spawn_with_spool(store.clone(), REGISTER_QUEUE, spool);
+        let recorder = std::sync::Arc::new(Recorder::with_config(
+            config.recordings.dir.clone(),
+            RecorderConfig {
+                time_zone: config.hours.calendar.zone().clone(),
+                ..RecorderConfig::default()
+            },
+        ));
+        // A crash leaves recordings unfinished: make them playable and register what they
+        // hold before any new call is taken.
+        let repair_root = recorder.clone();
+        let repaired = tokio::task::spawn_blocking(move || repair_root.repair_unfinished())
+            .await
+            .unwrap_or_default();
+        for r in repaired {
+            tracing::warn!(call_id = %r.call_id, truncated_bytes = r.truncated_bytes, "repaired an unfinished recording");
+            let _ = writer.send(recording_write(&r.call_id, r.outcome)).await;
+        }
+        let settings = Settings::from_config(&config);
+        let switchboard = Switchboard::new(settings, rand::rng().next_u64(), Now::read());
+        let (live, live_rx) = LiveHandle::channel(64);
+        let (metrics_tx, metrics) = tokio::sync::watch::channel(metrics::Metrics::default());
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+        Ok(Line {
+            config,
+            sockets,
+            store,
+            writer,
+            writer_task,
+            recorder,
+            switchboard,
+            prompts,
+            live,
+            control: engine::Control {
+                live_rx,
+                metrics_tx,
+                reload_rx,
+            },
+            reload_tx,
+            metrics,
+        })
+    }
+
+    /// The call register.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration the line started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The way to the live state of the line and the supervisor's commands.
+    pub fn live(&self) -> LiveHandle {
+        self.live.clone()
+    }
+
+    /// The engine's metrics, refreshed once a second.
+    pub fn metrics(&self) -> tokio::sync::watch::Receiver<metrics::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Take the HTTP listener bound with the SIP sockets, if any.
+    pub fn take_http(&mut self) -> Option<tokio::net::TcpListener> {
+        self.sockets.http.take()
+    }
+
+    /// Run until `shutdown` is cancelled and the calls in progress have ended (or the
+    /// configured grace has passed). `reload` asks to read the configuration file again
+    /// (SIGHUP). `companions` (the HTTP side) are awaited before the register is closed.
+    pub async fn run(
+        self,
+        shutdown: CancellationToken,
+        reload: Option<tokio::sync::mpsc::Receiver<()>>,
+        companions: impl std::future::Future<Output = ()>,
+    ) {
+        let Line {
+            config,
+            sockets,
+            store,
+            writer,
+            writer_task,
+            recorder,
+            switchboard,
+            prompts,
+            live,
+            control,
+            reload_tx,
+            metrics: _,
+        } = self;
+        tracing::info!(
+            sip = %sockets.local_addr(),
+            rtp_ports = %format!("{}-{}", config.media.rtp_ports.first, config.media.rtp_ports.last),
+            "hotline serving"
         );
-    }
-    let interrupted = store.mark_interrupted(Now::read().wall).await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            calls = interrupted,
-            "calls left in progress by the last run marked interrupted"
+        if let Some(mut signal) = reload {
+            tokio::spawn(async move {
+                while signal.recv().await.is_some() {
+                    let _ = reload_tx.send(()).await;
+                }
+            });
+        }
+        let engine = Engine::new(
+            &config,
+            switchboard,
+            sockets,
+            prompts,
+            writer.clone(),
+            recorder.clone(),
+            control,
         );
+        engine.run(shutdown, config.shutdown.grace).await;
+        drop(live);
+        companions.await;
+        // The engine waited for every recording to close; now the writer threads can end.
+        if let Ok(recorder) = std::sync::Arc::try_unwrap(recorder) {
+            recorder.shutdown().await;
+        }
+        if let Err(e) = writer.flush().await {
+            tracing::error!(error = %e, "register writes could not be flushed at shutdown");
+        }
+        drop(writer);
+        let _ = writer_task.await;
+        store.close().await;
+        tracing::info!("hotline stopped");
     }
-    let (writer, writer_task) =
-        RegisterWriter::spawn_with_spool(store.clone(), REGISTER_QUEUE, spool);
-    let recorder = std::sync::Arc::new(Recorder::with_config(
-        config.recordings.dir.clone(),
-        RecorderConfig {
-            time_zone: config.hours.calendar.zone().clone(),
-            ..RecorderConfig::default()
-        },
-    ));
-    // A crash leaves recordings unfinished: make them playable and register what they hold
-    // before any new call is taken.
-    let repair_root = recorder.clone();
-    let repaired = tokio::task::spawn_blocking(move || repair_root.repair_unfinished())
-        .await
-        .unwrap_or_default();
-    for r in repaired {
-        tracing::warn!(call_id = %r.call_id, truncated_bytes = r.truncated_bytes, "repaired an unfinished recording");
-        let _ = writer.send(recording_write(&r.call_id, r.outcome)).await;
-    }
-    let settings = Settings::from_config(&config);
-    let switchboard = Switchboard::new(settings, rand::rng().next_u64(), Now::read());
-    tracing::info!(
-        sip = %sockets.local_addr(),
-        rtp_ports = %format!("{}-{}", config.media.rtp_ports.first, config.media.rtp_ports.last),
-        "hotline serving"
-    );
-    let (live, live_rx) = LiveHandle::channel(64);
-    let (metrics_tx, metrics_rx) = tokio::sync::watch::channel(metrics::Metrics::default());
-    let mut sockets = sockets;
-    let web = sockets.http.take().map(|listener| {
-        let ctx = WebContext {
-            store: store.clone(),
-            recordings_root: config.recordings.dir.clone(),
-            live: live.clone(),
-            config: std::sync::Arc::new(config.clone()),
-            metrics: metrics_rx.clone(),
-        };
-        tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
-        tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
-    });
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let control = engine::Control {
-        live_rx,
-        metrics_tx,
-        reload_rx,
-    };
-    if let Some(mut signal) = reload {
-        tokio::spawn(async move {
-            while signal.recv().await.is_some() {
-                let _ = reload_tx.send(()).await;
-            }
-        });
-    }
-    let engine = Engine::new(
-        &config,
-        switchboard,
-        sockets,
-        prompts,
-        writer.clone(),
-        recorder.clone(),
-        control,
-    );
-    engine.run(shutdown, config.shutdown.grace).await;
-    drop(live);
-    if let Some(web) = web {
-        let _ = web.await;
-    }
-    // The engine waited for every recording to close; now the writer threads can end.
-    if let Ok(recorder) = std::sync::Arc::try_unwrap(recorder) {
-        recorder.shutdown().await;
-    }
-    if let Err(e) = writer.flush().await {
-        tracing::error!(error = %e, "register writes could not be flushed at shutdown");
-    }
-    drop(writer);
-    let _ = writer_task.await;
-    store.close().await;
-    tracing::info!("hotline stopped");
-    Ok(())
 }
 
 /// The register's view of a recording's outcome.

@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 
 use super::spool::Spool;
 use crate::store::Store;
-use crate::switchboard::register::RegisterWrite;
+use crate::model::RegisterWrite;
 
 /// The most writes committed in one transaction. Large enough that a burst costs few
 /// commits (each one an fsync of the WAL), small enough that one transaction holds the
@@ -266,7 +266,7 @@ use task::run;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::switchboard::register::{CallUpdate, NewCall, Outcome};
+    use crate::model::{CallUpdate, NewCall, Outcome};
     use std::time::Duration;
 
     fn open(id: &str) -> RegisterWrite {

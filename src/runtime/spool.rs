@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
 
 use crate::store::{ApplyReport, Store, StoreError};
-use crate::switchboard::register::{
+use crate::model::{
     CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
 

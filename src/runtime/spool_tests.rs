@@ -2,7 +2,7 @@
 //! and replay that resumes where it stopped.
 
 use super::*;
-use crate::switchboard::register::format_time;
+use crate::model::format_time;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid literal")

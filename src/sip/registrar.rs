@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::config::{OperatorConfig, OperatorSecret};
 use crate::sip::digest::{Algorithm, NonceManager};
 use crate::sip::message::{self, MessageError, Method, Request, Response, Uri};
 use crate::sip::Peer;
@@ -88,29 +87,6 @@ impl fmt::Debug for AccountSecret {
             AccountSecret::Ha1 { algorithm, .. } => {
                 write!(f, "Ha1({}, <redacted>)", algorithm.as_str())
             }
-        }
-    }
-}
-
-impl From<&OperatorConfig> for Account {
-    /// The configuration validates HA1s as 32 (MD5) or 64 (SHA-256) hex digits; the
-    /// length tells the algorithm.
-    fn from(op: &OperatorConfig) -> Account {
-        let secret = match &op.secret {
-            OperatorSecret::Password(p) => AccountSecret::Password(p.clone()),
-            OperatorSecret::Ha1(hex) => AccountSecret::Ha1 {
-                algorithm: if hex.len() == Algorithm::Sha256.hex_len() {
-                    Algorithm::Sha256
-                } else {
-                    Algorithm::Md5
-                },
-                hex: hex.to_ascii_lowercase(),
-            },
-        };
-        Account {
-            id: op.id.clone(),
-            name: op.name.clone(),
-            secret,
         }
     }
 }

@@ -24,7 +24,7 @@
 //!   acknowledgement was lost, a replay of the outage spool) therefore changes nothing.
 //! - A database URL may carry a password: no error or log line of this layer quotes it.
 //!
-//! [`format_time`]: crate::switchboard::register::format_time
+//! [`format_time`]: crate::model::format_time
 
 mod postgres;
 mod qa;
@@ -42,7 +42,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::switchboard::register::{CallRecord, RegisterWrite};
+use crate::model::{CallRecord, RegisterWrite};
 
 /// Errors of the storage layer.
 #[derive(thiserror::Error, Debug)]

@@ -24,7 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
-use crate::switchboard::register::{
+use crate::model::{
     format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 

@@ -11,7 +11,7 @@
 //! - The audit log is append-only: nothing here updates or deletes an audit row.
 
 use super::{qa_postgres, qa_sqlite, Backend, Store, StoreError};
-use crate::switchboard::register::CallRecord;
+use crate::model::CallRecord;
 
 /// What a user may do. Each role includes the rights of the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -21,7 +21,7 @@ use super::qa::{
     TopicFilter, UserRecord,
 };
 use super::StoreError;
-use crate::switchboard::register::CallRecord;
+use crate::model::CallRecord;
 
 #[path = "qa_postgres_seed.rs"]
 mod seed;

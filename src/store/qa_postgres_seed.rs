@@ -12,7 +12,7 @@
 use sqlx::postgres::PgPool;
 
 use super::{database, StoreError, COLUMNS};
-use crate::switchboard::register::CallRecord;
+use crate::model::CallRecord;
 
 /// Rows per statement: large enough that round trips do not matter, small enough that one
 /// message stays a few megabytes.

@@ -14,7 +14,7 @@ use super::qa::{
     TopicFilter, UserRecord,
 };
 use super::StoreError;
-use crate::switchboard::register::CallRecord;
+use crate::model::CallRecord;
 
 const COLUMNS: &str = "id, sip_call_id, caller, dialed, source, received_at, answered_at, \
      queued_at, connected_at, ended_at, operator_id, wait_ms, talk_ms, outcome, hangup_by, \

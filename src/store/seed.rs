@@ -18,8 +18,8 @@ use jiff::{Timestamp, ToSpan};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::switchboard::ids::new_call_id;
-use crate::switchboard::register::{format_time, CallRecord};
+use crate::model::new_call_id;
+use crate::model::{format_time, CallRecord};
 
 /// What to fabricate.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
-use crate::switchboard::register::{
+use crate::model::{
     format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use tracing::Span;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::sdp;
 use crate::sip::message::{self, Request};
 use crate::sip::transaction::TxKey;
@@ -13,8 +13,8 @@ use crate::sip::Peer;
 
 use super::calls::{header, Call, Phase, Playing};
 use super::door::{Admitted, Door, Feature, Knock, Refusal, Service};
-use super::register::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
-use super::{ids, loggable_number, Action, Leg, Switchboard};
+use crate::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
+use super::{loggable_number, Action, Leg, Switchboard};
 
 impl Switchboard {
     /// A new INVITE (no To tag): open its row, then admit or refuse it.
@@ -24,7 +24,7 @@ impl Switchboard {
         if let Some(feature) = dialed.as_deref().and_then(Feature::from_dialed) {
             return self.on_feature_code(key, invite, source, feature, now);
         }
-        let id = ids::new_call_id(now.wall, &mut self.rng);
+        let id = crate::model::new_call_id(now.wall, &mut self.rng);
         let caller = message::from_user(&invite).unwrap_or_else(|| "anonymous".to_string());
         let sip_call_id = message::call_id(&invite).unwrap_or_default().to_string();
         let span = tracing::info_span!(

@@ -5,13 +5,13 @@ pub(super) use std::net::SocketAddr;
 pub(super) use std::path::Path;
 pub(super) use std::time::Duration;
 
-pub(super) use crate::clock::Now;
+pub(super) use crate::model::Now;
 pub(super) use crate::config::Config;
 pub(super) use crate::sip::digest::{self, Algorithm};
 pub(super) use crate::sip::message::{self, Request, Response, SipMessage};
 pub(super) use crate::sip::{Peer, Transport};
 
-pub(super) use super::register::{HangupBy, Outcome, RegisterWrite};
+pub(super) use crate::model::{HangupBy, Outcome, RegisterWrite};
 pub(super) use super::{
     Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard,
 };
@@ -124,7 +124,7 @@ impl Out {
             )
         })
     }
-    pub(super) fn final_update(&self) -> Option<&super::register::CallUpdate> {
+    pub(super) fn final_update(&self) -> Option<&crate::model::CallUpdate> {
         self.actions.iter().rev().find_map(|a| match a {
             Action::Register(RegisterWrite::Update { update, .. }) if update.ended_at.is_some() => {
                 Some(update)

@@ -1,11 +1,11 @@
 //! The live board's view of the switchboard, and the supervisor's pause/resume: reads of
 //! the ACD and the registrar turned into `live` values, commands turned into ACD inputs.
 
-use crate::clock::Now;
+use crate::model::Now;
 
 use super::acd::{AcdError, OperatorState, PauseReason};
-use super::live::{LiveSnapshot, OperatorLive, WaitingLive};
-use super::register::format_time;
+use crate::model::{LiveSnapshot, OperatorLive, WaitingLive};
+use crate::model::format_time;
 use super::{loggable_number, Switchboard};
 use crate::sip::message;
 

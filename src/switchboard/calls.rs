@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use rand::Rng;
 use tracing::Span;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::media::player::RtpStreamState;
 use crate::sdp::{self, LocalSession, Negotiated, RemoteSession};
 use crate::sip::dialog::{Dialog, ViaSpec};
@@ -27,7 +27,7 @@ use crate::sip::transaction::TxKey;
 use crate::sip::{Peer, Transport};
 
 use super::door::{Feature, Service};
-use super::register::{CallUpdate, HangupBy, Outcome, RegisterWrite};
+use crate::model::{CallUpdate, HangupBy, Outcome, RegisterWrite};
 use super::requests;
 use super::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, Switchboard};
 

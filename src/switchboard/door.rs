@@ -10,8 +10,9 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use crate::config::TrunkConfig;
-use crate::sdp::{self, Codec, Negotiated, RemoteSession, SdpError};
-use crate::switchboard::hours::BusinessCalendar;
+use crate::media::Codec;
+use crate::sdp::{self, Negotiated, RemoteSession, SdpError};
+use crate::calendar::BusinessCalendar;
 
 /// What the caller is served once admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 
 use std::net::SocketAddr;
 
-use crate::sdp::{Codec, Negotiated};
+use crate::media::Codec;
+use crate::sdp::Negotiated;
 
 /// The recorded prompts (files in `[prompts]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,18 +81,4 @@ pub enum MediaEvent {
     PromptFinished { tag: u32 },
     /// No RTP from this leg for `media.rtp_timeout`.
     Inactive { leg: Leg },
-}
-
-/// How a conversation's recording ended, as the runtime reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordingResult {
-    /// A complete file: its path under the recordings root, length, size and SHA-256.
-    Done {
-        path: String,
-        ms: i64,
-        bytes: i64,
-        sha256: String,
-    },
-    /// No usable file (disk full, permissions…): the call went on regardless.
-    Failed { path: String, reason: String },
 }

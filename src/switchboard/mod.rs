@@ -15,13 +15,9 @@
 
 pub mod acd;
 pub mod door;
-pub mod hours;
-pub mod ids;
-pub mod live;
 pub mod media_orders;
 pub mod operators;
 pub mod queue;
-pub mod register;
 
 mod arrival;
 #[cfg(test)]
@@ -37,91 +33,36 @@ mod operator_leg;
 mod queueing;
 mod registration;
 mod requests;
+mod settings;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::clock::Now;
-use crate::config::{CodecName, Config, OperatorConfig, QueueConfig, TrunkConfig};
+use crate::model::Now;
 use crate::media::player::RtpStreamState;
-use crate::sdp::Codec;
 use crate::sip::message::{self, Datagram, FrameError, Response, SipMessage};
 use crate::sip::registrar::Registrar;
 
 use self::acd::Acd;
-use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxKey};
+use crate::sip::transaction::{TransactionLayer, TxEvent, TxKey};
 use crate::sip::Peer;
 
 use self::calls::Call;
-use self::hours::BusinessCalendar;
-use self::register::RegisterWrite;
+use crate::model::RegisterWrite;
 
-/// What the switchboard needs from the configuration, fixed at start.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The address peers reach our SIP service at (public address, listen port): used in
-    /// Contact and Via.
-    pub sip_addr: SocketAddr,
-    /// The address written into SDP for our RTP.
-    pub media_ip: IpAddr,
-    pub user_agent: String,
-    pub timers: TimerConfig,
-    pub trunk: TrunkConfig,
-    pub calendar: BusinessCalendar,
-    pub codecs: Vec<Codec>,
-    /// Phone numbers are personal data: masked in logs unless this is set.
-    pub show_numbers: bool,
-    pub queue: QueueConfig,
-    pub operators: Vec<OperatorConfig>,
-    /// Digest realm for operators' softphones.
-    pub realm: String,
-    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Settings {
-        let listen = config.sip.listen;
-        let ip = config.sip.public_address;
-        Settings {
-            sip_addr: SocketAddr::new(ip, listen.port()),
-            media_ip: ip,
-            user_agent: config.sip.user_agent.clone(),
-            timers: TimerConfig {
-                t1: config.sip.t1,
-                t2: config.sip.t2,
-                t4: config.sip.t4,
-            },
-            trunk: config.trunk.clone(),
-            calendar: config.hours.calendar.clone(),
-            codecs: config
-                .media
-                .codecs
-                .iter()
-                .map(|c| match c {
-                    CodecName::Pcmu => Codec::Pcmu,
-                    CodecName::Pcma => Codec::Pcma,
-                })
-                .collect(),
-            show_numbers: config.log.show_numbers,
-            queue: config.queue.clone(),
-            operators: config.operators.clone(),
-            realm: config.sip.realm.clone(),
-            digest_algorithms: config.sip.digest_algorithms.clone(),
-        }
-    }
-}
+pub use self::settings::Settings;
 
 /// A call inside this process (not the public id, which is `String`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
-pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, RecordingResult};
+pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind};
+pub use crate::model::RecordingResult;
 
 /// What the runtime must do.
 // Actions live only between `poll_action` calls; boxing the register write would allocate
@@ -288,33 +229,14 @@ impl Switchboard {
     /// A recording is closed: its facts (or why it failed) go into the call's row. The call
     /// itself may be long gone; the row is found by its public id.
     pub fn handle_recording_done(&mut self, call_id: &str, result: RecordingResult) {
-        let update = match result {
-            RecordingResult::Done {
-                path,
-                ms,
-                bytes,
-                sha256,
-            } => register::CallUpdate {
-                recording_path: Some(path),
-                recording_ms: Some(ms),
-                recording_bytes: Some(bytes),
-                recording_sha256: Some(sha256),
-                ..register::CallUpdate::default()
-            },
-            RecordingResult::Failed { path, reason } => {
-                tracing::error!(call_id, %reason, "recording failed");
-                self.stats.recordings_failed += 1;
-                register::CallUpdate {
-                    recording_path: Some(path),
-                    recording_error: Some(reason),
-                    ..register::CallUpdate::default()
-                }
-            }
-        };
+        if let RecordingResult::Failed { reason, .. } = &result {
+            tracing::error!(call_id, %reason, "recording failed");
+            self.stats.recordings_failed += 1;
+        }
         self.actions
             .push_back(Action::Register(RegisterWrite::Update {
                 id: call_id.to_string(),
-                update,
+                update: result.into_update(),
             }));
     }
 

@@ -9,7 +9,7 @@
 
 use jiff::Timestamp;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::sdp::{self, Direction};
 use crate::sip::dialog::{Dialog, ViaSpec};
 use crate::sip::message::{self, Method, Request, Response, SipMessage};
@@ -18,7 +18,7 @@ use crate::sip::{Peer, Transport};
 
 use super::acd::RingResult;
 use super::calls::{header, local_contact, Ending, OperatorLeg, Phase};
-use super::register::{CallUpdate, HangupBy, Outcome, RegisterWrite, RingAttempt};
+use crate::model::{CallUpdate, HangupBy, Outcome, RegisterWrite, RingAttempt};
 use super::requests;
 use super::{Action, CallRef, Leg, LegSpec, MediaOrder, Switchboard};
 

@@ -1,12 +1,12 @@
 //! Glue between a call and the ACD: entering and leaving the queue, and carrying out what
 //! the ACD decides (rings, announcements, overflow, no operators) for the caller's leg.
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::config::QueueConfig;
 
 use super::acd::{AcdAction, AcdConfig};
 use super::calls::{Phase, Playing};
-use super::register::{CallUpdate, Outcome, RegisterWrite};
+use crate::model::{CallUpdate, Outcome, RegisterWrite};
 use super::{Action, CallRef, PromptKind, Switchboard};
 
 pub(super) fn acd_config(q: &QueueConfig) -> AcdConfig {

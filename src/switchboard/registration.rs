@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::sip::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy};
 use crate::sip::transaction::TxKey;
 use crate::sip::{message::Request, Peer};

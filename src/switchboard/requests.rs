@@ -12,7 +12,7 @@
 //! | MESSAGE, SUBSCRIBE, PUBLISH, REFER        | 405 with Allow                  |
 //! | a method we do not know                   | 501 (from the framer: `FrameError::status`) |
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::sip::message::{self, Method, Request};
 use crate::sip::transaction::TxKey;
 use crate::sip::Peer;

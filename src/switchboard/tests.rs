@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::clock::Now;
+use crate::model::Now;
 use crate::config::Config;
 use crate::sip::message::{self, Datagram, SipMessage};
 use crate::sip::{Peer, Transport};
 
-use super::register::{HangupBy, Outcome, RegisterWrite};
+use crate::model::{HangupBy, Outcome, RegisterWrite};
 use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard};
 
 const TRUNK: &str = "127.0.0.1:5071";
@@ -167,7 +167,7 @@ impl Drained {
             })
             .collect()
     }
-    fn final_update(&self) -> &super::register::CallUpdate {
+    fn final_update(&self) -> &crate::model::CallUpdate {
         self.writes()
             .into_iter()
             .rev()

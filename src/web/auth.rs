@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use super::api::error::ApiError;
 use super::WebContext;
 use crate::store::{Principal, Role};
-use crate::switchboard::register::format_time;
+use crate::model::format_time;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hotline_session";

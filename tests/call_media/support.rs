@@ -10,7 +10,7 @@ use hotline::media::rtp::{write_packet, RtpHeader, RtpView};
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, CallMediaHandle, MediaCommand,
 };
-use hotline::sdp::Codec;
+use hotline::media::Codec;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

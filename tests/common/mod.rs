@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hotline::config::Config;
 use hotline::runtime::{self, Sockets};
 use hotline::store::Store;
-use hotline::switchboard::register::CallRecord;
+use hotline::model::CallRecord;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -96,7 +96,7 @@ url = "{db_url}"
         std::fs::write(&file, &toml).unwrap();
         let config = Config::load(&file, &[]).unwrap_or_else(|e| panic!("test config: {e}"));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(runtime::serve(config, sockets, shutdown.clone()));
+        let task = tokio::spawn(hotline::server::serve(config, sockets, shutdown.clone()));
         let store = Store::open(&db_url, 2).await.expect("open store");
         TestServer {
             addr,

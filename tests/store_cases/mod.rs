@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hotline::runtime::register_writer::{RegisterWriter, WriterError};
 use hotline::store::{Store, StoreError};
-use hotline::switchboard::register::{
+use hotline::model::{
     CallRecord, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
 use jiff::Timestamp;

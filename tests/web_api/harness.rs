@@ -6,8 +6,8 @@ pub use std::time::{Duration, Instant};
 
 pub use super::common::TestServer;
 pub use hotline::store::{Role, Store};
-pub use hotline::switchboard::ids::new_call_id;
-pub use hotline::switchboard::register::{
+pub use hotline::model::new_call_id;
+pub use hotline::model::{
     format_time, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite,
 };
 pub use hotline::web::auth::hash_password;

@@ -83,7 +83,7 @@ async fn calls_are_filtered_and_paged_newest_first() {
 async fn one_call_has_its_rings_and_timeline_and_bad_ids_are_404() {
     let api = Api::start().await;
     let ids = insert(api.store(), &known_rows()).await;
-    let ring = RegisterWrite::Ring(hotline::switchboard::register::RingAttempt {
+    let ring = RegisterWrite::Ring(hotline::model::RingAttempt {
         call_id: ids[0].clone(),
         operator_id: "102".into(),
         started_at: ts("2026-11-24T07:00:09Z"),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::stream::{Adjust, Limits, Outcome, Stream};
 use super::SAMPLE_RATE;
 use crate::media::g711;
-use crate::sdp::Codec;
+use crate::media::Codec;
 
 /// Samples of a 20 ms frame, the unit of [`SideStats::lost_frames`].
 const FRAME: u64 = 160;

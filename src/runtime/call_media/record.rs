@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::Leg;
 use crate::media::player::FRAME_SAMPLES;
 use crate::media::relay::{Inbound, InboundKind};
-use crate::sdp::Codec;
+use crate::media::Codec;
 
 /// One inbound audio packet (or 20 ms of a longer one) for the recorder: fixed size, so a
 /// bounded channel of them never allocates per packet.

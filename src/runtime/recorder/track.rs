@@ -279,7 +279,7 @@ mod tests {
     use super::*;
     use crate::media::player::FRAME_SAMPLES;
     use crate::media::recording::AlignerConfig;
-    use crate::sdp::Codec;
+    use crate::media::Codec;
 
     /// Data, position, room, syncs.
     type DiskState = (Vec<u8>, u64, usize, u32);

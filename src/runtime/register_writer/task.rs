@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::{Counters, Item, APPLY_TIMEOUT, FIRST_BACKOFF, MAX_BACKOFF, MAX_BATCH};
 use crate::runtime::spool::{ChunkReport, Spool, SpoolError};
 use crate::store::{ApplyReport, Store, StoreError};
-use crate::switchboard::register::RegisterWrite;
+use crate::model::RegisterWrite;
 
 struct Task {
     store: Store,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{json_body, Params, Remote};
 use crate::store::{AuditEntry, Role};
-use crate::switchboard::register::format_time;
+use crate::model::format_time;
 use crate::web::auth::{self, level, Auth};
 use crate::web::WebContext;
 

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{is_topic, json_body, Params, Remote};
 use crate::store::{AuditEntry, CallFilter, TopicFilter};
-use crate::switchboard::ids::is_call_id;
-use crate::switchboard::register::{format_time, CallRecord, Outcome};
+use crate::model::is_call_id;
+use crate::model::{format_time, CallRecord, Outcome};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

@@ -23,8 +23,8 @@ use super::error::ApiError;
 use super::params::{json_body, Remote};
 use crate::runtime::live::{LiveError, LiveHandle};
 use crate::store::AuditEntry;
-use crate::switchboard::live::{LiveSnapshot, OperatorLive};
-use crate::switchboard::register::format_time;
+use crate::model::{LiveSnapshot, OperatorLive};
+use crate::model::format_time;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
@@ -41,6 +41,7 @@ impl From<LiveError> for ApiError {
     fn from(e: LiveError) -> ApiError {
         match e {
             LiveError::Unavailable => ApiError::Unavailable,
+            LiveError::UnknownOperator(_) => ApiError::NotFound("operator"),
             LiveError::Refused(why) => ApiError::Refused(why),
         }
     }
@@ -120,15 +121,6 @@ pub async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// The operator id from the path, if it names a configured operator.
-fn known_operator<'a>(ctx: &WebContext, id: &'a str) -> Result<&'a str, ApiError> {
-    if ctx.config.operators.iter().any(|o| o.id == id) {
-        Ok(id)
-    } else {
-        Err(ApiError::NotFound("operator"))
-    }
-}
-
 #[derive(Deserialize)]
 struct PauseBody {
     reason: Option<String>,
@@ -141,7 +133,7 @@ pub async fn pause(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let id = known_operator(&ctx, &id)?;
+    let id = id.as_str();
     let reason = if body.is_empty() {
         None
     } else {
@@ -173,7 +165,7 @@ pub async fn resume(
     remote: Remote,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = known_operator(&ctx, &id)?;
+    let id = id.as_str();
     ctx.live.resume(id).await?;
     audit_command(&ctx, who.username, remote, "operator_resume", id, None).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -25,7 +25,7 @@ use super::calls::find;
 use super::error::ApiError;
 use super::params::{Params, Remote};
 use crate::store::AuditEntry;
-use crate::switchboard::register::format_time;
+use crate::model::format_time;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

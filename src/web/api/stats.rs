@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{Params, TOPICS};
 use crate::store::DayAggregate;
-use crate::switchboard::register::format_time;
+use crate::model::format_time;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

@@ -38,3 +38,21 @@ impl Now {
         }
     }
 }
+
+/// The register's one text format for times: RFC 3339 UTC, milliseconds, fixed width.
+pub fn format_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_fixed_width_utc_with_milliseconds() {
+        let t: Timestamp = "2026-11-24T15:21:47Z".parse().unwrap();
+        assert_eq!(format_time(t), "2026-11-24T15:21:47.000Z");
+        let t: Timestamp = "2026-11-24T15:21:47.123456Z".parse().unwrap();
+        assert_eq!(format_time(t), "2026-11-24T15:21:47.123Z");
+    }
+}

@@ -275,5 +275,4 @@ impl BusinessCalendar {
 }
 
 #[cfg(test)]
-#[path = "hours_tests.rs"]
 mod tests;

@@ -1,0 +1,115 @@
+//! What the switchboard writes into the call register, as plain values.
+//!
+//! The switchboard emits a [`RegisterWrite::Open`] the moment an INVITE arrives (so a row
+//! exists from the first INVITE, whatever happens next) and [`RegisterWrite::Update`]s as
+//! the call moves on. The store applies them in order; it never invents values itself.
+//!
+//! Times are wall-clock `Timestamp`s here; the store writes them as fixed-width RFC 3339
+//! UTC text with milliseconds (`2026-11-24T15:21:47.123Z`), one format everywhere, which
+//! sorts chronologically as text.
+
+use jiff::Timestamp;
+
+use super::{HangupBy, Outcome};
+
+/// A new row, written when the INVITE arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCall {
+    /// Stable public id (also the recording's file name).
+    pub id: String,
+    pub sip_call_id: String,
+    /// The caller's number (user part of From, or the tel: number).
+    pub caller: String,
+    /// The dialled number (user part of the Request-URI / To).
+    pub dialed: String,
+    /// Where the INVITE came from (`udp:1.2.3.4:5060`).
+    pub source: String,
+    pub received_at: Timestamp,
+}
+
+/// Changes to an existing row. `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallUpdate {
+    pub answered_at: Option<Timestamp>,
+    pub queued_at: Option<Timestamp>,
+    pub connected_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub operator_id: Option<String>,
+    pub wait_ms: Option<i64>,
+    pub talk_ms: Option<i64>,
+    pub outcome: Option<Outcome>,
+    pub hangup_by: Option<HangupBy>,
+    /// The final SIP status we answered the INVITE with (200, 403, 404, 487…).
+    pub final_status: Option<u16>,
+    /// A short machine-readable reason for how the call ended (`prompt_done`,
+    /// `caller_bye`, `ack_timeout`, `bye_timeout`, `shutdown`…).
+    pub end_reason: Option<String>,
+    pub recording_path: Option<String>,
+    pub recording_ms: Option<i64>,
+    pub recording_bytes: Option<i64>,
+    pub recording_sha256: Option<String>,
+    /// Why the recording failed (disk error…); the call itself went on.
+    pub recording_error: Option<String>,
+    /// When the recording notice started playing to the caller.
+    pub notice_played_at: Option<Timestamp>,
+    /// Whether the caller heard the notice to its end.
+    pub notice_completed: Option<bool>,
+}
+
+/// One attempt to ring an operator for a call (the `ring_attempts` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingAttempt {
+    pub call_id: String,
+    pub operator_id: String,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    /// `answered`, `no_answer`/`cancelled`, `busy`, `declined`, `failed`, `answered_late`.
+    pub result: String,
+}
+
+/// One write to the register, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterWrite {
+    Open(NewCall),
+    Update { id: String, update: CallUpdate },
+    Ring(RingAttempt),
+}
+
+/// How a conversation's recording ended, as the runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingResult {
+    /// A complete file: its path under the recordings root, length, size and SHA-256.
+    Done {
+        path: String,
+        ms: i64,
+        bytes: i64,
+        sha256: String,
+    },
+    /// No usable file (disk full, permissions…): the call went on regardless.
+    Failed { path: String, reason: String },
+}
+
+impl RecordingResult {
+    /// The register's columns for this outcome: the file's facts, or why there is none.
+    pub fn into_update(self) -> CallUpdate {
+        match self {
+            RecordingResult::Done {
+                path,
+                ms,
+                bytes,
+                sha256,
+            } => CallUpdate {
+                recording_path: Some(path),
+                recording_ms: Some(ms),
+                recording_bytes: Some(bytes),
+                recording_sha256: Some(sha256),
+                ..CallUpdate::default()
+            },
+            RecordingResult::Failed { path, reason } => CallUpdate {
+                recording_path: Some(path),
+                recording_error: Some(reason),
+                ..CallUpdate::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! What the switchboard takes from the configuration: the values it decides with, turned
+//! into the types of the layers below (codecs, timers, registrar accounts).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::calendar::BusinessCalendar;
+use crate::config::{CodecName, Config, OperatorConfig, OperatorSecret, QueueConfig, TrunkConfig};
+use crate::media::Codec;
+use crate::sip::digest::Algorithm;
+use crate::sip::registrar::{Account, AccountSecret};
+use crate::sip::transaction::TimerConfig;
+
+/// What the switchboard needs from the configuration, fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address peers reach our SIP service at (public address, listen port): used in
+    /// Contact and Via.
+    pub sip_addr: SocketAddr,
+    /// The address written into SDP for our RTP.
+    pub media_ip: IpAddr,
+    pub user_agent: String,
+    pub timers: TimerConfig,
+    pub trunk: TrunkConfig,
+    pub calendar: BusinessCalendar,
+    pub codecs: Vec<Codec>,
+    /// Phone numbers are personal data: masked in logs unless this is set.
+    pub show_numbers: bool,
+    pub queue: QueueConfig,
+    pub operators: Vec<OperatorConfig>,
+    /// Digest realm for operators' softphones.
+    pub realm: String,
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        let listen = config.sip.listen;
+        let ip = config.sip.public_address;
+        Settings {
+            sip_addr: SocketAddr::new(ip, listen.port()),
+            media_ip: ip,
+            user_agent: config.sip.user_agent.clone(),
+            timers: TimerConfig {
+                t1: config.sip.t1,
+                t2: config.sip.t2,
+                t4: config.sip.t4,
+            },
+            trunk: config.trunk.clone(),
+            calendar: config.hours.calendar.clone(),
+            codecs: config
+                .media
+                .codecs
+                .iter()
+                .map(|c| match c {
+                    CodecName::Pcmu => Codec::Pcmu,
+                    CodecName::Pcma => Codec::Pcma,
+                })
+                .collect(),
+            show_numbers: config.log.show_numbers,
+            queue: config.queue.clone(),
+            operators: config.operators.clone(),
+            realm: config.sip.realm.clone(),
+            digest_algorithms: config.sip.digest_algorithms.clone(),
+        }
+    }
+}
+
+impl From<&OperatorConfig> for Account {
+    /// The configuration validates HA1s as 32 (MD5) or 64 (SHA-256) hex digits; the
+    /// length tells the algorithm.
+    fn from(op: &OperatorConfig) -> Account {
+        let secret = match &op.secret {
+            OperatorSecret::Password(p) => AccountSecret::Password(p.clone()),
+            OperatorSecret::Ha1(hex) => AccountSecret::Ha1 {
+                algorithm: if hex.len() == Algorithm::Sha256.hex_len() {
+                    Algorithm::Sha256
+                } else {
+                    Algorithm::Md5
+                },
+                hex: hex.to_ascii_lowercase(),
+            },
+        };
+        Account {
+            id: op.id.clone(),
+            name: op.name.clone(),
+            secret,
+        }
+    }
+}
