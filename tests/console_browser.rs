@@ -144,7 +144,7 @@ async fn seed_calls(server: &TestServer) -> (String, String) {
             operator_id: OPERATOR.to_string(),
             started_at: plus(t, 6_100),
             ended_at: plus(t, 14_000),
-            result: "answered".to_string(),
+            result: hotline::model::RingResult::Answered,
         }),
         open(&abandoned, "79161230000", t2),
         RegisterWrite::Update {

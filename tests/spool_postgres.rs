@@ -45,7 +45,7 @@ fn call_writes(i: usize) -> [RegisterWrite; 4] {
             operator_id: "101".to_owned(),
             started_at: received + SignedDuration::from_secs(1),
             ended_at: received + SignedDuration::from_secs(3),
-            result: "answered".to_owned(),
+            result: hotline::model::RingResult::Answered,
         }),
         RegisterWrite::Update {
             id,

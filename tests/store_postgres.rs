@@ -35,7 +35,9 @@ impl store_cases::Harness for Postgres {
         "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \
          $$ BEGIN RAISE EXCEPTION 'poisoned'; END $$",
         "CREATE TRIGGER refuse_poison BEFORE UPDATE ON calls FOR EACH ROW \
-         WHEN (NEW.end_reason = 'poison') EXECUTE FUNCTION refuse_poison()",
+         WHEN (NEW.end_reason = 'bad_contact') EXECUTE FUNCTION refuse_poison()",
+        "CREATE TRIGGER refuse_poison_ring BEFORE INSERT ON ring_attempts FOR EACH ROW \
+         WHEN (NEW.operator_id = 'poison') EXECUTE FUNCTION refuse_poison()",
     ];
 }
 
@@ -153,12 +155,9 @@ async fn a_refused_write_does_not_abort_the_transaction() {
     let writes: Vec<_> = (0..50)
         .flat_map(|i| {
             let id = format!("c{i:02}");
-            let ring = store_cases::ring(
-                &id,
-                "101",
-                "2026-11-24T15:21:50Z",
-                if i % 7 == 0 { "lost" } else { "no_answer" },
-            );
+            // Every seventh ring names a call that does not exist: the foreign key refuses it.
+            let rung = if i % 7 == 0 { "nobody" } else { id.as_str() };
+            let ring = store_cases::ring(rung, "101", "2026-11-24T15:21:50Z", "no_answer");
             [store_cases::open(&id), ring]
         })
         .collect();

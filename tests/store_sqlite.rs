@@ -36,8 +36,10 @@ impl store_cases::Harness for Sqlite {
     }
 
     const POISON: &'static [&'static str] = &[
-        "CREATE TRIGGER refuse_poison BEFORE UPDATE ON calls WHEN NEW.end_reason = 'poison' \
+        "CREATE TRIGGER refuse_poison BEFORE UPDATE ON calls WHEN NEW.end_reason = 'bad_contact' \
          BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        "CREATE TRIGGER refuse_poison_ring BEFORE INSERT ON ring_attempts \
+         WHEN NEW.operator_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
     ];
 }
 

@@ -15,7 +15,9 @@ mod writes;
 
 pub use call_id::{is_call_id, new_call_id};
 pub use live::{LiveSnapshot, OperatorLive, WaitingLive};
-pub use outcome::{HangupBy, Outcome};
+pub use outcome::{EndReason, HangupBy, Outcome, RingResult};
 pub use record::CallRecord;
 pub use time::{format_time, Now};
-pub use writes::{CallUpdate, NewCall, RecordingResult, RegisterWrite, RingAttempt};
+pub use writes::{
+    CallEvent, CallEventKind, CallUpdate, NewCall, RecordingResult, RegisterWrite, RingAttempt,
+};

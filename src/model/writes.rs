@@ -10,7 +10,7 @@
 
 use jiff::Timestamp;
 
-use super::{HangupBy, Outcome};
+use super::{EndReason, HangupBy, Outcome, RingResult};
 
 /// A new row, written when the INVITE arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +41,8 @@ pub struct CallUpdate {
     pub hangup_by: Option<HangupBy>,
     /// The final SIP status we answered the INVITE with (200, 403, 404, 487…).
     pub final_status: Option<u16>,
-    /// A short machine-readable reason for how the call ended (`prompt_done`,
-    /// `caller_bye`, `ack_timeout`, `bye_timeout`, `shutdown`…).
-    pub end_reason: Option<String>,
+    /// How the call ended, in more detail than the outcome.
+    pub end_reason: Option<EndReason>,
     pub recording_path: Option<String>,
     pub recording_ms: Option<i64>,
     pub recording_bytes: Option<i64>,
@@ -63,8 +62,62 @@ pub struct RingAttempt {
     pub operator_id: String,
     pub started_at: Timestamp,
     pub ended_at: Timestamp,
-    /// `answered`, `no_answer`/`cancelled`, `busy`, `declined`, `failed`, `answered_late`.
-    pub result: String,
+    pub result: RingResult,
+}
+
+/// Something that happened during a call, for its timeline (the `call_events` table):
+/// what a QA person listening to the recording needs to know about what each side heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEvent {
+    pub call_id: String,
+    pub at: Timestamp,
+    pub kind: CallEventKind,
+    /// Free detail for the console (e.g. the new media address), never personal data.
+    pub detail: Option<String>,
+}
+
+/// The kinds of timeline events. Stored as the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallEventKind {
+    /// The caller put us on hold (re-INVITE or UPDATE with `sendonly` or `inactive`).
+    CallerHold,
+    /// The caller took us off hold.
+    CallerResume,
+    /// The operator put the caller on hold: from here the caller heard hold music, and the
+    /// recording's operator channel is what the operator said, which the caller did not hear.
+    OperatorHold,
+    /// The operator took the caller off hold: the conversation goes on.
+    OperatorResume,
+    /// The caller's media moved to a new address or port (handover, media failover).
+    CallerMediaMoved,
+    /// The operator's media moved to a new address or port.
+    OperatorMediaMoved,
+}
+
+impl CallEventKind {
+    pub const ALL: [CallEventKind; 6] = [
+        CallEventKind::CallerHold,
+        CallEventKind::CallerResume,
+        CallEventKind::OperatorHold,
+        CallEventKind::OperatorResume,
+        CallEventKind::CallerMediaMoved,
+        CallEventKind::OperatorMediaMoved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallEventKind::CallerHold => "caller_hold",
+            CallEventKind::CallerResume => "caller_resume",
+            CallEventKind::OperatorHold => "operator_hold",
+            CallEventKind::OperatorResume => "operator_resume",
+            CallEventKind::CallerMediaMoved => "caller_media_moved",
+            CallEventKind::OperatorMediaMoved => "operator_media_moved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        CallEventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// One write to the register, applied in order.
@@ -73,6 +126,7 @@ pub enum RegisterWrite {
     Open(NewCall),
     Update { id: String, update: CallUpdate },
     Ring(RingAttempt),
+    Event(CallEvent),
 }
 
 /// How a conversation's recording ended, as the runtime reports it.

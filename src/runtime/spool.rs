@@ -28,7 +28,8 @@ use tokio::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
 
 use crate::store::{ApplyReport, Store, StoreError};
 use crate::model::{
-    CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
+    CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, NewCall, Outcome, RegisterWrite,
+    RingAttempt, RingResult,
 };
 
 /// Errors of the spool.
@@ -283,6 +284,13 @@ enum Line {
         ended_at: String,
         result: String,
     },
+    Event {
+        call_id: String,
+        at: String,
+        event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug, Default)]
@@ -350,7 +358,7 @@ pub fn encode(write: &RegisterWrite, out: &mut Vec<u8>) {
                 outcome: u.outcome.map(|o| o.as_str().to_owned()),
                 hangup_by: u.hangup_by.map(|h| h.as_str().to_owned()),
                 final_status: u.final_status,
-                end_reason: u.end_reason.clone(),
+                end_reason: u.end_reason.map(|r| r.as_str().to_owned()),
                 recording_path: u.recording_path.clone(),
                 recording_ms: u.recording_ms,
                 recording_bytes: u.recording_bytes,
@@ -365,7 +373,13 @@ pub fn encode(write: &RegisterWrite, out: &mut Vec<u8>) {
             operator_id: r.operator_id.clone(),
             started_at: time(r.started_at),
             ended_at: time(r.ended_at),
-            result: r.result.clone(),
+            result: r.result.as_str().to_owned(),
+        },
+        RegisterWrite::Event(e) => Line::Event {
+            call_id: e.call_id.clone(),
+            at: time(e.at),
+            event: e.kind.as_str().to_owned(),
+            detail: e.detail.clone(),
         },
     };
     serde_json::to_writer(&mut *out, &line).expect("a spool line is plain strings and numbers");
@@ -412,7 +426,10 @@ pub fn decode(line: &[u8]) -> Result<RegisterWrite, LineError> {
                     .map(|h| HangupBy::parse(&h).ok_or(LineError::Vocabulary(h)))
                     .transpose()?,
                 final_status: u.final_status,
-                end_reason: u.end_reason,
+                end_reason: u
+                    .end_reason
+                    .map(|r| EndReason::parse(&r).ok_or(LineError::Vocabulary(r)))
+                    .transpose()?,
                 recording_path: u.recording_path,
                 recording_ms: u.recording_ms,
                 recording_bytes: u.recording_bytes,
@@ -433,9 +450,35 @@ pub fn decode(line: &[u8]) -> Result<RegisterWrite, LineError> {
             operator_id,
             started_at: time(started_at)?,
             ended_at: time(ended_at)?,
-            result,
+            result: ring_result(result)?,
+        }),
+        Line::Event {
+            call_id,
+            at,
+            event,
+            detail,
+        } => RegisterWrite::Event(CallEvent {
+            call_id,
+            at: time(at)?,
+            kind: CallEventKind::parse(&event).ok_or(LineError::Vocabulary(event))?,
+            detail,
         }),
     })
+}
+
+/// A ring result as spooled, including the words of versions before the six results: a
+/// spool left by one of them is replayed after an upgrade, as near to its meaning as the
+/// old word allows (`cancelled` was mostly a ring timeout).
+fn ring_result(word: String) -> Result<RingResult, LineError> {
+    if let Some(r) = RingResult::parse(&word) {
+        return Ok(r);
+    }
+    match word.as_str() {
+        "cancelled" => Ok(RingResult::NoAnswer),
+        "failed" => Ok(RingResult::Error),
+        "answered_late" => Ok(RingResult::CallerGone),
+        _ => Err(LineError::Vocabulary(word)),
+    }
 }
 
 #[cfg(test)]

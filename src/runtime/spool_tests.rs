@@ -39,7 +39,7 @@ fn every_kind() -> Vec<RegisterWrite> {
                 outcome: Some(Outcome::Answered),
                 hangup_by: Some(HangupBy::Operator),
                 final_status: Some(200),
-                end_reason: Some("operator_bye".to_owned()),
+                end_reason: Some(EndReason::OperatorBye),
                 recording_path: Some("2026/11/24/c1.wav".to_owned()),
                 recording_ms: Some(169_000),
                 recording_bytes: Some(5_408_044),
@@ -58,7 +58,7 @@ fn every_kind() -> Vec<RegisterWrite> {
             operator_id: "102".to_owned(),
             started_at: ts("2026-11-24T15:21:49Z"),
             ended_at: ts("2026-11-24T15:21:55Z"),
-            result: "no_answer".to_owned(),
+            result: RingResult::NoAnswer,
         }),
     ]
 }

@@ -97,6 +97,10 @@ pub enum StoreError {
     /// time: the batch was applied before); the existing row is kept.
     #[error("this ring attempt of call `{id}` is already in the register")]
     DuplicateRing { id: String },
+    /// This timeline event of the call is already in the register (same instant and kind:
+    /// the batch was applied before); the existing row is kept.
+    #[error("this timeline event of call `{id}` is already in the register")]
+    DuplicateEvent { id: String },
     /// The database refused one write on a constraint (a CHECK, a trigger...); the rest of
     /// its batch was applied.
     #[error("the register refused a write for call `{id}`: {source}")]
@@ -305,7 +309,9 @@ fn count_outcome(write: &RegisterWrite, rows: u64, report: &mut ApplyReport) -> 
     if rows == 1 {
         match write {
             RegisterWrite::Open(_) => report.opened += 1,
-            RegisterWrite::Update { .. } | RegisterWrite::Ring(_) => report.updated += 1,
+            RegisterWrite::Update { .. } | RegisterWrite::Ring(_) | RegisterWrite::Event(_) => {
+                report.updated += 1
+            }
         }
         return None;
     }
@@ -316,6 +322,9 @@ fn count_outcome(write: &RegisterWrite, rows: u64, report: &mut ApplyReport) -> 
         RegisterWrite::Update { id, .. } => StoreError::UnknownCall { id: id.clone() },
         RegisterWrite::Ring(ring) => StoreError::DuplicateRing {
             id: ring.call_id.clone(),
+        },
+        RegisterWrite::Event(event) => StoreError::DuplicateEvent {
+            id: event.call_id.clone(),
         },
     })
 }

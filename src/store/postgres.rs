@@ -25,6 +25,7 @@ use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
 use crate::model::{
+    CallEvent,
     format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 
@@ -182,6 +183,7 @@ async fn run_batch(
             RegisterWrite::Open(call) => (&call.id, insert(&mut tx, call).await),
             RegisterWrite::Update { id, update } => (id, update_call(&mut tx, id, update).await),
             RegisterWrite::Ring(ring) => (&ring.call_id, insert_ring(&mut tx, ring).await),
+            RegisterWrite::Event(event) => (&event.call_id, insert_event(&mut tx, event).await),
         };
         let error = match result {
             Ok(rows) => {
@@ -238,7 +240,7 @@ async fn insert_ring(
         .bind(&ring.operator_id)
         .bind(format_time(ring.started_at))
         .bind(format_time(ring.ended_at))
-        .bind(&ring.result)
+        .bind(ring.result.as_str())
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
@@ -260,7 +262,7 @@ async fn update_call(
         .bind(update.outcome.map(|o| o.as_str()))
         .bind(update.hangup_by.map(|h| h.as_str()))
         .bind(update.final_status.map(i64::from))
-        .bind(update.end_reason.as_deref())
+        .bind(update.end_reason.map(|r| r.as_str()))
         .bind(update.recording_path.as_deref())
         .bind(update.recording_ms)
         .bind(update.recording_bytes)
@@ -417,4 +419,18 @@ mod tests {
         assert!(matches!(err, StoreError::InvalidUrl { .. }));
         assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
     }
+}
+
+async fn insert_event(conn: &mut sqlx::PgConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO call_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (call_id, at, kind) DO NOTHING",
+    )
+    .bind(&event.call_id)
+    .bind(format_time(event.at))
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

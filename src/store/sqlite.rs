@@ -23,6 +23,7 @@ use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
 use crate::model::{
+    CallEvent,
     format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 
@@ -170,6 +171,7 @@ pub(super) async fn apply(
             RegisterWrite::Open(call) => (&call.id, insert(&mut tx, call).await),
             RegisterWrite::Update { id, update } => (id, update_call(&mut tx, id, update).await),
             RegisterWrite::Ring(ring) => (&ring.call_id, insert_ring(&mut tx, ring).await),
+            RegisterWrite::Event(event) => (&event.call_id, insert_event(&mut tx, event).await),
         };
         let error = match result {
             Ok(rows) => match super::count_outcome(write, rows, &mut report) {
@@ -201,7 +203,7 @@ async fn insert_ring(
     .bind(&ring.operator_id)
     .bind(format_time(ring.started_at))
     .bind(format_time(ring.ended_at))
-    .bind(&ring.result)
+    .bind(ring.result.as_str())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -236,7 +238,7 @@ async fn update_call(
         .bind(update.outcome.map(|o| o.as_str()))
         .bind(update.hangup_by.map(|h| h.as_str()))
         .bind(update.final_status.map(i64::from))
-        .bind(update.end_reason.as_deref())
+        .bind(update.end_reason.map(|r| r.as_str()))
         .bind(update.recording_path.as_deref())
         .bind(update.recording_ms)
         .bind(update.recording_bytes)
@@ -387,4 +389,18 @@ mod tests {
         // One per CallRecord field (the 0003 migration added three).
         assert_eq!(columns!().split(',').count(), 25);
     }
+}
+
+async fn insert_event(conn: &mut sqlx::SqliteConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (call_id, at, kind) DO NOTHING",
+    )
+    .bind(&event.call_id)
+    .bind(format_time(event.at))
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

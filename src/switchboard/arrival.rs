@@ -132,7 +132,7 @@ impl Switchboard {
         now: Now,
     ) {
         let _enter = span.enter();
-        tracing::info!(status = why.status(), reason = why.reason(), "call refused");
+        tracing::info!(status = why.status(), reason = why.reason().as_str(), "call refused");
         let tag = message::new_tag(&mut self.rng);
         let mut resp = message::response_to(invite, why.status(), Some(&tag));
         if why == Refusal::ShuttingDown {
@@ -159,7 +159,7 @@ impl Switchboard {
                     outcome: Some(Outcome::Rejected),
                     hangup_by: Some(HangupBy::System),
                     final_status: Some(why.status()),
-                    end_reason: Some(why.reason().to_string()),
+                    end_reason: Some(why.reason()),
                     ..CallUpdate::default()
                 },
             }));

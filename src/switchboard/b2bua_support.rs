@@ -137,7 +137,7 @@ impl Out {
             .iter()
             .filter_map(|a| match a {
                 Action::Register(RegisterWrite::Ring(r)) => {
-                    Some((r.operator_id.clone(), r.result.clone()))
+                    Some((r.operator_id.clone(), r.result.as_str().to_string()))
                 }
                 _ => None,
             })

@@ -12,6 +12,7 @@
 //! door) is in `arrival.rs`, operator rings and the bridge in `operator_leg.rs`, the queue
 //! glue in `queueing.rs`.
 
+use crate::model::EndReason;
 use std::net::{IpAddr, SocketAddr};
 
 use jiff::Timestamp;
@@ -55,7 +56,7 @@ pub(super) enum Playing {
     Announcement,
     Hold,
     /// A last message, then hang up with this outcome.
-    Farewell(Outcome, &'static str),
+    Farewell(Outcome, EndReason),
 }
 
 /// The operator leg once the operator answered.
@@ -106,12 +107,12 @@ pub(super) struct Call {
 pub(super) struct Ending {
     pub outcome: Outcome,
     pub hangup_by: HangupBy,
-    pub reason: &'static str,
+    pub reason: EndReason,
     pub final_status: Option<u16>,
 }
 
 impl Ending {
-    pub fn new(outcome: Outcome, hangup_by: HangupBy, reason: &'static str) -> Ending {
+    pub fn new(outcome: Outcome, hangup_by: HangupBy, reason: EndReason) -> Ending {
         Ending {
             outcome,
             hangup_by,
@@ -177,7 +178,7 @@ impl Switchboard {
                 self.respond(&key, bad, now);
                 let ending = Ending {
                     final_status: Some(400),
-                    ..Ending::new(Outcome::Rejected, HangupBy::System, "bad_contact")
+                    ..Ending::new(Outcome::Rejected, HangupBy::System, EndReason::BadContact)
                 };
                 self.finish(call, ending, now);
                 return;
@@ -251,7 +252,7 @@ impl Switchboard {
         self.respond(&key, resp, now);
         let ending = Ending {
             final_status: Some(503),
-            ..Ending::new(Outcome::Failed, HangupBy::System, "no_media_port")
+            ..Ending::new(Outcome::Failed, HangupBy::System, EndReason::NoMediaPort)
         };
         self.finish(call, ending, now);
     }
@@ -272,7 +273,7 @@ impl Switchboard {
                 };
                 self.hang_up(
                     call,
-                    Ending::new(outcome, HangupBy::System, "rtp_timeout"),
+                    Ending::new(outcome, HangupBy::System, EndReason::RtpTimeout),
                     now,
                 );
             }
@@ -290,12 +291,12 @@ impl Switchboard {
         match (c.playing, c.service) {
             (Playing::Service, Service::AfterHours) => self.hang_up(
                 call,
-                Ending::new(Outcome::AfterHours, HangupBy::System, "prompt_done"),
+                Ending::new(Outcome::AfterHours, HangupBy::System, EndReason::PromptDone),
                 now,
             ),
             (Playing::Service, Service::Feature(_)) => self.hang_up(
                 call,
-                Ending::new(Outcome::Answered, HangupBy::System, "feature_done"),
+                Ending::new(Outcome::Answered, HangupBy::System, EndReason::FeatureDone),
                 now,
             ),
             (Playing::Service, Service::InHours) => self.play_notice(call, now),
@@ -402,7 +403,7 @@ impl Switchboard {
         self.respond(invite, resp, now);
         let ending = Ending {
             final_status: Some(487),
-            ..Ending::new(outcome, HangupBy::Caller, "caller_cancel")
+            ..Ending::new(outcome, HangupBy::Caller, EndReason::CallerCancel)
         };
         self.finish(call, ending, now);
     }
@@ -414,7 +415,7 @@ impl Switchboard {
         };
         self.hang_up(
             call,
-            Ending::new(Outcome::Failed, HangupBy::System, "no_ack"),
+            Ending::new(Outcome::Failed, HangupBy::System, EndReason::NoAck),
             now,
         );
     }
@@ -452,7 +453,7 @@ impl Switchboard {
                 }
                 self.caller_left(
                     call,
-                    Ending::new(outcome, HangupBy::Caller, "caller_bye"),
+                    Ending::new(outcome, HangupBy::Caller, EndReason::CallerBye),
                     now,
                 );
             }
@@ -532,7 +533,7 @@ impl Switchboard {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let ending = Ending::new(Outcome::Interrupted, HangupBy::System, "shutdown");
+        let ending = Ending::new(Outcome::Interrupted, HangupBy::System, EndReason::Shutdown);
         match c.phase {
             Phase::OpeningMedia => {
                 let key = c.invite_key.clone();
@@ -563,7 +564,7 @@ impl Switchboard {
         }
         {
             let _enter = c.span.enter();
-            tracing::info!(reason = ending.reason, "hanging up");
+            tracing::info!(reason = ending.reason.as_str(), "hanging up");
         }
         self.leave_queue(call, now);
         self.close_row(call, ending, now.wall);
@@ -633,7 +634,7 @@ impl Switchboard {
             tracing::info!(
                 outcome = ending.outcome.as_str(),
                 hangup_by = ending.hangup_by.as_str(),
-                reason = ending.reason,
+                reason = ending.reason.as_str(),
                 "call ended"
             );
         }
@@ -663,7 +664,7 @@ impl Switchboard {
                     ended_at: Some(at),
                     outcome: Some(ending.outcome),
                     hangup_by: Some(ending.hangup_by),
-                    end_reason: Some(ending.reason.to_string()),
+                    end_reason: Some(ending.reason),
                     final_status: ending.final_status,
                     wait_ms,
                     talk_ms,

@@ -5,6 +5,7 @@
 //! number not ours (404) → loop (483) → unusable SDP (400/488) → served (after hours or in
 //! hours). Every INVITE still gets its register row; this only decides what it says.
 
+use crate::model::EndReason;
 use std::net::IpAddr;
 
 use jiff::Timestamp;
@@ -81,16 +82,16 @@ impl Refusal {
     }
 
     /// The register's `end_reason` for it.
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> EndReason {
         match self {
-            Refusal::ShuttingDown => "shutting_down",
-            Refusal::SourceNotAllowed => "source_not_allowed",
-            Refusal::NotOurNumber => "not_our_number",
-            Refusal::TooManyHops => "too_many_hops",
-            Refusal::BadOffer(OfferProblem::Malformed) => "sdp_malformed",
-            Refusal::BadOffer(OfferProblem::NoAudio) => "sdp_no_audio",
-            Refusal::BadOffer(OfferProblem::NoCommonCodec) => "no_common_codec",
-            Refusal::BadOffer(OfferProblem::Missing) => "sdp_missing",
+            Refusal::ShuttingDown => EndReason::ShuttingDown,
+            Refusal::SourceNotAllowed => EndReason::SourceNotAllowed,
+            Refusal::NotOurNumber => EndReason::NotOurNumber,
+            Refusal::TooManyHops => EndReason::TooManyHops,
+            Refusal::BadOffer(OfferProblem::Malformed) => EndReason::SdpMalformed,
+            Refusal::BadOffer(OfferProblem::NoAudio) => EndReason::SdpNoAudio,
+            Refusal::BadOffer(OfferProblem::NoCommonCodec) => EndReason::NoCommonCodec,
+            Refusal::BadOffer(OfferProblem::Missing) => EndReason::SdpMissing,
         }
     }
 }

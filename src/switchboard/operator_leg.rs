@@ -7,6 +7,7 @@
 //! call: a 200 that arrives after we gave up (CANCEL/200 race, caller gone) is still ACKed
 //! and then ended with BYE, so an operator's phone is never left off-hook.
 
+use crate::model::EndReason;
 use jiff::Timestamp;
 
 use crate::model::Now;
@@ -423,7 +424,7 @@ impl Switchboard {
             tracing::warn!(%operator, "answer the ACD no longer expected: releasing the operator");
             self.hang_up(
                 call,
-                Ending::new(Outcome::Failed, HangupBy::System, "answer_not_expected"),
+                Ending::new(Outcome::Failed, HangupBy::System, EndReason::AnswerNotExpected),
                 now,
             );
         }
@@ -458,7 +459,7 @@ impl Switchboard {
                 }
                 self.hang_up(
                     call,
-                    Ending::new(Outcome::Answered, HangupBy::Operator, "operator_bye"),
+                    Ending::new(Outcome::Answered, HangupBy::Operator, EndReason::OperatorBye),
                     now,
                 );
             }
@@ -570,7 +571,12 @@ impl Switchboard {
                 operator_id: operator.to_string(),
                 started_at,
                 ended_at: now.wall,
-                result: result.to_string(),
+                result: match result {
+                    "cancelled" => crate::model::RingResult::NoAnswer,
+                    "answered_late" => crate::model::RingResult::CallerGone,
+                    other => crate::model::RingResult::parse(other)
+                        .unwrap_or(crate::model::RingResult::Error),
+                },
             })));
     }
 }

@@ -1,6 +1,7 @@
 //! Glue between a call and the ACD: entering and leaving the queue, and carrying out what
 //! the ACD decides (rings, announcements, overflow, no operators) for the caller's leg.
 
+use crate::model::EndReason;
 use crate::model::Now;
 use crate::config::QueueConfig;
 
@@ -68,13 +69,13 @@ impl Switchboard {
                 self.play(call, prompts, false, Playing::Announcement);
             }
             AcdAction::Overflow { call } => {
-                self.farewell(call, PromptKind::Overflow, Outcome::Overflow, "max_wait")
+                self.farewell(call, PromptKind::Overflow, Outcome::Overflow, EndReason::MaxWait)
             }
             AcdAction::NoOperators { call } => self.farewell(
                 call,
                 PromptKind::NoOperators,
                 Outcome::NoOperators,
-                "no_operators",
+                EndReason::NoOperators,
             ),
             AcdAction::OperatorChanged { operator, state } => {
                 tracing::info!(%operator, ?state, "operator state");
@@ -88,7 +89,7 @@ impl Switchboard {
         call: CallRef,
         prompt: PromptKind,
         outcome: Outcome,
-        reason: &'static str,
+        reason: EndReason,
     ) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;

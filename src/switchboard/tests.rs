@@ -270,7 +270,7 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
     let end = d.final_update();
     assert_eq!(end.outcome, Some(Outcome::AfterHours));
     assert_eq!(end.hangup_by, Some(HangupBy::System));
-    assert_eq!(end.end_reason.as_deref(), Some("prompt_done"));
+    assert_eq!(end.end_reason.map(|r| r.as_str()), Some("prompt_done"));
 
     // The caller answers the BYE: the call is gone; only lingering transactions remain.
     let bye = &d.sent[0];
@@ -339,7 +339,7 @@ fn caller_bye_during_the_prompt_ends_the_call_at_once() {
     assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
     let end = d.final_update();
     assert_eq!(end.hangup_by, Some(HangupBy::Caller));
-    assert_eq!(end.end_reason.as_deref(), Some("caller_bye"));
+    assert_eq!(end.end_reason.map(|r| r.as_str()), Some("caller_bye"));
     assert_eq!(sb.active_calls(), 0);
 }
 
@@ -377,7 +377,7 @@ fn refusals_get_their_status_and_a_rejected_row() {
         let end = d.final_update();
         assert_eq!(end.outcome, Some(Outcome::Rejected));
         assert_eq!(end.final_status, Some(status));
-        assert_eq!(end.end_reason.as_deref(), Some(reason));
+        assert_eq!(end.end_reason.map(|r| r.as_str()), Some(reason));
         assert!(d.open_media().is_none());
     }
 }
@@ -443,7 +443,7 @@ fn no_ack_for_our_200_ends_the_call_with_bye() {
     );
     let end = d.final_update();
     assert_eq!(end.outcome, Some(Outcome::Failed));
-    assert_eq!(end.end_reason.as_deref(), Some("no_ack"));
+    assert_eq!(end.end_reason.map(|r| r.as_str()), Some("no_ack"));
 }
 
 #[test]

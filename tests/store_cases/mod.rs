@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use hotline::runtime::register_writer::{RegisterWriter, WriterError};
 use hotline::store::{Store, StoreError};
 use hotline::model::{
+    EndReason,
     CallRecord, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
 use jiff::Timestamp;
@@ -22,7 +23,8 @@ pub trait Harness: Sized {
     fn url(&self) -> String;
     /// Runs one statement (no parameters) on a connection of its own.
     fn exec(&self, sql: &str) -> impl Future<Output = Result<u64, sqlx::Error>>;
-    /// Statements that make the database refuse any update setting `end_reason = 'poison'`
+    /// Statements that make the database refuse any update setting `end_reason =
+    /// 'bad_contact'` and any ring attempt of operator `poison`
     /// (a stand-in for any constraint the database might enforce on one write).
     const POISON: &'static [&'static str];
 
@@ -102,7 +104,7 @@ pub fn ring(call_id: &str, operator_id: &str, started_at: &str, result: &str) ->
         operator_id: operator_id.to_owned(),
         started_at: ts(started_at),
         ended_at: ts(started_at) + jiff::SignedDuration::from_secs(3),
-        result: result.to_owned(),
+        result: hotline::model::RingResult::parse(result).expect("a ring result"),
     })
 }
 
@@ -124,7 +126,7 @@ pub async fn open_and_update_round_trip_every_column<H: Harness>(h: &H) {
         outcome: Some(Outcome::Answered),
         hangup_by: Some(HangupBy::Operator),
         final_status: Some(200),
-        end_reason: Some("operator_bye".to_owned()),
+        end_reason: Some(EndReason::OperatorBye),
         recording_path: Some("2026/11/24/c1.wav".to_owned()),
         recording_ms: Some(169_000),
         recording_bytes: Some(5_408_044),
@@ -247,7 +249,7 @@ pub async fn inapplicable_writes_are_skipped_and_the_batch_commits<H: Harness>(h
         ..CallUpdate::default()
     };
     let poison = CallUpdate {
-        end_reason: Some("poison".to_owned()),
+        end_reason: Some(EndReason::BadContact),
         outcome: Some(Outcome::Failed),
         ..CallUpdate::default()
     };
@@ -260,7 +262,7 @@ pub async fn inapplicable_writes_are_skipped_and_the_batch_commits<H: Harness>(h
             RegisterWrite::Open(duplicate),
             update("c1", poison),
             ring("missing", "101", "2026-11-24T15:21:50Z", "no_answer"),
-            ring("c1", "101", "2026-11-24T15:21:50Z", "no_such_result"),
+            ring("c1", "poison", "2026-11-24T15:21:50Z", "no_answer"),
             update("c1", answered),
             open("c2"),
         ])
@@ -397,7 +399,7 @@ pub async fn mark_interrupted_closes_rows_left_in_progress<H: Harness>(h: &H) {
                 CallUpdate {
                     outcome: Some(Outcome::AfterHours),
                     hangup_by: Some(HangupBy::System),
-                    end_reason: Some("prompt_done".to_owned()),
+                    end_reason: Some(EndReason::PromptDone),
                     ..CallUpdate::default()
                 },
             ),

@@ -88,7 +88,7 @@ async fn one_call_has_its_rings_and_timeline_and_bad_ids_are_404() {
         operator_id: "102".into(),
         started_at: ts("2026-11-24T07:00:09Z"),
         ended_at: ts("2026-11-24T07:00:15Z"),
-        result: "no_answer".into(),
+        result: hotline::model::RingResult::NoAnswer,
     });
     api.store().apply(&[ring]).await.unwrap();
     let qa = api.login("qa").await;
