@@ -389,6 +389,20 @@ pub(super) fn record(row: &PgRow) -> Result<CallRecord, sqlx::Error> {
     })
 }
 
+async fn insert_event(conn: &mut sqlx::PgConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO call_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (call_id, at, kind) DO NOTHING",
+    )
+    .bind(&event.call_id)
+    .bind(format_time(event.at))
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,18 +433,4 @@ mod tests {
         assert!(matches!(err, StoreError::InvalidUrl { .. }));
         assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
     }
-}
-
-async fn insert_event(conn: &mut sqlx::PgConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO call_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (call_id, at, kind) DO NOTHING",
-    )
-    .bind(&event.call_id)
-    .bind(format_time(event.at))
-    .bind(event.kind.as_str())
-    .bind(event.detail.as_deref())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
 }

@@ -372,6 +372,20 @@ pub(super) fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
     })
 }
 
+async fn insert_event(conn: &mut sqlx::SqliteConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (call_id, at, kind) DO NOTHING",
+    )
+    .bind(&event.call_id)
+    .bind(format_time(event.at))
+    .bind(event.kind.as_str())
+    .bind(event.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,18 +403,4 @@ mod tests {
         // One per CallRecord field (the 0003 migration added three).
         assert_eq!(columns!().split(',').count(), 25);
     }
-}
-
-async fn insert_event(conn: &mut sqlx::SqliteConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (call_id, at, kind) DO NOTHING",
-    )
-    .bind(&event.call_id)
-    .bind(format_time(event.at))
-    .bind(event.kind.as_str())
-    .bind(event.detail.as_deref())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
 }
