@@ -10,3 +10,12 @@ pub mod relay;
 pub mod rtp;
 
 pub use codec::Codec;
+
+/// Which side of a call a stream belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// The caller, through the trunk.
+    Caller,
+    /// The operator's softphone.
+    Operator,
+}

@@ -36,6 +36,7 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
+pub use crate::media::Leg;
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 use crate::switchboard::CallRef;
 
@@ -56,14 +57,6 @@ const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
 const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
 
-/// Which side of the call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Leg {
-    /// The caller, through the trunk.
-    Caller,
-    /// The operator's softphone.
-    Operator,
-}
 
 /// What the engine tells a call's media task.
 #[derive(Debug)]

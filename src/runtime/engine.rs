@@ -17,10 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::model::Now;
 use crate::config::Config;
 use crate::media::player::PlayMode;
-use crate::media::relay::LegConfig;
 use crate::sip::{Peer, Transport};
 use crate::model::RegisterWrite;
-use crate::switchboard::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, Switchboard};
+use crate::switchboard::{Action, CallRef, Leg, MediaEvent, MediaOrder, Switchboard};
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
 use super::live::LiveCommand;
@@ -343,7 +342,7 @@ impl Engine {
                     let handle = call_media::spawn_call_media(
                         call,
                         socket,
-                        leg_config(&caller),
+                        caller,
                         stream,
                         self.rtp_timeout,
                         self.media_tx.clone(),
@@ -476,7 +475,7 @@ impl Engine {
                 slot.bridged_at = Some(std::time::Instant::now());
                 MediaCommand::Bridge {
                     operator_socket,
-                    operator: leg_config(&operator),
+                    operator,
                 }
             }
             MediaOrder::Hold => MediaCommand::Hold {
@@ -486,6 +485,8 @@ impl Engine {
                     .clone(),
             },
             MediaOrder::Unhold => MediaCommand::Unhold,
+            // Carried out by the media task once it can follow a leg's new offer/answer.
+            MediaOrder::Update { .. } => return,
         };
         if let Some(task) = &slot.task {
             if let Err(e) = task.command(command) {
@@ -502,15 +503,11 @@ impl Engine {
                     .handle_media_event(call, MediaEvent::PromptFinished { tag }, now)
             }
             CallMediaEvent::Inactive { leg, .. } => {
-                let leg = match leg {
-                    call_media::Leg::Caller => Leg::Caller,
-                    call_media::Leg::Operator => Leg::Operator,
-                };
                 self.sb
                     .handle_media_event(call, MediaEvent::Inactive { leg }, now)
             }
             CallMediaEvent::FirstPacket {
-                leg: call_media::Leg::Operator,
+                leg: Leg::Operator,
             } => {
                 let after = self
                     .media
@@ -592,15 +589,6 @@ impl Engine {
         while let Some(write) = self.held.pop_front() {
             let _ = self.register.send(write).await;
         }
-    }
-}
-
-fn leg_config(spec: &LegSpec) -> LegConfig {
-    LegConfig {
-        codec: spec.codec,
-        payload_type: spec.payload_type,
-        telephone_event: spec.telephone_event,
-        sdp_addr: spec.remote,
     }
 }
 

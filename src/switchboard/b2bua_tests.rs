@@ -47,7 +47,7 @@ fn a_queued_caller_is_bridged_to_the_registered_operator_and_the_call_registered
         _ => None,
     });
     assert_eq!(
-        bridge.map(|b| b.remote.port()),
+        bridge.map(|b| b.sdp_addr.port()),
         Some(16101),
         "media bridged to the operator's SDP address"
     );

@@ -30,7 +30,7 @@ use crate::sip::{Peer, Transport};
 use super::door::{Feature, Service};
 use crate::model::{CallUpdate, HangupBy, Outcome, RegisterWrite};
 use super::requests;
-use super::{Action, CallRef, Leg, LegSpec, MediaEvent, MediaOrder, PromptKind, Switchboard};
+use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Switchboard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -200,7 +200,7 @@ impl Switchboard {
         c.phase = Phase::Answered;
         let start = Action::StartMedia {
             call,
-            caller: LegSpec::from_negotiated(&c.negotiated),
+            caller: super::leg_media(&c.negotiated),
             stream: RtpStreamState {
                 ssrc: self.rng.random(),
                 seq: self.rng.random(),

@@ -4,9 +4,8 @@
 //! music, bridging the operator leg) and reports `MediaEvent`s. A playback carries a `tag`
 //! so that a `PromptFinished` for a playback that was since replaced is recognised as stale.
 
-use std::net::SocketAddr;
-
-use crate::media::Codec;
+use crate::media::relay::LegConfig;
+use crate::media::Leg;
 use crate::sdp::Negotiated;
 
 /// The recorded prompts (files in `[prompts]`).
@@ -28,26 +27,6 @@ pub enum PromptKind {
     Resumed,
 }
 
-/// One leg's media as negotiated: where to send, in what codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LegSpec {
-    pub remote: SocketAddr,
-    pub codec: Codec,
-    pub payload_type: u8,
-    pub telephone_event: Option<u8>,
-}
-
-impl LegSpec {
-    pub fn from_negotiated(n: &Negotiated) -> LegSpec {
-        LegSpec {
-            remote: n.remote,
-            codec: n.codec,
-            payload_type: n.payload_type,
-            telephone_event: n.telephone_event,
-        }
-    }
-}
-
 /// An order for a call's media task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaOrder {
@@ -60,18 +39,23 @@ pub enum MediaOrder {
     },
     /// Connect the operator leg (its socket was opened with `OpenOperatorMedia`) and relay
     /// both ways; playback to the caller stops.
-    Bridge { operator: LegSpec },
+    Bridge { operator: LegConfig },
     /// The operator put the caller on hold: the caller hears hold music, the operator nothing.
     Hold,
     /// Back from hold: relay both ways again.
     Unhold,
-}
-
-/// Which side of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Leg {
-    Caller,
-    Operator,
+    /// A new offer/answer on a leg (re-INVITE or UPDATE, RFC 3264 §8): from now on send to
+    /// `media.sdp_addr` (and latch again to where the peer's RTP then comes from), in its
+    /// codec and payload types. `send`: whether we send RTP to this peer at all (false
+    /// when it offered `sendonly` or `inactive`: it put us on hold). `receive`: whether the
+    /// peer is expected to send (false when it offered `recvonly` or `inactive`): its
+    /// silence then is not inactivity.
+    Update {
+        leg: Leg,
+        media: LegConfig,
+        send: bool,
+        receive: bool,
+    },
 }
 
 /// What the media path reports about a call.
@@ -81,4 +65,14 @@ pub enum MediaEvent {
     PromptFinished { tag: u32 },
     /// No RTP from this leg for `media.rtp_timeout`.
     Inactive { leg: Leg },
+}
+
+/// The media of one leg as negotiated with its peer: where to send, in what codec.
+pub fn leg_media(n: &Negotiated) -> LegConfig {
+    LegConfig {
+        codec: n.codec,
+        payload_type: n.payload_type,
+        telephone_event: n.telephone_event,
+        sdp_addr: n.remote,
+    }
 }

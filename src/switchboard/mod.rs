@@ -45,6 +45,7 @@ use rand::SeedableRng;
 
 use crate::model::Now;
 use crate::media::player::RtpStreamState;
+use crate::media::relay::LegConfig;
 use crate::sip::message::{self, Datagram, FrameError, Response, SipMessage};
 use crate::sip::registrar::Registrar;
 
@@ -61,7 +62,8 @@ pub use self::settings::Settings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
-pub use self::media_orders::{Leg, LegSpec, MediaEvent, MediaOrder, PromptKind};
+pub use self::media_orders::{leg_media, MediaEvent, MediaOrder, PromptKind};
+pub use crate::media::Leg;
 pub use crate::model::RecordingResult;
 
 /// What the runtime must do.
@@ -78,7 +80,7 @@ pub enum Action {
     /// Start the call's media task on its caller socket (symmetric RTP towards `caller`).
     StartMedia {
         call: CallRef,
-        caller: LegSpec,
+        caller: LegConfig,
         stream: RtpStreamState,
     },
     /// An order for the call's media task.

@@ -21,7 +21,7 @@ use super::acd::RingResult;
 use super::calls::{header, local_contact, Ending, OperatorLeg, Phase};
 use crate::model::{CallUpdate, HangupBy, Outcome, RegisterWrite, RingAttempt};
 use super::requests;
-use super::{Action, CallRef, Leg, LegSpec, MediaOrder, Switchboard};
+use super::{Action, CallRef, Leg, MediaOrder, Switchboard};
 
 /// The call's current ring attempt.
 pub(super) struct RingRef {
@@ -384,7 +384,7 @@ impl Switchboard {
             (dialog.call_id.clone(), dialog.local_tag.clone()),
             (call, Leg::Operator),
         );
-        let spec = LegSpec::from_negotiated(&negotiated);
+        let spec = super::leg_media(&negotiated);
         c.operator = Some(OperatorLeg {
             dialog,
             local,

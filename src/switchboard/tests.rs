@@ -245,7 +245,7 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
     let body = String::from_utf8_lossy(&ok.body);
     assert!(body.contains("m=audio 30000 RTP/AVP 0"), "{body}");
     let remote: SocketAddr = "127.0.0.1:17000".parse().unwrap();
-    assert!(d.has(|a| matches!(a, Action::StartMedia { caller, .. } if caller.remote == remote)));
+    assert!(d.has(|a| matches!(a, Action::StartMedia { caller, .. } if caller.sdp_addr == remote)));
     let (prompts, prompt_tag) = d.played().expect("a playback");
     assert_eq!(prompts, vec![PromptKind::AfterHours]);
     sb.handle_datagram(&in_dialog("ACK", "ah1", &tag, 1, "ack1"), trunk(), now);
