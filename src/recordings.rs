@@ -20,12 +20,12 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
+use crate::model::CallRecord;
 use crate::runtime::recorder::{
     file_facts, find_files, marker_of, parallel_map, relative_to, resolve, MARKER_SUFFIX,
     WAV_SUFFIX,
 };
 use crate::store::{Store, StoreError};
-use crate::model::CallRecord;
 
 /// The format every recording has (DESIGN, Recordings).
 const CHANNELS: u16 = 2;

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use hotline::media::player::PlayMode;
 use hotline::media::rtp::write_packet;
+use hotline::media::Codec;
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, Leg, MediaCommand, RecordFrame,
 };
-use hotline::media::Codec;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use common::*;
 use hotline::model::new_call_id;
-use hotline::model::{
-    CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
-};
+use hotline::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt};
 use jiff::{tz::TimeZone, Timestamp};
 use sha2::{Digest, Sha256};
 

@@ -85,7 +85,7 @@ async fn operator_who_does_not_answer_is_cancelled_and_the_next_one_answers() {
     assert_eq!(
         rings,
         vec![
-            ("1001".into(), "cancelled".into()),
+            ("1001".into(), "no_answer".into()),
             ("1002".into(), "answered".into())
         ]
     );
@@ -136,7 +136,7 @@ async fn caller_who_gives_up_while_the_operator_rings_is_abandoned() {
     assert_eq!(row.hangup_by.as_deref(), Some("caller"));
     assert!(row.operator_id.is_none());
     let rings = server.ring_attempts(&row.id, 1).await;
-    assert_eq!(rings, vec![("1001".into(), "cancelled".into())]);
+    assert_eq!(rings, vec![("1001".into(), "caller_gone".into())]);
     server.stop().await;
 }
 

@@ -99,7 +99,11 @@ fn every_module_uses_only_the_layers_below_it() {
             continue;
         };
         let text = std::fs::read_to_string(file).expect("source is UTF-8");
-        let prefix = if from == "main" { "hotline::" } else { "crate::" };
+        let prefix = if from == "main" {
+            "hotline::"
+        } else {
+            "crate::"
+        };
         for (n, line) in text.lines().enumerate() {
             for to in targets(line, prefix) {
                 if to == from {

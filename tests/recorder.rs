@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use hotline::media::g711;
 use hotline::media::player::FRAME_SAMPLES;
+use hotline::media::Codec;
+use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
 use hotline::recordings::{verify, Problem};
 use hotline::runtime::call_media::Leg;
 use hotline::runtime::recorder::{
     RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,
     RecordingStart, RecordingSummary,
 };
-use hotline::media::Codec;
 use hotline::store::Store;
-use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;

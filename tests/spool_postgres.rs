@@ -9,12 +9,10 @@ mod pg_support;
 
 use std::time::{Duration, Instant};
 
+use hotline::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt};
 use hotline::runtime::register_writer::{RegisterWriter, WriterError};
 use hotline::runtime::spool::Spool;
 use hotline::store::Store;
-use hotline::model::{
-    CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
-};
 use jiff::{SignedDuration, Timestamp};
 use pg_support::PrivateCluster;
 use sqlx::{Connection, PgConnection};

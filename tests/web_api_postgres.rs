@@ -37,10 +37,7 @@ mod parity {
     use hotline::store::{AuditEntry, CallFilter, TopicFilter};
 
     /// Every answer the QA queries give over `rows`, as text to compare.
-    async fn transcript(
-        store: &Store,
-        rows: &[hotline::model::CallRecord],
-    ) -> Vec<String> {
+    async fn transcript(store: &Store, rows: &[hotline::model::CallRecord]) -> Vec<String> {
         let mut out = Vec::new();
         assert_eq!(
             store.insert_raw_calls(rows).await.unwrap(),

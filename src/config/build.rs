@@ -321,14 +321,7 @@ fn hours(r: &mut Reader<'_>, root: &Table) -> Option<HoursConfig> {
         // Already reported key by key; the calendar would only repeat it.
         return None;
     }
-    match crate::calendar::BusinessCalendar::new(
-        zone,
-        days,
-        open?,
-        close,
-        holidays,
-        working_days,
-    ) {
+    match crate::calendar::BusinessCalendar::new(zone, days, open?, close, holidays, working_days) {
         Ok(calendar) => Some(HoursConfig { calendar }),
         Err(e) => {
             r.invalid("hours", e.to_string());

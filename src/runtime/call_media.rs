@@ -36,8 +36,8 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
-pub use crate::media::Leg;
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
+pub use crate::media::Leg;
 use crate::switchboard::CallRef;
 
 mod record;
@@ -56,7 +56,6 @@ const BATCH: usize = 32;
 const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
 const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
-
 
 /// What the engine tells a call's media task.
 #[derive(Debug)]

@@ -14,11 +14,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Now;
 use crate::config::Config;
-use crate::media::player::PlayMode;
-use crate::sip::{Peer, Transport};
+use crate::media::player::{PlayMode, RtpStreamState};
+use crate::media::relay::LegConfig;
+use crate::model::Now;
 use crate::model::RegisterWrite;
+use crate::sip::{Peer, Transport};
 use crate::switchboard::{Action, CallRef, Leg, MediaEvent, MediaOrder, Switchboard};
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
@@ -44,12 +45,11 @@ const HELD_RETRY: Duration = Duration::from_millis(20);
 
 const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
 
-/// A call's media: the caller's socket until the task takes it, the task, and the
-/// operator leg's socket from its ring until the bridge takes it.
+/// A call's media: the task (on the caller's socket), and the operator leg's socket from
+/// its ring until the bridge takes it.
 #[derive(Default)]
 struct MediaSlot {
     caller_port: Option<u16>,
-    caller_socket: Option<UdpSocket>,
     task: Option<CallMediaHandle>,
     operator_port: Option<u16>,
     operator_socket: Option<UdpSocket>,
@@ -277,16 +277,10 @@ impl Engine {
                 reason,
                 reply,
             } => {
-                let _ = reply.send(
-                    self.sb
-                        .pause_operator(&operator, &reason, now),
-                );
+                let _ = reply.send(self.sb.pause_operator(&operator, &reason, now));
             }
             LiveCommand::Resume { operator, reply } => {
-                let _ = reply.send(
-                    self.sb
-                        .resume_operator(&operator, now),
-                );
+                let _ = reply.send(self.sb.resume_operator(&operator, now));
             }
         }
     }
@@ -311,6 +305,7 @@ impl Engine {
                     transport: Transport::Tcp,
                     addr,
                 },
+                Now::read(),
             ),
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, "TCP framing error: connection closed");
@@ -323,32 +318,18 @@ impl Engine {
     }
 
     /// Carry out every action the switchboard has queued (including ones that answering
-    /// `OpenMedia` produces).
+    /// `OpenCallerMedia` / `OpenOperatorMedia` produces).
     async fn carry_out(&mut self) {
         self.flush_held_nowait();
         while let Some(action) = self.sb.poll_action() {
             match action {
                 Action::Transmit { peer, data } => self.transmit(peer, &data).await,
-                Action::OpenMedia { call, leg } => self.open_media(call, leg),
-                Action::StartMedia {
+                Action::OpenCallerMedia {
                     call,
-                    caller,
+                    media,
                     stream,
-                } => {
-                    let slot = self.media.entry(call).or_default();
-                    let Some(socket) = slot.caller_socket.take() else {
-                        continue;
-                    };
-                    let handle = call_media::spawn_call_media(
-                        call,
-                        socket,
-                        caller,
-                        stream,
-                        self.rtp_timeout,
-                        self.media_tx.clone(),
-                    );
-                    slot.task = Some(handle);
-                }
+                } => self.open_caller_media(call, media, stream),
+                Action::OpenOperatorMedia { call } => self.open_operator_media(call),
                 Action::Media { call, order } => self.media_order(call, order),
                 Action::StartRecording {
                     call,
@@ -423,30 +404,52 @@ impl Engine {
             .spawn(async move { (call_id, handle.stop(end).await) });
     }
 
-    /// Bind a leg's RTP socket and tell the switchboard at once.
-    fn open_media(&mut self, call: CallRef, leg: Leg) {
-        match self.pool.bind() {
+    /// Bind the caller's RTP socket, start the call's media task on it, and tell the
+    /// switchboard at once.
+    fn open_caller_media(&mut self, call: CallRef, media: LegConfig, stream: RtpStreamState) {
+        let port = match self.pool.bind() {
             Ok((socket, port)) => {
+                let task = call_media::spawn_call_media(
+                    call,
+                    socket,
+                    media,
+                    stream,
+                    self.rtp_timeout,
+                    self.media_tx.clone(),
+                );
                 let slot = self.media.entry(call).or_default();
-                match leg {
-                    Leg::Caller => {
-                        slot.caller_port = Some(port);
-                        slot.caller_socket = Some(socket);
-                    }
-                    Leg::Operator => {
-                        if let Some(old) = slot.operator_port.replace(port) {
-                            self.pool.release(old);
-                        }
-                        slot.operator_socket = Some(socket);
-                    }
-                }
-                self.sb.handle_media_opened(call, leg, port, Now::read());
+                slot.caller_port = Some(port);
+                slot.task = Some(task);
+                Some(port)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind an RTP port");
-                self.sb.handle_media_failed(call, leg, Now::read());
+                None
             }
-        }
+        };
+        self.sb
+            .handle_media_ready(call, Leg::Caller, port, Now::read());
+    }
+
+    /// Bind an operator leg's RTP socket (kept until the bridge takes it) and tell the
+    /// switchboard at once.
+    fn open_operator_media(&mut self, call: CallRef) {
+        let port = match self.pool.bind() {
+            Ok((socket, port)) => {
+                let slot = self.media.entry(call).or_default();
+                if let Some(old) = slot.operator_port.replace(port) {
+                    self.pool.release(old);
+                }
+                slot.operator_socket = Some(socket);
+                Some(port)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot bind an RTP port");
+                None
+            }
+        };
+        self.sb
+            .handle_media_ready(call, Leg::Operator, port, Now::read());
     }
 
     fn media_order(&mut self, call: CallRef, order: MediaOrder) {
@@ -506,9 +509,7 @@ impl Engine {
                 self.sb
                     .handle_media_event(call, MediaEvent::Inactive { leg }, now)
             }
-            CallMediaEvent::FirstPacket {
-                leg: Leg::Operator,
-            } => {
+            CallMediaEvent::FirstPacket { leg: Leg::Operator } => {
                 let after = self
                     .media
                     .get(&call)

@@ -5,11 +5,11 @@
 use std::fmt::Write;
 
 use crate::media::relay::LegStats;
+use crate::model::LiveSnapshot;
 use crate::runtime::register_writer::WriterStats;
 use crate::sip::registrar::RegistrarStats;
 use crate::sip::transaction::TxStats;
 use crate::switchboard::counters::Counters;
-use crate::model::LiveSnapshot;
 use crate::switchboard::SwitchboardStats;
 
 /// Everything `/metrics` shows, at one instant.

@@ -24,8 +24,8 @@ use rand::RngCore;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Now;
 use crate::config::Config;
+use crate::model::Now;
 use crate::store::{Store, StoreError};
 use crate::switchboard::{Settings, Switchboard};
 

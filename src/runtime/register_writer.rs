@@ -46,8 +46,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::spool::Spool;
-use crate::store::Store;
 use crate::model::RegisterWrite;
+use crate::store::Store;
 
 /// The most writes committed in one transaction. Large enough that a burst costs few
 /// commits (each one an fsync of the WAL), small enough that one transaction holds the

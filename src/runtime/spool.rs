@@ -26,11 +26,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
 
-use crate::store::{ApplyReport, Store, StoreError};
 use crate::model::{
     CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, NewCall, Outcome, RegisterWrite,
     RingAttempt, RingResult,
 };
+use crate::store::{ApplyReport, Store, StoreError};
 
 /// Errors of the spool.
 #[derive(thiserror::Error, Debug)]

@@ -25,8 +25,7 @@ use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
 use crate::model::{
-    CallEvent,
-    format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
+    format_time, CallEvent, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -389,7 +388,10 @@ pub(super) fn record(row: &PgRow) -> Result<CallRecord, sqlx::Error> {
     })
 }
 
-async fn insert_event(conn: &mut sqlx::PgConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+async fn insert_event(
+    conn: &mut sqlx::PgConnection,
+    event: &CallEvent,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO call_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (call_id, at, kind) DO NOTHING",

@@ -23,8 +23,7 @@ use sqlx::Row;
 
 use super::{ApplyReport, SkippedWrite, StoreError};
 use crate::model::{
-    CallEvent,
-    format_time, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
+    format_time, CallEvent, CallRecord, CallUpdate, NewCall, RegisterWrite, RingAttempt,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -372,7 +371,10 @@ pub(super) fn record(row: &SqliteRow) -> Result<CallRecord, sqlx::Error> {
     })
 }
 
-async fn insert_event(conn: &mut sqlx::SqliteConnection, event: &CallEvent) -> Result<u64, sqlx::Error> {
+async fn insert_event(
+    conn: &mut sqlx::SqliteConnection,
+    event: &CallEvent,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?) \
          ON CONFLICT (call_id, at, kind) DO NOTHING",

@@ -89,20 +89,10 @@ impl AcdConfig {
     }
 }
 
-/// How a ring ended without the operator answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RingResult {
-    /// Nobody picked up (the operator's side gave up, e.g. 480/408 from the phone).
-    NoAnswer,
-    /// 486 Busy Here or 600 Busy Everywhere.
-    Busy,
-    /// 603 Decline.
-    Declined,
-    /// Any other final response, or the INVITE transaction timed out.
-    Failed,
-    /// The caller hung up while the phone rang.
-    CallerLeft,
-}
+/// How a ring ended without the operator answering: the register's ring results.
+/// `Error` and `NoAnswer` count towards an automatic pause; `CallerGone` takes the caller
+/// out of the queue.
+pub use crate::model::RingResult;
 
 /// What the switchboard must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +101,12 @@ pub enum AcdAction {
     Ring { call: CallRef, operator: OperatorId },
     /// Stop ringing (CANCEL): ring timeout, caller gone, operator paused or gone. Report
     /// nothing more about this ring, except an answer that crossed the CANCEL (see
-    /// `Acd::handle_ring_answered`).
-    CancelRing { call: CallRef, operator: OperatorId },
+    /// `Acd::handle_ring_answered`). `why` is the ring's result for the register.
+    CancelRing {
+        call: CallRef,
+        operator: OperatorId,
+        why: RingResult,
+    },
     /// Tell the caller their place (1-based) and the estimated wait, rounded up to minutes;
     /// `None` when no operator is taking calls.
     Announce {
@@ -208,7 +202,7 @@ impl Acd {
     /// a ringing phone is cancelled. While talking: the same as `handle_call_ended`.
     pub fn handle_caller_left(&mut self, call: CallRef, now: Instant) {
         if self.queue.get(call).is_some() {
-            if let Some(operator) = self.cancel_ring(call) {
+            if let Some(operator) = self.cancel_ring(call, RingResult::CallerGone) {
                 self.release_ringer(&operator, false);
             }
             self.queue.remove(call);
@@ -256,7 +250,7 @@ impl Acd {
             );
             return;
         }
-        if result == RingResult::CallerLeft {
+        if result == RingResult::CallerGone {
             self.queue.remove(call);
             self.release_ringer(operator, false);
         } else {
@@ -266,7 +260,7 @@ impl Acd {
             waiter.tried(operator, retry_at);
             // Busy and Declined are someone's decision; silence or an unreachable phone
             // is what auto-pause protects callers from.
-            let counted = matches!(result, RingResult::NoAnswer | RingResult::Failed);
+            let counted = matches!(result, RingResult::NoAnswer | RingResult::Error);
             self.release_ringer(operator, counted);
         }
         self.settle(now);
@@ -339,7 +333,7 @@ impl Acd {
         match op.state.clone() {
             OperatorState::Offline | OperatorState::Talking(_) => {}
             OperatorState::Ringing(call) => {
-                self.cancel_ring(call);
+                self.cancel_ring(call, RingResult::NoAnswer);
                 self.update(operator, |op| op.go_offline());
             }
             _ => {
@@ -371,7 +365,7 @@ impl Acd {
                 return Ok(());
             }
             OperatorState::Ringing(call) => {
-                self.cancel_ring(call);
+                self.cancel_ring(call, RingResult::NoAnswer);
             }
             _ => {}
         }
@@ -424,7 +418,7 @@ impl Acd {
                     op.pending_pause = None;
                 }
                 OperatorState::Ringing(call) => {
-                    self.cancel_ring(call);
+                    self.cancel_ring(call, RingResult::Error);
                     self.drop_operator(&id);
                 }
                 _ => self.drop_operator(&id),

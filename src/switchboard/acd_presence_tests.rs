@@ -31,7 +31,10 @@ fn registration_expiry_while_ringing_goes_to_the_next_operator() {
     acd.handle_operator_offline("101", t0 + s(4));
     assert_eq!(
         drain(&mut acd),
-        [cancel(1, "101"), changed("101", OperatorState::Offline)]
+        [
+            cancel(1, "101", RingResult::NoAnswer),
+            changed("101", OperatorState::Offline)
+        ]
     );
     assert!(acd.is_waiting(CallRef(1)));
     // 102's registration lapses mid-call: the call goes on, then 102 is offline.
@@ -79,7 +82,10 @@ fn when_the_last_operator_leaves_callers_wait_out_the_grace() {
     acd.handle_caller_arrived(CallRef(1), t0);
     acd.handle_caller_arrived(CallRef(2), t0 + s(1));
     acd.handle_operator_offline("101", t0 + s(2));
-    assert_eq!(wire(&mut acd), [ring(1, "101"), cancel(1, "101")]);
+    assert_eq!(
+        wire(&mut acd),
+        [ring(1, "101"), cancel(1, "101", RingResult::NoAnswer)]
+    );
     // A blip: the phone registers again within the grace and the queue carries on.
     acd.handle_operator_online("101", t0 + s(40));
     assert_eq!(wire(&mut acd), [ring(1, "101")]);
@@ -111,7 +117,7 @@ fn set_operators_removes_adds_and_lets_conversations_finish() {
     assert_eq!(
         drain(&mut acd),
         [
-            cancel(1, "102"),
+            cancel(1, "102", RingResult::Error),
             changed("102", OperatorState::Offline),
             ring(1, "103"),
             changed("103", OperatorState::Ringing(CallRef(1))),
@@ -150,7 +156,7 @@ fn pause_while_ringing_or_talking() {
     assert_eq!(
         drain(&mut acd),
         [
-            cancel(1, "101"),
+            cancel(1, "101", RingResult::NoAnswer),
             changed(
                 "101",
                 OperatorState::Paused(PauseReason::Manual("*50".into()))

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use super::{Acd, AcdAction, AcdError, OperatorId, OperatorState, PauseReason};
+use super::{Acd, AcdAction, AcdError, OperatorId, OperatorState, PauseReason, RingResult};
 use crate::switchboard::operators::Operator;
 use crate::switchboard::queue::Ring;
 use crate::switchboard::CallRef;
@@ -39,7 +39,7 @@ impl Acd {
             .collect();
         for call in unanswered {
             let retry_at = now + self.config.retry;
-            if let Some(operator) = self.cancel_ring(call) {
+            if let Some(operator) = self.cancel_ring(call, RingResult::NoAnswer) {
                 if let Some(waiter) = self.queue.get_mut(call) {
                     waiter.tried(&operator, retry_at);
                 }
@@ -55,7 +55,7 @@ impl Acd {
             .map(|w| w.call)
             .collect();
         for call in overflowed {
-            if let Some(operator) = self.cancel_ring(call) {
+            if let Some(operator) = self.cancel_ring(call, RingResult::CallerGone) {
                 self.release_ringer(&operator, false);
             }
             self.queue.remove(call);
@@ -132,11 +132,12 @@ impl Acd {
 
     /// Stop the ring in progress for `call`, if any: `CancelRing`, and the caller stays
     /// queued without a ring. Where the operator goes next is up to the code calling this.
-    pub(super) fn cancel_ring(&mut self, call: CallRef) -> Option<OperatorId> {
+    pub(super) fn cancel_ring(&mut self, call: CallRef, why: RingResult) -> Option<OperatorId> {
         let ring: Ring = self.queue.get_mut(call)?.ringing.take()?;
         self.actions.push_back(AcdAction::CancelRing {
             call,
             operator: ring.operator.clone(),
+            why,
         });
         Some(ring.operator)
     }
@@ -195,7 +196,7 @@ impl Acd {
                 let calls: Vec<CallRef> = self.queue.iter().map(|w| w.call).collect();
                 for call in calls {
                     // Nobody logged in rings, but a cancelled ring must still be heard of.
-                    if let Some(operator) = self.cancel_ring(call) {
+                    if let Some(operator) = self.cancel_ring(call, RingResult::CallerGone) {
                         self.release_ringer(&operator, false);
                     }
                     self.queue.remove(call);

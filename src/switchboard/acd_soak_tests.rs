@@ -75,7 +75,7 @@ impl Model {
                     assert!(!self.rings.contains_key(&call), "{call:?} rung twice");
                     self.rings.insert(call, operator);
                 }
-                AcdAction::CancelRing { call, operator } => {
+                AcdAction::CancelRing { call, operator, .. } => {
                     assert_eq!(self.rings.remove(&call), Some(operator), "cancelled what?");
                 }
                 AcdAction::Announce { call, position, .. } => {
@@ -225,11 +225,11 @@ impl Model {
                         RingResult::NoAnswer,
                         RingResult::Busy,
                         RingResult::Declined,
-                        RingResult::Failed,
-                        RingResult::CallerLeft,
+                        RingResult::Error,
+                        RingResult::CallerGone,
                     ][rng.random_range(0..5)];
                     self.rings.remove(&call);
-                    if result == RingResult::CallerLeft {
+                    if result == RingResult::CallerGone {
                         self.queued.remove(&call);
                         self.bury(call);
                     }
@@ -240,7 +240,7 @@ impl Model {
                 let call = self.random_call(rng);
                 if self.rings.get(&call).is_none_or(|op| op != operator) {
                     self.acd
-                        .handle_ring_failed(call, operator, RingResult::Failed, now);
+                        .handle_ring_failed(call, operator, RingResult::Error, now);
                 }
             }
             61..75 => {

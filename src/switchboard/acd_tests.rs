@@ -58,10 +58,11 @@ pub(super) fn ring(call: u64, operator: &str) -> AcdAction {
     }
 }
 
-pub(super) fn cancel(call: u64, operator: &str) -> AcdAction {
+pub(super) fn cancel(call: u64, operator: &str, why: RingResult) -> AcdAction {
     AcdAction::CancelRing {
         call: CallRef(call),
         operator: operator.to_string(),
+        why,
     }
 }
 
@@ -202,7 +203,7 @@ fn ring_timeout_cancels_and_tries_the_next_operator() {
     assert_eq!(
         drain(&mut acd),
         [
-            cancel(1, "101"),
+            cancel(1, "101", RingResult::NoAnswer),
             changed("101", OperatorState::Available),
             ring(1, "102"),
             changed("102", OperatorState::Ringing(CallRef(1))),
@@ -227,7 +228,10 @@ fn a_caller_whose_ring_failed_keeps_its_place_at_the_head() {
     assert_eq!(wire(&mut acd), [ring(9, "101"), ring(1, "102")]);
     // 102 does not answer: caller 1 stays first; 102 may take caller 2 meanwhile.
     acd.handle_timeout(t0 + s(18));
-    assert_eq!(wire(&mut acd), [cancel(1, "102"), ring(2, "102")]);
+    assert_eq!(
+        wire(&mut acd),
+        [cancel(1, "102", RingResult::NoAnswer), ring(2, "102")]
+    );
     assert_eq!(acd.position(CallRef(1)), Some(1));
     assert_eq!(acd.position(CallRef(2)), Some(2));
     // 101 frees up: caller 1 is offered first.
@@ -306,7 +310,7 @@ fn abandon_while_waiting_and_while_ringing() {
     assert_eq!(
         drain(&mut acd),
         [
-            cancel(1, "101"),
+            cancel(1, "101", RingResult::CallerGone),
             changed("101", OperatorState::Available),
             ring(3, "101"),
             changed("101", OperatorState::Ringing(CallRef(3))),
@@ -319,7 +323,7 @@ fn abandon_while_waiting_and_while_ringing() {
     );
     assert!(!acd.is_waiting(CallRef(1)));
     // The switchboard may also learn it from the ring itself.
-    acd.handle_ring_failed(CallRef(3), "101", RingResult::CallerLeft, t0 + s(7));
+    acd.handle_ring_failed(CallRef(3), "101", RingResult::CallerGone, t0 + s(7));
     assert_eq!(drain(&mut acd), [changed("101", OperatorState::Available)]);
     assert_eq!(acd.waiting().count(), 0);
     assert_eq!(acd.poll_timeout(), None);
@@ -350,7 +354,7 @@ fn max_wait_overflows_waiting_and_ringing_callers() {
     assert_eq!(
         drain(&mut acd),
         [
-            cancel(2, "101"),
+            cancel(2, "101", RingResult::CallerGone),
             changed("101", OperatorState::Available),
             AcdAction::Overflow { call: CallRef(2) },
         ]
@@ -380,15 +384,15 @@ fn no_answers_pause_the_operator_until_resumed() {
     assert_eq!(
         heard,
         [
-            (15, cancel(1, "101")),
+            (15, cancel(1, "101", RingResult::NoAnswer)),
             (15, available()),
             (20, ring(1, "101")),
             (20, ringing()),
-            (35, cancel(1, "101")),
+            (35, cancel(1, "101", RingResult::NoAnswer)),
             (35, available()),
             (40, ring(1, "101")),
             (40, ringing()),
-            (55, cancel(1, "101")),
+            (55, cancel(1, "101", RingResult::NoAnswer)),
             (
                 55,
                 changed("101", OperatorState::Paused(PauseReason::NoAnswer))
@@ -419,7 +423,7 @@ fn answering_resets_the_no_answer_count() {
     acd.handle_caller_arrived(CallRef(1), t0);
     acd.handle_timeout(t0 + s(15));
     acd.handle_timeout(t0 + s(20));
-    acd.handle_ring_failed(CallRef(1), "101", RingResult::Failed, t0 + s(22));
+    acd.handle_ring_failed(CallRef(1), "101", RingResult::Error, t0 + s(22));
     assert_eq!(acd.no_answer_count("101"), Some(2));
     acd.handle_timeout(t0 + s(27));
     assert!(acd.handle_ring_answered(CallRef(1), "101", t0 + s(28)));
@@ -511,7 +515,7 @@ fn stale_reports_are_ignored() {
     acd.handle_timeout(t0 + s(15));
     drain(&mut acd);
     // The 487 of the cancelled ring, and an answer that crossed the CANCEL.
-    acd.handle_ring_failed(CallRef(1), "101", RingResult::Failed, t0 + s(16));
+    acd.handle_ring_failed(CallRef(1), "101", RingResult::Error, t0 + s(16));
     assert!(!acd.handle_ring_answered(CallRef(1), "101", t0 + s(16)));
     assert_eq!(drain(&mut acd), []);
     assert_eq!(acd.no_answer_count("101"), Some(1));

@@ -5,16 +5,16 @@ pub(super) use std::net::SocketAddr;
 pub(super) use std::path::Path;
 pub(super) use std::time::Duration;
 
-pub(super) use crate::model::Now;
 pub(super) use crate::config::Config;
+pub(super) use crate::model::Now;
 pub(super) use crate::sip::digest::{self, Algorithm};
 pub(super) use crate::sip::message::{self, Request, Response, SipMessage};
 pub(super) use crate::sip::{Peer, Transport};
 
-pub(super) use crate::model::{HangupBy, Outcome, RegisterWrite};
 pub(super) use super::{
     Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard,
 };
+pub(super) use crate::model::{HangupBy, Outcome, RegisterWrite};
 
 pub(super) const TRUNK: &str = "127.0.0.1:5071";
 
@@ -114,15 +114,9 @@ impl Out {
         })
     }
     pub(super) fn opens_operator_leg(&self) -> bool {
-        self.actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::OpenMedia {
-                    leg: Leg::Operator,
-                    ..
-                }
-            )
-        })
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::OpenOperatorMedia { .. }))
     }
     pub(super) fn final_update(&self) -> Option<&crate::model::CallUpdate> {
         self.actions.iter().rev().find_map(|a| match a {
@@ -225,14 +219,11 @@ pub(super) fn queued_caller(
         .actions
         .iter()
         .find_map(|a| match a {
-            Action::OpenMedia {
-                call,
-                leg: Leg::Caller,
-            } => Some(*call),
+            Action::OpenCallerMedia { call, .. } => Some(*call),
             _ => None,
         })
         .expect("caller media");
-    sb.handle_media_opened(call, Leg::Caller, 30000, now);
+    sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
     let out = drain(sb);
     let ok = out.response_to(trunk(), 200).expect("200 to the caller");
     let tag = message::to_tag(&ok).unwrap().unwrap();
@@ -256,7 +247,7 @@ pub(super) fn queued_caller(
 
 /// The operator leg's socket opens: the INVITE to the operator goes out.
 pub(super) fn ring(sb: &mut Switchboard, call: CallRef, op: &str, now: Now) -> Request {
-    sb.handle_media_opened(call, Leg::Operator, 30002, now);
+    sb.handle_media_ready(call, Leg::Operator, Some(30002), now);
     let out = drain(sb);
     out.request_to(phone(op), "INVITE")
         .unwrap_or_else(|| panic!("INVITE to {op}"))

@@ -1,18 +1,15 @@
 //! The live board's view of the switchboard, and the supervisor's pause/resume: reads of
 //! the ACD and the registrar turned into `live` values, commands turned into ACD inputs.
 
-use crate::model::Now;
+use crate::model::{format_time, LiveSnapshot, Now, OperatorLive, WaitingLive};
 
 use super::acd::{AcdError, OperatorState, PauseReason};
-use crate::model::{LiveSnapshot, OperatorLive, WaitingLive};
-use crate::model::format_time;
 use super::{loggable_number, Switchboard};
-use crate::sip::message;
 
 impl Switchboard {
     /// The line as it is now.
     pub fn snapshot(&self, now: Now) -> LiveSnapshot {
-        let public_id = |call| self.calls.get(&call).map(|c| c.id.clone());
+        let public_id = |call| self.calls.get(&call).map(|c| c.public_id().to_string());
         let operators = self
             .settings
             .operators
@@ -42,7 +39,7 @@ impl Switchboard {
                     state: name.to_string(),
                     pause_reason,
                     call_id,
-                    registered: self.registrar.binding(&op.id).is_some(),
+                    registered: self.ua.registrar().binding(&op.id).is_some(),
                 }
             })
             .collect();
@@ -52,11 +49,9 @@ impl Switchboard {
             .enumerate()
             .filter_map(|(i, (call, since))| {
                 let c = self.calls.get(&call)?;
-                let caller =
-                    message::from_user(&c.invite).unwrap_or_else(|| "anonymous".to_string());
                 Some(WaitingLive {
-                    call_id: c.id.clone(),
-                    caller: loggable_number(&caller, self.settings.show_numbers),
+                    call_id: c.public_id().to_string(),
+                    caller: loggable_number(c.caller_number(), self.settings.show_numbers),
                     position: i + 1,
                     waited_ms: now.mono.saturating_duration_since(since).as_millis() as u64,
                     ringing: self.acd.ringing_operator(call).map(str::to_string),

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::{Outcome, RingResult};
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Calls ended, by register outcome.
     pub calls_by_outcome: BTreeMap<&'static str, u64>,
-    /// Ring attempts, by result (`answered`, `cancelled`, `busy`…).
+    /// Ring attempts, by result (`answered`, `no_answer`, `busy`…).
     pub rings_by_result: BTreeMap<String, u64>,
     /// SIP requests received, by method.
     pub requests_in: BTreeMap<String, u64>,
@@ -18,7 +20,14 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub(super) fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
-        *map.entry(key).or_insert(0) += 1;
+    pub(super) fn count_outcome(&mut self, outcome: Outcome) {
+        *self.calls_by_outcome.entry(outcome.as_str()).or_insert(0) += 1;
+    }
+
+    pub(super) fn count_ring(&mut self, result: RingResult) {
+        *self
+            .rings_by_result
+            .entry(result.as_str().to_string())
+            .or_insert(0) += 1;
     }
 }

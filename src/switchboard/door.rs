@@ -10,10 +10,10 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 
+use crate::calendar::BusinessCalendar;
 use crate::config::TrunkConfig;
 use crate::media::Codec;
 use crate::sdp::{self, Negotiated, RemoteSession, SdpError};
-use crate::calendar::BusinessCalendar;
 
 /// What the caller is served once admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,70 +1,76 @@
-//! The hotline itself, sans-IO: the UA core above the transaction layer, the calls, the
-//! register writes. Nothing here reads a clock or touches a socket, file or database.
+//! The hotline itself, sans-IO: the calls, the queue, and the routing between them and the
+//! SIP user-agent core. Nothing here reads a clock or touches a socket, file or database.
+//!
+//! Shape (after quinn-proto's `Endpoint` and `Connection`): the [`Switchboard`] owns the
+//! shared tables — the SIP core ([`UserAgent`]: transactions, dialogs routing, the
+//! registrar), the calls, the queue ([`acd::Acd`]) — and routes every input to the one
+//! call it belongs to. Each [`call::Call`] is a state machine of its own with private
+//! fields; it reports what the queue must know as effects, and the queue's decisions
+//! (ring this operator, give up, announce, overflow) come back to it as named
+//! transitions. The queue decides who is rung; the call carries it out.
 //!
 //! Run loop (driven by `runtime::engine`):
 //! 1. feed inputs: `handle_datagram` / `handle_message` (SIP from UDP/TCP), `handle_timeout`,
-//!    `handle_media_opened` / `handle_media_failed` (answers to `Action::OpenMedia`),
-//!    `handle_media_event`, `begin_shutdown` / `end_all_calls`;
+//!    `handle_media_ready` (the answer to `Action::OpenCallerMedia` / `OpenOperatorMedia`),
+//!    `handle_media_event`, `handle_recording_done`, `begin_shutdown` / `end_all_calls`;
 //! 2. drain `poll_action` until `None` and carry each action out;
 //! 3. sleep until `poll_timeout` or the next input.
 //!
 //! Invariants: every INVITE that reaches the UA core opens exactly one register row before
 //! anything else is written about it, and every opened row gets exactly one final update
-//! (`ended_at` and a final `outcome`); a call owns at most one RTP socket, always released by
-//! `Action::CloseMedia`; no input from the network can panic.
+//! (`ended_at` and a final `outcome`); a call owns at most two RTP sockets, all released
+//! by `Action::CloseMedia`; the call map is looked up only here, once per routed input;
+//! no input from the network can panic.
 
 pub mod acd;
+mod admission;
+mod board;
+mod call;
+pub mod counters;
 pub mod door;
-pub mod media_orders;
+mod media;
 pub mod operators;
 pub mod queue;
+mod session;
+mod settings;
 
-mod arrival;
 #[cfg(test)]
 mod b2bua_support;
 #[cfg(test)]
 mod b2bua_tests;
-mod board;
-mod calls;
-pub mod counters;
 #[cfg(test)]
 mod operator_admin_tests;
-mod operator_leg;
-mod queueing;
-mod registration;
-mod requests;
-mod settings;
+#[cfg(test)]
+mod renegotiation_tests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::model::Now;
 use crate::media::player::RtpStreamState;
 use crate::media::relay::LegConfig;
-use crate::sip::message::{self, Datagram, FrameError, Response, SipMessage};
-use crate::sip::registrar::Registrar;
-
-use self::acd::Acd;
-use crate::sip::transaction::{TransactionLayer, TxEvent, TxKey};
+use crate::model::{Now, RegisterWrite, RingResult};
+use crate::sip::factory::Factory;
+use crate::sip::message::{FrameError, SipMessage};
+use crate::sip::registrar::{Account, BindingEvent, RegistrarPolicy};
+use crate::sip::ua::{UaEvent, UserAgent};
 use crate::sip::Peer;
 
-use self::calls::Call;
-use crate::model::RegisterWrite;
+use self::acd::{Acd, AcdAction, AcdConfig, OperatorState};
+use self::call::{Call, Ctx, Effect, Owner};
 
+pub use self::media::{leg_media, MediaEvent, MediaOrder, PromptKind};
 pub use self::settings::Settings;
+pub use crate::media::Leg;
+pub use crate::model::RecordingResult;
 
 /// A call inside this process (not the public id, which is `String`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
-
-pub use self::media_orders::{leg_media, MediaEvent, MediaOrder, PromptKind};
-pub use crate::media::Leg;
-pub use crate::model::RecordingResult;
 
 /// What the runtime must do.
 // Actions live only between `poll_action` calls; boxing the register write would allocate
@@ -74,15 +80,17 @@ pub use crate::model::RecordingResult;
 pub enum Action {
     /// Put these bytes on the wire.
     Transmit { peer: Peer, data: Vec<u8> },
-    /// Bind an RTP socket for a leg of this call from the port pool, then answer at once
-    /// with `handle_media_opened` or `handle_media_failed`.
-    OpenMedia { call: CallRef, leg: Leg },
-    /// Start the call's media task on its caller socket (symmetric RTP towards `caller`).
-    StartMedia {
+    /// Bind an RTP socket for the caller from the port pool and start the call's media
+    /// task on it (symmetric RTP towards `media`, our stream starting at `stream`); then
+    /// answer at once with `handle_media_ready(call, Leg::Caller, …)`.
+    OpenCallerMedia {
         call: CallRef,
-        caller: LegConfig,
+        media: LegConfig,
         stream: RtpStreamState,
     },
+    /// Bind an RTP socket for an operator leg (a ring); answer with
+    /// `handle_media_ready(call, Leg::Operator, …)`. The bridge takes it later.
+    OpenOperatorMedia { call: CallRef },
     /// An order for the call's media task.
     Media { call: CallRef, order: MediaOrder },
     /// Start recording the conversation (both legs, from now) to the call's WAV file.
@@ -94,7 +102,7 @@ pub enum Action {
     /// The conversation is over: finish the recording. The runtime reports the outcome
     /// back with `handle_recording_done`.
     StopRecording { call: CallRef },
-    /// Release the operator leg's socket (the ring failed or the operator left).
+    /// Release the operator leg's socket (the ring failed or was called off).
     CloseOperatorMedia { call: CallRef },
     /// Stop all media of the call and release its RTP ports.
     CloseMedia { call: CallRef },
@@ -119,20 +127,9 @@ pub struct SwitchboardStats {
 
 pub struct Switchboard {
     settings: Settings,
-    tx: TransactionLayer,
+    ua: UserAgent<Owner>,
     calls: HashMap<CallRef, Call>,
-    /// INVITE server transaction → call (CANCEL, ACK timeout).
-    by_invite: HashMap<TxKey, CallRef>,
-    /// (Call-ID, our tag) → call and leg, for in-dialog requests.
-    by_dialog: HashMap<(String, String), (CallRef, Leg)>,
-    /// Our BYE client transactions → call.
-    by_bye: HashMap<TxKey, CallRef>,
-    /// Our INVITEs to operators, until their transactions end.
-    rings: HashMap<TxKey, operator_leg::Ring>,
     pub(crate) acd: Acd,
-    registrar: Registrar,
-    /// Responses held back on purpose (registrar tarpit), sent at their instant.
-    delayed: Vec<(Instant, TxKey, Response)>,
     actions: VecDeque<Action>,
     rng: SmallRng,
     next_ref: u64,
@@ -147,15 +144,16 @@ impl Switchboard {
     pub fn new(settings: Settings, seed: u64, now: Now) -> Switchboard {
         let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
         Switchboard {
-            tx: TransactionLayer::new(settings.timers),
-            acd: Acd::new(queueing::acd_config(&settings.queue), &ids),
-            registrar: registration::new_registrar(&settings, seed, now.mono),
+            ua: UserAgent::new(
+                settings.timers,
+                Factory::new(settings.sip_addr, settings.user_agent.clone()),
+                registrar_policy(&settings),
+                accounts(&settings),
+                seed,
+                now.mono,
+            ),
+            acd: Acd::new(AcdConfig::from_queue(&settings.queue), &ids),
             calls: HashMap::new(),
-            by_invite: HashMap::new(),
-            by_dialog: HashMap::new(),
-            by_bye: HashMap::new(),
-            rings: HashMap::new(),
-            delayed: Vec::new(),
             settings,
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
@@ -166,66 +164,56 @@ impl Switchboard {
         }
     }
 
+    // ---- inputs ----
+
     /// A UDP datagram arrived.
     pub fn handle_datagram(&mut self, data: &[u8], source: Peer, now: Now) {
-        self.stats.datagrams += 1;
-        match message::parse_datagram(data) {
-            Ok(Datagram::Message(msg)) => self.handle_message(msg, source, now),
-            Ok(Datagram::KeepAlive) => self.stats.keepalives += 1,
-            Err(e) => self.answer_unparseable(data, &e, source),
-        }
+        self.ua.handle_datagram(data, source, now.mono);
+        self.pump(now);
     }
 
     /// A whole SIP message arrived (from the TCP framer, or a parsed datagram).
     pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Now) {
-        // The transaction layer stamps `received`/`rport` into the top Via (RFC 3581).
-        self.tx.handle_message(msg, source, now.mono);
+        self.ua.handle_message(msg, source, now.mono);
         self.pump(now);
     }
 
-    /// Input that was not a SIP message we can read: answer it (400, 501 for an unknown
-    /// method, 505, 513) when there is enough to address a response, else drop and count.
-    pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer) {
-        match message::error_response(data, why.status(), &why.reason()) {
-            Some(bytes) => {
-                self.stats.bad_answered += 1;
-                // Unparsed means no trustworthy Via: answer the flow it came on.
-                self.actions.push_back(Action::Transmit {
-                    peer: source,
-                    data: bytes,
-                });
-            }
-            None => self.stats.bad_dropped += 1,
-        }
-        tracing::debug!(%source, %why, "unparseable SIP input");
+    /// Input that was not a SIP message we can read (from the TCP framer).
+    pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer, now: Now) {
+        self.ua.answer_unparseable(data, why, source);
+        self.pump(now);
     }
 
     /// Fire due timers.
     pub fn handle_timeout(&mut self, now: Now) {
-        self.tx.handle_timeout(now.mono);
+        self.ua.handle_timeout(now.mono);
         self.pump(now);
-        self.registrar_timeout(now);
-        self.send_delayed(now);
         self.acd.handle_timeout(now.mono);
         self.pump(now);
     }
 
-    /// The next instant `handle_timeout` must be called at.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let delayed = self.delayed.iter().map(|d| d.0).min();
-        [
-            self.tx.poll_timeout(),
-            self.registrar.poll_timeout(),
-            self.acd.poll_timeout(),
-            delayed,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+    /// The runtime opened an RTP socket for a leg of the call (`Some(port)`), or could
+    /// not (`None`).
+    pub fn handle_media_ready(&mut self, call: CallRef, leg: Leg, port: Option<u16>, now: Now) {
+        let found = self.with_call(call, now, |c, ctx| c.media_ready(ctx, leg, port));
+        if found.is_none() && port.is_some() {
+            // The call is gone: give the port back.
+            let close = match leg {
+                Leg::Caller => Action::CloseMedia { call },
+                Leg::Operator => Action::CloseOperatorMedia { call },
+            };
+            self.actions.push_back(close);
+        }
+        self.pump(now);
     }
 
-    pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+    /// What the call's media task reports.
+    pub fn handle_media_event(&mut self, call: CallRef, event: MediaEvent, now: Now) {
+        self.with_call(call, now, |c, ctx| match event {
+            MediaEvent::PromptFinished { tag } => c.prompt_finished(ctx, tag),
+            MediaEvent::Inactive { leg } => c.media_inactive(ctx, leg),
+        });
+        self.pump(now);
     }
 
     /// A recording is closed: its facts (or why it failed) go into the call's row. The call
@@ -247,17 +235,50 @@ impl Switchboard {
         self.draining = true;
     }
 
-    pub fn is_draining(&self) -> bool {
-        self.draining
-    }
-
     /// The shutdown grace is over: end every call still going (`interrupted`).
     pub fn end_all_calls(&mut self, now: Now) {
-        let refs: Vec<CallRef> = self.calls.keys().copied().collect();
+        let mut refs: Vec<CallRef> = self.calls.keys().copied().collect();
+        refs.sort();
         for call in refs {
-            self.interrupt(call, now);
+            self.with_call(call, now, |c, ctx| c.interrupt(ctx));
         }
         self.pump(now);
+    }
+
+    /// A new configuration (SIGHUP): hours, holidays, trunk, codecs, queue timings, the
+    /// operator list and passwords take effect for what happens next; calls in progress
+    /// go on as they are. Settings that need new sockets (listen addresses, RTP ports) are
+    /// not reloaded.
+    pub fn reload(&mut self, settings: Settings, now: Now) {
+        let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
+        self.ua.set_accounts(accounts(&settings), now.mono);
+        self.acd.set_operators(&ids, now.mono);
+        let keep = (self.settings.sip_addr, self.settings.media_ip);
+        self.settings = Settings {
+            sip_addr: keep.0,
+            media_ip: keep.1,
+            ..settings
+        };
+        self.pump(now);
+        tracing::info!(operators = ids.len(), "configuration reloaded");
+    }
+
+    // ---- outputs and reads ----
+
+    /// The next instant `handle_timeout` must be called at.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.ua.poll_timeout(), self.acd.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
     }
 
     /// Calls not yet over (including ones whose BYE is still in flight).
@@ -267,34 +288,94 @@ impl Switchboard {
 
     /// Nothing left to do: no calls and no live transactions.
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.tx.is_empty()
+        self.calls.is_empty() && self.ua.transactions() == 0
     }
 
     pub fn stats(&self) -> SwitchboardStats {
-        self.stats
+        let sip = self.ua.counters();
+        SwitchboardStats {
+            datagrams: sip.datagrams,
+            keepalives: sip.keepalives,
+            bad_answered: sip.bad_answered,
+            bad_dropped: sip.bad_dropped,
+            ..self.stats
+        }
     }
 
-    pub fn counters(&self) -> &counters::Counters {
-        &self.counters
+    /// What has been counted since start: calls by outcome, rings by result, SIP traffic.
+    pub fn counters(&self) -> counters::Counters {
+        let sip = self.ua.counters();
+        counters::Counters {
+            requests_in: sip.requests_in.clone(),
+            responses_in: sip.responses_in.clone(),
+            responses_out: sip.responses_out.clone(),
+            ..self.counters.clone()
+        }
     }
 
     pub fn tx_stats(&self) -> crate::sip::transaction::TxStats {
-        self.tx.stats()
+        self.ua.tx_stats()
     }
 
     pub fn registrar_stats(&self) -> crate::sip::registrar::RegistrarStats {
-        self.registrar.stats()
+        self.ua.registrar_stats()
     }
 
     pub fn transactions(&self) -> usize {
-        self.tx.len()
+        self.ua.transactions()
     }
 
-    /// Drain the transaction layer's and the ACD's outputs until both are quiet.
+    // ---- routing ----
+
+    /// Run `f` on the call with its span entered, then act on what it reported; forget
+    /// the call once it is finished. `None` if there is no such call.
+    fn with_call<R>(
+        &mut self,
+        call: CallRef,
+        now: Now,
+        f: impl FnOnce(&mut Call, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let mut effects = Vec::new();
+        let c = self.calls.get_mut(&call)?;
+        let span = c.span().clone();
+        let result = {
+            let _enter = span.enter();
+            let mut ctx = Ctx {
+                now,
+                ua: &mut self.ua,
+                settings: &self.settings,
+                rng: &mut self.rng,
+                actions: &mut self.actions,
+                effects: &mut effects,
+                counters: &mut self.counters,
+            };
+            f(c, &mut ctx)
+        };
+        let finished = c.is_finished();
+        for effect in effects {
+            self.on_effect(call, effect, now);
+        }
+        if finished && self.calls.get(&call).is_some_and(Call::is_finished) {
+            self.forget(call);
+        }
+        Some(result)
+    }
+
+    /// Drop a finished call and the routes to it.
+    fn forget(&mut self, call: CallRef) {
+        if let Some(c) = self.calls.remove(&call) {
+            for key in c.dialog_keys() {
+                self.ua.unbind_dialog(&key);
+            }
+            self.stats.calls_ended += 1;
+        }
+    }
+
+    /// Drain the SIP core's events and the queue's decisions until both are quiet.
     fn pump(&mut self, now: Now) {
         loop {
-            if let Some(event) = self.tx.poll_event() {
-                self.on_tx_event(event, now);
+            if let Some(event) = self.ua.poll_event() {
+                self.on_ua_event(event, now);
             } else if let Some(action) = self.acd.poll_action() {
                 self.on_acd_action(action, now);
             } else {
@@ -303,36 +384,145 @@ impl Switchboard {
         }
     }
 
-    fn on_tx_event(&mut self, event: TxEvent, now: Now) {
-        {
-            match event {
-                TxEvent::Transmit { peer, data } => {
-                    self.actions.push_back(Action::Transmit { peer, data })
+    fn on_ua_event(&mut self, event: UaEvent<Owner>, now: Now) {
+        match event {
+            UaEvent::Transmit { peer, data } => {
+                self.actions.push_back(Action::Transmit { peer, data })
+            }
+            UaEvent::NewInvite {
+                key,
+                request,
+                source,
+            } => self.on_new_invite(key, request, source, now),
+            UaEvent::InDialog {
+                owner,
+                key,
+                request,
+            } => {
+                let routed = self.with_call(owner.call, now, |c, ctx| {
+                    c.in_dialog(ctx, owner.leg, key.clone(), request.clone())
+                });
+                if routed.is_none() {
+                    let resp = self.ua.factory().reply(&request, 481, None);
+                    self.ua.respond(&key, resp, now.mono);
                 }
-                TxEvent::Request {
-                    key,
-                    request,
-                    source,
-                } => {
-                    counters::Counters::bump(
-                        &mut self.counters.requests_in,
-                        request.method.to_string(),
-                    );
-                    self.on_request(key, request, source, now)
+            }
+            UaEvent::Acked { owner } => {
+                self.with_call(owner.call, now, |c, _| c.acked());
+            }
+            UaEvent::Cancelled { owner, .. } => {
+                self.with_call(owner.call, now, |c, ctx| c.cancelled(ctx));
+            }
+            UaEvent::AckTimeout { owner } => {
+                self.with_call(owner.call, now, |c, ctx| c.ack_timeout(ctx));
+            }
+            UaEvent::Response {
+                owner,
+                key,
+                response,
+            } => {
+                self.with_call(owner.call, now, |c, ctx| c.response(ctx, &key, &response));
+            }
+            UaEvent::Timeout { owner, key } => {
+                self.with_call(owner.call, now, |c, ctx| c.timeout(ctx, &key));
+            }
+            UaEvent::Ended { owner, key } => {
+                self.with_call(owner.call, now, |c, ctx| {
+                    c.transaction_ended(ctx, owner.leg, &key)
+                });
+            }
+            UaEvent::Binding(event) => self.on_binding(event, now),
+        }
+    }
+
+    fn on_acd_action(&mut self, action: AcdAction, now: Now) {
+        match action {
+            AcdAction::Ring { call, operator } => {
+                let rung = self.with_call(call, now, |c, ctx| c.ring(ctx, operator.clone()));
+                if rung != Some(Ok(())) {
+                    self.acd
+                        .handle_ring_failed(call, &operator, RingResult::Error, now.mono);
                 }
-                TxEvent::AckFor2xx { invite, .. } => self.on_ack(&invite),
-                TxEvent::StrayAck { .. } => {}
-                TxEvent::Cancelled { invite, .. } => self.on_cancel(&invite, now),
-                TxEvent::Response { key, response } => {
-                    counters::Counters::bump(
-                        &mut self.counters.responses_in,
-                        response.status_code.code(),
-                    );
-                    self.on_response(&key, &response, now)
+            }
+            AcdAction::CancelRing { call, why, .. } => {
+                self.with_call(call, now, |c, ctx| c.cancel_ring(ctx, why));
+            }
+            AcdAction::Announce {
+                call,
+                position,
+                eta_minutes,
+            } => {
+                let mut prompts = vec![PromptKind::Position(position)];
+                prompts.extend(eta_minutes.map(PromptKind::WaitMinutes));
+                self.with_call(call, now, |c, ctx| c.announce(ctx, prompts));
+            }
+            AcdAction::Overflow { call } => {
+                self.with_call(call, now, |c, ctx| {
+                    c.farewell(
+                        ctx,
+                        PromptKind::Overflow,
+                        crate::model::Outcome::Overflow,
+                        crate::model::EndReason::MaxWait,
+                    )
+                });
+            }
+            AcdAction::NoOperators { call } => {
+                self.with_call(call, now, |c, ctx| {
+                    c.farewell(
+                        ctx,
+                        PromptKind::NoOperators,
+                        crate::model::Outcome::NoOperators,
+                        crate::model::EndReason::NoOperators,
+                    )
+                });
+            }
+            AcdAction::OperatorChanged { operator, state } => {
+                tracing::info!(%operator, ?state, "operator state");
+            }
+        }
+    }
+
+    /// What a call reported, for the queue.
+    fn on_effect(&mut self, call: CallRef, effect: Effect, now: Now) {
+        let at = now.mono;
+        match effect {
+            Effect::Queued => self.acd.handle_caller_arrived(call, at),
+            Effect::LeftQueue => self.acd.handle_caller_left(call, at),
+            Effect::ConversationEnded => self.acd.handle_call_ended(call, at),
+            Effect::RingFailed { operator, result } => {
+                self.acd.handle_ring_failed(call, &operator, result, at)
+            }
+            Effect::RingAnswered { operator } => {
+                if !self.acd.handle_ring_answered(call, &operator, at) {
+                    self.with_call(call, now, |c, ctx| c.answer_not_expected(ctx));
                 }
-                TxEvent::Timeout { key } => self.on_client_timeout(&key, now),
-                TxEvent::AckTimeout { invite } => self.on_ack_timeout(&invite, now),
-                TxEvent::Terminated { key } => self.on_terminated(&key),
+            }
+        }
+    }
+
+    /// An operator's registration changed.
+    fn on_binding(&mut self, event: BindingEvent, now: Now) {
+        tracing::info!(?event, "operator registration");
+        match event {
+            BindingEvent::Online { operator } => {
+                self.acd.handle_operator_online(&operator, now.mono)
+            }
+            BindingEvent::Offline { operator, .. } => {
+                self.acd.handle_operator_offline(&operator, now.mono)
+            }
+            // The softphone came back from somewhere else (restarted, new address): a ring
+            // in flight goes to a device that is gone. Call it off; the caller keeps its
+            // place and the operator is rung again, on the new binding, after the queue's
+            // retry interval (reported as busy: not the operator's fault, so it does not
+            // count towards an automatic pause).
+            BindingEvent::Moved { operator } => {
+                if let Some(OperatorState::Ringing(call)) =
+                    self.acd.operator_state(&operator).cloned()
+                {
+                    self.with_call(call, now, |c, ctx| c.cancel_ring(ctx, RingResult::Error));
+                    self.acd
+                        .handle_ring_failed(call, &operator, RingResult::Busy, now.mono);
+                }
             }
         }
     }
@@ -342,9 +532,19 @@ impl Switchboard {
         self.next_ref += 1;
         r
     }
+}
 
-    /// How long the caller should wait before retrying after a 503 during shutdown.
-    const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The registrar's accounts from the configured operators.
+fn accounts(settings: &Settings) -> Vec<Account> {
+    settings.operators.iter().map(Account::from).collect()
+}
+
+/// The registrar's rules from the configuration (realm, offered digest algorithms).
+fn registrar_policy(settings: &Settings) -> RegistrarPolicy {
+    RegistrarPolicy {
+        algorithms: settings.digest_algorithms.clone(),
+        ..RegistrarPolicy::with_realm(settings.realm.clone())
+    }
 }
 
 /// A number as it may appear in logs: in full only when configured (personal data).

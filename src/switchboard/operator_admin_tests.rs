@@ -44,14 +44,11 @@ fn star_50_pauses_the_operator_after_digest_auth_and_star_51_resumes() {
         .actions
         .iter()
         .find_map(|a| match a {
-            Action::OpenMedia {
-                call,
-                leg: Leg::Caller,
-            } => Some(*call),
+            Action::OpenCallerMedia { call, .. } => Some(*call),
             _ => None,
         })
         .expect("the code is confirmed by voice");
-    sb.handle_media_opened(call, Leg::Caller, 30010, now);
+    sb.handle_media_ready(call, Leg::Caller, Some(30010), now);
     let out = drain(&mut sb);
     assert_eq!(out.played().unwrap().0, vec![PromptKind::Paused]);
     assert!(
@@ -124,13 +121,10 @@ fn callers_already_queued_at_closing_time_are_still_served() {
     let now = now.advanced(Duration::from_secs(40));
     let out = send(&mut sb, &invite("c"), trunk(), now);
     let c = out.actions.iter().find_map(|a| match a {
-        Action::OpenMedia {
-            call,
-            leg: Leg::Caller,
-        } => Some(*call),
+        Action::OpenCallerMedia { call, .. } => Some(*call),
         _ => None,
     });
-    sb.handle_media_opened(c.unwrap(), Leg::Caller, 30020, now);
+    sb.handle_media_ready(c.unwrap(), Leg::Caller, Some(30020), now);
     assert_eq!(
         drain(&mut sb).played().unwrap().0,
         vec![PromptKind::AfterHours]
@@ -172,13 +166,10 @@ fn reload_removes_an_operator_and_changes_the_hours_without_dropping_calls() {
     );
     let out = send(&mut sb, &invite("r2"), trunk(), now);
     let c = out.actions.iter().find_map(|a| match a {
-        Action::OpenMedia {
-            call,
-            leg: Leg::Caller,
-        } => Some(*call),
+        Action::OpenCallerMedia { call, .. } => Some(*call),
         _ => None,
     });
-    sb.handle_media_opened(c.unwrap(), Leg::Caller, 30030, now);
+    sb.handle_media_ready(c.unwrap(), Leg::Caller, Some(30030), now);
     assert_eq!(
         drain(&mut sb).played().unwrap().0,
         vec![PromptKind::AfterHours],
@@ -228,7 +219,7 @@ fn a_softphone_that_moves_while_ringing_is_rung_again_at_its_new_address() {
     sb.handle_timeout(later);
     let out = drain(&mut sb);
     assert!(out.opens_operator_leg(), "rung again");
-    sb.handle_media_opened(call, Leg::Operator, 30004, later);
+    sb.handle_media_ready(call, Leg::Operator, Some(30004), later);
     let out = drain(&mut sb);
     let again = out
         .request_to(moved, "INVITE")

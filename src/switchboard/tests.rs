@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::model::Now;
 use crate::config::Config;
+use crate::model::Now;
 use crate::sip::message::{self, Datagram, SipMessage};
 use crate::sip::{Peer, Transport};
 
-use crate::model::{HangupBy, Outcome, RegisterWrite};
 use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard};
+use crate::model::{HangupBy, Outcome, RegisterWrite};
 
 const TRUNK: &str = "127.0.0.1:5071";
 
@@ -141,10 +141,7 @@ impl Drained {
     }
     fn open_media(&self) -> Option<CallRef> {
         self.actions.iter().find_map(|a| match a {
-            Action::OpenMedia {
-                call,
-                leg: Leg::Caller,
-            } => Some(*call),
+            Action::OpenCallerMedia { call, .. } => Some(*call),
             _ => None,
         })
     }
@@ -229,7 +226,14 @@ fn answered_call(sb: &mut Switchboard, now: Now, call_id: &str) -> (CallRef, Str
     let first = drain(sb);
     assert_eq!(first.statuses(), vec![100]);
     let call = first.open_media().expect("media requested");
-    sb.handle_media_opened(call, Leg::Caller, 30000, now);
+    let remote: SocketAddr = "127.0.0.1:17000".parse().unwrap();
+    assert!(
+        first.has(
+            |a| matches!(a, Action::OpenCallerMedia { media, .. } if media.sdp_addr == remote)
+        ),
+        "the caller's media goes to the address in its offer"
+    );
+    sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
     let d = drain(sb);
     let ok = d.response(200);
     let tag = message::to_tag(ok).unwrap().expect("200 has a To tag");
@@ -244,8 +248,6 @@ fn after_hours_call_is_answered_plays_the_message_and_is_hung_up() {
     let ok = d.response(200);
     let body = String::from_utf8_lossy(&ok.body);
     assert!(body.contains("m=audio 30000 RTP/AVP 0"), "{body}");
-    let remote: SocketAddr = "127.0.0.1:17000".parse().unwrap();
-    assert!(d.has(|a| matches!(a, Action::StartMedia { caller, .. } if caller.sdp_addr == remote)));
     let (prompts, prompt_tag) = d.played().expect("a playback");
     assert_eq!(prompts, vec![PromptKind::AfterHours]);
     sb.handle_datagram(&in_dialog("ACK", "ah1", &tag, 1, "ack1"), trunk(), now);
@@ -416,7 +418,7 @@ fn cancel_before_the_answer_gets_487_and_frees_nothing_twice() {
     assert_eq!(st, vec![200, 487]);
     assert_eq!(d.final_update().hangup_by, Some(HangupBy::Caller));
     // The socket that was being opened is returned as soon as the runtime reports it.
-    sb.handle_media_opened(call, Leg::Caller, 30000, now);
+    sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
     let d = drain(&mut sb);
     assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
     assert!(d.sent.is_empty());
@@ -544,7 +546,7 @@ fn no_rtp_port_gives_503_not_silence() {
         t0(),
     );
     let call = drain(&mut sb).open_media().unwrap();
-    sb.handle_media_failed(call, Leg::Caller, t0());
+    sb.handle_media_ready(call, Leg::Caller, None, t0());
     let d = drain(&mut sb);
     assert_eq!(d.statuses(), vec![503]);
     assert_eq!(d.final_update().outcome, Some(Outcome::Failed));

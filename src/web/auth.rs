@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 use super::api::error::ApiError;
 use super::WebContext;
-use crate::store::{Principal, Role};
 use crate::model::format_time;
+use crate::store::{Principal, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hotline_session";

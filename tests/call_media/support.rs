@@ -7,10 +7,10 @@ use std::time::Duration;
 use hotline::media::player::{Prompt, RtpStreamState};
 use hotline::media::relay::LegConfig;
 use hotline::media::rtp::{write_packet, RtpHeader, RtpView};
+use hotline::media::Codec;
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, CallMediaHandle, MediaCommand,
 };
-use hotline::media::Codec;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

@@ -9,9 +9,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hotline::config::Config;
+use hotline::model::CallRecord;
 use hotline::runtime::{self, Sockets};
 use hotline::store::Store;
-use hotline::model::CallRecord;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -9,12 +9,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use hotline::model::{
+    CallRecord, CallUpdate, EndReason, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
+};
 use hotline::runtime::register_writer::{RegisterWriter, WriterError};
 use hotline::store::{Store, StoreError};
-use hotline::model::{
-    EndReason,
-    CallRecord, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
-};
 use jiff::Timestamp;
 
 /// One empty register on one backend.

@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Counters, Item, APPLY_TIMEOUT, FIRST_BACKOFF, MAX_BACKOFF, MAX_BATCH};
+use crate::model::RegisterWrite;
 use crate::runtime::spool::{ChunkReport, Spool, SpoolError};
 use crate::store::{ApplyReport, Store, StoreError};
-use crate::model::RegisterWrite;
 
 struct Task {
     store: Store,

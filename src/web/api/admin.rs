@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::{json_body, Params, Remote};
-use crate::store::{AuditEntry, Role};
 use crate::model::format_time;
+use crate::store::{AuditEntry, Role};
 use crate::web::auth::{self, level, Auth};
 use crate::web::WebContext;
 

@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::params::{json_body, Remote};
+use crate::model::format_time;
+use crate::model::{LiveSnapshot, OperatorLive};
 use crate::runtime::live::{LiveError, LiveHandle};
 use crate::store::AuditEntry;
-use crate::model::{LiveSnapshot, OperatorLive};
-use crate::model::format_time;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

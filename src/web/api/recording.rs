@@ -24,8 +24,8 @@ use tokio_util::io::ReaderStream;
 use super::calls::find;
 use super::error::ApiError;
 use super::params::{Params, Remote};
-use crate::store::AuditEntry;
 use crate::model::format_time;
+use crate::store::AuditEntry;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::params::{json_body, Remote};
-use crate::store::AuditEntry;
 use crate::model::format_time;
+use crate::store::AuditEntry;
 use crate::web::auth::{self, level, Auth, SharedLimiter};
 use crate::web::WebContext;
 

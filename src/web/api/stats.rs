@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::{Params, TOPICS};
-use crate::store::DayAggregate;
 use crate::model::format_time;
+use crate::store::DayAggregate;
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 

@@ -2,19 +2,19 @@
 //! (refused with its status, or admitted into a call), and operators' feature codes
 //! (`*50`/`*51`) are told apart from calls to the line.
 
-use jiff::Timestamp;
 use tracing::Span;
 
-use crate::model::Now;
+use crate::model::{CallUpdate, HangupBy, NewCall as RowOpen, Now, Outcome, RegisterWrite};
 use crate::sdp;
+use crate::sip::factory::SHUTDOWN_RETRY_AFTER_S;
 use crate::sip::message::{self, Request};
 use crate::sip::transaction::TxKey;
 use crate::sip::Peer;
 
-use super::calls::{header, Call, Phase, Playing};
+use super::acd::PauseReason;
+use super::call::{Call, NewCall};
 use super::door::{Admitted, Door, Feature, Knock, Refusal, Service};
-use crate::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
-use super::{loggable_number, Action, Leg, Switchboard};
+use super::{loggable_number, Action, Switchboard};
 
 impl Switchboard {
     /// A new INVITE (no To tag): open its row, then admit or refuse it.
@@ -26,7 +26,6 @@ impl Switchboard {
         }
         let id = crate::model::new_call_id(now.wall, &mut self.rng);
         let caller = message::from_user(&invite).unwrap_or_else(|| "anonymous".to_string());
-        let sip_call_id = message::call_id(&invite).unwrap_or_default().to_string();
         let span = tracing::info_span!(
             "call",
             call_id = %id,
@@ -34,10 +33,10 @@ impl Switchboard {
             operator = tracing::field::Empty,
         );
         self.actions
-            .push_back(Action::Register(RegisterWrite::Open(NewCall {
+            .push_back(Action::Register(RegisterWrite::Open(RowOpen {
                 id: id.clone(),
-                sip_call_id,
-                caller,
+                sip_call_id: message::call_id(&invite).unwrap_or_default().to_string(),
+                caller: caller.clone(),
                 dialed: dialed.clone().unwrap_or_default(),
                 source: source.to_string(),
                 received_at: now.wall,
@@ -59,7 +58,15 @@ impl Switchboard {
         };
         match door.decide(&knock) {
             Err(refusal) => self.refuse(&id, &span, &key, &invite, refusal, now),
-            Ok(admitted) => self.admit(now.wall, id, span, key, invite, source, admitted, true),
+            Ok(admitted) => {
+                let entry = Entry {
+                    id,
+                    span,
+                    caller,
+                    registered: true,
+                };
+                self.admit(entry, key, invite, source, admitted, now)
+            }
         }
     }
 
@@ -73,16 +80,15 @@ impl Switchboard {
         feature: Feature,
         now: Now,
     ) {
-        let operator = match self.registrar.authenticate(&invite, source, now.mono) {
+        let operator = match self.ua.authenticate(&invite, source, now.mono) {
             Ok(op) => op,
-            Err(challenge) => return self.respond(&key, challenge, now),
+            Err(challenge) => return self.ua.respond(&key, challenge, now.mono),
         };
         let done = match feature {
-            Feature::Pause => self.acd.pause(
-                &operator,
-                super::acd::PauseReason::Manual("*50".to_string()),
-                now.mono,
-            ),
+            Feature::Pause => {
+                self.acd
+                    .pause(&operator, PauseReason::Manual("*50".to_string()), now.mono)
+            }
             Feature::Resume => self.acd.resume(&operator, now.mono),
         };
         tracing::info!(operator = %operator, ?feature, ok = done.is_ok(), "operator feature code");
@@ -94,32 +100,27 @@ impl Switchboard {
             .and_then(|o| sdp::negotiate(o, &self.settings.codecs).ok());
         match (offer, negotiated, done) {
             (Some(offer), Some(negotiated), Ok(())) => {
-                let span = tracing::info_span!("feature", operator = %operator);
+                let entry = Entry {
+                    id: format!("feature-{operator}"),
+                    span: tracing::info_span!("feature", operator = %operator),
+                    caller: operator.clone(),
+                    registered: false,
+                };
                 let admitted = Admitted {
                     service: Service::Feature(feature),
                     offer,
                     negotiated,
                 };
-                self.admit(
-                    now.wall,
-                    format!("feature-{operator}"),
-                    span,
-                    key,
-                    invite,
-                    source,
-                    admitted,
-                    false,
-                );
+                self.admit(entry, key, invite, source, admitted, now);
             }
             (_, _, result) => {
                 // No usable media: answer the outcome in the status line alone.
                 let status = if result.is_ok() { 480 } else { 403 };
                 let tag = message::new_tag(&mut self.rng);
-                let resp = message::response_to(&invite, status, Some(&tag));
-                self.respond(&key, resp, now);
+                let resp = self.ua.factory().reply(&invite, status, Some(&tag));
+                self.ua.respond(&key, resp, now.mono);
             }
         }
-        self.pump(now);
     }
 
     fn refuse(
@@ -132,25 +133,22 @@ impl Switchboard {
         now: Now,
     ) {
         let _enter = span.enter();
-        tracing::info!(status = why.status(), reason = why.reason().as_str(), "call refused");
+        tracing::info!(
+            status = why.status(),
+            reason = why.reason().as_str(),
+            "call refused"
+        );
         let tag = message::new_tag(&mut self.rng);
-        let mut resp = message::response_to(invite, why.status(), Some(&tag));
-        if why == Refusal::ShuttingDown {
-            header(
-                &mut resp,
-                "Retry-After",
-                &Self::RETRY_AFTER.as_secs().to_string(),
-            );
-        }
-        if matches!(why, Refusal::BadOffer(_)) {
+        let factory = self.ua.factory();
+        let resp = match why {
+            Refusal::ShuttingDown => {
+                factory.retry_after(invite, why.status(), &tag, SHUTDOWN_RETRY_AFTER_S)
+            }
             // RFC 3261 §21.4.26: say what we can do instead.
-            header(
-                &mut resp,
-                "Warning",
-                "304 hotline \"Media type not available\"",
-            );
-        }
-        self.respond(key, resp, now);
+            Refusal::BadOffer(_) => factory.media_refused(invite, why.status(), Some(&tag)),
+            _ => factory.reply(invite, why.status(), Some(&tag)),
+        };
+        self.ua.respond(key, resp, now.mono);
         self.actions
             .push_back(Action::Register(RegisterWrite::Update {
                 id: id.to_string(),
@@ -165,59 +163,55 @@ impl Switchboard {
             }));
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,
-        received_at: Timestamp,
-        id: String,
-        span: Span,
+        entry: Entry,
         key: TxKey,
         invite: Request,
         source: Peer,
         a: Admitted,
-        registered: bool,
+        now: Now,
     ) {
-        let call = self.new_ref();
+        let call_ref = self.new_ref();
         {
-            let _enter = span.enter();
+            let _enter = entry.span.enter();
             tracing::info!(service = ?a.service, codec = a.negotiated.codec.name(), "call admitted");
         }
         let local_tag = message::new_tag(&mut self.rng);
-        self.by_invite.insert(key.clone(), call);
-        self.calls.insert(
-            call,
-            Call {
-                id,
-                span,
-                service: a.service,
-                phase: Phase::OpeningMedia,
-                invite_key: key,
-                invite,
-                source,
-                local_tag,
-                offer: a.offer,
-                negotiated: a.negotiated,
-                dialog: None,
-                media_open: false,
-                local_sdp: None,
-                registered,
-                row_closed: false,
-                playing: Playing::Nothing,
-                tag: 0,
-                queued_at: None,
-                connected_at: None,
-                ring: None,
-                operator: None,
-                pending_byes: 0,
-                notice_completed: None,
-                recording: false,
-                received_at,
-            },
-        );
+        let new = NewCall {
+            call_ref,
+            id: entry.id,
+            span: entry.span,
+            service: a.service,
+            caller_number: entry.caller,
+            registered: entry.registered,
+            invite,
+            invite_key: key,
+            source,
+            local_tag,
+            offer: a.offer,
+            agreed: a.negotiated,
+        };
+        let mut effects = Vec::new();
+        let mut ctx = super::call::Ctx {
+            now,
+            ua: &mut self.ua,
+            settings: &self.settings,
+            rng: &mut self.rng,
+            actions: &mut self.actions,
+            effects: &mut effects,
+            counters: &mut self.counters,
+        };
+        let call = Call::admit(new, &mut ctx);
+        self.calls.insert(call_ref, call);
         self.stats.calls_started += 1;
-        self.actions.push_back(Action::OpenMedia {
-            call,
-            leg: Leg::Caller,
-        });
     }
+}
+
+/// Who a new call is, before it exists.
+struct Entry {
+    id: String,
+    span: Span,
+    caller: String,
+    registered: bool,
 }
