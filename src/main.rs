@@ -254,7 +254,7 @@ fn verify_recordings(config: &Config) -> anyhow::Result<bool> {
         let store = hotline::store::Store::open(&config.database.url, 1)
             .await
             .context("opening the call register")?;
-        let report = hotline::recordings::verify(&store, &config.recordings.dir)
+        let report = hotline::archive::verify(&store, &config.recordings.dir)
             .await
             .context("verifying recordings")?;
         println!("{report}");

@@ -6,7 +6,7 @@
 //! ```text
 //! main
 //! server              the line and its HTTP side put together
-//! web, recordings     QA console and API; the recordings check
+//! web, archive        QA console and API; the recordings archive checked against the register
 //! runtime             the only tokio code
 //! switchboard         the hotline's call logic, sans-IO
 //! config              typed configuration
@@ -31,7 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("switchboard", 4),
     ("runtime", 5),
     ("web", 6),
-    ("recordings", 6),
+    ("archive", 6),
     ("server", 7),
     ("main", 8),
 ];

@@ -14,7 +14,7 @@ use hotline::media::g711;
 use hotline::media::player::FRAME_SAMPLES;
 use hotline::media::Codec;
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
-use hotline::recordings::{verify, Problem};
+use hotline::archive::{verify, Problem};
 use hotline::runtime::call_media::Leg;
 use hotline::runtime::recorder::{
     RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,

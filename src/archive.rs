@@ -1,4 +1,4 @@
-//! `hotline recordings verify`: the recordings tree checked against the call register.
+//! `hotline recordings verify`: the archive of recordings checked against the call register.
 //!
 //! The rule (DESIGN, Contract): every answered call has a valid recording whose SHA-256
 //! and size match the register, or a stated `recording_error`; and every `.wav` under the
