@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::{Acd, AcdAction, AcdError, OperatorId, OperatorState, PauseReason, RingResult};
 use crate::switchboard::operators::Operator;
-use crate::switchboard::queue::Ring;
+use crate::switchboard::queue::RingDeadline;
 use crate::switchboard::CallRef;
 
 impl Acd {
@@ -133,7 +133,7 @@ impl Acd {
     /// Stop the ring in progress for `call`, if any: `CancelRing`, and the caller stays
     /// queued without a ring. Where the operator goes next is up to the code calling this.
     pub(super) fn cancel_ring(&mut self, call: CallRef, why: RingResult) -> Option<OperatorId> {
-        let ring: Ring = self.queue.get_mut(call)?.ringing.take()?;
+        let ring: RingDeadline = self.queue.get_mut(call)?.ringing.take()?;
         self.actions.push_back(AcdAction::CancelRing {
             call,
             operator: ring.operator.clone(),
@@ -230,7 +230,7 @@ impl Acd {
             };
             let until = now + self.config.ring_timeout;
             let waiter = self.queue.get_mut(call).expect("listed just above");
-            waiter.ringing = Some(Ring {
+            waiter.ringing = Some(RingDeadline {
                 operator: id.clone(),
                 until,
             });

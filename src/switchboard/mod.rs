@@ -28,7 +28,7 @@ mod board;
 mod call;
 pub mod counters;
 pub mod door;
-mod media;
+mod media_orders;
 pub mod operators;
 pub mod queue;
 mod session;
@@ -63,7 +63,7 @@ use crate::sip::Peer;
 use self::acd::{Acd, AcdAction, AcdConfig, OperatorState};
 use self::call::{Call, Ctx, Effect, Owner};
 
-pub use self::media::{leg_media, MediaEvent, MediaOrder, PromptKind};
+pub use self::media_orders::{leg_media, MediaEvent, MediaOrder, PromptKind};
 pub use self::settings::Settings;
 pub use crate::media::Leg;
 pub use crate::model::RecordingResult;

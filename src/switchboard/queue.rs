@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use super::operators::OperatorId;
 use super::CallRef;
 
-/// An operator's phone ringing for a caller.
+/// The queue's view of an operator's phone ringing for a caller: who, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Ring {
+pub(crate) struct RingDeadline {
     pub operator: OperatorId,
     /// The ring timeout: cancelled at this instant if not answered.
     pub until: Instant,
@@ -30,7 +30,7 @@ pub(crate) struct Waiter {
     pub queued_at: Instant,
     /// The next announcement; `None` when announcements are off.
     pub next_announce: Option<Instant>,
-    pub ringing: Option<Ring>,
+    pub ringing: Option<RingDeadline>,
     /// Operators who failed this caller, and when they may be offered it again.
     tried: Vec<(OperatorId, Instant)>,
 }
