@@ -10,11 +10,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hotline::archive::{verify, Problem};
 use hotline::media::g711;
 use hotline::media::player::FRAME_SAMPLES;
 use hotline::media::Codec;
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
-use hotline::archive::{verify, Problem};
 use hotline::runtime::call_media::Leg;
 use hotline::runtime::recorder::{
     RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,

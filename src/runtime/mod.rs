@@ -34,7 +34,7 @@ use self::live::LiveHandle;
 use self::prompts::{PromptLoadError, Prompts};
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
 use self::register_writer::RegisterWriter;
-use crate::model::{CallUpdate, RegisterWrite};
+use crate::model::RegisterWrite;
 use crate::switchboard::RecordingResult;
 
 /// Why the server could not start or stopped abnormally.
@@ -247,27 +247,8 @@ pub(crate) fn recording_result(outcome: RecordingOutcome) -> RecordingResult {
 
 /// A repaired recording's register update (the call itself was marked `interrupted`).
 fn recording_write(call_id: &str, outcome: RecordingOutcome) -> RegisterWrite {
-    let update = match recording_result(outcome) {
-        RecordingResult::Done {
-            path,
-            ms,
-            bytes,
-            sha256,
-        } => CallUpdate {
-            recording_path: Some(path),
-            recording_ms: Some(ms),
-            recording_bytes: Some(bytes),
-            recording_sha256: Some(sha256),
-            ..CallUpdate::default()
-        },
-        RecordingResult::Failed { path, reason } => CallUpdate {
-            recording_path: Some(path),
-            recording_error: Some(reason),
-            ..CallUpdate::default()
-        },
-    };
     RegisterWrite::Update {
         id: call_id.to_string(),
-        update,
+        update: recording_result(outcome).into_update(),
     }
 }

@@ -192,18 +192,8 @@ impl Switchboard {
             offer: a.offer,
             agreed: a.negotiated,
         };
-        let mut effects = Vec::new();
-        let mut ctx = super::call::Ctx {
-            now,
-            ua: &mut self.ua,
-            settings: &self.settings,
-            rng: &mut self.rng,
-            actions: &mut self.actions,
-            effects: &mut effects,
-            counters: &mut self.counters,
-        };
-        let call = Call::admit(new, &mut ctx);
-        self.calls.insert(call_ref, call);
+        self.calls.insert(call_ref, Call::new(new, now.wall));
+        self.with_call(call_ref, now, |c, ctx| c.start(ctx));
         self.stats.calls_started += 1;
     }
 }

@@ -192,9 +192,9 @@ pub(super) struct NewCall {
 }
 
 impl Call {
-    /// A call the door let in. The caller's RTP socket is asked for at once.
-    pub fn admit(new: NewCall, ctx: &mut Ctx<'_>) -> Call {
-        let call = Call {
+    /// A call the door let in.
+    pub fn new(new: NewCall, received_at: Timestamp) -> Call {
+        Call {
             call_ref: new.call_ref,
             id: new.id,
             span: new.span,
@@ -204,7 +204,7 @@ impl Call {
             state: State::Admitted,
             caller: CallerLeg {
                 invite: new.invite,
-                invite_key: new.invite_key.clone(),
+                invite_key: new.invite_key,
                 source: new.source,
                 local_tag: new.local_tag,
                 offer: new.offer,
@@ -215,7 +215,7 @@ impl Call {
             operator: None,
             rings: Rings::default(),
             times: Times {
-                received_at: Some(ctx.now.wall),
+                received_at: Some(received_at),
                 ..Times::default()
             },
             play_tag: 0,
@@ -223,15 +223,20 @@ impl Call {
             recording: false,
             pending_byes: 0,
             row_closed: false,
-        };
-        ctx.ua.bind_invite(new.invite_key, call.owner(Leg::Caller));
+        }
+    }
+
+    /// The first step of an admitted call: its INVITE's CANCEL and ACK are routed to it,
+    /// and the caller's RTP socket is asked for.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        let key = self.caller.invite_key.clone();
+        ctx.ua.bind_invite(key, self.owner(Leg::Caller));
         let stream = arrival::new_stream(ctx.rng);
         ctx.actions.push_back(Action::OpenCallerMedia {
-            call: call.call_ref,
-            media: super::leg_media(&call.caller.agreed),
+            call: self.call_ref,
+            media: super::leg_media(&self.caller.agreed),
             stream,
         });
-        call
     }
 
     // ---- reads ----
