@@ -197,12 +197,9 @@ impl Switchboard {
     pub fn handle_media_ready(&mut self, call: CallRef, leg: Leg, port: Option<u16>, now: Now) {
         let found = self.with_call(call, now, |c, ctx| c.media_ready(ctx, leg, port));
         if found.is_none() && port.is_some() {
-            // The call is gone: give the port back.
-            let close = match leg {
-                Leg::Caller => Action::CloseMedia { call },
-                Leg::Operator => Action::CloseOperatorMedia { call },
-            };
-            self.actions.push_back(close);
+            // The call is gone: give back the port, and anything else the runtime still
+            // holds for it.
+            self.actions.push_back(Action::CloseMedia { call });
         }
         self.pump(now);
     }
