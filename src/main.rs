@@ -162,7 +162,7 @@ fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<bool> {
         eprintln!("hotline: {e}");
         return Ok(false);
     }
-    let phc = hotline::web::auth::hash_password(password)?;
+    let phc = hotline::web::credentials::hash_password(password)?;
     current_thread()?.block_on(async {
         let store = hotline::store::Store::open(&config.database.url, 1)
             .await

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod credentials;
 pub mod health;
 
 use std::net::SocketAddr;

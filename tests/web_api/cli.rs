@@ -78,7 +78,7 @@ async fn user_add_reads_the_password_from_stdin_and_seed_writes_a_register() {
     let store = Store::open(&url, 1).await.unwrap();
     let anna = store.user("anna").await.unwrap().unwrap();
     assert_eq!(anna.role, Role::Supervisor);
-    assert!(hotline::web::auth::verify_password(
+    assert!(hotline::web::credentials::verify_password(
         &anna.password_hash,
         "anna-password"
     ));

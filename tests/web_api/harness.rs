@@ -8,7 +8,7 @@ pub use super::common::TestServer;
 pub use hotline::model::new_call_id;
 pub use hotline::model::{format_time, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite};
 pub use hotline::store::{Role, Store};
-pub use hotline::web::auth::hash_password;
+pub use hotline::web::credentials::hash_password;
 pub use jiff::Timestamp;
 pub use rand::{rngs::SmallRng, SeedableRng};
 pub use reqwest::{Client, Method, Response, StatusCode};

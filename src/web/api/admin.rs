@@ -15,7 +15,8 @@ use super::error::ApiError;
 use super::params::{json_body, Params, Remote};
 use crate::model::format_time;
 use crate::store::{AuditEntry, Role};
-use crate::web::auth::{self, level, Auth};
+use crate::web::auth::{level, Auth};
+use crate::web::credentials;
 use crate::web::WebContext;
 
 /// Passwords shorter than this are refused.
@@ -96,7 +97,7 @@ pub async fn add_user(
     let role =
         Role::parse(&new.role).ok_or_else(|| ApiError::bad("role", "qa, supervisor or admin"))?;
     let password = new.password;
-    let phc = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    let phc = tokio::task::spawn_blocking(move || credentials::hash_password(&password))
         .await
         .map_err(|e| ApiError::Io(std::io::Error::other(e)))??;
     let now = format_time(jiff::Timestamp::now());
@@ -134,11 +135,16 @@ pub async fn add_token(
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::bad("name", "1 to 100 printable characters"));
     }
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let now = format_time(jiff::Timestamp::now());
     if !ctx
         .store
-        .add_token(&auth::token_digest(&token), name, &new.username, &now)
+        .add_token(
+            &credentials::token_digest(&token),
+            name,
+            &new.username,
+            &now,
+        )
         .await?
     {
         return Err(ApiError::NotFound("user"));

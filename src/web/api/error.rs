@@ -46,7 +46,7 @@ pub enum ApiError {
     Io(#[from] std::io::Error),
     /// Hashing a password failed.
     #[error("internal error")]
-    Auth(#[from] super::super::auth::AuthError),
+    Auth(#[from] crate::web::credentials::AuthError),
 }
 
 impl ApiError {

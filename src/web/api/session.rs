@@ -22,6 +22,7 @@ use super::params::{json_body, Remote};
 use crate::model::format_time;
 use crate::store::AuditEntry;
 use crate::web::auth::{self, level, Auth, SharedLimiter};
+use crate::web::credentials;
 use crate::web::WebContext;
 
 #[derive(Deserialize)]
@@ -72,14 +73,15 @@ pub async fn login(
 
     let user = ctx.store.user(&username).await?;
     let phc = user.as_ref().map_or_else(
-        || auth::dummy_hash().to_owned(),
+        || credentials::dummy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
     let password = creds.password;
     // argon2 is deliberately slow: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&phc, &password))
-        .await
-        .unwrap_or(false);
+    let matches =
+        tokio::task::spawn_blocking(move || credentials::verify_password(&phc, &password))
+            .await
+            .unwrap_or(false);
     let user = match user {
         Some(u) if matches => u,
         _ => {
@@ -98,11 +100,11 @@ pub async fn login(
         .expect("the limiter's lock is never held across a panic")
         .record_success(&username);
 
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let now = jiff::Timestamp::now();
     ctx.store
         .create_session(
-            &auth::token_digest(&token),
+            &credentials::token_digest(&token),
             &user.username,
             &format_time(now),
             &auth::idle_cutoff(now),
@@ -128,7 +130,9 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(token) = auth::session_cookie(&headers) {
-        ctx.store.delete_session(&auth::token_digest(token)).await?;
+        ctx.store
+            .delete_session(&credentials::token_digest(token))
+            .await?;
     }
     ctx.store
         .audit(&audit_entry("logout", &who.username, &remote, None))
