@@ -32,7 +32,7 @@ pub use framing::{
     check_mandatory, parse_datagram, Datagram, Frame, FrameError, StreamFramer, MAX_MESSAGE_BYTES,
 };
 pub use reject::{bad_request, error_response};
-pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr};
+pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr, SpelledNameAddr};
 pub use via::{response_target, stamp_via};
 
 pub use rsipstack::sip::headers::Header;
