@@ -28,9 +28,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::sip::digest::{Algorithm, NonceManager};
-use crate::sip::message::{
-    self, MessageError, Method, Request, Response, SpelledNameAddr, Uri,
-};
+use crate::sip::message::{self, MessageError, Method, Request, Response, SpelledNameAddr, Uri};
 use crate::sip::Peer;
 
 mod auth;

@@ -350,10 +350,16 @@ fn the_200_lists_every_binding_as_it_was_registered() {
     phone.expires = Some("0".into());
     let out = phone.login(&mut reg, t0 + secs(101));
     assert_eq!(status(&out), 200);
-    assert_eq!(header_values(&out.response, "Contact"), Vec::<String>::new());
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        Vec::<String>::new()
+    );
     phone.contact = None;
     phone.expires = None;
     let out = phone.login(&mut reg, t0 + secs(102));
     assert_eq!(status(&out), 200);
-    assert_eq!(header_values(&out.response, "Contact"), Vec::<String>::new());
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        Vec::<String>::new()
+    );
 }
