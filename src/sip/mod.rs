@@ -1,5 +1,6 @@
 //! SIP signalling, sans-IO: message parsing/printing and framing ([`message`]),
-//! transactions ([`transaction`], RFC 3261 §17 with RFC 6026), dialogs ([`dialog`]).
+//! transactions ([`transaction`], RFC 3261 §17 with RFC 6026), dialogs ([`dialog`]), the
+//! operators' registrar ([`registrar`]) and RFC 4028 session timers ([`session_timer`]).
 //!
 //! Nothing here touches a socket or a clock: bytes and `Instant`s come in, bytes to send
 //! (with their destination) and events for the transaction user come out.
@@ -8,6 +9,7 @@ pub mod dialog;
 pub mod digest;
 pub mod message;
 pub mod registrar;
+pub mod session_timer;
 pub mod transaction;
 
 use std::fmt;
