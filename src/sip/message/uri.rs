@@ -134,11 +134,10 @@ impl NameAddr {
         let value = value.trim();
         let parts = NameAddrParts::split(value)?;
         let display_name = parts.display.map(|display| {
-            display
-                .strip_prefix('"')
-                .and_then(|d| d.strip_suffix('"'))
-                .unwrap_or(display)
-                .replace("\\\"", "\"")
+            match display.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
+                Some(quoted) => unescape_quoted(quoted),
+                None => display.to_string(),
+            }
         });
         let params = parts
             .params
@@ -167,6 +166,20 @@ impl NameAddr {
     pub fn tag(&self) -> Option<&str> {
         self.param("tag").filter(|t| !t.is_empty())
     }
+}
+
+/// The text of a quoted-string body: each quoted-pair (`\` and any character, RFC 3261
+/// §25.1) stands for that character.
+fn unescape_quoted(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A name-addr value cut where RFC 3261 §20.10 cuts it, each part as written.
@@ -380,6 +393,10 @@ mod tests {
         assert_eq!(na.uri.to_string(), "sip:b@x");
         assert_eq!(na.param("user"), Some("phone"));
         assert_eq!(na.tag(), Some("9"));
+
+        // Every quoted-pair stands for its character, a backslash too.
+        let na = NameAddr::parse(r#""a \\ b \x" <sip:j@h>"#).unwrap();
+        assert_eq!(na.display_name.as_deref(), Some(r#"a \ b x"#));
 
         let na = NameAddr::parse("Bob <tel:+100>").unwrap();
         assert_eq!(na.display_name.as_deref(), Some("Bob"));
