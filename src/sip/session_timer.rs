@@ -143,9 +143,12 @@ impl fmt::Display for MinSe {
     }
 }
 
+/// A header parameter: its name and, unless a flag, its value.
+type Param<'a> = (&'a str, Option<&'a str>);
+
 /// `delta-seconds` then `;name[=value]` parameters; values beyond 2^32-1 are just "very
 /// long" (RFC 3261 §25.1 bounds delta-seconds there anyway).
-fn delta_seconds_and_params(value: &str) -> Option<(u32, Vec<(&str, Option<&str>)>)> {
+fn delta_seconds_and_params(value: &str) -> Option<(u32, Vec<Param<'_>>)> {
     let mut parts = split_unquoted(value, ';').into_iter();
     let secs = parts.next()?;
     if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
