@@ -14,7 +14,10 @@ use crate::sip::message::{
     call_id, contact_uri, cseq, from_header, from_tag, record_route, to_header, to_tag, HeadersExt,
     Host, MessageError, Method, Param, Request, Response, Uri,
 };
-use crate::sip::{Peer, Transport};
+use crate::sip::Peer;
+
+/// Our Via, built by the message layer; dialog requests carry it.
+pub use crate::sip::message::ViaSpec;
 
 mod request;
 
@@ -75,37 +78,6 @@ impl DialogId {
             local_tag: from_tag(resp).ok()??,
             remote_tag: to_tag(resp).ok()??,
         })
-    }
-}
-
-/// Where our own Via header says we are (RFC 3261 §18.1.1); `rport` is always asked
-/// for (RFC 3581) so answers find their way back through NAT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViaSpec {
-    /// Transport the request is sent on.
-    pub transport: Transport,
-    /// Our public host (an IP or a name), IPv6 with or without brackets.
-    pub host: String,
-    /// Our port; `None` for the default 5060.
-    pub port: Option<u16>,
-    /// A fresh branch (see `message::new_branch`).
-    pub branch: String,
-}
-
-impl ViaSpec {
-    /// The Via header value, e.g. `SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK...;rport`.
-    pub fn header_value(&self) -> String {
-        let host = if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        let port = self.port.map_or(String::new(), |p| format!(":{p}"));
-        format!(
-            "SIP/2.0/{} {host}{port};branch={};rport",
-            self.transport.as_str(),
-            self.branch
-        )
     }
 }
 

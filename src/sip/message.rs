@@ -7,7 +7,10 @@
 //!   keep-alives) and error answers for what cannot be parsed ([`bad_request`]);
 //! - [`build`]: messages → bytes ([`to_bytes`]) and builders for responses, CANCEL,
 //!   ACK, branches, tags and Call-IDs;
-//! - [`via`]: RFC 3581 / §18.2.1 Via stamping and §18.2.2 response routing;
+//! - [`via`]: our own Via ([`ViaSpec`]), RFC 3581 / §18.2.1 Via stamping and §18.2.2
+//!   response routing;
+//! - [`request`]: requests outside a dialog (the INVITE that rings an operator) built
+//!   from typed values ([`OutOfDialogRequest`]);
 //! - [`uri`]: URI and name-addr parsing with a decoded user part;
 //! - this file: accessors for the fields the transaction, dialog and call layers read.
 //!
@@ -18,6 +21,7 @@
 mod build;
 mod framing;
 mod reject;
+mod request;
 mod uri;
 mod via;
 
@@ -32,8 +36,9 @@ pub use framing::{
     check_mandatory, parse_datagram, Datagram, Frame, FrameError, StreamFramer, MAX_MESSAGE_BYTES,
 };
 pub use reject::{bad_request, error_response};
-pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr};
-pub use via::{response_target, stamp_via};
+pub use request::{local_uri, Body, OutOfDialogRequest, Party};
+pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr, SpelledNameAddr};
+pub use via::{response_target, stamp_via, ViaSpec};
 
 pub use rsipstack::sip::headers::Header;
 pub use rsipstack::sip::typed;

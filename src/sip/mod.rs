@@ -1,7 +1,8 @@
 //! SIP signalling, sans-IO: message parsing/printing and framing ([`message`]),
 //! transactions ([`transaction`], RFC 3261 §17 with RFC 6026), dialogs ([`dialog`]), the
-//! operators' registrar ([`registrar`], [`digest`]), the user-agent core that routes what
-//! arrives to its owner ([`ua`]), and the factory that builds what we send ([`factory`]).
+//! operators' registrar ([`registrar`], [`digest`]), RFC 4028 session timers
+//! ([`session_timer`]), the user-agent core that routes what arrives to its owner ([`ua`]),
+//! and the factory that builds what we send ([`factory`]).
 //!
 //! Nothing here touches a socket or a clock: bytes and `Instant`s come in, bytes to send
 //! (with their destination) and events for the transaction user come out.
@@ -11,6 +12,7 @@ pub mod digest;
 pub mod factory;
 pub mod message;
 pub mod registrar;
+pub mod session_timer;
 pub mod transaction;
 pub mod ua;
 

@@ -28,7 +28,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::sip::digest::{Algorithm, NonceManager};
-use crate::sip::message::{self, MessageError, Method, Request, Response, Uri};
+use crate::sip::message::{self, MessageError, Method, Request, Response, SpelledNameAddr, Uri};
 use crate::sip::Peer;
 
 mod auth;
@@ -149,8 +149,11 @@ impl Default for RegistrarPolicy {
 pub struct Binding {
     /// The account id.
     pub operator: String,
-    /// The Contact URI as registered.
+    /// The Contact URI as registered (parsed: compare and route with this).
     pub contact: Uri,
+    /// The Contact value as the device spelled it, less its `expires`: what the 200s to
+    /// REGISTER list back (RFC 3261 §10.3 step 8).
+    pub contact_value: SpelledNameAddr,
     /// The flow the REGISTER came on: where to send INVITEs when the Contact host is
     /// private or unroutable (a softphone behind NAT).
     pub peer: Peer,

@@ -56,7 +56,7 @@ impl Dialog {
     fn build(&self, method: Method, seq: u32, via: &ViaSpec, contact: Option<&Uri>) -> Request {
         let (uri, routes) = self.request_target();
         let mut headers = Headers::default();
-        headers.push(Header::Via(untyped::Via::new(via.header_value())));
+        headers.push(via.header());
         for route in routes {
             headers.push(Header::Route(untyped::Route::new(format!("<{route}>"))));
         }

@@ -6,6 +6,7 @@ use super::*;
 use crate::sip::message::{
     check_mandatory, parse_datagram, response_to, to_bytes, Datagram, SipMessage,
 };
+use crate::sip::Transport;
 
 const TRUNK_INVITE: &str = "INVITE sip:792112@192.0.2.10 SIP/2.0\r\n\
     Via: SIP/2.0/UDP 198.51.100.5:5060;branch=z9hG4bKa1\r\n\

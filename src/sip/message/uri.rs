@@ -9,6 +9,8 @@
 //! URI parameters. Invariant: every [`Uri`] returned from this module holds a *decoded*
 //! user part, so printing it re-encodes it exactly once.
 
+use std::fmt;
+
 use rsipstack::sip::{Auth, Scheme, Uri};
 
 use super::MessageError;
@@ -130,43 +132,24 @@ impl NameAddr {
     /// (where, per RFC 3261 §20.10, everything after the first `;` is a header parameter).
     pub fn parse(value: &str) -> Result<NameAddr, MessageError> {
         let value = value.trim();
-        let bad = || MessageError::InvalidNameAddr(value.chars().take(80).collect());
-        let (display_name, uri_text, params_text) = match find_unquoted(value, '<') {
-            Some(lt) => {
-                let gt = value[lt..].find('>').map(|i| lt + i).ok_or_else(bad)?;
-                let display = value[..lt].trim();
-                let display = display
-                    .strip_prefix('"')
-                    .and_then(|d| d.strip_suffix('"'))
-                    .unwrap_or(display)
-                    .replace("\\\"", "\"");
-                (
-                    (!display.is_empty()).then_some(display),
-                    &value[lt + 1..gt],
-                    &value[gt + 1..],
-                )
+        let parts = NameAddrParts::split(value)?;
+        let display_name = parts.display.map(|display| {
+            match display.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
+                Some(quoted) => unescape_quoted(quoted),
+                None => display.to_string(),
             }
-            None => match value.find(';') {
-                Some(semi) => (None, &value[..semi], &value[semi..]),
-                None => (None, value, ""),
-            },
-        };
-        let uri = parse_uri(uri_text).map_err(|_| bad())?;
-        let params_text = params_text.trim();
-        if !params_text.is_empty() && !params_text.starts_with(';') {
-            return Err(bad());
-        }
-        let params = split_unquoted(params_text, ';')
-            .into_iter()
-            .filter(|p| !p.is_empty())
+        });
+        let params = parts
+            .params
+            .iter()
             .map(|p| match p.split_once('=') {
                 Some((name, v)) => (name.trim().to_string(), Some(v.trim().to_string())),
                 None => (p.to_string(), None),
             })
             .collect();
         Ok(NameAddr {
-            display_name,
-            uri,
+            display_name: display_name.filter(|d| !d.is_empty()),
+            uri: parts.uri,
             params,
         })
     }
@@ -182,6 +165,123 @@ impl NameAddr {
     /// The `tag` parameter (RFC 3261 §19.3), if present and non-empty.
     pub fn tag(&self) -> Option<&str> {
         self.param("tag").filter(|t| !t.is_empty())
+    }
+}
+
+/// The text of a quoted-string body: each quoted-pair (`\` and any character, RFC 3261
+/// §25.1) stands for that character.
+fn unescape_quoted(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A name-addr value cut where RFC 3261 §20.10 cuts it, each part as written.
+struct NameAddrParts<'a> {
+    /// Text before `<`, trimmed, quotes kept; `None` when empty or in addr-spec form.
+    display: Option<&'a str>,
+    /// Everything up to and including `>`; `None` in addr-spec form.
+    bracketed: Option<&'a str>,
+    /// The URI text, without `<>`.
+    uri_text: &'a str,
+    /// The URI, parsed (user part decoded).
+    uri: Uri,
+    /// Header parameters, each `name` or `name=value` as written, trimmed.
+    params: Vec<&'a str>,
+}
+
+impl<'a> NameAddrParts<'a> {
+    fn split(value: &'a str) -> Result<NameAddrParts<'a>, MessageError> {
+        let value = value.trim();
+        let bad = || MessageError::InvalidNameAddr(value.chars().take(80).collect());
+        let (display, bracketed, uri_text, params_text) = match find_unquoted(value, '<') {
+            Some(lt) => {
+                let gt = value[lt..].find('>').map(|i| lt + i).ok_or_else(bad)?;
+                let display = value[..lt].trim();
+                (
+                    (!display.is_empty()).then_some(display),
+                    Some(&value[..=gt]),
+                    &value[lt + 1..gt],
+                    &value[gt + 1..],
+                )
+            }
+            None => match value.find(';') {
+                Some(semi) => (None, None, &value[..semi], &value[semi..]),
+                None => (None, None, value, ""),
+            },
+        };
+        let uri = parse_uri(uri_text).map_err(|_| bad())?;
+        let params_text = params_text.trim();
+        if !params_text.is_empty() && !params_text.starts_with(';') {
+            return Err(bad());
+        }
+        let params = split_unquoted(params_text, ';')
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        Ok(NameAddrParts {
+            display,
+            bracketed,
+            uri_text: uri_text.trim(),
+            uri,
+            params,
+        })
+    }
+}
+
+/// A name-addr kept as its sender spelled it: display name and `<URI>` byte for byte,
+/// header parameters as written. Printing a parsed [`NameAddr`] re-spells it
+/// (`transport=udp` becomes `transport=UDP`), and some softphones find their own
+/// registration in a REGISTER's 200 by comparing Contacts as text (RFC 3261 §10.3 step 8
+/// asks us to list them back).
+///
+/// Invariant: the text parsed as a [`NameAddr`], so it holds a valid URI and no CR or LF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpelledNameAddr {
+    /// Display name and `<URI>` as written (an addr-spec gets the brackets it lacked,
+    /// which changes nothing of the URI text).
+    head: String,
+    /// Header parameters, `name` or `name=value`, as written.
+    params: Vec<String>,
+}
+
+impl SpelledNameAddr {
+    /// Keeps the spelling of a name-addr value that [`NameAddr::parse`] accepts.
+    pub fn parse(value: &str) -> Result<SpelledNameAddr, MessageError> {
+        let parts = NameAddrParts::split(value)?;
+        let head = match parts.bracketed {
+            Some(bracketed) => bracketed.to_string(),
+            None => format!("<{}>", parts.uri_text),
+        };
+        Ok(SpelledNameAddr {
+            head,
+            params: parts.params.into_iter().map(str::to_string).collect(),
+        })
+    }
+
+    /// The same value without the header parameters called `name` (case-insensitive).
+    pub fn without_param(mut self, name: &str) -> SpelledNameAddr {
+        self.params.retain(|p| {
+            let param_name = p.split('=').next().unwrap_or("").trim();
+            !param_name.eq_ignore_ascii_case(name)
+        });
+        self
+    }
+}
+
+impl fmt::Display for SpelledNameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.head)?;
+        for param in &self.params {
+            write!(f, ";{param}")?;
+        }
+        Ok(())
     }
 }
 
@@ -294,12 +394,32 @@ mod tests {
         assert_eq!(na.param("user"), Some("phone"));
         assert_eq!(na.tag(), Some("9"));
 
+        // Every quoted-pair stands for its character, a backslash too.
+        let na = NameAddr::parse(r#""a \\ b \x" <sip:j@h>"#).unwrap();
+        assert_eq!(na.display_name.as_deref(), Some(r#"a \ b x"#));
+
         let na = NameAddr::parse("Bob <tel:+100>").unwrap();
         assert_eq!(na.display_name.as_deref(), Some("Bob"));
         assert_eq!(na.tag(), None);
 
         assert!(NameAddr::parse("<sip:b@x").is_err());
         assert!(NameAddr::parse("<sip:b@x>junk").is_err());
+    }
+
+    #[test]
+    fn spelled_name_addr_keeps_the_text() {
+        let value = r#""Desk, 101" <sip:101@192.0.2.7:5081;transport=udp;ob>;Expires=60;+sip.instance="<urn:uuid:1;x>";reg-id=1"#;
+        let spelled = SpelledNameAddr::parse(value).unwrap();
+        assert_eq!(spelled.to_string(), value);
+        assert_eq!(
+            spelled.without_param("expires").to_string(),
+            r#""Desk, 101" <sip:101@192.0.2.7:5081;transport=udp;ob>;+sip.instance="<urn:uuid:1;x>";reg-id=1"#
+        );
+        // The addr-spec form gains brackets; its URI text is untouched.
+        let spelled = SpelledNameAddr::parse(" sip:%2b101@h;expires=5 ").unwrap();
+        assert_eq!(spelled.to_string(), "<sip:%2b101@h>;expires=5");
+        assert!(SpelledNameAddr::parse("<sip:b@x>junk").is_err());
+        assert!(SpelledNameAddr::parse("<sip:a b@x>").is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sip::message::{self, Header, NameAddr, Param, Request, Response, Uri};
+use crate::sip::message::{self, Header, NameAddr, Param, Request, Response, SpelledNameAddr, Uri};
 use crate::sip::Peer;
 
 use super::{Binding, BindingEvent, OfflineReason, RegisterError, Registrar};
@@ -32,6 +32,8 @@ enum Contacts {
 #[derive(Debug)]
 struct ContactEntry {
     uri: Uri,
+    /// The value as written, less `expires` (ours replaces it in the 200).
+    spelled: SpelledNameAddr,
     /// The `expires` parameter, in seconds.
     expires: Option<u64>,
     /// `+sip.instance` without its quotes.
@@ -93,6 +95,7 @@ impl Registrar {
                         let binding = Binding {
                             operator: operator.to_string(),
                             contact: entry.uri,
+                            contact_value: entry.spelled,
                             peer: source,
                             expires_at: now + Duration::from_secs(secs),
                             instance: entry.instance,
@@ -156,16 +159,21 @@ impl Registrar {
         }
     }
 
-    /// 200 listing the current binding with its remaining time (RFC 3261 §10.3 step 8).
+    /// Every current binding of the operator's AoR: at most one (see the module comment).
+    fn bindings_of(&self, operator: &str) -> impl Iterator<Item = &Binding> {
+        self.bindings.get(operator).into_iter()
+    }
+
+    /// 200 listing every current binding of the AoR with its remaining time (RFC 3261
+    /// §10.3 step 8). Each Contact is spelled as the device registered it (display name,
+    /// URI, other parameters) plus our `expires`: phones look for their own binding by
+    /// comparing the text.
     fn ok_response(&mut self, req: &Request, operator: &str, now: Instant) -> Response {
         let mut response = self.reply(req, 200);
-        if let Some(b) = self.bindings.get(operator) {
+        for b in self.bindings_of(operator) {
             let left = b.expires_at.saturating_duration_since(now);
             let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-            let mut value = format!("<{}>;expires={secs}", b.contact);
-            if let Some(instance) = &b.instance {
-                value.push_str(&format!(";+sip.instance=\"{instance}\""));
-            }
+            let value = format!("{};expires={secs}", b.contact_value);
             if let Err(err) = message::push_header(&mut response, "Contact", &value) {
                 tracing::debug!(error = %err, "binding not listed in the 200");
             }
@@ -205,8 +213,11 @@ fn parse_contacts(req: &Request) -> Result<Contacts, RegisterError> {
                 wildcard = true;
                 continue;
             }
-            let na = NameAddr::parse(value)
-                .map_err(|_| RegisterError::InvalidContact(value.chars().take(80).collect()))?;
+            let invalid = || RegisterError::InvalidContact(value.chars().take(80).collect());
+            let na = NameAddr::parse(value).map_err(|_| invalid())?;
+            let spelled = SpelledNameAddr::parse(value)
+                .map_err(|_| invalid())?
+                .without_param("expires");
             let expires = na.param("expires").map(parse_seconds).transpose()?;
             let instance = na
                 .param("+sip.instance")
@@ -214,6 +225,7 @@ fn parse_contacts(req: &Request) -> Result<Contacts, RegisterError> {
                 .filter(|v| !v.is_empty());
             entries.push(ContactEntry {
                 uri: na.uri,
+                spelled,
                 expires,
                 instance,
             });

@@ -100,7 +100,7 @@ fn contact_expires_param_wins_over_the_header() {
     let out = phone.login(&mut reg, t0);
     assert_eq!(
         header_values(&out.response, "Contact"),
-        ["<sip:101@10.0.0.5:5062;transport=UDP>;expires=120"]
+        ["<sip:101@10.0.0.5:5062;transport=udp>;expires=120"]
     );
 }
 
@@ -148,7 +148,7 @@ fn long_expiry_is_clamped_and_missing_expiry_uses_the_default() {
     let out = phone.login(&mut reg, t0);
     assert_eq!(
         header_values(&out.response, "Contact"),
-        ["<sip:101@10.0.0.5:5062;transport=UDP>;expires=3600"]
+        ["<sip:101@10.0.0.5:5062;transport=udp>;expires=3600"]
     );
     phone.expires = None;
     phone.login(&mut reg, t0 + secs(10));
@@ -177,7 +177,7 @@ fn new_device_replaces_the_binding() {
     );
     assert_eq!(
         header_values(&out.response, "Contact"),
-        ["<sip:101@10.0.0.5:40000;transport=UDP>;expires=600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\""]
+        ["<sip:101@10.0.0.5:40000;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";expires=600"]
     );
     assert_eq!(reg.bindings().count(), 1);
     let b = reg.binding("101").unwrap();
@@ -195,7 +195,7 @@ fn new_device_replaces_the_binding() {
     assert_eq!((status(&out), out.events.clone()), (200, vec![]));
     assert_eq!(
         header_values(&out.response, "Contact"),
-        ["<sip:101@10.0.0.5:40000;transport=UDP>;expires=599;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\""]
+        ["<sip:101@10.0.0.5:40000;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";expires=599"]
     );
     assert_eq!(reg.binding("101").unwrap().peer, new.source);
 }
@@ -251,7 +251,7 @@ fn register_without_contact_lists_the_binding() {
     assert_eq!(status(&out), 200);
     assert_eq!(
         header_values(&out.response, "Contact"),
-        ["<sip:101@10.0.0.5:5062;transport=UDP>;expires=500"]
+        ["<sip:101@10.0.0.5:5062;transport=udp>;expires=500"]
     );
     assert_eq!(out.events, []);
     assert_eq!(reg.binding("101").unwrap().expires_at, t0 + secs(600));
@@ -300,4 +300,66 @@ fn secrets_never_show_in_debug_output() {
     let md5 = crate::sip::digest::ha1(crate::sip::digest::Algorithm::Md5, "102", REALM, "pw-102");
     assert!(!text.contains(&md5));
     assert!(text.contains("<redacted>"));
+}
+
+/// RFC 3261 §10.3 step 8: the 200 lists every current binding as it was registered, so a
+/// softphone comparing the Contact it sent with the ones it gets back finds its own.
+#[test]
+fn the_200_lists_every_binding_as_it_was_registered() {
+    let t0 = Instant::now();
+    let mut reg = registrar(t0);
+    let mut phone = Phone::new("101", "pw-101", "192.0.2.7:5081");
+    let out = phone.login(&mut reg, t0);
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        ["<sip:101@192.0.2.7:5081;transport=udp>;expires=600"]
+    );
+
+    // Display name, URI parameters and header parameters come back as sent; only
+    // `expires` is ours (the granted time, last).
+    phone.contact = Some(
+        "\"Desk 101\" <sip:101@192.0.2.7:5081;transport=udp;ob>;expires=300;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-id=1"
+            .into(),
+    );
+    let out = phone.login(&mut reg, t0);
+    let registered = "\"Desk 101\" <sip:101@192.0.2.7:5081;transport=udp;ob>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-id=1";
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        [format!("{registered};expires=300")]
+    );
+
+    // A query (no Contact) lists the same binding with the time left.
+    phone.contact = None;
+    let out = phone.login(&mut reg, t0 + secs(100));
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        [format!("{registered};expires=200")]
+    );
+
+    // The addr-spec form has no room for URI parameters: it comes back in angle brackets.
+    phone.contact = Some("sip:101@192.0.2.7:5081;expires=120".into());
+    let out = phone.login(&mut reg, t0 + secs(100));
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        ["<sip:101@192.0.2.7:5081>;expires=120"]
+    );
+
+    // `Contact: *` with Expires 0 removes every binding: the 200 lists none, nor does a
+    // later query.
+    phone.contact = Some("*".into());
+    phone.expires = Some("0".into());
+    let out = phone.login(&mut reg, t0 + secs(101));
+    assert_eq!(status(&out), 200);
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        Vec::<String>::new()
+    );
+    phone.contact = None;
+    phone.expires = None;
+    let out = phone.login(&mut reg, t0 + secs(102));
+    assert_eq!(status(&out), 200);
+    assert_eq!(
+        header_values(&out.response, "Contact"),
+        Vec::<String>::new()
+    );
 }

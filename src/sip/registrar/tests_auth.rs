@@ -49,7 +49,7 @@ fn md5_exchange_challenges_then_registers() {
     assert_eq!(status(&second), 200, "{}", wire(&second.response));
     assert_eq!(
         header_values(&second.response, "Contact"),
-        ["<sip:101@10.0.0.5:5062;transport=UDP>;expires=600"]
+        ["<sip:101@10.0.0.5:5062;transport=udp>;expires=600"]
     );
     assert_eq!(
         second.events,
