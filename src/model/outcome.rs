@@ -193,10 +193,12 @@ pub enum EndReason {
     NoCommonCodec,
     /// Refused at the door: an INVITE without an offer (488).
     SdpMissing,
+    /// Refused at the door: a session timer shorter than our minimum (422, RFC 4028).
+    SessionTooSmall,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 22] = [
+    pub const ALL: [EndReason; 23] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -219,6 +221,7 @@ impl EndReason {
         EndReason::SdpNoAudio,
         EndReason::NoCommonCodec,
         EndReason::SdpMissing,
+        EndReason::SessionTooSmall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -245,6 +248,7 @@ impl EndReason {
             EndReason::SdpNoAudio => "sdp_no_audio",
             EndReason::NoCommonCodec => "no_common_codec",
             EndReason::SdpMissing => "sdp_missing",
+            EndReason::SessionTooSmall => "session_interval_too_small",
         }
     }
 

@@ -12,11 +12,25 @@ use std::net::{IpAddr, SocketAddr};
 use rand::Rng;
 
 use super::dialog::{Dialog, ViaSpec};
-use super::message::{self, HasHeaders, MessageError, Method, Request, Response, SipMessage};
+use super::message::{
+    self, Body, HasHeaders, MessageError, Method, OutOfDialogRequest, Party, Request, Response,
+};
 use super::{Peer, Transport};
 
 /// The methods we take (the `Allow` header of our answers and requests).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+
+/// [`ALLOW`] as methods, for requests built from typed values.
+const ALLOW_METHODS: [Method; 8] = [
+    Method::Invite,
+    Method::Ack,
+    Method::Cancel,
+    Method::Bye,
+    Method::Options,
+    Method::Info,
+    Method::Update,
+    Method::Register,
+];
 
 /// How long a caller refused during shutdown should wait before calling again.
 pub const SHUTDOWN_RETRY_AFTER_S: u32 = 30;
@@ -82,12 +96,7 @@ impl Factory {
 
     /// Our Via for a new client transaction on `transport`, with a fresh branch.
     pub fn via(&self, transport: Transport, rng: &mut impl Rng) -> ViaSpec {
-        ViaSpec {
-            transport,
-            host: self.addr.ip().to_string(),
-            port: Some(self.addr.port()),
-            branch: message::new_branch(rng),
-        }
+        ViaSpec::fresh(transport, self.addr, rng)
     }
 
     // ---- responses ----
@@ -160,39 +169,29 @@ impl Factory {
     /// An INVITE that opens a new dialog (RFC 3261 §8.1.1): new Call-ID and From tag,
     /// CSeq 1, our Contact, the caller's number shown in From and P-Asserted-Identity.
     pub fn invite(&self, new: &NewInvite<'_>, rng: &mut impl Rng) -> Result<Request, MessageError> {
-        let host = format!("{}:{}", self.host(), self.addr.port());
-        let user = uri_user(new.caller);
-        let to_user = uri_user(new.to_user);
-        let target = message::parse_uri(new.target)?;
-        let text = format!(
-            "INVITE {target} SIP/2.0\r\n\
-             Via: {via}\r\n\
-             Max-Forwards: 70\r\n\
-             From: \"{user}\" <sip:{user}@{host}>;tag={tag}\r\n\
-             To: <sip:{to_user}@{host}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: 1 INVITE\r\n\
-             Contact: {contact}\r\n\
-             P-Asserted-Identity: \"{user}\" <sip:{user}@{host}>\r\n\
-             Allow: {ALLOW}\r\n\
-             User-Agent: {ua}\r\n\
-             Content-Type: application/sdp\r\n\
-             Content-Length: {len}\r\n\r\n{sdp}",
-            via = self.via(new.transport, rng).header_value(),
-            tag = message::new_tag(rng),
-            call_id = message::new_call_id(rng, &self.addr.ip().to_string()),
-            contact = self.contact(new.transport),
-            ua = self.user_agent,
-            len = new.sdp.len(),
-            sdp = new.sdp,
-        );
-        match SipMessage::try_from(text.as_str()) {
-            Ok(SipMessage::Request(r)) => Ok(r),
-            _ => Err(MessageError::InvalidHeader {
-                header: "Request-URI",
-                value: new.target.chars().take(120).collect(),
-            }),
+        let caller = uri_user(new.caller);
+        let us = |user: &str| message::local_uri(Some(user), self.addr, None);
+        let shown = Party::new(us(caller)).named(caller);
+        OutOfDialogRequest {
+            method: Method::Invite,
+            request_uri: message::parse_uri(new.target)?,
+            via: self.via(new.transport, rng),
+            from: shown.clone(),
+            from_tag: message::new_tag(rng),
+            to: Party::new(us(new.to_user)),
+            call_id: message::new_call_id(rng, &self.addr.ip().to_string()),
+            cseq: 1,
+            contact: Some(message::local_uri(
+                Some("hotline"),
+                self.addr,
+                Some(new.transport),
+            )),
+            asserted_identity: Some(shown),
+            allow: ALLOW_METHODS.to_vec(),
+            user_agent: Some(self.user_agent.clone()),
+            body: Some(Body::sdp(new.sdp.as_bytes())),
         }
+        .build()
     }
 
     /// A new request inside `dialog` (BYE, re-INVITE, UPDATE…; RFC 3261 §12.2.1.1) with a
@@ -226,7 +225,9 @@ pub fn next_hop(dialog: &Dialog) -> Peer {
     }
 }
 
-/// A number fit for the user part of a URI, or `anonymous`.
+/// The caller's number as shown to the operator: a phone number or SIP user as given,
+/// anything else (a name, junk) as `anonymous`, which is what RFC 3323 privacy looks like
+/// to a phone anyway.
 fn uri_user(number: &str) -> &str {
     let ok = !number.is_empty()
         && number
@@ -245,6 +246,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+    use crate::sip::message::SipMessage;
 
     fn factory() -> Factory {
         Factory::new("192.0.2.10:5060".parse().unwrap(), "hotline/test")

@@ -14,7 +14,9 @@ use crate::sip::Peer;
 use super::acd::PauseReason;
 use super::call::{Call, NewCall};
 use super::door::{Admitted, Door, Feature, Knock, Refusal, Service};
+use super::session::session_timer_answer;
 use super::{loggable_number, Action, Switchboard};
+use crate::sip::session_timer::UasAnswer;
 
 impl Switchboard {
     /// A new INVITE (no To tag): open its row, then admit or refuse it.
@@ -48,6 +50,7 @@ impl Switchboard {
             dialed: dialed.as_deref(),
             max_forwards: message::max_forwards(&invite).ok().flatten(),
             sdp: sdp_body,
+            session_timer: session_timer_answer(&invite, &self.settings.session_timer),
             now: now.wall,
         };
         let door = Door {
@@ -110,6 +113,7 @@ impl Switchboard {
                     service: Service::Feature(feature),
                     offer,
                     negotiated,
+                    session_timer: UasAnswer::NoTimer,
                 };
                 self.admit(entry, key, invite, source, admitted, now);
             }
@@ -146,6 +150,12 @@ impl Switchboard {
             }
             // RFC 3261 §21.4.26: say what we can do instead.
             Refusal::BadOffer(_) => factory.media_refused(invite, why.status(), Some(&tag)),
+            // RFC 4028 §6: say the shortest interval we take.
+            Refusal::SessionTooSmall(min_se) => {
+                let mut resp = factory.reply(invite, why.status(), Some(&tag));
+                UasAnswer::TooSmall { min_se }.push_headers(&mut resp);
+                resp
+            }
             _ => factory.reply(invite, why.status(), Some(&tag)),
         };
         self.ua.respond(key, resp, now.mono);
@@ -191,6 +201,7 @@ impl Switchboard {
             local_tag,
             offer: a.offer,
             agreed: a.negotiated,
+            session_timer: a.session_timer,
         };
         self.calls.insert(call_ref, Call::new(new, now.wall));
         self.with_call(call_ref, now, |c, ctx| c.start(ctx));

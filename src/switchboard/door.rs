@@ -2,10 +2,10 @@
 //!
 //! A pure decision over the facts of one INVITE, in a fixed order so that the answer a
 //! caller gets is predictable: shutting down (503) → source not on the trunk (403) →
-//! number not ours (404) → loop (483) → unusable SDP (400/488) → served (after hours or in
-//! hours). Every INVITE still gets its register row; this only decides what it says.
+//! number not ours (404) → loop (483) → session timer too short (422) → unusable SDP
+//! (400/488) → served (after hours or in hours). Every INVITE still gets its register
+//! row; this only decides what it says.
 
-use crate::model::EndReason;
 use std::net::IpAddr;
 
 use jiff::Timestamp;
@@ -13,7 +13,9 @@ use jiff::Timestamp;
 use crate::calendar::BusinessCalendar;
 use crate::config::TrunkConfig;
 use crate::media::Codec;
+use crate::model::EndReason;
 use crate::sdp::{self, Negotiated, RemoteSession, SdpError};
+use crate::sip::session_timer::{MinSe, UasAnswer};
 
 /// What the caller is served once admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub enum Refusal {
     TooManyHops,
     /// No SDP offer we can read: 400 (malformed) or 488 (absent / nothing usable).
     BadOffer(OfferProblem),
+    /// A session timer shorter than our minimum: 422 with our Min-SE (RFC 4028 §6).
+    SessionTooSmall(MinSe),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,7 @@ impl Refusal {
             Refusal::TooManyHops => 483,
             Refusal::BadOffer(OfferProblem::Malformed) => 400,
             Refusal::BadOffer(_) => 488,
+            Refusal::SessionTooSmall(_) => 422,
         }
     }
 
@@ -92,6 +97,7 @@ impl Refusal {
             Refusal::BadOffer(OfferProblem::NoAudio) => EndReason::SdpNoAudio,
             Refusal::BadOffer(OfferProblem::NoCommonCodec) => EndReason::NoCommonCodec,
             Refusal::BadOffer(OfferProblem::Missing) => EndReason::SdpMissing,
+            Refusal::SessionTooSmall(_) => EndReason::SessionTooSmall,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct Knock<'a> {
     pub max_forwards: Option<u32>,
     /// The SDP body, if the INVITE carries one.
     pub sdp: Option<&'a [u8]>,
+    /// Our answer to its session timer (RFC 4028).
+    pub session_timer: UasAnswer,
     pub now: Timestamp,
 }
 
@@ -112,6 +120,8 @@ pub struct Admitted {
     pub service: Service,
     pub offer: RemoteSession,
     pub negotiated: Negotiated,
+    /// The session timer our 200 OK will carry.
+    pub session_timer: UasAnswer,
 }
 
 pub struct Door<'a> {
@@ -136,6 +146,9 @@ impl Door<'_> {
         if knock.max_forwards == Some(0) {
             return Err(Refusal::TooManyHops);
         }
+        if let UasAnswer::TooSmall { min_se } = knock.session_timer {
+            return Err(Refusal::SessionTooSmall(min_se));
+        }
         // Delayed offer (no SDP in the INVITE) is legal SIP, but trunks in practice always
         // offer; refusing it cleanly with 488 beats a half-supported path.
         let body = knock.sdp.ok_or(Refusal::BadOffer(OfferProblem::Missing))?;
@@ -151,6 +164,7 @@ impl Door<'_> {
             service,
             offer,
             negotiated,
+            session_timer: knock.session_timer,
         })
     }
 }

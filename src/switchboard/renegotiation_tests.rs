@@ -362,3 +362,67 @@ fn busy_declined_and_failed_rings_say_so() {
         );
     }
 }
+
+/// An INVITE from the trunk with `extra` headers.
+fn invite_with(id: &str, extra: &str) -> String {
+    invite(id).replacen(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{extra}"),
+        1,
+    )
+}
+
+#[test]
+fn the_first_answer_carries_the_callers_session_timer_and_a_short_one_is_refused() {
+    let mut sb = line_with(&["101"]);
+    let now = t0();
+    let timer = "Supported: timer\r\nSession-Expires: 900\r\n";
+    let out = send(&mut sb, &invite_with("s1", timer), trunk(), now);
+    let call = out
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::OpenCallerMedia { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("admitted");
+    sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
+    let out = drain(&mut sb);
+    let ok = out.response_to(trunk(), 200).expect("answered").to_string();
+    assert!(ok.contains("Session-Expires: 900;refresher=uac"), "{ok}");
+    assert!(ok.contains("Require: timer"), "{ok}");
+
+    // A peer without the extension asks nothing of us: no timer in the answer.
+    let out = send(
+        &mut sb,
+        &invite_with("s2", "Session-Expires: 900\r\n"),
+        trunk(),
+        now,
+    );
+    let call = out
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::OpenCallerMedia { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("admitted");
+    sb.handle_media_ready(call, Leg::Caller, Some(30004), now);
+    let ok = drain(&mut sb)
+        .response_to(trunk(), 200)
+        .unwrap()
+        .to_string();
+    assert!(!ok.contains("Session-Expires"), "{ok}");
+
+    let short = "Supported: timer\r\nSession-Expires: 60\r\n";
+    let out = send(&mut sb, &invite_with("s3", short), trunk(), now);
+    let refused = out.response_to(trunk(), 422).expect("422").to_string();
+    assert!(refused.contains("Min-SE: 90"), "{refused}");
+    let end = out.final_update().expect("the row is closed");
+    assert_eq!(end.outcome, Some(Outcome::Rejected));
+    assert_eq!(end.final_status, Some(422));
+    assert_eq!(
+        end.end_reason,
+        Some(crate::model::EndReason::SessionTooSmall)
+    );
+}

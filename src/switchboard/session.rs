@@ -9,6 +9,8 @@
 
 use crate::media::Codec;
 use crate::sdp::{self, LocalSession, Negotiated, RemoteSession, SdpError};
+use crate::sip::message::Request;
+use crate::sip::session_timer::{self, SessionTimerPolicy, SessionTimerRequest, UasAnswer};
 
 /// A leg's agreed session.
 #[derive(Debug, Clone)]
@@ -123,4 +125,15 @@ fn negotiate_keeping(
     current: Codec,
 ) -> Result<Negotiated, SdpError> {
     sdp::negotiate(remote, &[current]).or_else(|_| sdp::negotiate(remote, codecs))
+}
+
+/// Our answer to an INVITE's or UPDATE's session timer (RFC 4028 §9), except that we never
+/// take the refresher's part: where the rules would make us refresh (a peer that does not
+/// support timers, or asks us to), the 2xx carries no Session-Expires, which is how a UAS
+/// without the extension answers, and the peer's side keeps the session alive.
+pub(super) fn session_timer_answer(req: &Request, policy: &SessionTimerPolicy) -> UasAnswer {
+    match session_timer::answer_request(&SessionTimerRequest::of(req), policy) {
+        UasAnswer::Timer { timer, .. } if timer.we_refresh => UasAnswer::NoTimer,
+        answer => answer,
+    }
 }

@@ -8,6 +8,7 @@ use crate::config::{CodecName, Config, OperatorConfig, OperatorSecret, QueueConf
 use crate::media::Codec;
 use crate::sip::digest::Algorithm;
 use crate::sip::registrar::{Account, AccountSecret};
+use crate::sip::session_timer::SessionTimerPolicy;
 use crate::sip::transaction::TimerConfig;
 
 /// What the switchboard needs from the configuration, fixed at start.
@@ -29,7 +30,9 @@ pub struct Settings {
     pub operators: Vec<OperatorConfig>,
     /// Digest realm for operators' softphones.
     pub realm: String,
-    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
+    pub digest_algorithms: Vec<Algorithm>,
+    /// RFC 4028 session timers: our minimum and the longest interval we grant.
+    pub session_timer: SessionTimerPolicy,
 }
 
 impl Settings {
@@ -61,6 +64,7 @@ impl Settings {
             operators: config.operators.clone(),
             realm: config.sip.realm.clone(),
             digest_algorithms: config.sip.digest_algorithms.clone(),
+            session_timer: SessionTimerPolicy::default(),
         }
     }
 }

@@ -73,12 +73,13 @@ impl Call {
         };
         let local = local_session(ctx, port);
         let body = sdp::answer(&local, &c.offer, &c.agreed);
-        let ok = ctx.ua.factory().session_answer(
+        let mut ok = ctx.ua.factory().session_answer(
             &c.invite,
             Some(&c.local_tag),
             c.source.transport,
             &body,
         );
+        c.session_timer.push_headers(&mut ok);
         ctx.ua.bind_dialog(dialog_key(&dialog), owner);
         c.session = Some(MediaSession::new(
             local,

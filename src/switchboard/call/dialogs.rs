@@ -11,6 +11,11 @@
 //! | INFO, OPTIONS, NOTIFY | 200                                    |                              |
 //! | anything else       | 405 with Allow                           |                              |
 //! | CSeq lower than seen | 500                                     |                              |
+//! | Session-Expires below our Min-SE (peer supports timers) | 422 with Min-SE | (RFC 4028 §6) |
+//!
+//! A 2xx to a re-INVITE or UPDATE carries the session timer the peer asked for (RFC 4028
+//! §9, `Session-Expires` with `refresher=uac` and `Require: timer`); we never take the
+//! refresher's part (see `session::session_timer_answer`).
 
 use crate::media::Leg;
 use crate::model::{CallEventKind, EndReason, HangupBy, Outcome};
@@ -18,7 +23,8 @@ use crate::sip::message::{self, Method, Request};
 use crate::sip::transaction::TxKey;
 
 use super::{dialog_key, Call, Ctx, Ending, State};
-use crate::switchboard::session::Renegotiated;
+use crate::sip::session_timer::UasAnswer;
+use crate::switchboard::session::{session_timer_answer, Renegotiated};
 use crate::switchboard::{leg_media, MediaOrder};
 
 impl Call {
@@ -95,18 +101,25 @@ impl Call {
                 None => return,
             },
         };
+        let timer = session_timer_answer(&req, &ctx.settings.session_timer);
+        if let UasAnswer::TooSmall { .. } = timer {
+            let mut resp = ctx.ua.factory().reply(&req, 422, None);
+            timer.push_headers(&mut resp);
+            return ctx.ua.respond(&key, resp, ctx.now.mono);
+        }
         dialog.handle_target_refresh(&req);
         let transport = dialog.peer.transport;
         if !message::has_sdp_body(&req) {
             // A refresh: a re-INVITE without an offer gets ours (RFC 3261 §14.2), an
             // UPDATE without one a plain 200 (RFC 3311 §5.2).
-            let resp = if req.method == Method::Invite {
+            let mut resp = if req.method == Method::Invite {
                 ctx.ua
                     .factory()
                     .session_answer(&req, None, transport, session.sent())
             } else {
                 ctx.ua.factory().reply(&req, 200, None)
             };
+            timer.push_headers(&mut resp);
             return ctx.ua.respond(&key, resp, ctx.now.mono);
         }
         let changed = match session.renegotiate(&req.body, &codecs) {
@@ -117,10 +130,11 @@ impl Call {
                 return ctx.ua.respond(&key, resp, ctx.now.mono);
             }
         };
-        let ok = ctx
+        let mut ok = ctx
             .ua
             .factory()
             .session_answer(&req, None, transport, &changed.answer);
+        timer.push_headers(&mut ok);
         ctx.ua.respond(&key, ok, ctx.now.mono);
         match leg {
             Leg::Caller => self.caller_renegotiated(ctx, &changed),

@@ -39,6 +39,7 @@ use crate::model::{
 use crate::sdp::{Negotiated, RemoteSession};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Request;
+use crate::sip::session_timer::UasAnswer;
 use crate::sip::transaction::TxKey;
 use crate::sip::ua::{DialogKey, UserAgent};
 use crate::sip::Peer;
@@ -131,6 +132,8 @@ struct CallerLeg {
     /// The offer and what the door agreed, until we answer.
     offer: RemoteSession,
     agreed: Negotiated,
+    /// The session timer our 200 carries (RFC 4028).
+    session_timer: UasAnswer,
     dialog: Option<Dialog>,
     session: Option<MediaSession>,
 }
@@ -189,6 +192,7 @@ pub(super) struct NewCall {
     pub local_tag: String,
     pub offer: RemoteSession,
     pub agreed: Negotiated,
+    pub session_timer: UasAnswer,
 }
 
 impl Call {
@@ -209,6 +213,7 @@ impl Call {
                 local_tag: new.local_tag,
                 offer: new.offer,
                 agreed: new.agreed,
+                session_timer: new.session_timer,
                 dialog: None,
                 session: None,
             },
