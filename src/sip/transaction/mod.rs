@@ -36,6 +36,8 @@ mod util;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
+mod server_invite_tests;
+#[cfg(test)]
 mod server_tests;
 #[cfg(test)]
 mod test_support;

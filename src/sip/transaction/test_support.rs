@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rsipstack::sip::{Request, Response, SipMessage, StatusCode};
 
 use super::util::response_to;
-use super::{TimerConfig, TransactionLayer, TxEvent};
+use super::{TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::sip::{Peer, Transport};
 
 pub(crate) fn udp(addr: &str) -> Peer {
@@ -212,4 +212,27 @@ pub(crate) fn header(text: &str, name: &str) -> Option<String> {
 /// Offsets in milliseconds, for compact schedule assertions.
 pub(crate) fn millis(times: &[(Duration, String)]) -> Vec<u64> {
     times.iter().map(|(at, _)| at.as_millis() as u64).collect()
+}
+
+/// When a non-2xx final is sent again over UDP: Timer G from T1, doubling up to T2.
+pub(crate) const G_SCHEDULE: [u64; 10] = [
+    500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500,
+];
+
+/// The trunk the server tests receive from.
+pub(crate) fn trunk() -> crate::sip::Peer {
+    udp("192.0.2.5:5062")
+}
+
+/// Feeds the trunk INVITE at t0 and returns the new transaction's key.
+pub(crate) fn start_invite(sim: &mut Sim) -> TxKey {
+    sim.receive_at(ms(0), trunk_invite(), trunk());
+    let events = sim.drain();
+    events
+        .iter()
+        .find_map(|e| match e {
+            TxEvent::Request { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .expect("INVITE reaches the TU")
 }
