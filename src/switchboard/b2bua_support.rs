@@ -113,6 +113,13 @@ impl Out {
             _ => None,
         })
     }
+    /// The call the door let in (its caller's media asked for).
+    pub(super) fn admitted(&self) -> Option<CallRef> {
+        self.actions.iter().find_map(|a| match a {
+            Action::OpenCallerMedia { call, .. } => Some(*call),
+            _ => None,
+        })
+    }
     pub(super) fn opens_operator_leg(&self) -> bool {
         self.actions
             .iter()
@@ -215,14 +222,7 @@ pub(super) fn queued_caller(
     now: Now,
 ) -> (CallRef, String, Out) {
     let out = send(sb, &invite(call_id), trunk(), now);
-    let call = out
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Action::OpenCallerMedia { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("caller media");
+    let call = out.admitted().expect("caller media");
     sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
     let out = drain(sb);
     let ok = out.response_to(trunk(), 200).expect("200 to the caller");

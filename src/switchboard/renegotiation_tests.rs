@@ -269,6 +269,22 @@ fn an_operator_whose_media_moves_is_followed() {
     assert_eq!(events(&out), vec![CallEventKind::OperatorMediaMoved]);
 }
 
+/// The phone answers our CANCEL with 200 and its INVITE with 487, as phones do.
+fn cancelled_ring(
+    sb: &mut Switchboard,
+    cancel: &Request,
+    invite: &Request,
+    op: &str,
+    now: Now,
+) -> Out {
+    let tag = format!("op{op}");
+    for (req, status) in [(cancel, 200), (invite, 487)] {
+        let resp = message::response_to(req, status, Some(&tag));
+        sb.handle_message(SipMessage::Response(resp), phone(op), now);
+    }
+    drain(sb)
+}
+
 #[test]
 fn a_ring_timeout_is_no_answer_and_a_caller_leaving_is_caller_gone() {
     let mut sb = line_with(&["101", "102"]);
@@ -287,17 +303,7 @@ fn a_ring_timeout_is_no_answer_and_a_caller_leaving_is_caller_gone() {
     let cancel = out
         .request_to(phone("101"), "CANCEL")
         .expect("CANCEL on timeout");
-    sb.handle_message(
-        SipMessage::Response(message::response_to(&cancel, 200, Some("op101"))),
-        phone("101"),
-        later,
-    );
-    sb.handle_message(
-        SipMessage::Response(message::response_to(&inv, 487, Some("op101"))),
-        phone("101"),
-        later,
-    );
-    let out = drain(&mut sb);
+    let out = cancelled_ring(&mut sb, &cancel, &inv, "101", later);
     assert_eq!(
         out.rings(),
         vec![("101".to_string(), RingResult::NoAnswer.as_str().to_string())]
@@ -316,17 +322,7 @@ fn a_ring_timeout_is_no_answer_and_a_caller_leaving_is_caller_gone() {
     let cancel = out
         .request_to(phone("102"), "CANCEL")
         .expect("CANCEL when the caller leaves");
-    sb.handle_message(
-        SipMessage::Response(message::response_to(&cancel, 200, Some("op102"))),
-        phone("102"),
-        later,
-    );
-    sb.handle_message(
-        SipMessage::Response(message::response_to(&inv2, 487, Some("op102"))),
-        phone("102"),
-        later,
-    );
-    let out = drain(&mut sb);
+    let out = cancelled_ring(&mut sb, &cancel, &inv2, "102", later);
     assert_eq!(
         out.rings(),
         vec![(
@@ -378,14 +374,7 @@ fn the_first_answer_carries_the_callers_session_timer_and_a_short_one_is_refused
     let now = t0();
     let timer = "Supported: timer\r\nSession-Expires: 900\r\n";
     let out = send(&mut sb, &invite_with("s1", timer), trunk(), now);
-    let call = out
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Action::OpenCallerMedia { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("admitted");
+    let call = out.admitted().expect("admitted");
     sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
     let out = drain(&mut sb);
     let ok = out.response_to(trunk(), 200).expect("answered").to_string();
@@ -399,14 +388,7 @@ fn the_first_answer_carries_the_callers_session_timer_and_a_short_one_is_refused
         trunk(),
         now,
     );
-    let call = out
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Action::OpenCallerMedia { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("admitted");
+    let call = out.admitted().expect("admitted");
     sb.handle_media_ready(call, Leg::Caller, Some(30004), now);
     let ok = drain(&mut sb)
         .response_to(trunk(), 200)
