@@ -61,6 +61,39 @@ pub struct LegConfig {
     pub sdp_addr: SocketAddr,
 }
 
+/// The payload types a peer's media may carry: its negotiated audio and telephone-event
+/// types, both G.711 static types (some peers switch law without a new offer), comfort
+/// noise.
+fn accepted_payload_types(cfg: &LegConfig) -> ([u8; 5], usize) {
+    let mut accepted = [0u8; 5];
+    let mut len = 0;
+    let pts = [
+        Some(cfg.payload_type),
+        Some(Codec::Pcmu.payload_type()),
+        Some(Codec::Pcma.payload_type()),
+        cfg.telephone_event,
+        Some(COMFORT_NOISE_PT),
+    ];
+    for pt in pts.into_iter().flatten() {
+        if !accepted[..len].contains(&pt) {
+            accepted[len] = pt;
+            len += 1;
+        }
+    }
+    (accepted, len)
+}
+
+/// The other G.711 law's bytes in `codec`'s law: one lookup per byte on the relay path.
+fn other_law_table(codec: Codec) -> [u8; 256] {
+    let other_law = match codec {
+        Codec::Pcmu => Codec::Pcma,
+        Codec::Pcma => Codec::Pcmu,
+    };
+    let mut table: [u8; 256] = std::array::from_fn(|b| b as u8);
+    g711::transcode(other_law, codec, &mut table);
+    table
+}
+
 /// What an accepted inbound packet carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InboundKind {
@@ -259,34 +292,14 @@ impl RelayLeg {
     /// A leg that will send as `out` (SSRC, first sequence number, and the timestamp for a
     /// packet sent at `now`) to the peer `cfg` describes.
     pub fn new(cfg: LegConfig, out: RtpStreamState, now: Instant) -> RelayLeg {
-        let mut accepted = [0u8; 5];
-        let mut accepted_len = 0;
-        let pts = [
-            Some(cfg.payload_type),
-            Some(Codec::Pcmu.payload_type()),
-            Some(Codec::Pcma.payload_type()),
-            cfg.telephone_event,
-            Some(COMFORT_NOISE_PT),
-        ];
-        for pt in pts.into_iter().flatten() {
-            if !accepted[..accepted_len].contains(&pt) {
-                accepted[accepted_len] = pt;
-                accepted_len += 1;
-            }
-        }
-        let other_law = match cfg.codec {
-            Codec::Pcmu => Codec::Pcma,
-            Codec::Pcma => Codec::Pcmu,
-        };
-        let mut from_other_law: [u8; 256] = std::array::from_fn(|b| b as u8);
-        g711::transcode(other_law, cfg.codec, &mut from_other_law);
+        let (accepted, accepted_len) = accepted_payload_types(&cfg);
         RelayLeg {
             cfg,
             latch: Latch::new(cfg.sdp_addr),
             accepted,
             accepted_len,
             seq_in: SeqTracker::default(),
-            from_other_law,
+            from_other_law: other_law_table(cfg.codec),
             last_dtmf_ts: None,
             ssrc: out.ssrc,
             next_seq: out.seq,
@@ -297,6 +310,22 @@ impl RelayLeg {
             source: Source::Idle,
             stats: LegStats::default(),
         }
+    }
+
+    /// The peer made a new offer or answer (re-INVITE, UPDATE: RFC 3264 §8): from now on
+    /// it takes `cfg`'s codec and payload types, and if its address moved we send there at
+    /// once and latch again to wherever its media then comes from. Our stream towards it
+    /// goes on (same SSRC, sequence numbers in step); the next packet starts a talkspurt.
+    pub fn update(&mut self, cfg: LegConfig) {
+        if cfg.sdp_addr != self.cfg.sdp_addr {
+            self.latch.reset(cfg.sdp_addr);
+        }
+        if cfg.codec != self.cfg.codec {
+            self.from_other_law = other_law_table(cfg.codec);
+        }
+        (self.accepted, self.accepted_len) = accepted_payload_types(&cfg);
+        self.cfg = cfg;
+        self.end_source();
     }
 
     /// The same leg with another silence period before its latch may move (see [`Latch`]).

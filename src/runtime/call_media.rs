@@ -84,6 +84,17 @@ pub enum MediaCommand {
     /// The operator leg is gone (e.g. failover to another operator): caller only again.
     /// Playback in progress (hold music) continues.
     Unbridge,
+    /// A leg's new offer/answer (re-INVITE, UPDATE): send to `config`'s address (and latch
+    /// again), in its codec and payload types. `send`: whether we send to that peer at all
+    /// (false while it holds us); when it turns true again our stream resumes with a new
+    /// talkspurt. `receive`: whether the peer is expected to send; while it is not, its
+    /// silence is not inactivity.
+    Update {
+        leg: Leg,
+        config: LegConfig,
+        send: bool,
+        receive: bool,
+    },
     /// Copy every accepted inbound audio packet of both legs to `frames`.
     Record { frames: mpsc::Sender<RecordFrame> },
     /// Stop copying to the recorder.
@@ -214,6 +225,10 @@ struct LegIo {
     since: Instant,
     heard: bool,
     inactive_reported: bool,
+    /// We send to this peer (false while it holds us: it offered `sendonly`/`inactive`).
+    sending: bool,
+    /// The peer is expected to send (false while it offered `recvonly`/`inactive`).
+    expecting: bool,
 }
 
 impl LegIo {
@@ -224,7 +239,23 @@ impl LegIo {
             since: now,
             heard: false,
             inactive_reported: false,
+            sending: true,
+            expecting: true,
         }
+    }
+
+    /// The peer's new offer/answer. Returns whether it is expected to send again after a
+    /// time it was not (its inactivity then counts from now).
+    fn update(&mut self, config: LegConfig, send: bool, receive: bool, now: Instant) -> bool {
+        self.relay.update(config);
+        self.sending = send;
+        let rearm = receive && !self.expecting;
+        self.expecting = receive;
+        if rearm {
+            self.since = now;
+            self.inactive_reported = false;
+        }
+        rearm
     }
 
     fn silent_since(&self) -> Instant {
@@ -358,6 +389,10 @@ impl CallMedia {
         if let Some(playback) = &mut self.playback {
             let target = self.caller.relay.target();
             while let Some(n) = playback.player.poll_transmit(now, outbuf) {
+                // A caller who holds us takes no media: the prompt runs on, unheard.
+                if !self.caller.sending {
+                    continue;
+                }
                 self.prompt_packets += 1;
                 send(
                     &self.caller.socket,
@@ -388,7 +423,7 @@ impl CallMedia {
         ];
         for (leg, io) in legs {
             let Some(io) = io else { continue };
-            if io.inactive_reported {
+            if io.inactive_reported || !io.expecting {
                 continue;
             }
             let since = io.silent_since();
@@ -454,6 +489,22 @@ impl CallMedia {
                 self.held = false;
                 self.drop_operator();
                 self.caller.relay.end_source();
+            }
+            MediaCommand::Update {
+                leg,
+                config,
+                send,
+                receive,
+            } => {
+                let io = match leg {
+                    Leg::Caller => Some(&mut self.caller),
+                    Leg::Operator => self.operator.as_mut(),
+                };
+                if let Some(io) = io {
+                    if io.update(config, send, receive, now) {
+                        self.arm_inactivity(now + self.inactivity);
+                    }
+                }
             }
             MediaCommand::Record { frames } => self.recorder = Some(frames),
             MediaCommand::StopRecording => self.recorder = None,
@@ -534,7 +585,7 @@ impl CallMedia {
             Leg::Caller => !self.held,
             Leg::Operator => !self.held && self.playback.is_none(),
         };
-        if let (true, Some(to)) = (forward, to) {
+        if let (true, Some(to)) = (forward, to.filter(|to| to.sending)) {
             if let Some(n) = to.relay.relay_from(now, &inbound, data, out) {
                 send(
                     &to.socket,

@@ -488,8 +488,17 @@ impl Engine {
                     .clone(),
             },
             MediaOrder::Unhold => MediaCommand::Unhold,
-            // Carried out by the media task once it can follow a leg's new offer/answer.
-            MediaOrder::Update { .. } => return,
+            MediaOrder::Update {
+                leg,
+                media,
+                send,
+                receive,
+            } => MediaCommand::Update {
+                leg,
+                config: media,
+                send,
+                receive,
+            },
         };
         if let Some(task) = &slot.task {
             if let Err(e) = task.command(command) {
