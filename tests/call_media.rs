@@ -1,10 +1,15 @@
 //! The per-call media task over real UDP sockets on 127.0.0.1: a fake trunk and a fake
 //! softphone exchange RTP with it; every wait is bounded and waits for packets or events.
+//! Time is tokio's paused clock: prompt pacing, RTP inactivity and event retries run in
+//! simulated time (the clock jumps to the next timer whenever every task is idle), so the
+//! whole file takes milliseconds and no result depends on how busy the machine is.
 
 #[path = "call_media/support.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use hotline::media::player::PlayMode;
 use hotline::media::rtp::write_packet;
@@ -12,13 +17,14 @@ use hotline::media::Codec;
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, Leg, MediaCommand, RecordFrame,
 };
+use hotline::runtime::Clock;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use support::*;
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn play_once_sends_every_frame_then_reports() {
     let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let p = prompt(5);
@@ -49,7 +55,7 @@ async fn play_once_sends_every_frame_then_reports() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn loop_plays_until_stopped() {
     let call = start(Codec::Pcma, Duration::from_secs(30)).await;
     let p = prompt(2);
@@ -74,7 +80,7 @@ async fn loop_plays_until_stopped() {
     assert_eq!(call.trunk.count_within(Duration::from_millis(100)).await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bridge_transcodes_both_ways_with_our_stream_numbers() {
     let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
@@ -138,7 +144,7 @@ async fn bridge_transcodes_both_ways_with_our_stream_numbers() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dtmf_passes_with_the_operators_payload_type() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, _) = call.bridge(Codec::Pcmu, Some(96)).await;
@@ -154,7 +160,7 @@ async fn dtmf_passes_with_the_operators_payload_type() {
     assert_eq!(r.payload, event);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let decoy = Peer::bind().await; // the address in the phone's SDP
@@ -181,7 +187,7 @@ async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     assert_eq!(decoy.count_within(Duration::from_millis(50)).await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hold_plays_music_to_the_caller_and_unhold_resumes_in_time() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
@@ -262,7 +268,7 @@ async fn hold_plays_music_to_the_caller_and_unhold_resumes_in_time() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_caller_is_reported_once() {
     let mut call = start(Codec::Pcmu, Duration::from_millis(300)).await;
     let started = Instant::now();
@@ -284,7 +290,7 @@ async fn a_silent_caller_is_reported_once() {
     assert!(again.is_err(), "reported again: {again:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_operator_is_reported_but_not_while_holding() {
     let mut call = start(Codec::Pcmu, Duration::from_millis(300)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
@@ -323,7 +329,7 @@ async fn a_silent_operator_is_reported_but_not_while_holding() {
     assert_eq!(inactive, [Leg::Caller, Leg::Operator]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn recorder_gets_each_inbound_audio_packet() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcma, None).await;
@@ -364,7 +370,7 @@ async fn recorder_gets_each_inbound_audio_packet() {
     assert_eq!(&got[2].payload[..80], &[0x55; 80][..]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
     let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, _) = call.bridge(Codec::Pcmu, None).await;
@@ -387,7 +393,7 @@ async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn events_wait_for_a_busy_engine_while_audio_flows() {
     let trunk = Peer::bind().await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -404,8 +410,10 @@ async fn events_wait_for_a_busy_engine_while_audio_flows() {
         leg(Codec::Pcmu, None, trunk.addr()),
         CALLER_STREAM,
         Duration::from_secs(30),
+        Clock::system(),
         tx,
-    );
+    )
+    .expect("the media task starts");
     media
         .command(MediaCommand::Play {
             prompt: prompt(3),
@@ -495,7 +503,7 @@ fn update(leg: Leg, to: std::net::SocketAddr, send: bool, receive: bool) -> Medi
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_caller_whose_media_moves_is_followed_and_the_old_address_hears_nothing_more() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
@@ -550,7 +558,7 @@ async fn a_caller_whose_media_moves_is_followed_and_the_old_address_hears_nothin
     assert!(relayed.header.marker);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_caller_who_holds_us_is_sent_nothing_until_resumed() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
@@ -603,7 +611,7 @@ async fn a_caller_who_holds_us_is_sent_nothing_until_resumed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_leg_not_expected_to_send_is_not_inactive_until_it_is_again() {
     let mut call = start(Codec::Pcmu, Duration::from_millis(200)).await;
     call.trunk_sends(0, 0xFF).await;

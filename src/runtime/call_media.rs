@@ -27,6 +27,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 pub use crate::media::Leg;
+use crate::runtime::clock::Clock;
 use crate::switchboard::CallRef;
 
 mod record;
@@ -176,25 +178,28 @@ impl CallMediaHandle {
 }
 
 /// Starts the media task of `call`, sending to the caller as `caller_stream` (the stream
-/// state the call's SDP answer and any earlier prompt left).
+/// state the call's SDP answer and any earlier prompt left). Fails only when the socket
+/// cannot be duplicated for sending (out of file descriptors).
 pub fn spawn_call_media(
     call: CallRef,
     caller_socket: UdpSocket,
     caller: LegConfig,
     caller_stream: RtpStreamState,
     inactivity: Duration,
+    clock: Clock,
     events: mpsc::Sender<(CallRef, CallMediaEvent)>,
-) -> CallMediaHandle {
-    let now = Instant::now();
+) -> io::Result<CallMediaHandle> {
+    let now = clock.mono();
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let cancel = CancellationToken::new();
     let task = CallMedia {
         call,
+        clock,
         caller: LegIo::new(
             caller_socket,
             RelayLeg::new(caller, caller_stream, now),
             now,
-        ),
+        )?,
         operator: None,
         playback: None,
         held: false,
@@ -210,16 +215,21 @@ pub fn spawn_call_media(
         record_dropped: 0,
     };
     let task = tokio::spawn(task.run(rx, cancel.clone()));
-    CallMediaHandle {
+    Ok(CallMediaHandle {
         commands,
         cancel,
         task,
-    }
+    })
 }
 
 /// A socket and the stream logic of one leg.
 struct LegIo {
+    /// Read through tokio (readiness), written through `out`.
     socket: UdpSocket,
+    /// The same socket for sending: a plain non-blocking send needs no readiness from the
+    /// reactor, so the very first packet of a call (sent before the reactor ever polled
+    /// the new socket) is not refused as "would block".
+    out: std::net::UdpSocket,
     relay: RelayLeg,
     /// Inactivity counts from here when the peer has been silent since (creation, unhold).
     since: Instant,
@@ -232,16 +242,18 @@ struct LegIo {
 }
 
 impl LegIo {
-    fn new(socket: UdpSocket, relay: RelayLeg, now: Instant) -> LegIo {
-        LegIo {
+    fn new(socket: UdpSocket, relay: RelayLeg, now: Instant) -> io::Result<LegIo> {
+        let out = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
+        Ok(LegIo {
             socket,
+            out,
             relay,
             since: now,
             heard: false,
             inactive_reported: false,
             sending: true,
             expecting: true,
-        }
+        })
     }
 
     /// The peer's new offer/answer. Returns whether it is expected to send again after a
@@ -281,6 +293,7 @@ enum Wake {
 
 struct CallMedia {
     call: CallRef,
+    clock: Clock,
     caller: LegIo,
     operator: Option<LegIo>,
     playback: Option<Playback>,
@@ -305,7 +318,7 @@ impl CallMedia {
     async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, cancel: CancellationToken) {
         let mut inbuf = [0u8; RECV_BUF];
         let mut outbuf = [0u8; RECV_BUF];
-        let timer = tokio::time::sleep_until(TokioInstant::now());
+        let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
@@ -326,7 +339,7 @@ impl CallMedia {
                 _ = self.caller.socket.readable() => Wake::Readable,
                 _ = readable(operator) => Wake::Readable,
             };
-            let now = Instant::now();
+            let now = self.clock.mono();
             match wake {
                 Wake::Stop => break,
                 Wake::Timer => {
@@ -395,7 +408,7 @@ impl CallMedia {
                 }
                 self.prompt_packets += 1;
                 send(
-                    &self.caller.socket,
+                    &self.caller.out,
                     &outbuf[..n],
                     target,
                     &mut self.send_dropped,
@@ -463,7 +476,14 @@ impl CallMedia {
                     ts: rand::random(),
                 };
                 let relay = RelayLeg::new(operator, stream, now);
-                self.operator = Some(LegIo::new(operator_socket, relay, now));
+                match LegIo::new(operator_socket, relay, now) {
+                    Ok(io) => self.operator = Some(io),
+                    // Out of file descriptors: the operator leg stays silent, and its
+                    // inactivity ends the call as any dead leg would.
+                    Err(e) => {
+                        tracing::error!(call = ?self.call, error = %e, "operator leg not bridged")
+                    }
+                }
                 self.held = false;
                 self.caller.relay.end_source();
                 self.arm_inactivity(now + self.inactivity);
@@ -588,7 +608,7 @@ impl CallMedia {
         if let (true, Some(to)) = (forward, to.filter(|to| to.sending)) {
             if let Some(n) = to.relay.relay_from(now, &inbound, data, out) {
                 send(
-                    &to.socket,
+                    &to.out,
                     &out[..n],
                     to.relay.target(),
                     &mut self.send_dropped,
@@ -625,8 +645,8 @@ async fn readable(socket: Option<&UdpSocket>) -> io::Result<()> {
 
 /// Sends without waiting: a full send buffer means the network is behind, and audio that
 /// waits is worse than audio lost.
-fn send(socket: &UdpSocket, packet: &[u8], target: SocketAddr, dropped: &mut u64) {
-    match socket.try_send_to(packet, target) {
+fn send(socket: &std::net::UdpSocket, packet: &[u8], target: SocketAddr, dropped: &mut u64) {
+    match socket.send_to(packet, target) {
         Ok(_) => {}
         Err(e) => {
             *dropped += 1;

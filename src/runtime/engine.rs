@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::player::{PlayMode, RtpStreamState};
 use crate::media::relay::LegConfig;
-use crate::model::Now;
 use crate::model::RegisterWrite;
 use crate::sip::{Peer, Transport};
 use crate::switchboard::{Action, CallRef, Leg, MediaEvent, MediaOrder, Switchboard};
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
+use super::clock::Clock;
 use super::live::LiveCommand;
 use super::metrics::Metrics;
 use super::prompts::Prompts;
@@ -61,6 +61,7 @@ struct MediaSlot {
 }
 
 pub struct Engine {
+    clock: Clock,
     sb: Switchboard,
     udp: UdpSocket,
     tcp: Option<tokio::net::TcpListener>,
@@ -87,12 +88,13 @@ pub struct Engine {
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
 }
 
-/// The engine's control links: the console's live requests in, metrics out, and reload
-/// requests (SIGHUP) in.
+/// The engine's control links: the console's live requests in, metrics out, reload
+/// requests (SIGHUP) in, and the clock it reads.
 pub struct Control {
     pub live_rx: mpsc::Receiver<LiveCommand>,
     pub metrics_tx: watch::Sender<Metrics>,
     pub reload_rx: mpsc::Receiver<()>,
+    pub clock: Clock,
 }
 
 impl Engine {
@@ -109,10 +111,12 @@ impl Engine {
             live_rx,
             metrics_tx,
             reload_rx,
+            clock,
         } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
         Engine {
+            clock,
             sb,
             udp: sockets.udp,
             tcp: Some(sockets.tcp),
@@ -157,16 +161,16 @@ impl Engine {
                 _ = shutdown.cancelled(), if !self.sb.is_draining() => {
                     tracing::info!(calls = self.sb.active_calls(), grace = ?grace, "shutting down: refusing new calls");
                     self.sb.begin_shutdown();
-                    grace_over = Some(TokioInstant::now() + grace);
+                    grace_over = Some(self.clock.tokio() + grace);
                 }
                 _ = sleep_until(grace_over), if grace_over.is_some() && hard_stop.is_none() => {
                     tracing::warn!(calls = self.sb.active_calls(), "grace over: ending calls in progress");
-                    self.sb.end_all_calls(Now::read());
-                    hard_stop = Some(TokioInstant::now() + HARD_STOP_AFTER);
+                    self.sb.end_all_calls(self.clock.now());
+                    hard_stop = Some(self.clock.tokio() + HARD_STOP_AFTER);
                 }
                 _ = sleep_until(hard_stop), if hard_stop.is_some() => break,
                 r = self.udp.recv_from(&mut buf) => match r {
-                    Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, Now::read()),
+                    Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, self.clock.now()),
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
@@ -178,7 +182,7 @@ impl Engine {
                     self.recording_closed(&call_id, outcome);
                 }
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
-                    self.sb.handle_timeout(Now::read());
+                    self.sb.handle_timeout(self.clock.now());
                 }
                 // The writer's queue was full: look again soon (the loop top moves them on).
                 _ = tokio::time::sleep(HELD_RETRY), if !self.held.is_empty() => {}
@@ -238,7 +242,7 @@ impl Engine {
         self.prompts = prompts;
         self.sb.reload(
             crate::switchboard::Settings::from_config(&config),
-            Now::read(),
+            self.clock.now(),
         );
     }
 
@@ -256,7 +260,7 @@ impl Engine {
 
     fn publish_metrics(&mut self) {
         let m = &mut self.metrics;
-        m.live = self.sb.snapshot(Now::read());
+        m.live = self.sb.snapshot(self.clock.now());
         m.counters = self.sb.counters().clone();
         m.switchboard = self.sb.stats();
         m.tx = self.sb.tx_stats();
@@ -267,7 +271,7 @@ impl Engine {
 
     /// The console asks: a snapshot of the line, or a supervisor's pause/resume.
     fn on_live(&mut self, cmd: LiveCommand) {
-        let now = Now::read();
+        let now = self.clock.now();
         match cmd {
             LiveCommand::Snapshot { reply } => {
                 let _ = reply.send(self.sb.snapshot(now));
@@ -296,7 +300,7 @@ impl Engine {
                     transport: Transport::Tcp,
                     addr,
                 },
-                Now::read(),
+                self.clock.now(),
             ),
             TcpEvent::Invalid { addr, bytes, error } => self.sb.answer_unparseable(
                 &bytes,
@@ -305,7 +309,7 @@ impl Engine {
                     transport: Transport::Tcp,
                     addr,
                 },
-                Now::read(),
+                self.clock.now(),
             ),
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, "TCP framing error: connection closed");
@@ -368,7 +372,7 @@ impl Engine {
         let job = RecordingStart {
             call_id: call_id.clone(),
             received_at,
-            start: std::time::Instant::now(),
+            start: self.clock.mono(),
         };
         match self.recorder.start(job) {
             Ok((frames, handle)) => {
@@ -399,7 +403,7 @@ impl Engine {
         else {
             return;
         };
-        let end = std::time::Instant::now();
+        let end = self.clock.mono();
         self.closing_recordings
             .spawn(async move { (call_id, handle.stop(end).await) });
     }
@@ -408,27 +412,34 @@ impl Engine {
     /// switchboard at once.
     fn open_caller_media(&mut self, call: CallRef, media: LegConfig, stream: RtpStreamState) {
         let port = match self.pool.bind() {
-            Ok((socket, port)) => {
-                let task = call_media::spawn_call_media(
-                    call,
-                    socket,
-                    media,
-                    stream,
-                    self.rtp_timeout,
-                    self.media_tx.clone(),
-                );
-                let slot = self.media.entry(call).or_default();
-                slot.caller_port = Some(port);
-                slot.task = Some(task);
-                Some(port)
-            }
+            Ok((socket, port)) => match call_media::spawn_call_media(
+                call,
+                socket,
+                media,
+                stream,
+                self.rtp_timeout,
+                self.clock,
+                self.media_tx.clone(),
+            ) {
+                Ok(task) => {
+                    let slot = self.media.entry(call).or_default();
+                    slot.caller_port = Some(port);
+                    slot.task = Some(task);
+                    Some(port)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the call's media");
+                    self.pool.release(port);
+                    None
+                }
+            },
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind an RTP port");
                 None
             }
         };
         self.sb
-            .handle_media_ready(call, Leg::Caller, port, Now::read());
+            .handle_media_ready(call, Leg::Caller, port, self.clock.now());
     }
 
     /// Bind an operator leg's RTP socket (kept until the bridge takes it) and tell the
@@ -449,7 +460,7 @@ impl Engine {
             }
         };
         self.sb
-            .handle_media_ready(call, Leg::Operator, port, Now::read());
+            .handle_media_ready(call, Leg::Operator, port, self.clock.now());
     }
 
     fn media_order(&mut self, call: CallRef, order: MediaOrder) {
@@ -475,7 +486,7 @@ impl Engine {
                     tracing::warn!("bridge ordered without an operator socket");
                     return;
                 };
-                slot.bridged_at = Some(std::time::Instant::now());
+                slot.bridged_at = Some(self.clock.mono());
                 MediaCommand::Bridge {
                     operator_socket,
                     operator,
@@ -508,7 +519,7 @@ impl Engine {
     }
 
     fn on_media_event(&mut self, call: CallRef, event: CallMediaEvent) {
-        let now = Now::read();
+        let now = self.clock.now();
         match event {
             CallMediaEvent::PromptFinished { tag } => {
                 self.sb

@@ -7,6 +7,7 @@
 //! packet: each call's RTP has its own task that reports events back.
 
 pub mod call_media;
+pub mod clock;
 pub mod engine;
 pub mod live;
 pub mod metrics;
@@ -18,6 +19,7 @@ pub mod sockets;
 pub mod spool;
 pub mod tcp;
 
+pub use clock::Clock;
 pub use sockets::Sockets;
 
 use rand::RngCore;
@@ -25,7 +27,6 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::model::Now;
 use crate::store::{Store, StoreError};
 use crate::switchboard::{Settings, Switchboard};
 
@@ -83,6 +84,15 @@ impl Line {
     /// Everything is ready before the first packet is read: a bad config, prompt or
     /// database never starts half a server.
     pub async fn prepare(config: Config, sockets: Sockets) -> Result<Line, RuntimeError> {
+        Line::prepare_with_clock(config, sockets, Clock::system()).await
+    }
+
+    /// [`Line::prepare`] reading the time from `clock` (a simulated one in tests).
+    pub async fn prepare_with_clock(
+        config: Config,
+        sockets: Sockets,
+        clock: Clock,
+    ) -> Result<Line, RuntimeError> {
         let prompts = Prompts::load(&config.prompts)?;
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         // Writes spooled during an outage of the last run go in before the interrupted calls
@@ -95,7 +105,7 @@ impl Line {
                 "register writes spooled by the last run replayed"
             );
         }
-        let interrupted = store.mark_interrupted(Now::read().wall).await?;
+        let interrupted = store.mark_interrupted(clock.wall()).await?;
         if interrupted > 0 {
             tracing::warn!(
                 calls = interrupted,
@@ -122,7 +132,7 @@ impl Line {
             let _ = writer.send(recording_write(&r.call_id, r.outcome)).await;
         }
         let settings = Settings::from_config(&config);
-        let switchboard = Switchboard::new(settings, rand::rng().next_u64(), Now::read());
+        let switchboard = Switchboard::new(settings, rand::rng().next_u64(), clock.now());
         let (live, live_rx) = LiveHandle::channel(64);
         let (metrics_tx, metrics) = tokio::sync::watch::channel(metrics::Metrics::default());
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
@@ -140,6 +150,7 @@ impl Line {
                 live_rx,
                 metrics_tx,
                 reload_rx,
+                clock,
             },
             reload_tx,
             metrics,

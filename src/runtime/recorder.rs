@@ -45,9 +45,10 @@ pub(crate) use self::files::{
     WAV_SUFFIX,
 };
 
-/// Where the file task reads the time: `Instant::now` in service, a hand-moved clock in
-/// tests (so what is on disk does not depend on how fast the test machine is).
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+/// Where the writer threads read the audio's time: the runtime's monotonic clock in
+/// service, a hand-moved clock in tests (so what is on disk does not depend on how fast the
+/// test machine is).
+pub type AudioClock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// How the recorder works. [`Default`] is what the service uses.
 #[derive(Clone)]
@@ -66,7 +67,7 @@ pub struct RecorderConfig {
     /// The aligner's jitter allowance and resync threshold.
     pub aligner: AlignerConfig,
     /// The monotonic clock.
-    pub clock: Clock,
+    pub clock: AudioClock,
 }
 
 impl Default for RecorderConfig {
@@ -80,7 +81,7 @@ impl Default for RecorderConfig {
             queue_frames: usize::try_from(two_seconds).unwrap_or(200),
             time_zone: TimeZone::UTC,
             aligner: AlignerConfig::default(),
-            clock: Arc::new(Instant::now),
+            clock: Arc::new(|| crate::runtime::clock::Clock::system().mono()),
         }
     }
 }

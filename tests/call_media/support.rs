@@ -11,6 +11,7 @@ use hotline::media::Codec;
 use hotline::runtime::call_media::{
     spawn_call_media, CallMediaEvent, CallMediaHandle, MediaCommand,
 };
+use hotline::runtime::Clock;
 use hotline::switchboard::CallRef;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -128,8 +129,10 @@ pub async fn start(codec: Codec, inactivity: Duration) -> Call {
         leg(codec, Some(101), trunk.addr()),
         CALLER_STREAM,
         inactivity,
+        Clock::system(),
         tx,
-    );
+    )
+    .expect("the media task starts");
     Call {
         media,
         events,

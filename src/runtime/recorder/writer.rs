@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::track::{Failure, Sink, Track, Written};
-use super::Clock;
+use super::AudioClock;
 
 /// A recording file shared by its WAV writer and its track (for syncing): one open file
 /// descriptor per recording, however many handles.
@@ -85,7 +85,7 @@ pub(crate) struct Settings {
     /// Frames taken per recording per tick: the queue's capacity, so a recording that fell
     /// behind catches up in one tick without starving its neighbours for longer.
     pub frames_per_tick: usize,
-    pub clock: Clock,
+    pub clock: AudioClock,
 }
 
 /// One writer thread, as the recorder sees it.
@@ -117,15 +117,18 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
     let mut tracks: HashMap<u64, Track<DiskFile>> = HashMap::new();
     // One sample buffer for every recording of the thread: reused, never shrunk.
     let mut buf: Vec<i16> = Vec::new();
-    let mut next_tick = Instant::now() + settings.tick;
+    // The thread wakes on the real monotonic clock (a std thread cannot follow tokio's
+    // paused time); the audio's own time is `settings.clock`.
+    let pace = crate::runtime::clock::Clock::system();
+    let mut next_tick = pace.mono() + settings.tick;
     loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
+        let wait = next_tick.saturating_duration_since(pace.mono());
         match commands.recv_timeout(wait) {
             Ok(command) => handle(command, &mut tracks, &load, &settings, &mut buf),
             Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        let real = Instant::now();
+        let real = pace.mono();
         if real >= next_tick {
             let now = (settings.clock)();
             for track in tracks.values_mut() {

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::{Counters, Item, APPLY_TIMEOUT, FIRST_BACKOFF, MAX_BACKOFF, MAX_BATCH};
 use crate::model::RegisterWrite;
+use crate::runtime::clock::Clock;
 use crate::runtime::spool::{ChunkReport, Spool, SpoolError};
 use crate::store::{ApplyReport, Store, StoreError};
 
@@ -43,7 +44,7 @@ pub(super) async fn run(
         spool,
         backoff: FIRST_BACKOFF,
         attempt: 0,
-        retry_at: Instant::now(),
+        retry_at: Clock::system().tokio(),
         waiting_commit: Vec::new(),
     };
     if task.spooling() {
@@ -149,7 +150,7 @@ impl Task {
             tokio::time::sleep_until(self.retry_at).await;
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             if self.spooling() {
-                self.retry_at = Instant::now();
+                self.retry_at = Clock::system().tokio();
                 self.replay().await;
             }
         }
@@ -248,7 +249,7 @@ impl Task {
     }
 
     fn failed_quietly(&mut self) {
-        self.retry_at = Instant::now() + self.backoff;
+        self.retry_at = Clock::system().tokio() + self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 }
