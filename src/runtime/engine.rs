@@ -36,14 +36,11 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// After the grace period, how long BYEs may take before the engine stops regardless.
 /// How often `/metrics` is refreshed.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
 
 /// How often held register writes are offered to a full writer queue again.
 const HELD_RETRY: Duration = Duration::from_millis(20);
-
-const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
 
 /// A call's media: the task (on the caller's socket), and the operator leg's socket from
 /// its ring until the bridge takes it.
@@ -148,27 +145,17 @@ impl Engine {
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut grace_over: Option<TokioInstant> = None;
-        let mut hard_stop: Option<TokioInstant> = None;
         loop {
             self.carry_out().await;
-            if self.sb.is_draining() && self.sb.active_calls() == 0 {
+            if self.sb.is_stopped(self.clock.now()) {
                 break;
             }
             let timer = self.sb.poll_timeout();
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if !self.sb.is_draining() => {
-                    tracing::info!(calls = self.sb.active_calls(), grace = ?grace, "shutting down: refusing new calls");
-                    self.sb.begin_shutdown();
-                    grace_over = Some(self.clock.tokio() + grace);
+                    self.sb.begin_shutdown(grace, self.clock.now());
                 }
-                _ = sleep_until(grace_over), if grace_over.is_some() && hard_stop.is_none() => {
-                    tracing::warn!(calls = self.sb.active_calls(), "grace over: ending calls in progress");
-                    self.sb.end_all_calls(self.clock.now());
-                    hard_stop = Some(self.clock.tokio() + HARD_STOP_AFTER);
-                }
-                _ = sleep_until(hard_stop), if hard_stop.is_some() => break,
                 r = self.udp.recv_from(&mut buf) => match r {
                     Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, self.clock.now()),
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),

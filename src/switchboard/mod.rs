@@ -46,7 +46,7 @@ mod renegotiation_tests;
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -134,6 +134,7 @@ pub struct Switchboard {
     rng: SmallRng,
     next_ref: u64,
     draining: bool,
+    shutdown: Shutdown,
     stats: SwitchboardStats,
     counters: counters::Counters,
 }
@@ -159,6 +160,7 @@ impl Switchboard {
             rng: SmallRng::seed_from_u64(seed),
             next_ref: 1,
             draining: false,
+            shutdown: Shutdown::Serving,
             stats: SwitchboardStats::default(),
             counters: counters::Counters::default(),
         }
@@ -190,6 +192,18 @@ impl Switchboard {
         self.pump(now);
         self.acd.handle_timeout(now.mono);
         self.pump(now);
+        if let Shutdown::Grace { until } = self.shutdown {
+            if until <= now.mono {
+                tracing::warn!(
+                    calls = self.calls.len(),
+                    "grace over: ending calls in progress"
+                );
+                self.end_all_calls(now);
+                self.shutdown = Shutdown::Ending {
+                    until: now.mono + Self::HARD_STOP_AFTER,
+                };
+            }
+        }
     }
 
     /// The runtime opened an RTP socket for a leg of the call (`Some(port)`), or could
@@ -227,9 +241,31 @@ impl Switchboard {
             }));
     }
 
-    /// Stop admitting calls: new INVITEs get 503; calls in progress go on.
-    pub fn begin_shutdown(&mut self) {
+    /// Stop admitting calls: new INVITEs get 503; calls in progress go on for `grace`,
+    /// then are ended (`interrupted`), and their BYEs get [`Self::HARD_STOP_AFTER`] more.
+    pub fn begin_shutdown(&mut self, grace: Duration, now: Now) {
+        if self.draining {
+            return;
+        }
+        tracing::info!(
+            calls = self.calls.len(),
+            ?grace,
+            "shutting down: refusing new calls"
+        );
         self.draining = true;
+        self.shutdown = Shutdown::Grace {
+            until: now.mono + grace,
+        };
+    }
+
+    /// After a shutdown began: every call is over, or the time for their BYEs is up. The
+    /// runtime stops serving then.
+    pub fn is_stopped(&self, now: Now) -> bool {
+        match self.shutdown {
+            Shutdown::Serving => false,
+            Shutdown::Grace { .. } => self.calls.is_empty(),
+            Shutdown::Ending { until } => self.calls.is_empty() || until <= now.mono,
+        }
     }
 
     /// The shutdown grace is over: end every call still going (`interrupted`).
@@ -264,7 +300,11 @@ impl Switchboard {
 
     /// The next instant `handle_timeout` must be called at.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.ua.poll_timeout(), self.acd.poll_timeout()]
+        let shutdown = match self.shutdown {
+            Shutdown::Serving => None,
+            Shutdown::Grace { until } | Shutdown::Ending { until } => Some(until),
+        };
+        [self.ua.poll_timeout(), self.acd.poll_timeout(), shutdown]
             .into_iter()
             .flatten()
             .min()
@@ -529,6 +569,20 @@ impl Switchboard {
         self.next_ref += 1;
         r
     }
+
+    /// After the grace, how long our BYEs may take before the line stops regardless.
+    pub const HARD_STOP_AFTER: Duration = Duration::from_secs(5);
+}
+
+/// Where a shutdown stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shutdown {
+    /// Taking calls.
+    Serving,
+    /// New calls refused; calls in progress may finish until `until`.
+    Grace { until: Instant },
+    /// Calls in progress were ended; their BYEs have until `until`.
+    Ending { until: Instant },
 }
 
 /// The registrar's accounts from the configured operators.

@@ -507,7 +507,7 @@ fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
     let now = t0();
     let (call, _, d) = answered_call(&mut sb, now, "s1");
     let (_, tag) = d.played().unwrap();
-    sb.begin_shutdown();
+    sb.begin_shutdown(Duration::from_secs(30), now);
     sb.handle_datagram(
         &invite("s2", "792112", Some(&sdp(17002, "0"))),
         trunk(),
@@ -526,15 +526,30 @@ fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
 }
 
 #[test]
-fn grace_over_interrupts_calls_in_progress() {
+fn grace_over_interrupts_calls_in_progress_and_their_byes_get_a_bounded_wait() {
     let mut sb = switchboard(false);
     let now = t0();
     answered_call(&mut sb, now, "i1");
-    sb.begin_shutdown();
-    sb.end_all_calls(now);
+    sb.begin_shutdown(Duration::from_secs(30), now);
+    assert!(!sb.is_stopped(now));
+    let before = now.advanced(Duration::from_millis(29_999));
+    sb.handle_timeout(before);
+    assert!(
+        drain(&mut sb).requests().is_empty(),
+        "the grace is not over yet"
+    );
+    let over = sb.poll_timeout().expect("the grace's end is a deadline");
+    assert_eq!(over, now.mono + Duration::from_secs(30));
+    let at_end = now.advanced(Duration::from_secs(30));
+    sb.handle_timeout(at_end);
     let d = drain(&mut sb);
     assert_eq!(d.requests(), vec!["BYE"]);
     assert_eq!(d.final_update().outcome, Some(Outcome::Interrupted));
+    // The caller never answers our BYE: the line stops after the hard-stop wait anyway.
+    assert!(!sb.is_stopped(at_end));
+    let hard = at_end.advanced(Switchboard::HARD_STOP_AFTER);
+    assert!(sb.poll_timeout().is_some_and(|t| t <= hard.mono));
+    assert!(sb.is_stopped(hard));
 }
 
 #[test]
