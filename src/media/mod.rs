@@ -1,13 +1,15 @@
-//! Media, sans-IO: the codecs ([`Codec`]), G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt playback ([`player`]),
-//! symmetric-RTP latching ([`latch`]). The runtime's media tasks wrap these in sockets.
+//! Media, sans-IO: the codecs ([`Codec`]), G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt
+//! playback ([`player`]), symmetric-RTP latching ([`latch`]), one direction of a bridge
+//! ([`relay`]), and the stereo recording of a conversation into a WAV file ([`stereo`]).
+//! The runtime's media tasks and recorder threads wrap these in sockets and files.
 
 mod codec;
 pub mod g711;
 pub mod latch;
 pub mod player;
-pub mod recording;
 pub mod relay;
 pub mod rtp;
+pub mod stereo;
 
 pub use codec::Codec;
 

@@ -6,7 +6,7 @@
 //! hands the file to one of a few writer threads (see `writer` for why threads). The media
 //! task `try_send`s [`RecordFrame`]s into the returned bounded queue (about 2 s), so it
 //! never waits on disk; the writer takes them every tick (50 ms), aligns them (the
-//! sans-IO `media::recording` core), writes, and checkpoints + syncs every second.
+//! sans-IO `media::stereo` core), writes, and checkpoints + syncs every second.
 //! [`RecordingHandle::stop`] finishes the file and yields the facts the register keeps.
 //!
 //! Invariants:
@@ -37,7 +37,7 @@ use self::files::CreateFailure;
 use self::track::Track;
 use self::writer::{Command, DiskFile, Settings, Worker};
 use crate::media::player::FRAME_DURATION;
-use crate::media::recording::{Aligner, AlignerConfig, WavWriter};
+use crate::media::stereo::{Aligner, AlignerConfig, WavWriter};
 pub use crate::runtime::call_media::RecordFrame;
 
 pub(crate) use self::files::{

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::files;
 use super::{RecordingOutcome, RecordingSummary, RepairedRecording};
-use crate::media::recording::{inspect, repair, RepairReport};
+use crate::media::stereo::{inspect, repair, RepairReport};
 
 /// Repairs every marked recording under `root` using up to `threads` threads, in path order.
 pub(super) fn repair_all(root: &Path, threads: usize) -> Vec<RepairedRecording> {

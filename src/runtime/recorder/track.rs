@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::files;
-use crate::media::recording::{Aligner, Side, WavWriter};
+use crate::media::stereo::{Aligner, Side, WavWriter};
 use crate::runtime::call_media::{Leg, RecordFrame};
 
 /// What a track writes to: a file, or a failing stand-in in tests.
@@ -278,7 +278,7 @@ mod tests {
 
     use super::*;
     use crate::media::player::FRAME_SAMPLES;
-    use crate::media::recording::AlignerConfig;
+    use crate::media::stereo::AlignerConfig;
     use crate::media::Codec;
 
     /// Data, position, room, syncs.

@@ -1,4 +1,4 @@
-//! Call recording, sans-IO: the two legs of a conversation become one time-aligned stereo
+//! Stereo recording of a call, sans-IO: the two legs of a conversation become one time-aligned stereo
 //! stream ([`Aligner`]), written as a 16-bit 8 kHz WAV file that stays playable if the
 //! process dies mid-call ([`WavWriter`], [`repair`]), and read back by `recordings verify`
 //! ([`inspect`]).

@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use super::*;
-use crate::media::recording::WavWriter;
+use crate::media::stereo::WavWriter;
 
 /// A finished recording of `frames` frames (left `i`, right `-i`).
 fn recording(frames: usize) -> Vec<u8> {

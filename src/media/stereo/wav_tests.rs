@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use super::*;
-use crate::media::recording::{inspect, repair};
+use crate::media::stereo::{inspect, repair};
 
 /// `frames` stereo frames whose samples name their position: left `i`, right `-i`.
 fn ramp(from: usize, frames: usize) -> Vec<i16> {
