@@ -17,6 +17,9 @@ use hotline::model::{
 };
 use jiff::Timestamp;
 
+mod throughput;
+pub use throughput::*;
+
 /// One empty register on one backend.
 pub trait Harness: Sized {
     fn new() -> impl Future<Output = Self>;
@@ -57,6 +60,14 @@ macro_rules! store_cases {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn writer_under_load_loses_and_duplicates_nothing() {
             store_cases::writer_under_load_loses_and_duplicates_nothing(
+                &<$harness as store_cases::Harness>::new().await,
+            )
+            .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "a measurement: run with --ignored --nocapture"]
+        async fn register_write_throughput() {
+            store_cases::register_write_throughput(
                 &<$harness as store_cases::Harness>::new().await,
             )
             .await;
