@@ -264,3 +264,33 @@ pub async fn a_call_s_updates_in_one_batch_apply_as_if_one_by_one<H: Harness>(h:
     assert!(store.call("missing").await.expect("read").is_none());
     store.close().await;
 }
+
+/// Many refusals in one batch: each is skipped alone and everything after it still commits
+/// in the same transaction (PostgreSQL aborts a transaction at its first error unless a
+/// savepoint catches it; SQLite rolls back only the statement).
+pub async fn a_refused_write_does_not_abort_the_transaction<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    let writes: Vec<_> = (0..50)
+        .flat_map(|i| {
+            let id = format!("c{i:02}");
+            // Every seventh ring names a call that does not exist: the foreign key refuses it.
+            let rung = if i % 7 == 0 { "nobody" } else { id.as_str() };
+            [
+                open(&id),
+                ring(rung, "101", "2026-11-24T15:21:50Z", "no_answer"),
+            ]
+        })
+        .collect();
+    let report = store.apply(&writes).await.expect("commits");
+    assert_eq!(report.opened, 50);
+    assert_eq!(report.updated, 50 - 8);
+    assert_eq!(
+        report.skipped.iter().map(|s| s.index).collect::<Vec<_>>(),
+        (0..50)
+            .filter(|i| i % 7 == 0)
+            .map(|i| 2 * i + 1)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(store.count_calls().await.expect("count"), 50);
+    store.close().await;
+}

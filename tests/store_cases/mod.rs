@@ -53,6 +53,7 @@ macro_rules! store_cases {
             an_update_leaves_absent_fields_alone,
             the_schema_rejects_unknown_outcomes_and_hangup_parties,
             inapplicable_writes_are_skipped_and_the_batch_commits,
+            a_refused_write_does_not_abort_the_transaction,
             applying_a_batch_twice_changes_nothing,
             ring_attempts_are_ordered_and_counted_once,
             mark_interrupted_closes_rows_left_in_progress,
