@@ -7,9 +7,11 @@
 
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::{push_tuple, Columns, Db, PushArg};
+use super::dialect::{
+    count, execute, fetch_all, fetch_optional, push_tuple, read_all, Columns, Db, PushArg,
+};
 use super::qa::{AuditEntry, Principal, Role, UserRecord};
-use super::register::{count, execute, fetch_all, fetch_optional, read_all};
+
 use super::{database, StoreError};
 
 fn role_of(row: &impl Columns, column: &str) -> Result<Role, sqlx::Error> {

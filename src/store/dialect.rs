@@ -18,7 +18,9 @@ use std::future::Future;
 
 use sqlx::postgres::Postgres;
 use sqlx::sqlite::Sqlite;
-use sqlx::{Database, Executor, QueryBuilder, Row};
+use sqlx::{Database, Executor, Pool, QueryBuilder, Row};
+
+use super::{database, StoreError};
 
 /// The SQL spellings and behaviours that differ between the backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +77,9 @@ impl Dialect {
     }
 }
 
-/// Pushes `1` if `needle` occurs literally in the text column `column` (no wildcards, so
-/// digits typed into a search are never read as a pattern), `0` otherwise.
+/// Pushes the position at which `needle` first occurs in the text column `column`, 0 if it
+/// does not: a literal match (no wildcards, so digits typed into a search are never read
+/// as a pattern).
 pub(super) fn push_position<'a, DB: Db>(
     q: &mut QueryBuilder<'a, DB>,
     column: &str,
@@ -302,6 +305,57 @@ macro_rules! adapter {
 
 adapter!(Sqlite, Dialect::Sqlite);
 adapter!(Postgres, Dialect::Postgres);
+
+// What every query of the store does with its rows: run on a connection of the pool,
+// errors as the store's own.
+
+/// Every row the query returns, on a connection of the pool.
+pub(super) async fn fetch_all<DB: Db>(
+    pool: &Pool<DB>,
+    q: &mut QueryBuilder<'_, DB>,
+) -> Result<Vec<DB::Row>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(database)?;
+    DB::fetch_all(&mut conn, q).await.map_err(database)
+}
+
+/// The first row the query returns, if any.
+pub(super) async fn fetch_optional<DB: Db>(
+    pool: &Pool<DB>,
+    q: &mut QueryBuilder<'_, DB>,
+) -> Result<Option<DB::Row>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(database)?;
+    DB::fetch_optional(&mut conn, q).await.map_err(database)
+}
+
+/// Runs a statement; the rows it changed.
+pub(super) async fn execute<DB: Db>(
+    pool: &Pool<DB>,
+    q: &mut QueryBuilder<'_, DB>,
+) -> Result<u64, StoreError> {
+    let mut conn = pool.acquire().await.map_err(database)?;
+    DB::execute(&mut conn, q).await.map_err(database)
+}
+
+/// Each row read with `read`.
+pub(super) fn read_all<R, T>(
+    rows: &[R],
+    read: impl Fn(&R) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter()
+        .map(read)
+        .collect::<Result<_, _>>()
+        .map_err(database)
+}
+
+/// The single count a `SELECT COUNT(*) AS n` returns. Counts are never negative.
+pub(super) async fn count<DB: Db>(
+    pool: &Pool<DB>,
+    q: &mut QueryBuilder<'_, DB>,
+) -> Result<u64, StoreError> {
+    let rows = fetch_all(pool, q).await?;
+    let n = read_all(&rows, |r| r.int("n"))?;
+    Ok(n.first().copied().unwrap_or(0).max(0).unsigned_abs())
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::{Columns, Db, PushArg};
+use super::dialect::{count, execute, fetch_all, fetch_optional, read_all, Columns, Db, PushArg};
 use super::qa::{EventRecord, RingRecord};
 use super::{database, StoreError};
 use crate::model::{format_time, CallRecord};
@@ -20,54 +20,6 @@ pub(super) const COLUMNS: &str = "id, sip_call_id, caller, dialed, source, recei
 /// `SELECT` of every column of `calls`, to be followed by a condition and an order.
 pub(super) fn select_calls<'a, DB: Db>() -> QueryBuilder<'a, DB> {
     QueryBuilder::new(format!("SELECT {COLUMNS} FROM calls"))
-}
-
-/// Every row the query returns, on a connection of the pool.
-pub(super) async fn fetch_all<DB: Db>(
-    pool: &Pool<DB>,
-    q: &mut QueryBuilder<'_, DB>,
-) -> Result<Vec<DB::Row>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(database)?;
-    DB::fetch_all(&mut conn, q).await.map_err(database)
-}
-
-/// The first row the query returns, if any.
-pub(super) async fn fetch_optional<DB: Db>(
-    pool: &Pool<DB>,
-    q: &mut QueryBuilder<'_, DB>,
-) -> Result<Option<DB::Row>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(database)?;
-    DB::fetch_optional(&mut conn, q).await.map_err(database)
-}
-
-/// Runs a statement; the rows it changed.
-pub(super) async fn execute<DB: Db>(
-    pool: &Pool<DB>,
-    q: &mut QueryBuilder<'_, DB>,
-) -> Result<u64, StoreError> {
-    let mut conn = pool.acquire().await.map_err(database)?;
-    DB::execute(&mut conn, q).await.map_err(database)
-}
-
-/// Each row read with `read`.
-pub(super) fn read_all<R, T>(
-    rows: &[R],
-    read: impl Fn(&R) -> Result<T, sqlx::Error>,
-) -> Result<Vec<T>, StoreError> {
-    rows.iter()
-        .map(read)
-        .collect::<Result<_, _>>()
-        .map_err(database)
-}
-
-/// The single count a `SELECT COUNT(*) AS n` returns. Counts are never negative.
-pub(super) async fn count<DB: Db>(
-    pool: &Pool<DB>,
-    q: &mut QueryBuilder<'_, DB>,
-) -> Result<u64, StoreError> {
-    let rows = fetch_all(pool, q).await?;
-    let n = read_all(&rows, |r| r.int("n"))?;
-    Ok(n.first().copied().unwrap_or(0).max(0).unsigned_abs())
 }
 
 /// One `calls` row as the register's record.

@@ -9,9 +9,11 @@
 
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::{push_position, push_tuple, Arg, Db, PushArg};
+use super::dialect::{
+    count, execute, fetch_all, push_position, push_tuple, read_all, Arg, Db, PushArg,
+};
 use super::qa::{CallFilter, TopicFilter};
-use super::register::{count, execute, fetch_all, read_all, record, select_calls, COLUMNS};
+use super::register::{record, select_calls, COLUMNS};
 use super::{database, StoreError};
 use crate::model::CallRecord;
 

@@ -9,9 +9,9 @@
 
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::{push_local_day, Columns, Db, PushArg};
+use super::dialect::{fetch_all, push_local_day, read_all, Columns, Db, PushArg};
 use super::qa::{DayAggregate, OperatorAggregate};
-use super::register::{fetch_all, read_all};
+
 use super::StoreError;
 
 /// Counts come back as `i64`; they are never negative.
