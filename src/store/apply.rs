@@ -100,6 +100,8 @@ async fn run<DB: Db>(
                 };
                 match attempt {
                     Attempt::Refused(_) if group.members.len() > 1 => {
+                        // Which member? Each alone: the refused one is skipped, the rest
+                        // apply, as they would have one by one.
                         for (index, columns) in &group.members {
                             let mut q = update::<DB>(group.id, columns);
                             let Some(attempt) = statement(&mut *tx, guard, &mut q).await? else {

@@ -152,7 +152,8 @@ pub enum StoreError {
 pub struct ApplyReport {
     /// Rows inserted by `Open` writes.
     pub opened: u64,
-    /// Rows changed by `Update` writes and rows inserted by `Ring` writes.
+    /// `Update` writes applied (each write of a merged statement counts) and rows inserted
+    /// by `Ring` and `Event` writes.
     pub updated: u64,
     /// Writes that were not applied, in batch order; everything else was committed.
     pub skipped: Vec<SkippedWrite>,
