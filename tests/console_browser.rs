@@ -2,7 +2,8 @@
 //! `user add` command, calls written to the register through `Store::apply`, a stereo WAV
 //! under the recordings root, and an operator registered from a SIPp softphone. The browser
 //! side (tests/browser/console.test.mjs, playwright-core driving Debian's chromium) logs in,
-//! searches, opens a call and loads its recording, pauses and resumes the operator on the
+//! searches, opens a call (its rings, its hold in the timeline and on the level view) and
+//! loads its recording, pauses and resumes the operator on the
 //! live board, reads the statistics, and saves a screenshot of each page under
 //! `target/console-screenshots/`.
 //!
@@ -17,7 +18,9 @@ use std::time::Duration;
 
 use common::*;
 use hotline::model::new_call_id;
-use hotline::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt};
+use hotline::model::{
+    CallEvent, CallEventKind, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
+};
 use jiff::{tz::TimeZone, Timestamp};
 use sha2::{Digest, Sha256};
 
@@ -100,8 +103,9 @@ fn open(id: &str, caller: &str, received_at: Timestamp) -> RegisterWrite {
     })
 }
 
-/// Three calls: one answered and recorded, one abandoned (both from numbers containing
-/// `1612`), one after hours yesterday. Returns the answered call's id and number.
+/// Three calls: one answered and recorded (two operators rung, a hold during the
+/// conversation), one abandoned (both from numbers containing `1612`), one after hours
+/// yesterday. Returns the answered call's id and number.
 async fn seed_calls(server: &TestServer) -> (String, String) {
     let mut rng = rand::rng();
     let t = at(2 * 3600 * 1000);
@@ -139,10 +143,31 @@ async fn seed_calls(server: &TestServer) -> (String, String) {
         },
         RegisterWrite::Ring(RingAttempt {
             call_id: answered.clone(),
+            operator_id: "1002".to_string(),
+            started_at: plus(t, 6_010),
+            ended_at: plus(t, 6_090),
+            result: hotline::model::RingResult::NoAnswer,
+        }),
+        RegisterWrite::Ring(RingAttempt {
+            call_id: answered.clone(),
             operator_id: OPERATOR.to_string(),
             started_at: plus(t, 6_100),
             ended_at: plus(t, 14_000),
             result: hotline::model::RingResult::Answered,
+        }),
+        // One second into the recording (it starts at the answer) the operator holds the
+        // caller for a second.
+        RegisterWrite::Event(CallEvent {
+            call_id: answered.clone(),
+            at: plus(t, 15_000),
+            kind: CallEventKind::OperatorHold,
+            detail: None,
+        }),
+        RegisterWrite::Event(CallEvent {
+            call_id: answered.clone(),
+            at: plus(t, 16_000),
+            kind: CallEventKind::OperatorResume,
+            detail: None,
         }),
         open(&abandoned, "79161230000", t2),
         RegisterWrite::Update {
@@ -227,6 +252,7 @@ async fn console_in_a_browser_against_a_real_server() {
         .env("HOTLINE_SEARCH", "1612")
         .env("HOTLINE_SEARCH_MATCHES", "2")
         .env("HOTLINE_RECORDING_SECONDS", RECORDING_SECONDS.to_string())
+        .env("HOTLINE_HOLD", "0:01–0:02")
         .env("HOTLINE_OPERATOR", OPERATOR)
         .env("HOTLINE_STATS_FROM", from.to_string())
         .env("HOTLINE_STATS_TO", today.to_string())

@@ -1,6 +1,6 @@
 //! The call register on a real PostgreSQL server: the shared register cases (the same
 //! bodies `tests/store_sqlite.rs` runs on SQLite), plus what only PostgreSQL has: its
-//! URLs, its migrations, savepoints per write, and a password that must stay out of errors.
+//! URLs, its migrations, its pool, and a password that must stay out of errors.
 //!
 //! Needs a server: `sudo bash scripts/install-deps.sh`, or `HOTLINE_TEST_PG_URL` pointing
 //! at one where the role may create databases. Without one these tests fail, loudly.
@@ -144,32 +144,4 @@ async fn a_password_in_the_url_never_reaches_an_error() {
         .await
         .expect_err("no scheme");
     assert!(!err.to_string().contains("s3cret-pw"), "{err}");
-}
-
-#[tokio::test]
-async fn a_refused_write_does_not_abort_the_transaction() {
-    // PostgreSQL aborts a transaction at its first error unless a savepoint catches it:
-    // the writes after a refused one must still commit, in the same transaction.
-    let db = FreshDb::create().await;
-    let store = Store::open(&db.url, 1).await.expect("open");
-    let writes: Vec<_> = (0..50)
-        .flat_map(|i| {
-            let id = format!("c{i:02}");
-            // Every seventh ring names a call that does not exist: the foreign key refuses it.
-            let rung = if i % 7 == 0 { "nobody" } else { id.as_str() };
-            let ring = store_cases::ring(rung, "101", "2026-11-24T15:21:50Z", "no_answer");
-            [store_cases::open(&id), ring]
-        })
-        .collect();
-    let report = store.apply(&writes).await.expect("commits");
-    assert_eq!(report.opened, 50);
-    assert_eq!(report.updated, 50 - 8);
-    assert_eq!(
-        report.skipped.iter().map(|s| s.index).collect::<Vec<_>>(),
-        (0..50)
-            .filter(|i| i % 7 == 0)
-            .map(|i| 2 * i + 1)
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(store.count_calls().await.expect("count"), 50);
 }

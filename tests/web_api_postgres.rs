@@ -1,7 +1,8 @@
 //! The QA HTTP API on PostgreSQL: the scenarios of `tests/web_api.rs` (the same test
 //! modules under `tests/web_api/`: the role matrix, sessions, tokens and the login limit,
-//! search filters and paging, one call with its rings, topics, the statistics of the known
-//! register, recordings in ranges and the audit log), each against a server whose register
+//! search filters and paging, one call with its rings, events and holds, topics, the
+//! statistics of the known register, recordings in ranges and the audit log, the live
+//! board, the `user add` and `dev seed` commands), each against a server whose register
 //! is a fresh PostgreSQL database. Same data, same answers as on SQLite.
 //!
 //! Needs a server: `sudo bash scripts/install-deps.sh`, or `HOTLINE_TEST_PG_URL` pointing
@@ -9,9 +10,13 @@
 
 #[path = "web_api/auth.rs"]
 mod auth;
+#[path = "web_api/cli.rs"]
+mod cli;
 mod common;
 #[path = "web_api/harness.rs"]
 mod harness;
+#[path = "web_api/live.rs"]
+mod live;
 mod pg_support;
 #[path = "web_api/recordings_stats.rs"]
 mod recordings_stats;

@@ -6,10 +6,15 @@
 //! the register's fixed-width RFC 3339 UTC text (see [`format_time`]).
 //!
 //! Backends: SQLite (`sqlite:` URLs) and PostgreSQL (`postgres://` / `postgresql://`), each
-//! a variant of the private `Backend` enum with its own SQL module and migrations folder
-//! (`migrations/sqlite`, `migrations/postgres`: same tables, columns, text time format and
-//! meaning). Every public method dispatches on the backend and answers identically on
-//! both, so callers never see which one is in use.
+//! a variant of the private `Backend` enum with its own connection set-up and migrations
+//! folder (`migrations/sqlite`, `migrations/postgres`: same tables, columns, text time
+//! format and meaning). The SQL is written once, over a small dialect that knows what the
+//! two spell differently (`dialect.rs`); every public method runs the same query on
+//! whichever pool the store has, so callers never see which backend is in use.
+//!
+//! Modules: `apply.rs` and `batch.rs` write batches; `register.rs` reads the register;
+//! `qa.rs` is the QA side's types and methods, over `accounts.rs`, `search.rs` and
+//! `stats.rs`; `sqlite.rs` and `postgres.rs` open the databases.
 //!
 //! Invariants:
 //! - [`Store::apply`] runs a whole batch in one transaction: either every applicable write
@@ -20,22 +25,40 @@
 //!   is skipped and reported in [`ApplyReport::skipped`]; it never costs the rest of the
 //!   batch. `Open` is idempotent for this reason: a retried batch cannot duplicate a row;
 //!   so is `Ring` (one attempt per call, operator and start time), and `Update` only fills
-//!   in the fields it carries. Applying a batch again (a retry after a commit whose
+//!   in the fields it carries (an `UPDATE` of only those columns; a batch's updates of one
+//!   call are merged into one statement where that provably changes nothing, see
+//!   `batch.rs`). Applying a batch again (a retry after a commit whose
 //!   acknowledgement was lost, a replay of the outage spool) therefore changes nothing.
 //! - A database URL may carry a password: no error or log line of this layer quotes it.
 //!
 //! [`format_time`]: crate::model::format_time
 
+/// Runs the same generic query function on whichever pool the store has:
+/// `on_pool!(self, pool => register::call(pool, id))`.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $call:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $call.await,
+            $crate::store::Backend::Postgres($pool) => $call.await,
+        }
+    };
+}
+
+mod accounts;
+mod apply;
+mod batch;
+mod dialect;
 mod postgres;
 mod qa;
-mod qa_postgres;
-mod qa_sqlite;
+mod register;
+mod search;
 pub mod seed;
 mod sqlite;
+mod stats;
 
 pub use qa::{
-    AuditEntry, CallFilter, DayAggregate, OperatorAggregate, Principal, RingRecord, Role,
-    TopicFilter, UserRecord,
+    AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
+    Role, TopicFilter, UserRecord,
 };
 
 use std::path::PathBuf;
@@ -114,9 +137,6 @@ pub enum StoreError {
     /// again is safe (see the module invariants).
     #[error("the database did not answer in time")]
     Timeout,
-    /// This query is not available on this database backend yet.
-    #[error("{what} is not available on this database backend yet")]
-    NotOnThisBackend { what: &'static str },
     /// A statement or transaction failed as a whole (the database is busy, full, gone, or
     /// returned something unreadable). Nothing of the batch was committed; retrying the
     /// same batch is safe.
@@ -132,7 +152,8 @@ pub enum StoreError {
 pub struct ApplyReport {
     /// Rows inserted by `Open` writes.
     pub opened: u64,
-    /// Rows changed by `Update` writes and rows inserted by `Ring` writes.
+    /// `Update` writes applied (each write of a merged statement counts) and rows inserted
+    /// by `Ring` and `Event` writes.
     pub updated: u64,
     /// Writes that were not applied, in batch order; everything else was committed.
     pub skipped: Vec<SkippedWrite>,
@@ -151,7 +172,8 @@ pub struct SkippedWrite {
     /// Its position in the batch given to [`Store::apply`].
     pub index: usize,
     /// [`StoreError::UnknownCall`], [`StoreError::DuplicateCall`],
-    /// [`StoreError::DuplicateRing`] or [`StoreError::Refused`].
+    /// [`StoreError::DuplicateRing`], [`StoreError::DuplicateEvent`] or
+    /// [`StoreError::Refused`].
     pub error: StoreError,
 }
 
@@ -217,18 +239,12 @@ impl Store {
     /// Applies `writes` in order inside one transaction (see the module invariants for
     /// what is skipped rather than failed). `Err` means nothing was committed.
     pub async fn apply(&self, writes: &[RegisterWrite]) -> Result<ApplyReport, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::apply(pool, writes).await,
-            Backend::Postgres(pool) => postgres::apply(pool, writes).await,
-        }
+        on_pool!(self, pool => apply::apply(pool, writes))
     }
 
     /// The row with this id, if any.
     pub async fn call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::call(pool, id).await,
-            Backend::Postgres(pool) => postgres::call(pool, id).await,
-        }
+        on_pool!(self, pool => register::call(pool, id))
     }
 
     /// Every row for one SIP Call-ID, oldest first (a trunk may reuse a Call-ID for a
@@ -237,26 +253,21 @@ impl Store {
         &self,
         sip_call_id: &str,
     ) -> Result<Vec<CallRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::calls_by_sip_call_id(pool, sip_call_id).await,
-            Backend::Postgres(pool) => postgres::calls_by_sip_call_id(pool, sip_call_id).await,
-        }
+        on_pool!(self, pool => register::calls_by_sip_call_id(pool, sip_call_id))
     }
 
     /// The operators rung for a call, in order: (operator id, result).
     pub async fn ring_attempts(&self, call_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::ring_attempts(pool, call_id).await,
-            Backend::Postgres(pool) => postgres::ring_attempts(pool, call_id).await,
-        }
+        let rings = self.rings(call_id).await?;
+        Ok(rings
+            .into_iter()
+            .map(|r| (r.operator_id, r.result))
+            .collect())
     }
 
     /// The `limit` most recently received calls, newest first.
     pub async fn recent_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::recent_calls(pool, limit).await,
-            Backend::Postgres(pool) => postgres::recent_calls(pool, limit).await,
-        }
+        on_pool!(self, pool => register::recent_calls(pool, limit))
     }
 
     /// Every call that should have a recording or names one, oldest first: answered
@@ -264,18 +275,12 @@ impl Store {
     /// were talking), or with a `recording_path` or `recording_error`. What
     /// `recordings verify` checks the recordings tree against.
     pub async fn calls_with_recordings(&self) -> Result<Vec<CallRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::calls_with_recordings(pool).await,
-            Backend::Postgres(pool) => postgres::calls_with_recordings(pool).await,
-        }
+        on_pool!(self, pool => register::calls_with_recordings(pool))
     }
 
     /// How many rows the register holds.
     pub async fn count_calls(&self) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::count_calls(pool).await,
-            Backend::Postgres(pool) => postgres::count_calls(pool).await,
-        }
+        on_pool!(self, pool => register::count_calls(pool))
     }
 
     /// Closes calls a previous run left `in_progress` (it stopped or crashed during them):
@@ -284,10 +289,7 @@ impl Store {
     /// written while the call ran is a fact; the restart only fills the gaps). Returns how
     /// many rows changed. Call it once at start-up, before the engine opens new rows.
     pub async fn mark_interrupted(&self, now: Timestamp) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::mark_interrupted(pool, now).await,
-            Backend::Postgres(pool) => postgres::mark_interrupted(pool, now).await,
-        }
+        on_pool!(self, pool => register::mark_interrupted(pool, now))
     }
 
     /// Waits for in-flight queries and closes every connection (on SQLite this also
@@ -300,11 +302,15 @@ impl Store {
     }
 }
 
+fn database(source: sqlx::Error) -> StoreError {
+    StoreError::Database { source }
+}
+
 /// Counts one write that the database ran without error into `report`, or says why it
-/// changed nothing. Both backends run `Open` and `Ring` as `INSERT … ON CONFLICT DO
-/// NOTHING` and `Update` by primary key, so "not one row" means: already there (`Open`,
-/// `Ring`) or no such call (`Update`; a `Ring` for an unknown call is refused by the
-/// foreign key instead).
+/// changed nothing. `Open`, `Ring` and `Event` run as `INSERT … ON CONFLICT DO NOTHING`
+/// and `Update` by primary key, so "not one row" means: already there (`Open`, `Ring`,
+/// `Event`) or no such call (`Update`; a `Ring` or `Event` for an unknown call is refused
+/// by the foreign key instead).
 fn count_outcome(write: &RegisterWrite, rows: u64, report: &mut ApplyReport) -> Option<StoreError> {
     if rows == 1 {
         match write {

@@ -1,16 +1,17 @@
 //! The QA side of the store: users and roles, sessions, API tokens, the audit log, call
 //! searches, topics and the aggregates behind the statistics.
 //!
-//! Like the register methods in `mod.rs`, each method dispatches on the backend; the SQL
-//! lives in `qa_sqlite.rs`. Secrets never reach this layer in the clear: callers pass the
-//! argon2id PHC string of a password and the SHA-256 (hex) of a token.
+//! Like the register methods in `mod.rs`, each method runs the one query of its module
+//! (`accounts.rs`, `search.rs`, `stats.rs`) on whichever backend the store has. Secrets
+//! never reach this layer in the clear: callers pass the argon2id PHC string of a password
+//! and the SHA-256 (hex) of a token.
 //!
 //! Invariants:
 //! - Times in and out are the register's RFC 3339 UTC text (`format_time`), so range
 //!   bounds compare as text and use the indexes directly.
 //! - The audit log is append-only: nothing here updates or deletes an audit row.
 
-use super::{qa_postgres, qa_sqlite, Backend, Store, StoreError};
+use super::{accounts, register, search, stats, Store, StoreError};
 use crate::model::CallRecord;
 
 /// What a user may do. Each role includes the rights of the ones before it.
@@ -109,6 +110,15 @@ pub struct RingRecord {
     pub result: String,
 }
 
+/// One event of a call's timeline, as read back: when, what (`CallEventKind`'s name, such
+/// as `operator_hold`) and any detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub at: String,
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
 /// Sums and counts of one local day (or of a slice of one, see [`Store::day_aggregates`]):
 /// everything needed to merge slices and then derive averages and shares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,29 +161,16 @@ impl Store {
         role: Role,
         now: &str,
     ) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::add_user(pool, username, password_hash, role, now).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::add_user(pool, username, password_hash, role, now).await
-            }
-        }
+        on_pool!(self, pool => accounts::add_user(pool, username, password_hash, role, now))
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::user(pool, username).await,
-            Backend::Postgres(pool) => qa_postgres::user(pool, username).await,
-        }
+        on_pool!(self, pool => accounts::user(pool, username))
     }
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::users(pool).await,
-            Backend::Postgres(pool) => qa_postgres::users(pool).await,
-        }
+        on_pool!(self, pool => accounts::users(pool))
     }
 
     /// Records a new session for `username` and drops sessions idle since before
@@ -185,14 +182,7 @@ impl Store {
         now: &str,
         idle_cutoff: &str,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::create_session(pool, token_sha256, username, now, idle_cutoff).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::create_session(pool, token_sha256, username, now, idle_cutoff).await
-            }
-        }
+        on_pool!(self, pool => accounts::create_session(pool, token_sha256, username, now, idle_cutoff))
     }
 
     /// Who this session acts for, if it exists and was used at or after `idle_cutoff`;
@@ -203,22 +193,12 @@ impl Store {
         now: &str,
         idle_cutoff: &str,
     ) -> Result<Option<Principal>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::touch_session(pool, token_sha256, now, idle_cutoff).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::touch_session(pool, token_sha256, now, idle_cutoff).await
-            }
-        }
+        on_pool!(self, pool => accounts::touch_session(pool, token_sha256, now, idle_cutoff))
     }
 
     /// Ends a session (logging out twice is not an error).
     pub async fn delete_session(&self, token_sha256: &str) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::delete_session(pool, token_sha256).await,
-            Backend::Postgres(pool) => qa_postgres::delete_session(pool, token_sha256).await,
-        }
+        on_pool!(self, pool => accounts::delete_session(pool, token_sha256))
     }
 
     /// Stores an API token acting as `username`; `Ok(false)` if there is no such user.
@@ -229,14 +209,7 @@ impl Store {
         username: &str,
         now: &str,
     ) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::add_token(pool, token_sha256, name, username, now).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::add_token(pool, token_sha256, name, username, now).await
-            }
-        }
+        on_pool!(self, pool => accounts::add_token(pool, token_sha256, name, username, now))
     }
 
     /// Who this API token acts for.
@@ -244,18 +217,12 @@ impl Store {
         &self,
         token_sha256: &str,
     ) -> Result<Option<Principal>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::token_principal(pool, token_sha256).await,
-            Backend::Postgres(pool) => qa_postgres::token_principal(pool, token_sha256).await,
-        }
+        on_pool!(self, pool => accounts::token_principal(pool, token_sha256))
     }
 
     /// Appends one row to the audit log.
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::audit(pool, entry).await,
-            Backend::Postgres(pool) => qa_postgres::audit(pool, entry).await,
-        }
+        on_pool!(self, pool => accounts::audit(pool, entry))
     }
 
     /// A page of the audit log, newest first, and how many rows it has in all.
@@ -264,10 +231,7 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<AuditEntry>, u64), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::audit_entries(pool, limit, offset).await,
-            Backend::Postgres(pool) => qa_postgres::audit_entries(pool, limit, offset).await,
-        }
+        on_pool!(self, pool => accounts::audit_entries(pool, limit, offset))
     }
 
     /// A page of the calls matching `filter`, newest first, and how many match in all.
@@ -275,26 +239,23 @@ impl Store {
         &self,
         filter: &CallFilter,
     ) -> Result<(Vec<CallRecord>, u64), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::search_calls(pool, filter).await,
-            Backend::Postgres(pool) => qa_postgres::search_calls(pool, filter).await,
-        }
+        on_pool!(self, pool => search::search_calls(pool, filter))
     }
 
     /// The operators rung for a call, in order, with times.
     pub async fn rings(&self, call_id: &str) -> Result<Vec<RingRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::rings(pool, call_id).await,
-            Backend::Postgres(pool) => qa_postgres::rings(pool, call_id).await,
-        }
+        on_pool!(self, pool => register::rings(pool, call_id))
+    }
+
+    /// A call's timeline events (hold and resume by either side, media that moved), in
+    /// time order; events of one instant in the order they were written.
+    pub async fn call_events(&self, call_id: &str) -> Result<Vec<EventRecord>, StoreError> {
+        on_pool!(self, pool => register::events(pool, call_id))
     }
 
     /// Sets (or clears) a call's topic; `Ok(false)` if there is no such call.
     pub async fn set_topic(&self, call_id: &str, topic: Option<&str>) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::set_topic(pool, call_id, topic).await,
-            Backend::Postgres(pool) => qa_postgres::set_topic(pool, call_id, topic).await,
-        }
+        on_pool!(self, pool => search::set_topic(pool, call_id, topic))
     }
 
     /// Per-day aggregates of calls received in `[from, to)`, days being taken in a zone
@@ -306,14 +267,7 @@ impl Store {
         to: &str,
         offset_seconds: i32,
     ) -> Result<Vec<DayAggregate>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::day_aggregates(pool, from, to, offset_seconds).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::day_aggregates(pool, from, to, offset_seconds).await
-            }
-        }
+        on_pool!(self, pool => stats::day_aggregates(pool, from, to, offset_seconds))
     }
 
     /// `(local date, wait_ms)` of every answered call received in `[from, to)` that has a
@@ -324,14 +278,7 @@ impl Store {
         to: &str,
         offset_seconds: i32,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                qa_sqlite::answered_waits(pool, from, to, offset_seconds).await
-            }
-            Backend::Postgres(pool) => {
-                qa_postgres::answered_waits(pool, from, to, offset_seconds).await
-            }
-        }
+        on_pool!(self, pool => stats::answered_waits(pool, from, to, offset_seconds))
     }
 
     /// Answered calls per operator over `[from, to)`, by operator id.
@@ -340,10 +287,7 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<OperatorAggregate>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::operator_aggregates(pool, from, to).await,
-            Backend::Postgres(pool) => qa_postgres::operator_aggregates(pool, from, to).await,
-        }
+        on_pool!(self, pool => stats::operator_aggregates(pool, from, to))
     }
 
     /// Calls per topic over `[from, to)` (`None`: no topic set), most frequent first.
@@ -352,17 +296,11 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::topic_counts(pool, from, to).await,
-            Backend::Postgres(pool) => qa_postgres::topic_counts(pool, from, to).await,
-        }
+        on_pool!(self, pool => stats::topic_counts(pool, from, to))
     }
 
     /// Inserts fabricated register rows in one transaction (the `dev seed` command).
     pub async fn insert_raw_calls(&self, calls: &[CallRecord]) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => qa_sqlite::insert_raw_calls(pool, calls).await,
-            Backend::Postgres(pool) => qa_postgres::insert_raw_calls(pool, calls).await,
-        }
+        on_pool!(self, pool => search::insert_raw_calls(pool, calls))
     }
 }

@@ -8,6 +8,7 @@
 //   HOTLINE_CALLER              that call's number; HOTLINE_SEARCH a part of it
 //   HOTLINE_SEARCH_MATCHES      how many calls that part matches
 //   HOTLINE_RECORDING_SECONDS   the recording's length
+//   HOTLINE_HOLD                where on the recording the operator held the caller (m:ss–m:ss)
 //   HOTLINE_OPERATOR            a registered operator to pause and resume
 //   HOTLINE_STATS_FROM, HOTLINE_STATS_TO, HOTLINE_STATS_CALLS  a period and its call count
 //   SCREENSHOTS                 where to save a PNG of each page
@@ -118,7 +119,13 @@ test('the call page shows the register, and the recording loads with its full le
   assert.equal(await page.locator('#call-outcome').textContent(), 'Отвечен');
   const events = await page.locator('#timeline li').allTextContents();
   assert.ok(events.some((e) => e.includes('Соединён с оператором')), events.join(' | '));
+  // What the caller heard: the operator's hold is told in words, in time order.
+  const hold = events.findIndex((e) => e.includes('Оператор поставил абонента на удержание — абонент слышал музыку'));
+  const resume = events.findIndex((e) => e.includes('Оператор снял абонента с удержания'));
+  assert.ok(hold > 0 && resume > hold, events.join(' | '));
   await page.locator('table.rings tbody tr').first().waitFor();
+  const results = await page.locator('table.rings tbody td:last-child').allTextContents();
+  assert.deepEqual(results, ['Не ответил', 'Ответил']);
 
   await page.waitForFunction(() => {
     const a = document.querySelector('#player');
@@ -134,6 +141,11 @@ test('the call page shows the register, and the recording loads with its full le
 
   // The level view has read the whole file: both lanes, one peak per 10 ms.
   await page.getByText('Стерео, 8000 Гц').waitFor();
+  // The hold is shaded there, and its legend says where and what the caller heard.
+  const legend = await page.locator('#wave-legend li').allTextContents();
+  assert.equal(legend.length, 1, legend.join(' | '));
+  assert.ok(legend[0].startsWith(env('HOTLINE_HOLD')), legend[0]);
+  assert.ok(legend[0].includes('абонент слышал музыку'), legend[0]);
   assert.equal(await page.locator('#download').getAttribute('href'), `/api/calls/${id}/recording?download=1`);
 
   // Listening to one side goes through the Web Audio graph; the element keeps playing.

@@ -37,9 +37,13 @@ fn user_add(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_add_reads_the_password_from_stdin_and_seed_writes_a_register() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
     let config = dir.path().join("h.toml");
-    let url = format!("sqlite://{}?mode=rwc", db.display());
+    // The including binary's register: a fresh PostgreSQL database, or a SQLite file here.
+    let database = super::test_database().await;
+    let url = match &database {
+        Some(d) => d.url.clone(),
+        None => format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display()),
+    };
     std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n")).unwrap();
 
     let out = user_add(&config, "anna", "supervisor", "anna-password");
@@ -85,4 +89,5 @@ async fn user_add_reads_the_password_from_stdin_and_seed_writes_a_register() {
     assert!(store.user("boris").await.unwrap().is_none());
     assert_eq!(store.count_calls().await.unwrap(), 400);
     store.close().await;
+    drop(database);
 }

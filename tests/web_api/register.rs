@@ -129,6 +129,86 @@ async fn one_call_has_its_rings_and_timeline_and_bad_ids_are_404() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_shows_its_events_and_the_holds_they_make() {
+    let api = Api::start().await;
+    let ids = insert(api.store(), &known_rows()).await;
+    let event = |at: &str, kind, detail: Option<&str>| {
+        RegisterWrite::Event(hotline::model::CallEvent {
+            call_id: ids[0].clone(),
+            at: ts(at),
+            kind,
+            detail: detail.map(str::to_owned),
+        })
+    };
+    use hotline::model::CallEventKind::*;
+    // Written out of order, as a replayed spool might: read back in time order.
+    let report = api
+        .store()
+        .apply(&[
+            event("2026-11-24T07:02:00Z", CallerHold, None),
+            event("2026-11-24T07:01:30Z", OperatorResume, None),
+            event("2026-11-24T07:01:00Z", OperatorHold, None),
+            event(
+                "2026-11-24T07:03:00Z",
+                CallerMediaMoved,
+                Some("198.51.100.7:40000"),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    let qa = api.login("qa").await;
+    let v = api.get_json(&format!("/api/calls/{}", ids[0]), &qa).await;
+    assert_eq!(
+        v["events"],
+        json!([
+            { "at": "2026-11-24T07:01:00.000Z", "kind": "operator_hold", "detail": null },
+            { "at": "2026-11-24T07:01:30.000Z", "kind": "operator_resume", "detail": null },
+            { "at": "2026-11-24T07:02:00.000Z", "kind": "caller_hold", "detail": null },
+            { "at": "2026-11-24T07:03:00.000Z", "kind": "caller_media_moved",
+              "detail": "198.51.100.7:40000" },
+        ])
+    );
+    // The caller never took us off hold: that hold lasts until the call ended.
+    assert_eq!(
+        v["holds"],
+        json!([
+            { "by": "operator", "from": "2026-11-24T07:01:00.000Z", "to": "2026-11-24T07:01:30.000Z" },
+            { "by": "caller", "from": "2026-11-24T07:02:00.000Z", "to": "2026-11-24T07:15:00.000Z" },
+        ])
+    );
+    let timeline: Vec<&str> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "received",
+            "answered",
+            "queued",
+            "connected",
+            "operator_hold",
+            "operator_resume",
+            "caller_hold",
+            "caller_media_moved",
+            "ended"
+        ]
+    );
+    assert_eq!(v["timeline"][7]["detail"], "198.51.100.7:40000");
+
+    // A call without events has empty lists, not missing ones.
+    let other = api.get_json(&format!("/api/calls/{}", ids[1]), &qa).await;
+    assert_eq!(
+        (&other["events"], &other["holds"]),
+        (&json!([]), &json!([]))
+    );
+    api.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_set_cleared_filtered_and_audited() {
     let api = Api::start().await;
     let ids = insert(api.store(), &known_rows()).await;

@@ -1,5 +1,5 @@
 //! `GET /api/calls`, `GET /api/calls/{id}`, `PUT /api/calls/{id}/topic`: the register as
-//! QA searches and annotates it.
+//! QA searches and annotates it (one call's course is put together in `timeline.rs`).
 //!
 //! Invariant: a path id is used only after `is_call_id` accepts it, so nothing that looks
 //! like a path ever reaches the store or the file system.
@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::{is_topic, json_body, Params, Remote};
+use super::timeline;
+use crate::store::{AuditEntry, CallFilter, TopicFilter};
 use crate::model::is_call_id;
 use crate::model::{format_time, CallRecord, Outcome};
-use crate::store::{AuditEntry, CallFilter, TopicFilter};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
@@ -48,29 +49,6 @@ pub fn call_json(c: &CallRecord) -> Value {
         "topic": c.topic,
         "recording_url": c.recording_path.as_ref().map(|_| format!("/api/calls/{}/recording", c.id)),
     })
-}
-
-/// The call's moments in time order (`received` first; events that did not happen are
-/// left out).
-pub fn timeline(c: &CallRecord) -> Vec<Value> {
-    let mut events: Vec<(&str, &str)> = [
-        ("received", Some(c.received_at.as_str())),
-        ("answered", c.answered_at.as_deref()),
-        ("notice", c.notice_played_at.as_deref()),
-        ("queued", c.queued_at.as_deref()),
-        ("connected", c.connected_at.as_deref()),
-        ("ended", c.ended_at.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(event, at)| at.map(|at| (event, at)))
-    .collect();
-    // Fixed-width UTC text sorts as time; the sort is stable, so equal times keep the
-    // order in which they happen in a call.
-    events.sort_by(|a, b| a.1.cmp(b.1));
-    events
-        .into_iter()
-        .map(|(event, at)| json!({ "at": at, "event": event }))
-        .collect()
 }
 
 /// The search the query string asks for.
@@ -150,6 +128,7 @@ pub async fn one(
 ) -> Result<Json<Value>, ApiError> {
     let call = find(&ctx, &id).await?;
     let rings = ctx.store.rings(&call.id).await?;
+    let events = ctx.store.call_events(&call.id).await?;
     let mut body = call_json(&call);
     body["rings"] = rings
         .iter()
@@ -162,7 +141,9 @@ pub async fn one(
             })
         })
         .collect();
-    body["timeline"] = Value::Array(timeline(&call));
+    body["events"] = Value::Array(timeline::events_json(&events));
+    body["holds"] = Value::Array(timeline::holds(&events, call.ended_at.as_deref()));
+    body["timeline"] = Value::Array(timeline::timeline(&call, &events));
     Ok(Json(body))
 }
 
@@ -244,30 +225,5 @@ mod tests {
         let mut c = record();
         c.recording_path = None;
         assert_eq!(call_json(&c)["recording_url"], Value::Null);
-    }
-
-    #[test]
-    fn the_timeline_is_in_time_order() {
-        let events: Vec<String> = timeline(&record())
-            .iter()
-            .map(|e| e["event"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(
-            events,
-            [
-                "received",
-                "answered",
-                "notice",
-                "queued",
-                "connected",
-                "ended"
-            ]
-        );
-        let mut c = record();
-        c.answered_at = None;
-        c.notice_played_at = None;
-        c.queued_at = None;
-        c.connected_at = None;
-        assert_eq!(timeline(&c).len(), 2);
     }
 }

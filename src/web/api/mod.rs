@@ -13,6 +13,7 @@ pub mod params;
 pub mod recording;
 pub mod session;
 pub mod stats;
+pub mod timeline;
 
 use std::sync::{Arc, Mutex};
 

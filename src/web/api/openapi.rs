@@ -4,6 +4,8 @@
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use crate::model::CallEventKind;
+
 /// The paths the API serves, as OpenAPI writes them, with their methods.
 pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/login", &["post"]),
@@ -165,9 +167,33 @@ fn schemas() -> Value {
         "Call": { "type": "object", "properties": call },
         "CallDetail": { "allOf": [schema_ref("Call"), { "type": "object", "properties": {
             "rings": { "type": "array", "items": { "type": "object", "properties": {
-                "operator_id": text, "started_at": text, "ended_at": text, "result": text } } },
-            "timeline": { "type": "array", "items": { "type": "object", "properties": {
-                "at": text, "event": { "type": "string", "enum": ["received", "answered", "notice", "queued", "connected", "ended"] } } } } } }] },
+                "operator_id": text, "started_at": text, "ended_at": text,
+                "result": { "type": "string", "description": "How the ring ended: `answered`, \
+                    `no_answer`, `caller_gone`, `busy`, `declined`, `error` (older rows may say \
+                    `cancelled`, `failed`, `answered_late`)" } } } },
+            "events": { "type": "array", "description": "Hold, resume and media moves, in time order",
+                "items": schema_ref("CallEvent") },
+            "holds": { "type": "array", "items": { "type": "object", "description":
+                "A hold paired from its hold and resume events, in the order holds began. During an \
+                 operator's hold the caller heard hold music, and the recording's operator channel \
+                 is what the operator said, which the caller did not hear.",
+                "properties": {
+                    "by": { "type": "string", "enum": ["caller", "operator"] },
+                    "from": text,
+                    "to": { "type": "string", "nullable": true,
+                        "description": "The resume; without one, the call's `ended_at` (null while it goes on)" } } } },
+            "timeline": { "type": "array", "description": "The call's moments and its events, in time order",
+                "items": { "type": "object", "properties": {
+                    "at": text,
+                    "event": { "type": "string", "enum": [
+                        "received", "answered", "notice", "queued", "connected", "ended",
+                        "caller_hold", "caller_resume", "operator_hold", "operator_resume",
+                        "caller_media_moved", "operator_media_moved"] },
+                    "detail": { "type": "string", "nullable": true, "description": "Events only" } } } } } }] },
+        "CallEvent": { "type": "object", "properties": {
+            "at": text,
+            "kind": { "type": "string", "enum": CallEventKind::ALL.map(CallEventKind::as_str) },
+            "detail": opt_text } },
         "Totals": { "type": "object", "properties": totals },
         "Day": { "type": "object", "properties": day },
         "Stats": { "type": "object", "properties": {
@@ -238,7 +264,7 @@ pub fn document() -> Value {
             responses(vec![ok("A page of calls", json!({ "type": "object", "properties": {
                 "calls": { "type": "array", "items": schema_ref("Call") }, "total": { "type": "integer" } } })),
                 ("400", error("Bad parameter"))])) },
-        "/api/calls/{id}": { "get": op("One call with its rings and timeline", Some("qa"), vec![id_param("Call id")], None,
+        "/api/calls/{id}": { "get": op("One call with its rings, events, holds and timeline", Some("qa"), vec![id_param("Call id")], None,
             responses(vec![ok("The call", schema_ref("CallDetail")), ("404", error("No such call"))])) },
         "/api/calls/{id}/topic": { "put": op("Set or clear a call's topic", Some("qa"), vec![id_param("Call id")],
             Some(json_body(json!({ "type": "object", "required": ["topic"], "properties": { "topic": topic } }))),

@@ -1,5 +1,6 @@
-// One call: what the register says about it, its timeline and ring attempts, the topic QA
-// assigns (PUT /api/calls/{id}/topic), and the recording with its player.
+// One call: what the register says about it, its timeline (with holds and resumes) and ring
+// attempts, the topic QA assigns (PUT /api/calls/{id}/topic), and the recording with its
+// player, whose level view shades the holds.
 
 import { api } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
@@ -91,8 +92,9 @@ function topicPicker(call) {
 
 function timeline(events) {
   if (!events.length) return h('p', { class: 'muted' }, 'Нет событий.');
-  return h('ol', { class: 'timeline', id: 'timeline' }, events.map((e) => h('li', {},
-    h('time', { datetime: e.at }, time(e.at)), ' ', label(EVENTS, e.event))));
+  return h('ol', { class: 'timeline', id: 'timeline' }, events.map((e) => h('li', { class: e.event },
+    h('time', { datetime: e.at }, time(e.at)), ' ', label(EVENTS, e.event),
+    e.detail ? h('span', { class: 'muted' }, ` (${e.detail})`) : null)));
 }
 
 function rings(list) {

@@ -51,16 +51,33 @@ export const EVENTS = {
   queued: 'Поставлен в очередь',
   connected: 'Соединён с оператором',
   ended: 'Завершён',
+  operator_hold: 'Оператор поставил абонента на удержание — абонент слышал музыку',
+  operator_resume: 'Оператор снял абонента с удержания',
+  caller_hold: 'Абонент поставил звонок на удержание',
+  caller_resume: 'Абонент снял звонок с удержания',
+  caller_media_moved: 'Звук абонента стал приходить с другого адреса',
+  operator_media_moved: 'Звук оператора стал приходить с другого адреса',
 };
 
+/** A hold as the recording's level view explains it, by who held. */
+export const HOLDS = {
+  operator: 'Оператор держал абонента на удержании: абонент слышал музыку и не слышал, что говорил оператор',
+  caller: 'Абонент держал звонок на удержании',
+};
+
+// How a ring ended. The first six are what the line writes; `cancelled`, `failed` and
+// `answered_late` are older rows' words (`cancelled` then meant a ring timeout or a caller
+// who left, which are now told apart).
 export const RING_RESULTS = {
-  answered: 'ответил',
-  answered_late: 'ответил слишком поздно',
-  no_answer: 'не ответил',
-  cancelled: 'вызов снят',
-  busy: 'занят',
-  declined: 'отклонил',
-  failed: 'ошибка',
+  answered: 'Ответил',
+  no_answer: 'Не ответил',
+  caller_gone: 'Абонент положил трубку',
+  busy: 'Занято',
+  declined: 'Отклонил',
+  error: 'Ошибка',
+  cancelled: 'Вызов снят',
+  failed: 'Ошибка',
+  answered_late: 'Ответил слишком поздно',
 };
 
 export const HANGUP_BY = { caller: 'абонент', operator: 'оператор', system: 'система' };

@@ -2,24 +2,45 @@
 // the caller, the operator or both (Web Audio: ChannelSplitterNode, then a gain and a pan
 // per channel), and a level view drawn on a canvas from the WAV's samples.
 //
-// The recording is stereo by contract: caller left (channel 0), operator right (channel 1).
-// The level view reads the file as a stream and keeps one peak per 10 ms per channel, so
-// an hour-long call costs a few megabytes of memory, not the whole file.
+// The recording is stereo by contract: caller left (channel 0), operator right (channel 1),
+// from the operator's answer (`connected_at`) to the end. The level view reads the file as a
+// stream and keeps one peak per 10 ms per channel, so an hour-long call costs a few
+// megabytes of memory, not the whole file. Holds are shaded on it: during an operator's
+// hold the caller heard hold music, and the operator's channel is what the caller missed.
 
 import { h } from './dom.js';
-import { duration } from './format.js';
+import { HOLDS, duration } from './format.js';
 
 const MODES = [
   ['both', 'Оба'],
   ['caller', 'Абонент'],
   ['operator', 'Оператор'],
 ];
-const COLORS = { caller: '#1f6fb2', operator: '#2e8540', cursor: '#c0392b', grid: '#d6dbe1', muted: '#c4cbd3' };
+const COLORS = {
+  caller: '#1f6fb2', operator: '#2e8540', cursor: '#c0392b', grid: '#d6dbe1', muted: '#c4cbd3',
+  operatorHold: 'rgba(230, 150, 0, 0.28)', callerHold: 'rgba(95, 107, 119, 0.2)',
+};
+
+/**
+ * The call's holds as spans of the recording, in seconds from its start (the operator's
+ * answer); a hold still open at the end of the call runs to the end of the recording.
+ */
+export function holdSpans(holds, connectedAt, recordingSeconds) {
+  const zero = Date.parse(connectedAt || '');
+  if (!Number.isFinite(zero)) return [];
+  const end = Number.isFinite(recordingSeconds) ? recordingSeconds : Infinity;
+  return (holds || []).map((hold) => {
+    const from = Math.max(0, (Date.parse(hold.from) - zero) / 1000);
+    const to = hold.to ? Math.min(end, (Date.parse(hold.to) - zero) / 1000) : end;
+    return { by: hold.by, from, to };
+  }).filter((span) => Number.isFinite(span.from) && span.to > span.from);
+}
 
 export function createPlayer(call) {
   const audio = h('audio', { controls: true, preload: 'metadata', src: call.recording_url, id: 'player' });
   const canvas = h('canvas', { class: 'wave', id: 'wave', height: 140, title: 'Щёлкните, чтобы перейти к этому месту' });
   const note = h('p', { class: 'muted small', id: 'wave-note' }, 'Построение графика громкости…');
+  const spans = holdSpans(call.holds, call.connected_at, call.recording_ms / 1000);
   let mode = 'both';
   let graph = null;
   let frame = 0;
@@ -119,6 +140,14 @@ export function createPlayer(call) {
     const lanes = [['caller', 'Абонент', 0], ['operator', 'Оператор', cssHeight / 2]];
     const n = levels.caller.length;
     const total = totalSeconds();
+    if (total) {
+      for (const span of spans) {
+        const x0 = (span.from / total) * cssWidth;
+        const x1 = (Math.min(span.to, total) / total) * cssWidth;
+        g.fillStyle = span.by === 'operator' ? COLORS.operatorHold : COLORS.callerHold;
+        g.fillRect(x0, 0, Math.max(1, x1 - x0), cssHeight);
+      }
+    }
     const columns = Math.max(1, Math.floor(cssWidth));
     for (const [key, text, top] of lanes) {
       const mid = top + cssHeight / 4;
@@ -168,6 +197,7 @@ export function createPlayer(call) {
       h('div', { class: 'segmented', role: 'group', 'aria-label': 'Каналы' }, modeButtons),
       h('a', { href: `${call.recording_url}?download=1`, class: 'btn', download: `${call.id}.wav`, id: 'download' }, 'Скачать WAV')),
     canvas,
+    holdLegend(spans, (seconds) => { audio.currentTime = seconds; }),
     note);
   requestAnimationFrame(draw);
   window.addEventListener('resize', draw);
@@ -184,6 +214,16 @@ export function createPlayer(call) {
       if (graph) graph.ctx.close();
     },
   };
+}
+
+/** What the shading means: each hold with its place on the recording (a click goes there). */
+function holdLegend(spans, seek) {
+  if (!spans.length) return null;
+  return h('ul', { class: 'hold-legend', id: 'wave-legend' }, spans.map((span) => h('li', {},
+    h('span', { class: `swatch ${span.by}`, 'aria-hidden': 'true' }),
+    h('a', { href: '#', onclick: (e) => { e.preventDefault(); seek(span.from); } },
+      `${duration(span.from * 1000)}–${Number.isFinite(span.to) ? duration(span.to * 1000) : 'конец'}`),
+    ' ', HOLDS[span.by] || span.by)));
 }
 
 /** The file is not a WAV this page can read; the message is for the user. */
