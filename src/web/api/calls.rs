@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{is_topic, json_body, Params, Remote};
 use super::timeline;
-use crate::store::{AuditEntry, CallFilter, TopicFilter};
 use crate::model::is_call_id;
 use crate::model::{format_time, CallRecord, Outcome};
+use crate::store::{AuditEntry, CallFilter, TopicFilter};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
