@@ -10,7 +10,7 @@ mod pg_support;
 use std::time::{Duration, Instant};
 
 use hotline::model::{CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt};
-use hotline::runtime::register_writer::{RegisterWriter, WriterError};
+use hotline::runtime::database::{RegisterWriter, WriterError};
 use hotline::runtime::spool::Spool;
 use hotline::store::Store;
 use jiff::{SignedDuration, Timestamp};

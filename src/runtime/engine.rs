@@ -27,7 +27,7 @@ use super::live::LiveCommand;
 use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome, RecordingStart};
-use super::register_writer::{RegisterWriter, WriterError};
+use super::database::{RegisterWriter, WriterError};
 use super::rtp_ports::RtpPortPool;
 use super::tcp::{self, TcpEvent};
 use super::Sockets;

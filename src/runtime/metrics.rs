@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::media::relay::LegStats;
 use crate::model::LiveSnapshot;
-use crate::runtime::register_writer::WriterStats;
+use crate::runtime::database::WriterStats;
 use crate::sip::registrar::RegistrarStats;
 use crate::sip::transaction::TxStats;
 use crate::switchboard::counters::Counters;

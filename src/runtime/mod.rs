@@ -13,7 +13,7 @@ pub mod live;
 pub mod metrics;
 pub mod prompts;
 pub mod recorder;
-pub mod register_writer;
+pub mod database;
 pub mod rtp_ports;
 pub mod sockets;
 pub mod spool;
@@ -34,7 +34,7 @@ use self::engine::Engine;
 use self::live::LiveHandle;
 use self::prompts::{PromptLoadError, Prompts};
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
-use self::register_writer::RegisterWriter;
+use self::database::RegisterWriter;
 use crate::model::RegisterWrite;
 use crate::switchboard::RecordingResult;
 
@@ -99,7 +99,7 @@ impl Line {
         // are closed, or a call opened from the spool would stay `in_progress`.
         let mut spool = self::spool::Spool::open(&config.database.spool).await?;
         if spool.pending() > 0 {
-            let replayed = spool.replay_all(&store, register_writer::MAX_BATCH).await?;
+            let replayed = spool.replay_all(&store, database::MAX_BATCH).await?;
             tracing::warn!(
                 writes = replayed,
                 "register writes spooled by the last run replayed"

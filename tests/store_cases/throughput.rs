@@ -11,7 +11,7 @@ use hotline::model::{
     CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite, RingAttempt,
     RingResult,
 };
-use hotline::runtime::register_writer::MAX_BATCH;
+use hotline::runtime::database::MAX_BATCH;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{new_call, ts, update, Harness};

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use hotline::model::{CallUpdate, Outcome};
-use hotline::runtime::register_writer::{RegisterWriter, WriterError};
+use hotline::runtime::database::{RegisterWriter, WriterError};
 
 use super::{open, update, Harness};
 
