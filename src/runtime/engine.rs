@@ -23,11 +23,11 @@ use crate::switchboard::{Action, CallRef, Leg, MediaEvent, MediaOrder, Switchboa
 
 use super::call_media::{self, CallMediaEvent, CallMediaHandle, MediaCommand};
 use super::clock::Clock;
+use super::database::{RegisterWriter, WriterError};
 use super::live::LiveCommand;
 use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome, RecordingStart};
-use super::database::{RegisterWriter, WriterError};
 use super::rtp_ports::RtpPortPool;
 use super::tcp::{self, TcpEvent};
 use super::Sockets;

@@ -8,12 +8,12 @@
 
 pub mod call_media;
 pub mod clock;
+pub mod database;
 pub mod engine;
 pub mod live;
 pub mod metrics;
 pub mod prompts;
 pub mod recorder;
-pub mod database;
 pub mod rtp_ports;
 pub mod sockets;
 pub mod spool;
@@ -30,11 +30,11 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::switchboard::{Settings, Switchboard};
 
+use self::database::RegisterWriter;
 use self::engine::Engine;
 use self::live::LiveHandle;
 use self::prompts::{PromptLoadError, Prompts};
 use self::recorder::{Recorder, RecorderConfig, RecordingOutcome};
-use self::database::RegisterWriter;
 use crate::model::RegisterWrite;
 use crate::switchboard::RecordingResult;
 

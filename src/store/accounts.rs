@@ -10,7 +10,7 @@ use sqlx::{Pool, QueryBuilder};
 use super::dialect::{
     count, execute, fetch_all, fetch_optional, push_tuple, read_all, Columns, Db, PushArg,
 };
-use super::qa::{AuditEntry, Principal, Role, UserRecord};
+use super::records::{AuditEntry, Principal, Role, UserRecord};
 
 use super::{database, StoreError};
 

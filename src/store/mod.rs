@@ -50,13 +50,14 @@ mod batch;
 mod dialect;
 mod postgres;
 mod qa;
+mod records;
 mod register;
 mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
 
-pub use qa::{
+pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,
 };

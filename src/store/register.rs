@@ -7,7 +7,7 @@
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::{count, execute, fetch_all, fetch_optional, read_all, Columns, Db, PushArg};
-use super::qa::{EventRecord, RingRecord};
+use super::records::{EventRecord, RingRecord};
 use super::{database, StoreError};
 use crate::model::{format_time, CallRecord};
 

@@ -12,7 +12,7 @@ use sqlx::{Pool, QueryBuilder};
 use super::dialect::{
     count, execute, fetch_all, push_position, push_tuple, read_all, Arg, Db, PushArg,
 };
-use super::qa::{CallFilter, TopicFilter};
+use super::records::{CallFilter, TopicFilter};
 use super::register::{record, select_calls, COLUMNS};
 use super::{database, StoreError};
 use crate::model::CallRecord;

@@ -10,7 +10,7 @@
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::{fetch_all, push_local_day, read_all, Columns, Db, PushArg};
-use super::qa::{DayAggregate, OperatorAggregate};
+use super::records::{DayAggregate, OperatorAggregate};
 
 use super::StoreError;
 
