@@ -26,6 +26,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use self::sequence::{SeqTracker, SeqVerdict, REORDER_WINDOW};
 use super::g711;
 use super::latch::Latch;
 use super::player::{RtpStreamState, FRAME_SAMPLES};
@@ -35,17 +36,6 @@ use crate::media::Codec;
 /// Comfort noise's static payload type (RFC 3389, RFC 3551 Table 4). We never negotiate it,
 /// but some peers send it in silences anyway: it proves the peer alive, and is not relayed.
 pub const COMFORT_NOISE_PT: u8 = 13;
-
-/// A jump forward larger than this restarts sequence tracking instead of counting loss
-/// (RFC 3550 §A.1 `MAX_DROPOUT`).
-const MAX_DROPOUT: u16 = 3000;
-/// A packet further behind than this is not "late" but a sender that started over
-/// (RFC 3550 §A.1 `MAX_MISORDER`).
-const MAX_MISORDER: u16 = 100;
-/// How far back duplicates are recognised and late packets still forwarded: the width of
-/// the bitmap of recently seen sequence numbers. A packet later than this is too late for
-/// any jitter buffer.
-const REORDER_WINDOW: u16 = 64;
 
 /// What one peer of a call negotiated (from the SDP offer/answer with it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,84 +148,6 @@ pub struct LegStats {
     /// Packets from the other leg not forwarded to this peer: telephone-events it did not
     /// negotiate, comfort noise, packets too late for their place in the stream.
     pub not_relayed: u64,
-}
-
-/// What sequence tracking concluded about a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SeqVerdict {
-    /// Newer than any seen so far; `gap` sequence numbers were skipped.
-    Fresh { new_stream: bool, gap: u16 },
-    /// Older than the newest, first time seen, recent enough to forward.
-    Late,
-    /// Already seen.
-    Duplicate,
-    /// Too old to forward.
-    TooLate,
-    /// A jump that may be a restart; confirmed only by the next packet (RFC 3550 §A.1).
-    Suspect,
-}
-
-/// RFC 3550 §A.1-style tracking of the peer's sequence numbers, with a bitmap of the
-/// last [`REORDER_WINDOW`] to tell late packets from duplicates.
-#[derive(Clone, Copy, Debug, Default)]
-struct SeqTracker {
-    ssrc: Option<u32>,
-    max_seq: u16,
-    /// Bit `i` set: `max_seq - i` was received.
-    window: u64,
-    /// After a suspicious jump, the sequence number that would confirm a restart.
-    bad_seq: Option<u16>,
-}
-
-impl SeqTracker {
-    fn observe(&mut self, ssrc: u32, seq: u16) -> SeqVerdict {
-        if self.ssrc != Some(ssrc) || self.bad_seq == Some(seq) {
-            self.restart(ssrc, seq);
-            return SeqVerdict::Fresh {
-                new_stream: true,
-                gap: 0,
-            };
-        }
-        let delta = seq_delta(self.max_seq, seq);
-        let behind = delta.unsigned_abs();
-        if delta > 0 && behind <= MAX_DROPOUT {
-            self.window = if behind >= REORDER_WINDOW {
-                1
-            } else {
-                (self.window << behind) | 1
-            };
-            self.max_seq = seq;
-            self.bad_seq = None;
-            SeqVerdict::Fresh {
-                new_stream: false,
-                gap: behind - 1,
-            }
-        } else if delta == 0 {
-            SeqVerdict::Duplicate
-        } else if delta < 0 && behind < REORDER_WINDOW {
-            let bit = 1u64 << behind;
-            if self.window & bit != 0 {
-                SeqVerdict::Duplicate
-            } else {
-                self.window |= bit;
-                SeqVerdict::Late
-            }
-        } else if delta < 0 && behind <= MAX_MISORDER {
-            SeqVerdict::TooLate
-        } else {
-            self.bad_seq = Some(seq.wrapping_add(1));
-            SeqVerdict::Suspect
-        }
-    }
-
-    fn restart(&mut self, ssrc: u32, seq: u16) {
-        *self = SeqTracker {
-            ssrc: Some(ssrc),
-            max_seq: seq,
-            window: 1,
-            bad_seq: None,
-        };
-    }
 }
 
 /// Where the packets we send come from now.
@@ -618,6 +530,8 @@ impl RelayLeg {
         Some(len)
     }
 }
+
+mod sequence;
 
 #[cfg(test)]
 #[path = "relay_tests.rs"]

@@ -27,7 +27,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -42,8 +41,10 @@ pub use crate::media::Leg;
 use crate::runtime::clock::Clock;
 use crate::switchboard::CallRef;
 
+mod leg;
 mod record;
 
+use self::leg::{add_stats, readable, send, LegIo};
 use self::record::record;
 pub use self::record::RecordFrame;
 
@@ -220,61 +221,6 @@ pub fn spawn_call_media(
         cancel,
         task,
     })
-}
-
-/// A socket and the stream logic of one leg.
-struct LegIo {
-    /// Read through tokio (readiness), written through `out`.
-    socket: UdpSocket,
-    /// The same socket for sending: a plain non-blocking send needs no readiness from the
-    /// reactor, so the very first packet of a call (sent before the reactor ever polled
-    /// the new socket) is not refused as "would block".
-    out: std::net::UdpSocket,
-    relay: RelayLeg,
-    /// Inactivity counts from here when the peer has been silent since (creation, unhold).
-    since: Instant,
-    heard: bool,
-    inactive_reported: bool,
-    /// We send to this peer (false while it holds us: it offered `sendonly`/`inactive`).
-    sending: bool,
-    /// The peer is expected to send (false while it offered `recvonly`/`inactive`).
-    expecting: bool,
-}
-
-impl LegIo {
-    fn new(socket: UdpSocket, relay: RelayLeg, now: Instant) -> io::Result<LegIo> {
-        let out = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
-        Ok(LegIo {
-            socket,
-            out,
-            relay,
-            since: now,
-            heard: false,
-            inactive_reported: false,
-            sending: true,
-            expecting: true,
-        })
-    }
-
-    /// The peer's new offer/answer. Returns whether it is expected to send again after a
-    /// time it was not (its inactivity then counts from now).
-    fn update(&mut self, config: LegConfig, send: bool, receive: bool, now: Instant) -> bool {
-        self.relay.update(config);
-        self.sending = send;
-        let rearm = receive && !self.expecting;
-        self.expecting = receive;
-        if rearm {
-            self.since = now;
-            self.inactive_reported = false;
-        }
-        rearm
-    }
-
-    fn silent_since(&self) -> Instant {
-        self.relay
-            .last_inbound()
-            .map_or(self.since, |t| t.max(self.since))
-    }
 }
 
 struct Playback {
@@ -633,40 +579,4 @@ impl CallMedia {
             record_dropped: self.record_dropped,
         }
     }
-}
-
-/// Readiness of an optional socket; never ready without one.
-async fn readable(socket: Option<&UdpSocket>) -> io::Result<()> {
-    match socket {
-        Some(s) => s.readable().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sends without waiting: a full send buffer means the network is behind, and audio that
-/// waits is worse than audio lost.
-fn send(socket: &std::net::UdpSocket, packet: &[u8], target: SocketAddr, dropped: &mut u64) {
-    match socket.send_to(packet, target) {
-        Ok(_) => {}
-        Err(e) => {
-            *dropped += 1;
-            if e.kind() != io::ErrorKind::WouldBlock {
-                tracing::debug!(%target, error = %e, "RTP send failed");
-            }
-        }
-    }
-}
-
-fn add_stats(sum: &mut LegStats, s: &LegStats) {
-    sum.packets_in += s.packets_in;
-    sum.bytes_in += s.bytes_in;
-    sum.packets_out += s.packets_out;
-    sum.bytes_out += s.bytes_out;
-    sum.lost += s.lost;
-    sum.late += s.late;
-    sum.duplicates += s.duplicates;
-    sum.dtmf_events += s.dtmf_events;
-    sum.comfort_noise += s.comfort_noise;
-    sum.ignored += s.ignored;
-    sum.not_relayed += s.not_relayed;
 }
