@@ -333,3 +333,171 @@ async fn shutdown_refuses_new_calls_and_interrupts_calls_at_the_end_of_grace() {
     assert_eq!(refused_row.outcome, "rejected");
     server.stop().await;
 }
+
+/// A caller written out by hand (SIP over UDP from the test), for what SIPp's scripted
+/// callers cannot do simply: a re-INVITE that moves the media and one that holds.
+struct HandCaller {
+    sip: tokio::net::UdpSocket,
+    server: std::net::SocketAddr,
+    call_id: String,
+    our_tag: &'static str,
+    their_tag: String,
+    cseq: u32,
+}
+
+impl HandCaller {
+    fn sdp(port: u16, version: u32, direction: &str) -> String {
+        format!(
+            "v=0\r\no=caller 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n"
+        )
+    }
+
+    fn request(&self, method: &str, to_tag: &str, cseq: u32, body: &str) -> String {
+        let local = self.sip.local_addr().unwrap();
+        let ctype = if body.is_empty() {
+            String::new()
+        } else {
+            "Content-Type: application/sdp\r\n".to_string()
+        };
+        format!(
+            "{method} sip:792112@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-hand-{method}-{cseq};rport\r\n\
+             From: <sip:+79115550199@127.0.0.1>;tag={tag}\r\nTo: <sip:792112@127.0.0.1>{to_tag}\r\n\
+             Call-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@{local}>\r\nMax-Forwards: 70\r\n\
+             {ctype}Content-Length: {len}\r\n\r\n{body}",
+            server = self.server,
+            tag = self.our_tag,
+            cid = self.call_id,
+            len = body.len(),
+        )
+    }
+
+    async fn send(&self, text: &str) {
+        self.sip
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
+    }
+
+    /// The next final response (2xx–6xx) for `method`, skipping provisionals.
+    async fn final_response(&self, method: &str) -> String {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, _) = tokio::time::timeout(Duration::from_secs(5), self.sip.recv_from(&mut buf))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let is_final = text.starts_with("SIP/2.0 ") && !text.starts_with("SIP/2.0 1");
+            if is_final && text.contains(&format!(" {method}\r\n")) {
+                return text;
+            }
+        }
+    }
+
+    async fn reinvite(&mut self, body: &str) -> String {
+        self.cseq += 1;
+        let to = format!(";tag={}", self.their_tag);
+        self.send(&self.request("INVITE", &to, self.cseq, body))
+            .await;
+        let ok = self.final_response("INVITE").await;
+        self.send(&self.request("ACK", &to, self.cseq, "")).await;
+        ok
+    }
+}
+
+/// RTP packets arriving on `sock` within `window`.
+async fn rtp_within(sock: &tokio::net::UdpSocket, window: Duration) -> usize {
+    let mut buf = [0u8; 2048];
+    let end = tokio::time::Instant::now() + window;
+    let mut n = 0;
+    while let Ok(Ok(_)) = tokio::time::timeout_at(end, sock.recv_from(&mut buf)).await {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_reinvite_moves_the_media_and_a_hold_stops_it() {
+    let server = TestServer::start(CLOSED).await;
+    let first = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let moved = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut caller = HandCaller {
+        sip: tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        server: server.addr,
+        call_id: "hand-reinvite-1".into(),
+        our_tag: "hand1",
+        their_tag: String::new(),
+        cseq: 1,
+    };
+    let offer = HandCaller::sdp(first.local_addr().unwrap().port(), 1, "sendrecv");
+    caller.send(&caller.request("INVITE", "", 1, &offer)).await;
+    let ok = caller.final_response("INVITE").await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let to_line = ok.lines().find(|l| l.starts_with("To:")).unwrap();
+    caller.their_tag = to_line.split(";tag=").nth(1).unwrap().trim().to_string();
+    let to = format!(";tag={}", caller.their_tag);
+    caller.send(&caller.request("ACK", &to, 1, "")).await;
+    assert!(
+        rtp_within(&first, Duration::from_millis(300)).await > 5,
+        "the after-hours message plays to the first address"
+    );
+
+    // Handover: the media moves to another port.
+    let moved_port = moved.local_addr().unwrap().port();
+    let ok = caller
+        .reinvite(&HandCaller::sdp(moved_port, 2, "sendrecv"))
+        .await;
+    assert!(
+        ok.starts_with("SIP/2.0 200") && ok.contains("a=sendrecv"),
+        "{ok}"
+    );
+    assert!(
+        rtp_within(&moved, Duration::from_millis(300)).await > 5,
+        "the message follows the caller to the new port"
+    );
+    // Whatever was in flight has arrived by now; the old port hears nothing more.
+    rtp_within(&first, Duration::from_millis(100)).await;
+    assert_eq!(rtp_within(&first, Duration::from_millis(300)).await, 0);
+
+    // The caller holds: we answer recvonly and send nothing.
+    let ok = caller
+        .reinvite(&HandCaller::sdp(moved_port, 3, "sendonly"))
+        .await;
+    assert!(ok.contains("a=recvonly"), "{ok}");
+    rtp_within(&moved, Duration::from_millis(100)).await;
+    assert_eq!(
+        rtp_within(&moved, Duration::from_millis(300)).await,
+        0,
+        "silence while held"
+    );
+    let ok = caller
+        .reinvite(&HandCaller::sdp(moved_port, 4, "sendrecv"))
+        .await;
+    assert!(ok.contains("a=sendrecv"), "{ok}");
+    assert!(
+        rtp_within(&moved, Duration::from_millis(300)).await > 5,
+        "the message again"
+    );
+
+    caller.cseq += 1;
+    caller
+        .send(&caller.request("BYE", &to, caller.cseq, ""))
+        .await;
+    assert!(caller
+        .final_response("BYE")
+        .await
+        .starts_with("SIP/2.0 200"));
+    let row = server
+        .wait_row("hand-reinvite-1", |r| r.ended_at.is_some())
+        .await;
+    assert_eq!(row.outcome, "after_hours");
+    assert_eq!(row.hangup_by.as_deref(), Some("caller"));
+    let events = server.store.call_events(&row.id).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["caller_media_moved", "caller_hold", "caller_resume"]
+    );
+    server.stop().await;
+}
