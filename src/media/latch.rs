@@ -9,7 +9,11 @@
 //! - only a valid RTP packet (version 2, not RTCP) with an accepted payload type can latch
 //!   or keep a latch alive; anything else is ignored and never moves the target;
 //! - once latched, another source takes over only after the latched one has been silent for
-//!   `relatch_after` (default 2 s): a stray or hostile sender cannot steal a live stream.
+//!   `relatch_after` (default 2 s): a stray or hostile sender cannot steal a live stream;
+//! - after the peer moved ([`Latch::move_to`]) the source it moved away from cannot latch
+//!   again for `relatch_after`, as if it were still latched and had just fallen silent: the
+//!   peer goes on sending from there until it has our answer, and those stragglers must
+//!   not pull our stream back to an address the peer has left.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -25,6 +29,8 @@ pub struct Latch {
     sdp_addr: SocketAddr,
     relatch_after: Duration,
     latched: Option<Latched>,
+    /// The source latched before the peer moved, and when it moved.
+    left: Option<Latched>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +47,7 @@ impl Latch {
             sdp_addr,
             relatch_after: DEFAULT_RELATCH_AFTER,
             latched: None,
+            left: None,
         }
     }
 
@@ -74,7 +81,16 @@ impl Latch {
                 true
             }
             Some(l) if now.saturating_duration_since(l.last_heard) < self.relatch_after => false,
+            None if self.left.is_some_and(|l| {
+                l.source == src
+                    && src != self.sdp_addr
+                    && now.saturating_duration_since(l.last_heard) < self.relatch_after
+            }) =>
+            {
+                false
+            }
             _ => {
+                self.left = None;
                 self.latched = Some(Latched {
                     source: src,
                     last_heard: now,
@@ -99,11 +115,17 @@ impl Latch {
         self.latched.map(|l| l.last_heard)
     }
 
-    /// The peer sent a new description (re-INVITE, RFC 3264 §8) with another address: start
-    /// over, sending there until its media arrives.
-    pub fn reset(&mut self, sdp_addr: SocketAddr) {
+    /// The peer sent a new description (re-INVITE, RFC 3264 §8) with another address, at
+    /// `now`: start over, sending there until its media arrives, and latch to wherever
+    /// that comes from (but not, for a while, to the source it moved away from).
+    pub fn move_to(&mut self, now: Instant, sdp_addr: SocketAddr) {
         self.sdp_addr = sdp_addr;
-        self.latched = None;
+        if let Some(l) = self.latched.take() {
+            self.left = Some(Latched {
+                source: l.source,
+                last_heard: now,
+            });
+        }
     }
 }
 
@@ -213,14 +235,44 @@ mod tests {
     }
 
     #[test]
-    fn reset_forgets_the_latch() {
+    fn a_move_sends_to_the_new_address_and_latches_to_where_media_then_comes_from() {
         let t0 = Instant::now();
+        let old = addr("203.0.113.7:61000");
         let mut latch = Latch::new(addr("192.0.2.1:4000"));
-        assert!(latch.handle_incoming(t0, addr("192.0.2.1:4000"), &rtp(0), PCMU));
-        latch.reset(addr("192.0.2.9:5000"));
+        assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
+        let moved = t0 + Duration::from_secs(60);
+        latch.move_to(moved, addr("192.0.2.9:5000"));
         assert!(!latch.is_latched());
         assert_eq!(latch.target(), addr("192.0.2.9:5000"));
-        assert!(latch.handle_incoming(t0, addr("192.0.2.9:5000"), &rtp(0), PCMU));
+        // A straggler from the old source does not pull the stream back...
+        assert!(!latch.handle_incoming(moved, old, &rtp(0), PCMU));
+        assert_eq!(latch.target(), addr("192.0.2.9:5000"));
+        // ...and the new source, behind NAT, latches at once.
+        let new = addr("203.0.113.7:62000");
+        assert!(latch.handle_incoming(moved, new, &rtp(0), PCMU));
+        assert_eq!(latch.target(), new);
+        assert!(!latch.handle_incoming(moved, old, &rtp(0), PCMU));
+    }
+
+    #[test]
+    fn the_old_source_may_latch_again_once_silent_long_enough_or_if_it_is_the_new_address() {
+        let t0 = Instant::now();
+        let old = addr("203.0.113.7:61000");
+        let mut latch = Latch::new(old);
+        assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
+        latch.move_to(t0, addr("192.0.2.9:5000"));
+        let almost = t0 + Duration::from_millis(1999);
+        assert!(!latch.handle_incoming(almost, old, &rtp(0), PCMU));
+        // A NAT that kept its mapping: after the usual silence, the old source is the peer.
+        assert!(latch.handle_incoming(t0 + Duration::from_secs(2), old, &rtp(0), PCMU));
+        assert_eq!(latch.target(), old);
+
+        // Moving back to an address is moving to it.
+        let mut latch = Latch::new(old);
+        assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
+        latch.move_to(t0, addr("192.0.2.9:5000"));
+        latch.move_to(t0, old);
+        assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! - frame `i` is due at `start + i × 20 ms`, computed from the start, so no drift builds up
 //!   however late the caller is; a late caller gets every overdue frame, one per call;
 //! - each packet advances the sequence number by 1 and the timestamp by 160, both wrapping;
-//! - only the first packet of the stream may carry the marker bit (RFC 3551 §4.1);
+//!   a frame skipped while the peer holds us ([`PromptPlayer::poll_skip`]) advances only
+//!   the timestamp, so the peer sees no loss, and the time it did not hear;
+//! - only the first packet of the stream, and the first after skipped frames, may carry
+//!   the marker bit (RFC 3551 §4.1: the start of a talkspurt);
 //! - a [`PlayMode::Once`] prompt's last partial frame is padded with the codec's silence;
 //!   [`PlayMode::Loop`] runs on from the last sample to the first with no gap.
 
@@ -225,7 +228,8 @@ pub struct PromptPlayer {
     payload_type: u8,
     mode: PlayMode,
     start: Instant,
-    marker_first: bool,
+    /// Whether the next packet written starts a talkspurt.
+    marker_next: bool,
     next: RtpStreamState,
     /// Frames consumed so far; frame `frame_index` is the next one due.
     frame_index: u64,
@@ -253,7 +257,7 @@ impl PromptPlayer {
             payload_type,
             mode,
             start,
-            marker_first,
+            marker_next: marker_first,
             next: stream,
             frame_index: 0,
             pos: 0,
@@ -283,7 +287,7 @@ impl PromptPlayer {
         let payload = self.next_payload();
         let header = RtpHeader {
             payload_type: self.payload_type,
-            marker: self.marker_first && self.frame_index == 0,
+            marker: self.marker_next,
             seq: self.next.seq,
             timestamp: self.next.ts,
             ssrc: self.next.ssrc,
@@ -294,8 +298,32 @@ impl PromptPlayer {
         if written.is_some() {
             self.next.seq = self.next.seq.wrapping_add(1);
             self.frames_sent += 1;
+            self.marker_next = false;
         }
         written
+    }
+
+    /// Consumes the frame due at `now` without writing it, for a peer that put us on hold
+    /// (RFC 3264 §5.1: nothing is sent to a `sendonly` or `inactive` peer): the prompt keeps
+    /// its schedule unheard, the timestamp keeps pace, the sequence number does not move,
+    /// and the next packet written starts a talkspurt. Returns whether a frame was due;
+    /// call it repeatedly like [`PromptPlayer::poll_transmit`].
+    pub fn poll_skip(&mut self, now: Instant) -> bool {
+        if self.is_finished() || self.due(self.frame_index).is_none_or(|due| due > now) {
+            return false;
+        }
+        self.next_payload();
+        self.frame_index += 1;
+        self.next.ts = self.next.ts.wrapping_add(FRAME_SAMPLES as u32);
+        self.marker_next = true;
+        true
+    }
+
+    /// The peer now expects `codec` with `payload_type` (a new offer/answer): the next
+    /// frames are sent in it, from where the prompt is.
+    pub fn set_codec(&mut self, codec: Codec, payload_type: u8) {
+        self.codec = codec;
+        self.payload_type = payload_type;
     }
 
     /// Whether a [`PlayMode::Once`] prompt has sent its last frame (a looping prompt

@@ -154,6 +154,50 @@ fn marker_only_on_the_first_packet_and_only_if_asked() {
 }
 
 #[test]
+fn skipped_frames_keep_time_not_sequence_and_the_next_packet_starts_a_talkspurt() {
+    let t0 = Instant::now();
+    let mut p = player(1600, PlayMode::Once, t0);
+    let before = drain(&mut p, t0 + 20 * MS);
+    assert_eq!(before.len(), 2);
+    // The peer holds us for 60 ms: three frames go by unheard.
+    let mut skipped = 0;
+    while p.poll_skip(t0 + 80 * MS) {
+        skipped += 1;
+    }
+    assert_eq!(skipped, 3);
+    assert_eq!(p.frames_sent(), 2);
+    let after = drain(&mut p, t0 + 120 * MS);
+    let headers: Vec<_> = after
+        .iter()
+        .map(|b| RtpView::parse(b).unwrap().header())
+        .collect();
+    assert_eq!(headers.len(), 2);
+    assert!(headers[0].marker && !headers[1].marker);
+    assert_eq!(headers[0].seq, stream().seq + 2, "no gap in the sequence");
+    assert_eq!(
+        headers[0].timestamp,
+        stream().ts + 5 * 160,
+        "the time it did not hear"
+    );
+    // The prompt kept its schedule: the frame sent is the sixth of the prompt.
+    let payload = RtpView::parse(&after[0]).unwrap().payload().to_vec();
+    assert_eq!(payload, p.prompt().encoded(Codec::Pcmu)[5 * 160..6 * 160]);
+    assert!(!p.poll_skip(t0 + 120 * MS), "nothing more is due");
+}
+
+#[test]
+fn a_new_codec_takes_over_from_the_next_frame() {
+    let t0 = Instant::now();
+    let mut p = player(800, PlayMode::Once, t0);
+    drain(&mut p, t0);
+    p.set_codec(Codec::Pcma, 8);
+    let next = drain(&mut p, t0 + 20 * MS);
+    let view = RtpView::parse(&next[0]).unwrap();
+    assert_eq!(view.payload_type(), 8);
+    assert_eq!(view.payload(), &p.prompt().encoded(Codec::Pcma)[160..320]);
+}
+
+#[test]
 fn frames_are_paced_from_the_start_time() {
     let t0 = Instant::now();
     let mut p = player(480, PlayMode::Once, t0);

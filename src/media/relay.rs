@@ -224,20 +224,33 @@ impl RelayLeg {
         }
     }
 
-    /// The peer made a new offer or answer (re-INVITE, UPDATE: RFC 3264 §8): from now on
-    /// it takes `cfg`'s codec and payload types, and if its address moved we send there at
-    /// once and latch again to wherever its media then comes from. Our stream towards it
-    /// goes on (same SSRC, sequence numbers in step); the next packet starts a talkspurt.
-    pub fn update(&mut self, cfg: LegConfig) {
-        if cfg.sdp_addr != self.cfg.sdp_addr {
-            self.latch.reset(cfg.sdp_addr);
+    /// The peer made a new offer or answer (re-INVITE, UPDATE: RFC 3264 §8) at `now`: from
+    /// now on it takes `cfg`'s codec and payload types, and if its address moved we send
+    /// there at once and latch again to wherever its media then comes from (an unspecified
+    /// address or port 0, the old way of saying "hold", keeps the current destination). Our
+    /// stream towards it goes on (same SSRC, sequence numbers in step); the next packet
+    /// starts a talkspurt. Returns whether the peer moved.
+    pub fn update(&mut self, cfg: LegConfig, now: Instant) -> bool {
+        let no_address = cfg.sdp_addr.ip().is_unspecified() || cfg.sdp_addr.port() == 0;
+        let moved = !no_address && cfg.sdp_addr != self.cfg.sdp_addr;
+        if moved {
+            self.latch.move_to(now, cfg.sdp_addr);
         }
+        let cfg = LegConfig {
+            sdp_addr: if no_address {
+                self.cfg.sdp_addr
+            } else {
+                cfg.sdp_addr
+            },
+            ..cfg
+        };
         if cfg.codec != self.cfg.codec {
             self.from_other_law = other_law_table(cfg.codec);
         }
         (self.accepted, self.accepted_len) = accepted_payload_types(&cfg);
         self.cfg = cfg;
         self.end_source();
+        moved
     }
 
     /// The same leg with another silence period before its latch may move (see [`Latch`]).

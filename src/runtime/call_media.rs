@@ -347,11 +347,12 @@ impl CallMedia {
     fn on_timer(&mut self, now: Instant, outbuf: &mut [u8]) {
         if let Some(playback) = &mut self.playback {
             let target = self.caller.relay.target();
+            // A caller who holds us takes no media: the prompt runs on, unheard, and the
+            // stream resumes with a talkspurt and no sequence gap.
+            if !self.caller.sending {
+                while playback.player.poll_skip(now) {}
+            }
             while let Some(n) = playback.player.poll_transmit(now, outbuf) {
-                // A caller who holds us takes no media: the prompt runs on, unheard.
-                if !self.caller.sending {
-                    continue;
-                }
                 self.prompt_packets += 1;
                 send(
                     &self.caller.out,
@@ -470,6 +471,11 @@ impl CallMedia {
                     if io.update(config, send, receive, now) {
                         self.arm_inactivity(now + self.inactivity);
                     }
+                }
+                // A prompt playing to the caller goes on in the caller's new codec.
+                if let (Leg::Caller, Some(playback)) = (leg, self.playback.as_mut()) {
+                    let cfg = *self.caller.relay.config();
+                    playback.player.set_codec(cfg.codec, cfg.payload_type);
                 }
             }
             MediaCommand::Record { frames } => self.recorder = Some(frames),

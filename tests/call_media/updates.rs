@@ -157,3 +157,78 @@ async fn a_leg_not_expected_to_send_is_not_inactive_until_it_is_again() {
         e => panic!("unexpected {e:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_prompt_runs_on_unheard_while_the_caller_holds_and_resumes_without_a_gap() {
+    let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+    call.media
+        .command(MediaCommand::Play {
+            prompt: support::prompt(50),
+            mode: hotline::media::player::PlayMode::Loop,
+            tag: 1,
+        })
+        .unwrap();
+    let first = call.trunk.recv(WAIT).await.expect("the prompt plays");
+    call.media
+        .command(update(Leg::Caller, call.trunk.addr(), false, true))
+        .unwrap();
+    assert_eq!(
+        call.trunk.count_within(Duration::from_millis(200)).await,
+        0,
+        "nothing to a caller who holds us"
+    );
+    call.media
+        .command(update(Leg::Caller, call.trunk.addr(), true, true))
+        .unwrap();
+    let next = call.trunk.recv(WAIT).await.expect("the prompt again");
+    assert!(next.header.marker, "a new talkspurt");
+    assert_eq!(
+        next.header.seq,
+        first.header.seq.wrapping_add(1),
+        "no gap in our stream"
+    );
+    let jump = next.header.timestamp.wrapping_sub(first.header.timestamp);
+    assert!(
+        jump >= 10 * 160 && jump % 160 == 0,
+        "the time it did not hear: {jump} samples"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offer_without_an_address_keeps_where_we_send() {
+    let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+    let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
+    // RFC 2543 hold (c=0.0.0.0) or a refused stream's port 0: no new destination.
+    let nowhere: std::net::SocketAddr = "0.0.0.0:17000".parse().unwrap();
+    call.media
+        .command(update(Leg::Caller, nowhere, true, true))
+        .unwrap();
+    phone
+        .send(operator_local, rtp(0, true, 1, 0, PHONE_SSRC), &[0x77; 160])
+        .await;
+    let got = call
+        .trunk
+        .recv(WAIT)
+        .await
+        .expect("still sent where it was");
+    assert_eq!(got.payload, [0x77; 160]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stragglers_from_the_address_a_caller_left_do_not_pull_the_stream_back() {
+    let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+    let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
+    call.trunk_sends(0, 0x11).await;
+    phone.recv(WAIT).await.expect("relayed");
+    let moved = Peer::bind().await;
+    call.media
+        .command(update(Leg::Caller, moved.addr(), true, true))
+        .unwrap();
+    // The caller's phone sends from its old address until it has our answer.
+    call.trunk_sends(1, 0x12).await;
+    phone
+        .send(operator_local, rtp(0, true, 1, 0, PHONE_SSRC), &[0x22; 160])
+        .await;
+    assert_eq!(moved.recv(WAIT).await.unwrap().payload, [0x22; 160]);
+    assert_eq!(call.trunk.count_within(Duration::from_millis(100)).await, 0);
+}

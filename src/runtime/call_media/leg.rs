@@ -47,7 +47,7 @@ impl LegIo {
     /// The peer's new offer/answer. Returns whether it is expected to send again after a
     /// time it was not (its inactivity then counts from now).
     pub fn update(&mut self, config: LegConfig, send: bool, receive: bool, now: Instant) -> bool {
-        self.relay.update(config);
+        self.relay.update(config, now);
         self.sending = send;
         let rearm = receive && !self.expecting;
         self.expecting = receive;
