@@ -37,7 +37,12 @@
 //! - [`RegisterWriter::flush`] resolves once everything queued before it is durable:
 //!   committed, or synced into the spool (so shutdown never waits for a database that is
 //!   down); [`RegisterWriter::flush_committed`] waits until it is in the database.
+//!
+//! Time: the retry deadlines and [`APPLY_TIMEOUT`] are read from the runtime's [`Clock`]
+//! (tokio's, so tests run outages, back-off and timeouts in paused time against a
+//! [`Database`] of their own that answers at once, fails, or never answers).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,9 +50,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::clock::Clock;
 use super::spool::Spool;
 use crate::model::RegisterWrite;
-use crate::store::Store;
+use crate::store::{ApplyReport, Store, StoreError};
 
 /// The most writes committed in one transaction. Large enough that a burst costs few
 /// commits (each one an fsync of the WAL), small enough that one transaction holds the
@@ -61,6 +67,25 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// that drops packets rather than refusing connections never fails on its own). Far more
 /// than a healthy commit of [`MAX_BATCH`] writes takes.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the task commits batches: the call register ([`Store`]) in service.
+pub trait Database: Send + Sync + 'static {
+    /// Applies `writes` in one transaction, as [`Store::apply`] does (same contract: `Err`
+    /// means nothing was committed and the same batch may be applied again).
+    fn apply(
+        &self,
+        writes: &[RegisterWrite],
+    ) -> impl Future<Output = Result<ApplyReport, StoreError>> + Send;
+}
+
+impl Database for Store {
+    fn apply(
+        &self,
+        writes: &[RegisterWrite],
+    ) -> impl Future<Output = Result<ApplyReport, StoreError>> + Send {
+        Store::apply(self, writes)
+    }
+}
 
 /// Errors of the register writer's sender side.
 #[derive(thiserror::Error, Debug)]
@@ -144,8 +169,8 @@ impl RegisterWriter {
     /// queue is drained.
     ///
     /// Panics if called outside a tokio runtime.
-    pub fn spawn(store: Store, capacity: usize) -> (RegisterWriter, JoinHandle<()>) {
-        Self::spawn_inner(store, capacity, None)
+    pub fn spawn(database: impl Database, capacity: usize) -> (RegisterWriter, JoinHandle<()>) {
+        Self::spawn_inner(database, capacity, None)
     }
 
     /// As [`RegisterWriter::spawn`], with an outage spool (see the module doc). Writes
@@ -154,15 +179,15 @@ impl RegisterWriter {
     ///
     /// Panics if called outside a tokio runtime.
     pub fn spawn_with_spool(
-        store: Store,
+        database: impl Database,
         capacity: usize,
         spool: Spool,
     ) -> (RegisterWriter, JoinHandle<()>) {
-        Self::spawn_inner(store, capacity, Some(spool))
+        Self::spawn_inner(database, capacity, Some(spool))
     }
 
     fn spawn_inner(
-        store: Store,
+        database: impl Database,
         capacity: usize,
         spool: Option<Spool>,
     ) -> (RegisterWriter, JoinHandle<()>) {
@@ -171,7 +196,10 @@ impl RegisterWriter {
         if let Some(spool) = &spool {
             counters.spooled.store(spool.pending(), Ordering::Relaxed);
         }
-        let task = tokio::spawn(run(store, items, Arc::clone(&counters), spool));
+        // The task needs monotonic deadlines only, and those are tokio's whichever clock
+        // the line runs on.
+        let clock = Clock::system();
+        let task = tokio::spawn(run(database, items, Arc::clone(&counters), spool, clock));
         (RegisterWriter { queue, counters }, task)
     }
 
@@ -260,181 +288,11 @@ impl RegisterWriter {
     }
 }
 
+mod outbox;
 mod task;
+
+pub use outbox::Outbox;
 use task::run;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{CallUpdate, NewCall, Outcome};
-    use std::time::Duration;
-
-    fn open(id: &str) -> RegisterWrite {
-        RegisterWrite::Open(NewCall {
-            id: id.to_owned(),
-            sip_call_id: format!("{id}@trunk"),
-            caller: "+79110000000".to_owned(),
-            dialed: "792112".to_owned(),
-            source: "udp:127.0.0.1:5060".to_owned(),
-            received_at: "2026-11-24T15:21:47Z".parse().expect("valid literal"),
-        })
-    }
-
-    async fn memory_store() -> Store {
-        Store::open("sqlite::memory:", 1)
-            .await
-            .expect("in-memory register opens")
-    }
-
-    #[tokio::test]
-    async fn full_queue_hands_the_write_back() {
-        let store = memory_store().await;
-        // A current-thread runtime: the task cannot run until we yield, so the queue fills.
-        let (writer, _task) = RegisterWriter::spawn(store, 2);
-        writer.try_send(open("a")).expect("room for the first");
-        writer.try_send(open("b")).expect("room for the second");
-        match writer.try_send(open("c")) {
-            Err(WriterError::Full(write)) => assert_eq!(write, open("c")),
-            other => panic!("expected Full with the write back, got {other:?}"),
-        }
-        assert_eq!(writer.stats().full, 1);
-        assert_eq!(writer.stats().queued, 2);
-        writer.flush().await.expect("writer runs");
-        let stats = writer.stats();
-        assert_eq!((stats.queued, stats.written, stats.batches), (0, 2, 1));
-    }
-
-    #[tokio::test]
-    async fn inapplicable_writes_are_counted_not_retried() {
-        let store = memory_store().await;
-        let (writer, _task) = RegisterWriter::spawn(store.clone(), 16);
-        writer.send(open("a")).await.expect("queued");
-        writer
-            .send(RegisterWrite::Update {
-                id: "missing".to_owned(),
-                update: CallUpdate {
-                    outcome: Some(Outcome::Answered),
-                    ..CallUpdate::default()
-                },
-            })
-            .await
-            .expect("queued");
-        writer.send(open("b")).await.expect("queued");
-        writer.flush().await.expect("writer runs");
-        let stats = writer.stats();
-        assert_eq!((stats.written, stats.skipped, stats.failures), (2, 1, 0));
-        assert_eq!(store.count_calls().await.expect("count"), 2);
-    }
-
-    #[tokio::test]
-    async fn task_drains_and_ends_when_senders_are_dropped() {
-        let store = memory_store().await;
-        let (writer, task) = RegisterWriter::spawn(store.clone(), 64);
-        for i in 0..10 {
-            writer.try_send(open(&format!("call-{i}"))).expect("room");
-        }
-        drop(writer);
-        task.await.expect("task ends cleanly");
-        assert_eq!(store.count_calls().await.expect("count"), 10);
-    }
-
-    #[tokio::test]
-    async fn an_outage_goes_to_the_spool_and_is_replayed_in_order() {
-        use sqlx::{Connection, Executor};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
-        let store = Store::open(&url, 1).await.expect("open");
-        let spool = Spool::open(dir.path().join("spool/register.spool"))
-            .await
-            .expect("spool");
-        let (writer, task) = RegisterWriter::spawn_with_spool(store.clone(), 64, spool);
-        writer.send(open("before")).await.expect("queued");
-        writer.flush().await.expect("flush");
-        assert_eq!(writer.stats().written, 1);
-
-        let mut side = sqlx::SqliteConnection::connect(&url).await.expect("side");
-        side.execute("ALTER TABLE calls RENAME TO calls_away")
-            .await
-            .expect("outage");
-        let done = |id: &str| RegisterWrite::Update {
-            id: id.to_owned(),
-            update: CallUpdate {
-                outcome: Some(Outcome::Answered),
-                ..CallUpdate::default()
-            },
-        };
-        for id in ["during-1", "during-2"] {
-            writer.send(open(id)).await.expect("queued");
-            writer.send(done(id)).await.expect("queued");
-            // Durable in the spool: flush does not wait for the database.
-            tokio::time::timeout(Duration::from_secs(5), writer.flush())
-                .await
-                .expect("flush returns during the outage")
-                .expect("flush");
-        }
-        writer.send(done("before")).await.expect("queued");
-        let committed = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.flush_committed().await }
-        });
-        writer.flush().await.expect("flush");
-        let stats = writer.stats();
-        assert_eq!((stats.spooled, stats.queued, stats.written), (5, 0, 1));
-        assert!(stats.failures >= 1);
-        assert!(!committed.is_finished(), "not in the database yet");
-
-        side.execute("ALTER TABLE calls_away RENAME TO calls")
-            .await
-            .expect("back");
-        tokio::time::timeout(Duration::from_secs(10), committed)
-            .await
-            .expect("replayed once the database is back")
-            .expect("task")
-            .expect("flush");
-        let stats = writer.stats();
-        assert_eq!((stats.spooled, stats.replayed, stats.written), (0, 5, 6));
-        assert_eq!(stats.skipped, 0);
-        for id in ["before", "during-1", "during-2"] {
-            let row = store.call(id).await.expect("read").expect("row");
-            assert_eq!(row.outcome, "answered", "{id}");
-        }
-        let spool_file = dir.path().join("spool/register.spool");
-        assert_eq!(std::fs::metadata(&spool_file).expect("spool").len(), 0);
-
-        // Back to direct writes.
-        writer.send(open("after")).await.expect("queued");
-        writer.flush_committed().await.expect("flush");
-        assert!(store.call("after").await.expect("read").is_some());
-        assert_eq!(writer.stats().spooled, 0);
-        drop(writer);
-        task.await.expect("task ends");
-    }
-
-    #[tokio::test]
-    async fn writes_left_in_the_spool_are_replayed_at_start() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("register.spool");
-        let mut spool = Spool::open(&path).await.expect("spool");
-        spool
-            .append(&[open("old-1"), open("old-2")])
-            .await
-            .expect("append");
-        drop(spool);
-
-        let store = memory_store().await;
-        let spool = Spool::open(&path).await.expect("spool");
-        let (writer, _task) = RegisterWriter::spawn_with_spool(store.clone(), 8, spool);
-        writer.send(open("new")).await.expect("queued");
-        writer.flush_committed().await.expect("flush");
-        let ids: Vec<String> = store
-            .recent_calls(10)
-            .await
-            .expect("rows")
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        assert_eq!(ids.len(), 3);
-        let stats = writer.stats();
-        assert_eq!((stats.replayed, stats.written, stats.spooled), (2, 3, 0));
-    }
-}
+mod tests;

@@ -3,9 +3,10 @@
 //! Loop: carry out pending actions → wait for the first of (shutdown, grace over, a UDP
 //! datagram, a TCP event, a media event, the switchboard's next timer) → feed it in with
 //! the current time → repeat. It never waits on the database or the disk: register writes
-//! go to a bounded queue, and if that is full they are held here, in order, and counted.
+//! go to a bounded queue, and if that is full they are held in the engine's `Outbox`, in
+//! order, and counted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -15,13 +16,12 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::model::RegisterWrite;
 use crate::sip::{Peer, Transport};
 use crate::switchboard::{Action, CallRef, Switchboard};
 
 use super::call_media::{CallMediaEvent, CallMediaHandle};
 use super::clock::Clock;
-use super::database::{RegisterWriter, WriterError};
+use super::database::{Outbox, RegisterWriter};
 use super::live::LiveCommand;
 use super::metrics::Metrics;
 use super::prompts::Prompts;
@@ -65,9 +65,8 @@ pub struct Engine {
     media: HashMap<CallRef, MediaSlot>,
     pool: RtpPortPool,
     prompts: Prompts,
-    register: RegisterWriter,
-    /// Register writes waiting because the writer's queue was full (order kept).
-    held: VecDeque<RegisterWrite>,
+    /// Register writes, in order, held while the database task's queue is full.
+    register: Outbox,
     media_tx: mpsc::Sender<(CallRef, CallMediaEvent)>,
     media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
     rtp_timeout: Duration,
@@ -120,8 +119,7 @@ impl Engine {
             media: HashMap::new(),
             pool: RtpPortPool::new(rtp_ip, config.media.rtp_ports),
             prompts,
-            register,
-            held: VecDeque::new(),
+            register: Outbox::new(register),
             media_tx,
             media_rx,
             rtp_timeout: config.media.rtp_timeout,
@@ -171,7 +169,7 @@ impl Engine {
                     self.sb.handle_timeout(self.clock.now());
                 }
                 // The writer's queue was full: look again soon (the loop top moves them on).
-                _ = tokio::time::sleep(HELD_RETRY), if !self.held.is_empty() => {}
+                _ = tokio::time::sleep(HELD_RETRY), if self.register.is_holding() => {}
             }
         }
         tasks.cancel();
@@ -193,10 +191,10 @@ impl Engine {
         }
         while let Some(action) = self.sb.poll_action() {
             if let Action::Register(write) = action {
-                self.queue_register(write);
+                self.register.push(write);
             }
         }
-        self.flush_held().await;
+        self.register.drain().await;
     }
 
     /// Read the configuration file again and apply what can change without new sockets.
@@ -310,7 +308,7 @@ impl Engine {
     /// Carry out every action the switchboard has queued (including ones that answering
     /// `OpenCallerMedia` / `OpenOperatorMedia` produces).
     async fn carry_out(&mut self) {
-        self.flush_held_nowait();
+        self.register.offer();
         while let Some(action) = self.sb.poll_action() {
             match action {
                 Action::Transmit { peer, data } => self.transmit(peer, &data).await,
@@ -347,7 +345,7 @@ impl Engine {
                         self.pool.release(port);
                     }
                 }
-                Action::Register(write) => self.queue_register(write),
+                Action::Register(write) => self.register.push(write),
             }
         }
     }
@@ -371,35 +369,6 @@ impl Engine {
                 }
                 None => tracing::warn!(%peer, "no TCP connection to send on"),
             },
-        }
-    }
-
-    /// Queue a register write, in order: behind any held ones, else straight to the writer.
-    fn queue_register(&mut self, write: RegisterWrite) {
-        self.held.push_back(write);
-        self.flush_held_nowait();
-    }
-
-    /// Move held writes into the writer's queue while it has room (a full queue hands the
-    /// write back: it stays first in line).
-    fn flush_held_nowait(&mut self) {
-        while let Some(write) = self.held.pop_front() {
-            match self.register.try_send(write) {
-                Ok(()) => {}
-                Err(WriterError::Full(write)) => {
-                    self.held.push_front(write);
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "register writer gone: a register write is lost")
-                }
-            }
-        }
-    }
-
-    async fn flush_held(&mut self) {
-        while let Some(write) = self.held.pop_front() {
-            let _ = self.register.send(write).await;
         }
     }
 }

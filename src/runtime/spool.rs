@@ -26,11 +26,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
 
+use super::database::Database;
 use crate::model::{
     CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, NewCall, Outcome, RegisterWrite,
     RingAttempt, RingResult,
 };
-use crate::store::{ApplyReport, Store, StoreError};
+use crate::store::{ApplyReport, StoreError};
 
 /// Errors of the spool.
 #[derive(thiserror::Error, Debug)]
@@ -65,7 +66,8 @@ pub enum LineError {
 /// What one replayed chunk did.
 #[derive(Debug, Default)]
 pub struct ChunkReport {
-    /// The writes read back, in order (what was given to [`Store::apply`]).
+    /// The writes read back, in order (what was given to
+    /// [`Store::apply`](crate::store::Store::apply)).
     pub writes: usize,
     /// The store's report on them.
     pub applied: ApplyReport,
@@ -168,7 +170,7 @@ impl Spool {
     /// spool and the next call starts from it again.
     pub async fn replay_chunk(
         &mut self,
-        store: &Store,
+        store: &impl Database,
         max: usize,
     ) -> Result<Option<ChunkReport>, SpoolError> {
         let (writes, corrupt, lines, next) = self.read_chunk(max).await?;
@@ -187,7 +189,11 @@ impl Spool {
     }
 
     /// Replays everything (at start-up, before the register is used).
-    pub async fn replay_all(&mut self, store: &Store, max: usize) -> Result<u64, SpoolError> {
+    pub async fn replay_all(
+        &mut self,
+        store: &impl Database,
+        max: usize,
+    ) -> Result<u64, SpoolError> {
         let mut replayed = 0;
         while let Some(chunk) = self.replay_chunk(store, max).await? {
             replayed += chunk.writes as u64;

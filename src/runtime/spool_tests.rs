@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::format_time;
+use crate::store::Store;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid literal")

@@ -7,19 +7,19 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 
-use super::{Counters, Item, APPLY_TIMEOUT, FIRST_BACKOFF, MAX_BACKOFF, MAX_BATCH};
+use super::{Counters, Database, Item, APPLY_TIMEOUT, FIRST_BACKOFF, MAX_BACKOFF, MAX_BATCH};
 use crate::model::RegisterWrite;
 use crate::runtime::clock::Clock;
 use crate::runtime::spool::{ChunkReport, Spool, SpoolError};
-use crate::store::{ApplyReport, Store, StoreError};
+use crate::store::{ApplyReport, StoreError};
 
-struct Task {
-    store: Store,
+struct Task<D> {
+    database: D,
+    clock: Clock,
     counters: Arc<Counters>,
     spool: Option<Spool>,
     /// The wait before the next retry; doubles on each failure, reset by a success.
@@ -33,18 +33,20 @@ struct Task {
 }
 
 pub(super) async fn run(
-    store: Store,
+    database: impl Database,
     mut items: mpsc::Receiver<Item>,
     counters: Arc<Counters>,
     spool: Option<Spool>,
+    clock: Clock,
 ) {
     let mut task = Task {
-        store,
+        database,
+        retry_at: clock.mono(),
+        clock,
         counters,
         spool,
         backoff: FIRST_BACKOFF,
         attempt: 0,
-        retry_at: Clock::system().tokio(),
         waiting_commit: Vec::new(),
     };
     if task.spooling() {
@@ -61,7 +63,7 @@ pub(super) async fn run(
         let first = if task.spooling() {
             tokio::select! {
                 item = items.recv() => item,
-                () = tokio::time::sleep_until(task.retry_at) => {
+                () = sleep_until(task.retry_at) => {
                     task.replay().await;
                     continue;
                 }
@@ -110,7 +112,7 @@ pub(super) async fn run(
     }
 }
 
-impl Task {
+impl<D: Database> Task<D> {
     fn spooling(&self) -> bool {
         self.spool.as_ref().is_some_and(|s| s.pending() > 0)
     }
@@ -147,10 +149,10 @@ impl Task {
             }
             // Neither took it: hold the batch, wait, and try again (replaying first, so
             // the spool's older writes stay ahead of it).
-            tokio::time::sleep_until(self.retry_at).await;
+            sleep_until(self.retry_at).await;
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             if self.spooling() {
-                self.retry_at = Clock::system().tokio();
+                self.retry_at = self.clock.mono();
                 self.replay().await;
             }
         }
@@ -163,7 +165,7 @@ impl Task {
         let started = spool.pending();
         let result = loop {
             let chunk =
-                tokio::time::timeout(APPLY_TIMEOUT, spool.replay_chunk(&self.store, MAX_BATCH))
+                tokio::time::timeout(APPLY_TIMEOUT, spool.replay_chunk(&self.database, MAX_BATCH))
                     .await;
             match chunk {
                 Ok(Ok(Some(ChunkReport {
@@ -207,7 +209,7 @@ impl Task {
     }
 
     async fn apply(&self, batch: &[RegisterWrite]) -> Result<ApplyReport, StoreError> {
-        tokio::time::timeout(APPLY_TIMEOUT, self.store.apply(batch))
+        tokio::time::timeout(APPLY_TIMEOUT, self.database.apply(batch))
             .await
             .unwrap_or(Err(StoreError::Timeout))
     }
@@ -249,7 +251,7 @@ impl Task {
     }
 
     fn failed_quietly(&mut self) {
-        self.retry_at = Clock::system().tokio() + self.backoff;
+        self.retry_at = self.clock.mono() + self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 }
@@ -270,4 +272,8 @@ fn count_report(counters: &Counters, writes: usize, report: &ApplyReport, replay
         .fetch_add(writes as u64 - skipped, Ordering::Relaxed);
     counters.skipped.fetch_add(skipped, Ordering::Relaxed);
     counters.batches.fetch_add(1, Ordering::Relaxed);
+}
+
+async fn sleep_until(at: Instant) {
+    tokio::time::sleep_until(at.into()).await;
 }
