@@ -78,7 +78,7 @@ fn drain(sb: &mut Switchboard) {
 
 fn main() {
     let config = Config::from_toml(CONFIG, Path::new("bench.toml"), &[]).expect("valid config");
-    let mut now = Now::read();
+    let mut now: Now = hotline::runtime::Clock::system().now();
     let mut sb = Switchboard::new(Settings::from_config(&config), 1, now);
     let trunk = Peer {
         transport: Transport::Udp,

@@ -1,4 +1,5 @@
-//! Time as an input. Sans-IO cores never read a clock: the runtime passes `Now` in.
+//! Time as an input. Sans-IO cores never read a clock: the runtime passes `Now` in (read
+//! from its one clock, `runtime::Clock`).
 //!
 //! Monotonic time (`Instant`) drives every timer; wall-clock time (`Timestamp`) is only
 //! for the business calendar and the call register. They are separate on purpose: a
@@ -18,14 +19,6 @@ pub struct Now {
 }
 
 impl Now {
-    /// Reads both clocks. Only the runtime calls this.
-    pub fn read() -> Self {
-        Now {
-            mono: Instant::now(),
-            wall: Timestamp::now(),
-        }
-    }
-
     /// The same moment moved forward by `d` on both clocks (simulated time in tests).
     pub fn advanced(self, d: std::time::Duration) -> Self {
         let wall = self
