@@ -258,3 +258,50 @@ fn huge_names_are_cut() {
     assert_eq!(g.tracked(), (1, 1));
     assert!(g.accounts.keys().all(|k| k.len() <= MAX_NAME_LEN));
 }
+
+/// Guesses that reach a password check in `secs` seconds, one attempt a second, the
+/// `i`-th attempt on `name(i)` from `source(i)`.
+fn guesses_in(secs: u64, name: impl Fn(u64) -> String, source: impl Fn(u64) -> IpAddr) -> usize {
+    let t0 = Instant::now();
+    let policy = GuardPolicy::default();
+    let mut g = Guard::default();
+    let mut checked = 0;
+    for i in 0..secs {
+        let t = t0 + secs_of(i);
+        if g.check(&name(i), source(i), t) == Verdict::Allow {
+            checked += 1;
+            g.fail(&name(i), source(i), t, &policy);
+        }
+    }
+    checked
+}
+
+fn secs_of(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn guesses_per_hour_with_the_default_policy() {
+    const HOUR: u64 = 3600;
+    // One account, a new address for every guess (a botnet): 10 guesses, then 10 more
+    // after each lockout of 10, 20, 40 minutes.
+    let per_account = guesses_in(
+        HOUR,
+        |_| "101".into(),
+        |i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32)),
+    );
+    assert_eq!(per_account, 30);
+    // The next hours: 10 an hour.
+    let two_hours = guesses_in(
+        2 * HOUR,
+        |_| "101".into(),
+        |i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32)),
+    );
+    assert_eq!(two_hours - per_account, 10);
+    // One address, a new name for every guess: 5 at a time, three times in the hour.
+    let per_source = guesses_in(HOUR, |i| format!("user{i}"), |_| ip(9));
+    assert_eq!(per_source, 15);
+    // One address, one name: the account's limit.
+    let one_on_one = guesses_in(HOUR, |_| "101".into(), |_| ip(9));
+    assert_eq!(one_on_one, 30);
+}
