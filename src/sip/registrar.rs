@@ -3,9 +3,9 @@
 //! kept for information.
 //!
 //! Run loop: the engine hands every REGISTER to [`Registrar::handle_register`] and sends
-//! the returned response after `delay` (the tarpit for accounts whose password is being
-//! guessed); it
-//! calls [`Registrar::handle_timeout`] at [`Registrar::poll_timeout`] to expire bindings.
+//! the returned response after `delay` (the tarpit for an account whose password is being
+//! guessed); it calls [`Registrar::handle_timeout`] at [`Registrar::poll_timeout`] to
+//! expire bindings.
 //! Operators' other requests (their feature-code INVITEs) go through
 //! [`Registrar::authenticate`]. [`BindingEvent`]s tell the switchboard who came online,
 //! went offline or moved to another device.
