@@ -288,6 +288,18 @@ pub fn render(m: &Metrics) -> String {
         &one(m.registrar.locked_out),
     );
     metric(
+        "hotline_registrar_locked_accounts",
+        "gauge",
+        "Operator accounts locked after password guessing.",
+        &one(m.registrar.locked_accounts as u64),
+    );
+    metric(
+        "hotline_registrar_blocked_sources",
+        "gauge",
+        "Source addresses blocked after password guessing.",
+        &one(m.registrar.blocked_sources as u64),
+    );
+    metric(
         "hotline_registrar_bindings",
         "gauge",
         "Registered operator softphones.",

@@ -45,6 +45,7 @@ pub(crate) use self::files::{
     file_facts, find as find_files, marker_of, parallel_map, relative_to, resolve, MARKER_SUFFIX,
     WAV_SUFFIX,
 };
+pub(crate) use self::repair::fix as repair_file;
 
 /// Where the writer threads read the audio's time: the runtime's monotonic clock in
 /// service, a hand-moved clock in tests (so what is on disk does not depend on how fast the

@@ -439,6 +439,7 @@ fn accounts(settings: &Settings) -> Vec<Account> {
 fn registrar_policy(settings: &Settings) -> RegistrarPolicy {
     RegistrarPolicy {
         algorithms: settings.digest_algorithms.clone(),
+        guard: settings.auth_guard.clone(),
         ..RegistrarPolicy::with_realm(settings.realm.clone())
     }
 }

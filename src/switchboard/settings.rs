@@ -33,6 +33,8 @@ pub struct Settings {
     pub digest_algorithms: Vec<Algorithm>,
     /// RFC 4028 session timers: our minimum and the longest interval we grant.
     pub session_timer: SessionTimerPolicy,
+    /// Password-guessing limits on operators' logins.
+    pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             realm: config.sip.realm.clone(),
             digest_algorithms: config.sip.digest_algorithms.clone(),
             session_timer: SessionTimerPolicy::default(),
+            auth_guard: config.sip.auth_guard.clone(),
         }
     }
 }
