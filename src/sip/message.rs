@@ -22,6 +22,7 @@ mod build;
 mod framing;
 mod reject;
 mod request;
+mod strict;
 mod uri;
 mod via;
 
@@ -35,7 +36,7 @@ pub use build::{
 pub use framing::{
     check_mandatory, parse_datagram, Datagram, Frame, FrameError, StreamFramer, MAX_MESSAGE_BYTES,
 };
-pub use reject::{bad_request, error_response};
+pub use reject::{bad_request, error_response, error_response_with};
 pub use request::{local_uri, Body, OutOfDialogRequest, Party};
 pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr, SpelledNameAddr};
 pub use via::{response_target, stamp_via, ViaSpec};
@@ -61,6 +62,9 @@ pub enum MessageError {
         /// The offending value (truncated for logs).
         value: String,
     },
+    /// A header field that may appear once appears more than once (RFC 3261 §7.3.1).
+    #[error("more than one {0} header")]
+    DuplicateHeader(&'static str),
     /// The top Via has no `branch` parameter (a pre-RFC 3261 peer).
     #[error("top Via has no branch parameter")]
     MissingBranch,

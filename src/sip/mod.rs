@@ -10,6 +10,7 @@
 pub mod dialog;
 pub mod digest;
 pub mod factory;
+pub mod inspect;
 pub mod message;
 pub mod registrar;
 pub mod session_timer;

@@ -31,7 +31,8 @@ use std::time::Instant;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::factory::Factory;
+use super::factory::{Factory, ALLOW};
+use super::inspect;
 use super::message::{self, Datagram, FrameError, Method, Request, Response, SipMessage};
 use super::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy, RegistrarStats};
 use super::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, TxKey, TxStats};
@@ -178,7 +179,12 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     /// Input that was not a SIP message we can read: answer it (400, 501 for an unknown
     /// method, 505, 513) when there is enough to address a response, else drop and count.
     pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer) {
-        match message::error_response(data, why.status(), &why.reason()) {
+        // §21.5.2: a 501 says what we do implement.
+        let allow: &[(&str, &str)] = match why.status() {
+            501 => &[("Allow", ALLOW)],
+            _ => &[],
+        };
+        match message::error_response_with(data, why.status(), &why.reason(), allow) {
             Some(bytes) => {
                 self.counters.bad_answered += 1;
                 // Unparsed means no trustworthy Via: answer the flow it came on.
@@ -398,6 +404,22 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     }
 
     fn on_request(&mut self, key: TxKey, req: Request, source: Peer, now: Instant) {
+        // §8.2.1 first: methods we do not take get their 405 below, whatever else is wrong.
+        let taken = !matches!(
+            req.method,
+            Method::Message | Method::Subscribe | Method::Publish | Method::Refer
+        );
+        if let Some(refusal) = inspect::inspect(&req).filter(|_| taken) {
+            let tag = match message::to_tag(&req) {
+                Ok(Some(_)) => None,
+                _ => Some(message::new_tag(&mut self.rng)),
+            };
+            let resp = self
+                .factory
+                .inspection_refusal(&req, &refusal, tag.as_deref());
+            self.respond(&key, resp, now);
+            return;
+        }
         if let Ok(Some(local_tag)) = message::to_tag(&req) {
             let dialog = DialogKey {
                 call_id: message::call_id(&req).unwrap_or_default().to_string(),
