@@ -33,6 +33,7 @@ pub use build::{
     ack_for_non2xx, cancel_for, new_branch, new_call_id, new_tag, push_header, response_to,
     set_body, set_reason, status_code, to_bytes, with_body, MessageParts, MAGIC_COOKIE,
 };
+pub(crate) use framing::header_fields;
 pub use framing::{
     check_mandatory, parse_datagram, Datagram, Frame, FrameError, StreamFramer, MAX_MESSAGE_BYTES,
 };

@@ -13,6 +13,7 @@ pub mod factory;
 pub mod inspect;
 pub mod message;
 pub mod registrar;
+pub mod scanner;
 pub mod session_timer;
 pub mod transaction;
 pub mod ua;

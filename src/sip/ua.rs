@@ -12,7 +12,9 @@
 //! | BYE, INFO, UPDATE, PRACK, NOTIFY, CANCEL outside a dialog | 481                   |
 //! | REGISTER                                  | the registrar (answers may be held back to slow down guessing) |
 //! | MESSAGE, SUBSCRIBE, PUBLISH, REFER        | 405 with Allow                        |
-//! | a method we do not know                   | 501 (from the framer)                 |
+//! | a method we do not know                   | 501 with Allow (from the framer)      |
+//! | a request from a known scanner            | nothing (dropped, counted)            |
+//! | a scheme, Require, body or Accept we cannot serve | 416/420/415/406 (`inspect`)   |
 //! | a response, a timeout, an ACK, a CANCEL   | the owner of its transaction          |
 //!
 //! Run loop: `handle_datagram` / `handle_message` / `handle_timeout` in, then
@@ -35,6 +37,7 @@ use super::factory::{Factory, ALLOW};
 use super::inspect;
 use super::message::{self, Datagram, FrameError, Method, Request, Response, SipMessage};
 use super::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy, RegistrarStats};
+use super::scanner;
 use super::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, TxKey, TxStats};
 use super::Peer;
 
@@ -100,6 +103,8 @@ pub struct SipCounters {
     pub bad_answered: u64,
     /// Unreadable input that could not be answered.
     pub bad_dropped: u64,
+    /// Requests from known scanners, dropped unanswered.
+    pub scanners_dropped: u64,
 }
 
 fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
@@ -171,6 +176,11 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
 
     /// A whole SIP message arrived (from the TCP framer, or a parsed datagram).
     pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Instant) {
+        if matches!(&msg, SipMessage::Request(req) if scanner::is_scanner(req)) {
+            self.counters.scanners_dropped += 1;
+            tracing::debug!(%source, "request from a known scanner dropped");
+            return;
+        }
         // The transaction layer stamps `received`/`rport` into the top Via (RFC 3581).
         self.tx.handle_message(msg, source, now);
         self.pump(now);
@@ -179,6 +189,10 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     /// Input that was not a SIP message we can read: answer it (400, 501 for an unknown
     /// method, 505, 513) when there is enough to address a response, else drop and count.
     pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer) {
+        if scanner::bytes_are_scanner(data) {
+            self.counters.scanners_dropped += 1;
+            return;
+        }
         // §21.5.2: a 501 says what we do implement.
         let allow: &[(&str, &str)] = match why.status() {
             501 => &[("Allow", ALLOW)],

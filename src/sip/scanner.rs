@@ -1,0 +1,69 @@
+//! Known SIP scanners: tools that sweep the Internet for SIP servers and then guess
+//! extensions and passwords (SIPVicious `friendly-scanner`, `sipcli`, `iWar`...). They
+//! name themselves in User-Agent or in the From display name. A public number sees them
+//! all day; answering only confirms that a SIP server lives here, so their requests are
+//! dropped without a word and counted.
+//!
+//! Pure: header values in, a verdict out. A real caller is never matched by accident:
+//! the names are specific to these tools, compared case-insensitively as substrings.
+
+use super::message::{self, Header, HeadersExt, Request};
+
+/// Names these tools put in User-Agent or From (lower case).
+const SCANNERS: &[&str] = &[
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "sip-scan",
+    "sipscan",
+    "vaxsipuseragent",
+    "iwar",
+    "sundayddr",
+    "pplsip",
+    "siparmyknife",
+    "sipsak-scan",
+    "smap ",
+];
+
+/// Whether a User-Agent or From value names a known scanner.
+pub fn names_scanner(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    SCANNERS.iter().any(|s| lower.contains(s))
+}
+
+/// Whether a parsed request comes from a known scanner: its User-Agent, or the display
+/// name (anything before the URI) of its From.
+pub fn is_scanner(req: &Request) -> bool {
+    let user_agent = req.headers.iter().any(|h| match h {
+        Header::UserAgent(ua) => names_scanner(ua.value()),
+        _ => false,
+    });
+    user_agent
+        || req
+            .from_header()
+            .is_ok_and(|from| from_display_is_scanner(from.value()))
+}
+
+/// The same verdict on raw bytes that did not parse (a scanner's malformed probe gets no
+/// 400 either).
+pub fn bytes_are_scanner(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&data[..data.len().min(message::MAX_MESSAGE_BYTES)]);
+    message::header_fields(&text).iter().any(|(name, value)| {
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            "user-agent" => names_scanner(value),
+            "from" | "f" => from_display_is_scanner(value),
+            _ => false,
+        }
+    })
+}
+
+/// The display-name part of a From value (before `<`, or nothing for an addr-spec).
+fn from_display_is_scanner(from: &str) -> bool {
+    from.split_once('<')
+        .is_some_and(|(display, _)| names_scanner(display))
+}
+
+#[cfg(test)]
+#[path = "scanner_tests.rs"]
+mod tests;
