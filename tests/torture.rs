@@ -1,4 +1,5 @@
-//! RFC 4475 torture messages over real UDP and real TCP to a running server.
+//! RFC 4475 torture messages (and a few malformed cases of our own) over real UDP and
+//! real TCP to a running server.
 //!
 //! Every message in `tests/torture/*.sip` is sent on its own to a fresh server (the RFC
 //! judges each message alone, and several share a transaction key), and the answer a
@@ -302,7 +303,7 @@ async fn rfc4475_torture_messages_get_the_rfc_answers_over_udp_and_tcp() {
         }
     }
     eprintln!(
-        "RFC 4475: {udp_ok}/{n} as the RFC says over UDP, {tcp_ok}/{n} over TCP",
+        "torture messages: {udp_ok}/{n} as the manifest says over UDP, {tcp_ok}/{n} over TCP",
         n = cases.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));

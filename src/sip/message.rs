@@ -66,6 +66,10 @@ pub enum MessageError {
     /// A header field that may appear once appears more than once (RFC 3261 §7.3.1).
     #[error("more than one {0} header")]
     DuplicateHeader(&'static str),
+    /// A received header value holds a control character outside a quoted-pair
+    /// (RFC 3261 §25.1); the header's name, truncated.
+    #[error("control character in header {0:?}")]
+    ControlCharacter(String),
     /// The top Via has no `branch` parameter (a pre-RFC 3261 peer).
     #[error("top Via has no branch parameter")]
     MissingBranch,

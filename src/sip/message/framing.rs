@@ -136,6 +136,9 @@ impl FrameError {
             FrameError::Header(MessageError::DuplicateHeader(name)) => {
                 format!("Duplicate {name}").into()
             }
+            FrameError::Header(MessageError::ControlCharacter(_)) => {
+                "Control Character in Header".into()
+            }
             FrameError::Header(MessageError::CSeqMethodMismatch { .. }) => {
                 "CSeq Method Mismatch".into()
             }

@@ -38,6 +38,11 @@ pub(crate) fn check_request(head: &str, request_uri: &str) -> Result<(), Message
         }
     }
     for (name, value) in &fields {
+        if !controls_escaped(value) {
+            return Err(MessageError::ControlCharacter(
+                name.chars().take(40).collect(),
+            ));
+        }
         let lower = name.to_ascii_lowercase();
         match lower.as_str() {
             "from" | "f" => name_addr(value).map_err(|_| invalid("From", value))?,
@@ -173,6 +178,23 @@ fn via(value: &str) -> Result<(), Bad> {
         }
     }
     Ok(())
+}
+
+/// Whether every control character (NUL, BEL, DEL... but not HTAB) of a header value is
+/// a quoted-pair inside a quoted string, the only place §25.1 allows one.
+fn controls_escaped(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        let control = (c.is_ascii_control() && c != '\t') || c == '\u{7f}';
+        match c {
+            _ if escaped => escaped = false,
+            _ if control => return false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// The byte index of the first `c` outside a quoted string.

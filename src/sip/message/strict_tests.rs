@@ -80,3 +80,16 @@ fn dates_must_be_gmt_and_request_uris_carry_no_headers() {
         Ok(())
     );
 }
+
+#[test]
+fn control_characters_only_as_quoted_pairs() {
+    assert!(controls_escaped("\"BEL:\\\x07 NUL:\\\x00\" <sip:a@b>"));
+    assert!(controls_escaped("a\tb"));
+    assert!(!controls_escaped("a\x00b"));
+    assert!(!controls_escaped("\"a\x07\" <sip:a@b>"));
+    let head = request("Subject: a\x00b");
+    assert!(matches!(
+        check_request(&head, "sip:a@b"),
+        Err(MessageError::ControlCharacter(_))
+    ));
+}
