@@ -4,8 +4,9 @@
 //! all day; answering only confirms that a SIP server lives here, so their requests are
 //! dropped without a word and counted.
 //!
-//! Pure: header values in, a verdict out. A real caller is never matched by accident:
-//! the names are specific to these tools, compared case-insensitively as substrings.
+//! Pure: header values in, a verdict out. A real caller is not matched by accident: the
+//! names are specific to these tools and must be whole words (`sipcli/v1.8` is a
+//! scanner, `MySipClient` is not), compared case-insensitively.
 
 use super::message::{self, Header, HeadersExt, Request};
 
@@ -21,14 +22,22 @@ const SCANNERS: &[&str] = &[
     "sundayddr",
     "pplsip",
     "siparmyknife",
-    "sipsak-scan",
-    "smap ",
+    "smap",
 ];
 
-/// Whether a User-Agent or From value names a known scanner.
+/// Whether a User-Agent or From value names a known scanner: one of its words (split at
+/// whitespace and `/ ( ) ; , " < >`) is a scanner's name, alone or followed by something
+/// that is not a letter (`sipvicious0.3`, `sipcli-1`).
 pub fn names_scanner(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    SCANNERS.iter().any(|s| lower.contains(s))
+    lower
+        .split(|c: char| c.is_whitespace() || "/();,\"<>".contains(c))
+        .any(|word| {
+            SCANNERS.iter().any(|name| {
+                word.strip_prefix(name)
+                    .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphabetic()))
+            })
+        })
 }
 
 /// Whether a parsed request comes from a known scanner: its User-Agent, or the display

@@ -24,6 +24,7 @@ fn scanners_are_known_by_user_agent_or_from_display_name() {
         "User-Agent: sundayddr\r\n",
         "User-Agent: pplsip\r\n",
         "User-Agent: sip-scan\r\n",
+        "User-Agent: SIPVicious0.3\r\n",
     ] {
         assert!(is_scanner(&request(ua, "<sip:100@192.0.2.9>")), "{ua}");
     }
@@ -40,6 +41,8 @@ fn ordinary_phones_and_trunks_are_not_scanners() {
         "User-Agent: Linphone/5.2\r\n",
         "User-Agent: MicroSIP/3.21.3\r\n",
         "User-Agent: Zoiper rv2.10\r\n",
+        "User-Agent: MySipClient 2.0\r\n",
+        "User-Agent: Kiwari/1.0\r\n",
         "",
     ] {
         assert!(
