@@ -193,12 +193,15 @@ pub enum EndReason {
     NoCommonCodec,
     /// Refused at the door: an INVITE without an offer (488).
     SdpMissing,
+    /// Refused at the door: an offer we will not take (multicast or unspecified address,
+    /// too many m-lines or attributes, too large) (488).
+    SdpUnacceptable,
     /// Refused at the door: a session timer shorter than our minimum (422, RFC 4028).
     SessionTooSmall,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 23] = [
+    pub const ALL: [EndReason; 24] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -221,6 +224,7 @@ impl EndReason {
         EndReason::SdpNoAudio,
         EndReason::NoCommonCodec,
         EndReason::SdpMissing,
+        EndReason::SdpUnacceptable,
         EndReason::SessionTooSmall,
     ];
 
@@ -248,6 +252,7 @@ impl EndReason {
             EndReason::SdpNoAudio => "sdp_no_audio",
             EndReason::NoCommonCodec => "no_common_codec",
             EndReason::SdpMissing => "sdp_missing",
+            EndReason::SdpUnacceptable => "sdp_unacceptable",
             EndReason::SessionTooSmall => "session_interval_too_small",
         }
     }

@@ -270,6 +270,12 @@ pub fn render(m: &Metrics) -> String {
         &one(m.switchboard.bad_answered + m.switchboard.bad_dropped),
     );
     metric(
+        "hotline_sip_scanners_dropped_total",
+        "counter",
+        "Requests from known SIP scanners, dropped unanswered.",
+        &one(m.switchboard.scanners_dropped),
+    );
+    metric(
         "hotline_sip_retransmissions_total",
         "counter",
         "SIP retransmissions sent.",

@@ -116,6 +116,10 @@ async fn connection(
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    // The writer sends what is queued before it closes the connection.
+                    if let Some(answer) = framer.failure_answer() {
+                        let _ = tx.try_send(answer);
+                    }
                     let _ = events
                         .send(TcpEvent::Broken {
                             addr,

@@ -10,8 +10,10 @@
 pub mod dialog;
 pub mod digest;
 pub mod factory;
+pub mod inspect;
 pub mod message;
 pub mod registrar;
+pub mod scanner;
 pub mod session_timer;
 pub mod transaction;
 pub mod ua;

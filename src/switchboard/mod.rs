@@ -120,6 +120,8 @@ pub struct SwitchboardStats {
     pub bad_answered: u64,
     /// Unparseable input that could not be answered and was dropped.
     pub bad_dropped: u64,
+    /// Requests from known scanners, dropped unanswered.
+    pub scanners_dropped: u64,
     pub invites: u64,
     pub calls_started: u64,
     pub calls_ended: u64,
@@ -336,6 +338,7 @@ impl Switchboard {
             keepalives: sip.keepalives,
             bad_answered: sip.bad_answered,
             bad_dropped: sip.bad_dropped,
+            scanners_dropped: sip.scanners_dropped,
             ..self.stats
         }
     }
