@@ -42,8 +42,10 @@ use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 pub use crate::media::Leg;
 use crate::runtime::clock::Clock;
+use crate::runtime::media_threads;
 use crate::switchboard::CallRef;
 
+mod batch_recv;
 mod leg;
 mod record;
 
@@ -51,9 +53,8 @@ use self::leg::{add_stats, readable, send, LegIo};
 use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
 
-/// Largest datagram read: bigger than any Ethernet MTU; longer ones are truncated by the
-/// kernel and then fail to parse, which is what they deserve.
-const RECV_BUF: usize = 2048;
+/// Room for the largest packet the task sends (the largest it reads, rewritten).
+const RECV_BUF: usize = batch_recv::SLOT_BYTES;
 /// Commands the engine may queue before `CallMediaHandle::command` reports `Full`.
 const COMMAND_QUEUE: usize = 16;
 /// Datagrams read from one socket per wake before the other work gets a turn.
@@ -292,7 +293,6 @@ impl CallMedia {
         mut commands: mpsc::Receiver<MediaCommand>,
         closed: Arc<AtomicBool>,
     ) {
-        let mut inbuf = [0u8; RECV_BUF];
         let mut outbuf = [0u8; RECV_BUF];
         let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);
@@ -327,8 +327,8 @@ impl CallMedia {
                 }
                 Wake::Command(c) => self.on_command(c, now),
                 Wake::Readable => {
-                    self.drain(Leg::Caller, now, &mut inbuf, &mut outbuf);
-                    self.drain(Leg::Operator, now, &mut inbuf, &mut outbuf);
+                    self.drain(Leg::Caller, now, &mut outbuf);
+                    self.drain(Leg::Operator, now, &mut outbuf);
                 }
             }
             if !self.flush_events(now) {
@@ -542,24 +542,29 @@ impl CallMedia {
         }
     }
 
-    /// Reads up to [`BATCH`] datagrams from `leg`'s socket and relays each.
-    fn drain(&mut self, leg: Leg, now: Instant, inbuf: &mut [u8], outbuf: &mut [u8]) {
-        for _ in 0..BATCH {
-            let io = match leg {
-                Leg::Caller => &self.caller,
+    /// Reads up to [`BATCH`] datagrams from `leg`'s socket and relays each, a batch per
+    /// system call; a short batch means the socket is drained.
+    fn drain(&mut self, leg: Leg, now: Instant, outbuf: &mut [u8]) {
+        for _ in 0..BATCH.div_ceil(batch_recv::SLOTS) {
+            let socket = match leg {
+                Leg::Caller => &self.caller.socket,
                 Leg::Operator => match &self.operator {
-                    Some(o) => o,
+                    Some(o) => &o.socket,
                     None => return,
                 },
             };
-            match io.socket.try_recv_from(inbuf) {
-                Ok((n, src)) => self.on_datagram(leg, now, src, &inbuf[..n], outbuf),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            let read = match batch_recv::fill(socket) {
+                Ok(n) => n,
                 Err(e) => {
                     // An ICMP error reported late, or the like: the socket itself is fine.
                     tracing::debug!(call = ?self.call, ?leg, error = %e, "RTP receive error");
                     return;
                 }
+            };
+            media_threads::handled(read as u32);
+            batch_recv::each(|src, data| self.on_datagram(leg, now, src, data, outbuf));
+            if read < batch_recv::SLOTS {
+                return;
             }
         }
     }
