@@ -42,7 +42,6 @@ use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 pub use crate::media::Leg;
 use crate::runtime::clock::Clock;
-use crate::runtime::media_threads;
 use crate::switchboard::CallRef;
 
 mod batch_recv;
@@ -561,7 +560,6 @@ impl CallMedia {
                     return;
                 }
             };
-            media_threads::handled(read as u32);
             batch_recv::each(|src, data| self.on_datagram(leg, now, src, data, outbuf));
             if read < batch_recv::SLOTS {
                 return;

@@ -12,19 +12,9 @@
 //!
 //! Calls are spread over the threads in turn. Under simulated time (tests on tokio's
 //! paused clock) media stays on the test's own runtime, whose clock it must follow.
-//!
-//! Under load a thread coalesces its wake-ups: when the round it just ran handled at least
-//! [`COALESCE_AFTER`] datagrams, it waits [`COALESCE_WAIT`] before it goes back to
-//! `epoll_wait`, so the next round finds many sockets ready at once instead of waking once
-//! per packet (each wake-up is a context switch that costs about as much as relaying a
-//! packet). A lightly loaded thread never waits: a lone packet is relayed at once. The
-//! wait adds at most that much delay to a packet, well inside the jitter any phone's
-//! buffer absorbs.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
@@ -97,35 +87,10 @@ pub fn default_count() -> usize {
     thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Datagrams handled in one round that make the thread coalesce its next wake-up.
-pub const COALESCE_AFTER: u32 = 8;
-/// How long a busy thread lets packets gather before it waits for readiness again.
-pub const COALESCE_WAIT: Duration = Duration::from_millis(1);
-
-thread_local! {
-    /// Datagrams handled on this thread since it last went idle.
-    static HANDLED: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A media task handled `n` datagrams (counted per thread, for coalescing).
-pub fn handled(n: u32) {
-    HANDLED.with(|h| h.set(h.get().saturating_add(n)));
-}
-
-/// Whether a thread about to go idle should first let packets gather: it was busy.
-fn should_coalesce() -> bool {
-    HANDLED.with(|h| h.replace(0)) >= COALESCE_AFTER
-}
-
 fn start_one(index: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
     let runtime = Builder::new_current_thread()
         .enable_all()
         .thread_name(format!("media-{index}"))
-        .on_thread_park(|| {
-            if should_coalesce() {
-                thread::sleep(COALESCE_WAIT);
-            }
-        })
         .build()?;
     let handle = runtime.handle().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -142,15 +107,6 @@ fn start_one(index: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_busy_round_coalesces_and_the_count_starts_again() {
-        handled(3);
-        assert!(!should_coalesce(), "a light round relays at once");
-        handled(COALESCE_AFTER);
-        assert!(should_coalesce());
-        assert!(!should_coalesce(), "counted from zero again");
-    }
 
     #[tokio::test]
     async fn calls_are_spread_over_the_threads_in_turn_and_run_there() {
