@@ -195,10 +195,14 @@ pub enum EndReason {
     SdpMissing,
     /// Refused at the door: a session timer shorter than our minimum (422, RFC 4028).
     SessionTooSmall,
+    /// Refused at the door: `limits.max_calls` calls in progress (503 with Retry-After).
+    TooManyCalls,
+    /// `limits.max_waiting` callers already waited: the overflow message at once.
+    QueueFull,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 23] = [
+    pub const ALL: [EndReason; 25] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -222,6 +226,8 @@ impl EndReason {
         EndReason::NoCommonCodec,
         EndReason::SdpMissing,
         EndReason::SessionTooSmall,
+        EndReason::TooManyCalls,
+        EndReason::QueueFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -249,6 +255,8 @@ impl EndReason {
             EndReason::NoCommonCodec => "no_common_codec",
             EndReason::SdpMissing => "sdp_missing",
             EndReason::SessionTooSmall => "session_interval_too_small",
+            EndReason::TooManyCalls => "too_many_calls",
+            EndReason::QueueFull => "queue_full",
         }
     }
 

@@ -27,8 +27,10 @@ use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome};
 use super::rtp_ports::RtpPortPool;
-use super::tcp::{self, TcpEvent};
+use super::tcp::{self, Acceptor, TcpEvent, TcpStats};
+use super::throttle::LogEvery;
 use super::Sockets;
+use crate::sip::flows::FlowLimits;
 
 mod media;
 use std::sync::Arc;
@@ -81,6 +83,18 @@ pub struct Engine {
     metrics_tx: watch::Sender<Metrics>,
     /// Recordings being finished (final header, sync, SHA-256) off the engine task.
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
+    tcp_limits: FlowLimits,
+    tcp_stats: Arc<TcpStats>,
+    /// Errors that repeat under load, logged once per interval with a count.
+    quiet: QuietLogs,
+}
+
+/// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
+#[derive(Default)]
+struct QuietLogs {
+    no_rtp_port: LogEvery,
+    tcp_slow: LogEvery,
+    tcp_gone: LogEvery,
 }
 
 /// The engine's control links: the console's live requests in, metrics out, reload
@@ -130,6 +144,12 @@ impl Engine {
             metrics: Metrics::default(),
             metrics_tx,
             closing_recordings: JoinSet::new(),
+            tcp_limits: FlowLimits {
+                max_per_address: config.sip.tcp.max_per_address,
+                first_message_within: config.sip.tcp.idle_timeout,
+            },
+            tcp_stats: Arc::new(TcpStats::default()),
+            quiet: QuietLogs::default(),
         }
     }
 
@@ -137,7 +157,12 @@ impl Engine {
         let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpEvent>(1024);
         let tasks = CancellationToken::new();
         let listener = self.tcp.take().expect("the listener is taken once");
-        tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone()));
+        let acceptor = Acceptor {
+            limits: self.tcp_limits,
+            clock: self.clock,
+            stats: self.tcp_stats.clone(),
+        };
+        tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
 
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
@@ -250,6 +275,8 @@ impl Engine {
         m.tx = self.sb.tx_stats();
         m.registrar = self.sb.registrar_stats();
         m.register = self.register.stats();
+        m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
+        m.rtp_ports_in_use = self.pool.in_use() as u64;
         self.metrics_tx.send_replace(m.clone());
     }
 
@@ -364,10 +391,16 @@ impl Engine {
             Transport::Tcp => match self.tcp_writers.get(&peer.addr) {
                 Some(w) => {
                     if w.try_send(data.to_vec()).is_err() {
-                        tracing::warn!(%peer, "TCP connection not keeping up: dropped a message");
+                        if let Some(n) = self.quiet.tcp_slow.hit(self.clock.mono()) {
+                            tracing::warn!(%peer, dropped = n, "TCP connection not keeping up: dropped messages");
+                        }
                     }
                 }
-                None => tracing::warn!(%peer, "no TCP connection to send on"),
+                None => {
+                    if let Some(n) = self.quiet.tcp_gone.hit(self.clock.mono()) {
+                        tracing::warn!(%peer, messages = n, "no TCP connection to send on");
+                    }
+                }
             },
         }
     }

@@ -2,7 +2,8 @@
 //! transactions ([`transaction`], RFC 3261 §17 with RFC 6026), dialogs ([`dialog`]), the
 //! operators' registrar ([`registrar`], [`digest`]), RFC 4028 session timers
 //! ([`session_timer`]), the user-agent core that routes what arrives to its owner ([`ua`]),
-//! and the factory that builds what we send ([`factory`]).
+//! the factory that builds what we send ([`factory`]), per-source rate limits ([`rate`]) and
+//! the bounds on TCP connections ([`flows`]).
 //!
 //! Nothing here touches a socket or a clock: bytes and `Instant`s come in, bytes to send
 //! (with their destination) and events for the transaction user come out.
@@ -10,7 +11,9 @@
 pub mod dialog;
 pub mod digest;
 pub mod factory;
+pub mod flows;
 pub mod message;
+pub mod rate;
 pub mod registrar;
 pub mod session_timer;
 pub mod transaction;

@@ -364,6 +364,14 @@ impl TransactionLayer {
         self.out.stats
     }
 
+    /// Forget a server transaction the TU will not answer through the layer: a request
+    /// refused statelessly or dropped under a flood, which must leave no state behind.
+    /// Nothing is sent and no `Terminated` is reported; its queued timers go stale.
+    pub fn discard(&mut self, key: &TxKey) {
+        self.txs.server_invite.remove(key);
+        self.txs.server_non_invite.remove(key);
+    }
+
     /// Live transactions (all four kinds, including the layer's own CANCELs).
     pub fn len(&self) -> usize {
         self.txs.len()
