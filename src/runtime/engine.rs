@@ -16,7 +16,7 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::sip::{Peer, Transport};
+use crate::sip::{Peer, Spare, Transport};
 use crate::switchboard::{Action, CallRef, Switchboard};
 
 use super::call_media::{CallMediaEvent, CallMediaHandle};
@@ -328,6 +328,7 @@ impl Engine {
             }
             TcpEvent::Closed { addr } => {
                 self.tcp_writers.remove(&addr);
+                self.tcp_writers.release_spare();
             }
         }
     }
@@ -365,6 +366,7 @@ impl Engine {
                     let Some(slot) = self.media.remove(&call) else {
                         continue;
                     };
+                    self.media.release_spare();
                     if let Some(task) = slot.task {
                         task.close();
                     }

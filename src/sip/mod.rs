@@ -62,3 +62,42 @@ impl fmt::Display for Peer {
         )
     }
 }
+
+/// Tables and queues sized by a flood keep that size after it (Rust's collections never
+/// shrink by themselves), so a line that took 5,000 calls at once would hold their memory
+/// for good. Each owner calls [`Spare::release_spare`] as entries leave; it shrinks only
+/// once the collection is down to a quarter of its capacity, so the cost is amortised and
+/// a steady load never reallocates.
+pub(crate) trait Spare {
+    fn len_and_capacity(&self) -> (usize, usize);
+    fn shrink(&mut self);
+
+    fn release_spare(&mut self) {
+        // Small collections are not worth a reallocation.
+        const KEEP: usize = 64;
+        let (len, capacity) = self.len_and_capacity();
+        if capacity > KEEP && capacity > 4 * len {
+            self.shrink();
+        }
+    }
+}
+
+macro_rules! spare {
+    ($t:ident < $($p:ident),* > where $($bound:tt)*) => {
+        impl<$($p),*> Spare for std::collections::$t<$($p),*> where $($bound)* {
+            fn len_and_capacity(&self) -> (usize, usize) {
+                (self.len(), self.capacity())
+            }
+            fn shrink(&mut self) {
+                self.shrink_to_fit();
+            }
+        }
+    };
+}
+spare!(HashMap<K, V> where K: Eq + std::hash::Hash);
+spare!(HashSet<K> where K: Eq + std::hash::Hash);
+spare!(VecDeque<T> where);
+spare!(BinaryHeap<T> where T: Ord);
+
+#[cfg(test)]
+mod spare_tests;

@@ -38,7 +38,7 @@ use super::message::{self, Datagram, FrameError, Method, Request, Response, SipM
 use super::rate::{Limited, RateLimits, RequestKind, SourceLimiter};
 use super::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy, RegistrarStats};
 use super::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, TxKey, TxStats};
-use super::Peer;
+use super::{Peer, Spare};
 
 /// A dialog as the core routes it: Call-ID and our tag (the peer's tag is checked by the
 /// owner's dialog).
@@ -261,7 +261,11 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
 
     /// The next event, in order.
     pub fn poll_event(&mut self) -> Option<UaEvent<O>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            self.events.release_spare();
+        }
+        event
     }
 
     /// The next instant `handle_timeout` must be called at.
@@ -332,6 +336,7 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     /// The dialog is over: its requests are answered 481 from now on.
     pub fn unbind_dialog(&mut self, key: &DialogKey) {
         self.dialogs.remove(key);
+        self.dialogs.release_spare();
     }
 
     /// CANCEL, the ACK and the ACK timeout of this server INVITE go to `owner`.
@@ -426,7 +431,9 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
             }
             TxEvent::Terminated { key } => {
                 self.acks.remove(&key);
+                self.acks.release_spare();
                 if let Some(owner) = self.owners.remove(&key) {
+                    self.owners.release_spare();
                     if !key.is_server() {
                         self.events.push_back(UaEvent::Ended { owner, key });
                     }

@@ -61,7 +61,7 @@ use crate::sip::factory::Factory;
 use crate::sip::message::{FrameError, SipMessage};
 use crate::sip::registrar::{Account, RegistrarPolicy};
 use crate::sip::ua::UserAgent;
-use crate::sip::Peer;
+use crate::sip::{Peer, Spare};
 
 use self::acd::{Acd, AcdConfig};
 use self::call::{Call, Ctx, Owner};
@@ -318,7 +318,11 @@ impl Switchboard {
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() {
+            self.actions.release_spare();
+        }
+        action
     }
 
     pub fn is_draining(&self) -> bool {
@@ -418,6 +422,7 @@ impl Switchboard {
             }
             self.stats.calls_ended += 1;
         }
+        self.calls.release_spare();
     }
 
     fn new_ref(&mut self) -> CallRef {
