@@ -10,7 +10,7 @@
 #       CONNECTIONS idle TCP connections from 127.0.0.1, held 45 s, then closed.
 #
 # `limits` runs on the documented defaults; `open` lifts every limit (the line as it was
-# before they existed) for comparison.
+# before they existed) for comparison; `plain` writes no limit keys at all.
 set -euo pipefail
 what=${1:-invite}
 case "$what" in
@@ -21,8 +21,12 @@ esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'kill "${srv:-}" 2>/dev/null || true' EXIT
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bin=${CARGO_TARGET_DIR:-$here/target}/release/hotline
+# BIN=path measures another build (e.g. one made before the limits, with MODE=plain: no
+# limit keys in its configuration).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-$here/target}/release/hotline}
 free_port() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"; }
 port=$(free_port SOCK_DGRAM); http=$(free_port SOCK_STREAM)
 if [ "$MODE" = open ]; then
@@ -121,6 +125,7 @@ for _ in range(conns):
     s.settimeout(2)
     try:
         s.connect(("127.0.0.1", port))
+        s.setblocking(False)
         socks.append(s)
     except OSError:
         failed += 1

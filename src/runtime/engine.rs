@@ -87,6 +87,7 @@ pub struct Engine {
     tcp_stats: Arc<TcpStats>,
     /// Errors that repeat under load, logged once per interval with a count.
     quiet: QuietLogs,
+    trim: super::memory::TrimAfterPeak,
 }
 
 /// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
@@ -95,6 +96,30 @@ struct QuietLogs {
     no_rtp_port: LogEvery,
     tcp_slow: LogEvery,
     tcp_gone: LogEvery,
+}
+
+impl QuietLogs {
+    /// The counts held back when a burst stopped, as last lines (called once a second).
+    fn flush(&mut self, now: std::time::Instant) {
+        if let Some(n) = self.no_rtp_port.flush(now) {
+            tracing::error!(
+                failures = n,
+                "cannot bind an RTP port (since the last line)"
+            );
+        }
+        if let Some(n) = self.tcp_slow.flush(now) {
+            tracing::warn!(
+                dropped = n,
+                "TCP connections not keeping up (since the last line)"
+            );
+        }
+        if let Some(n) = self.tcp_gone.flush(now) {
+            tracing::warn!(
+                messages = n,
+                "no TCP connection to send on (since the last line)"
+            );
+        }
+    }
 }
 
 /// The engine's control links: the console's live requests in, metrics out, reload
@@ -150,6 +175,7 @@ impl Engine {
             },
             tcp_stats: Arc::new(TcpStats::default()),
             quiet: QuietLogs::default(),
+            trim: super::memory::TrimAfterPeak::default(),
         }
     }
 
@@ -277,6 +303,13 @@ impl Engine {
         m.register = self.register.stats();
         m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
         m.rtp_ports_in_use = self.pool.in_use() as u64;
+        self.quiet.flush(self.clock.mono());
+        if self
+            .trim
+            .observe(self.sb.active_calls() + m.tcp.open as usize)
+        {
+            super::memory::trim();
+        }
         self.metrics_tx.send_replace(m.clone());
     }
 

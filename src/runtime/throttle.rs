@@ -30,6 +30,19 @@ impl LogEvery {
         self.last = Some(now);
         Some(std::mem::take(&mut self.held))
     }
+
+    /// Occurrences held back and not yet logged, once the interval is over: the caller
+    /// logs them as a last line when the burst has stopped (`None` if there are none).
+    pub fn flush(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= Self::INTERVAL);
+        if self.held == 0 || !due {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held))
+    }
 }
 
 #[cfg(test)]
@@ -51,5 +64,26 @@ mod tests {
         }
         assert_eq!(lines, vec![1000, 1000]);
         assert_eq!(every.hit(t0 + Duration::from_secs(60)), Some(510));
+    }
+
+    #[test]
+    fn what_was_held_back_is_flushed_once_the_burst_is_over() {
+        let t0 = Instant::now();
+        let mut every = LogEvery::default();
+        assert_eq!(every.hit(t0), Some(1));
+        for i in 1..400u64 {
+            assert_eq!(every.hit(t0 + Duration::from_millis(i)), None);
+        }
+        assert_eq!(
+            every.flush(t0 + Duration::from_secs(5)),
+            None,
+            "interval runs"
+        );
+        assert_eq!(every.flush(t0 + Duration::from_secs(10)), Some(399));
+        assert_eq!(
+            every.flush(t0 + Duration::from_secs(30)),
+            None,
+            "nothing more"
+        );
     }
 }
