@@ -83,9 +83,9 @@ if [ "$what" = invite ]; then
     sleep 0.5
   done
   echo "flood over: $(mem) fds now=$(fds) peak=$peak_fds"
-  # Every call is over; give the line 15 s of quiet to give memory back.
-  sleep 15
-  echo "15 s after: $(mem) fds=$(fds)"
+  # Every call is over; their BYE transactions linger 32 s (Timer J), then the line is idle.
+  sleep 40
+  echo "40 s after: $(mem) fds=$(fds)"
   python3 - "$work" "$calls" <<'PY'
 import csv, os, sqlite3, sys
 work, calls = sys.argv[1], int(sys.argv[2])

@@ -304,10 +304,9 @@ impl Engine {
         m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
         m.rtp_ports_in_use = self.pool.in_use() as u64;
         self.quiet.flush(self.clock.mono());
-        if self
-            .trim
-            .observe(self.sb.active_calls() + m.tcp.open as usize)
-        {
+        // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
+        let load = self.sb.active_calls() + self.sb.transactions() + m.tcp.open as usize;
+        if self.trim.observe(load) {
             super::memory::trim();
         }
         self.metrics_tx.send_replace(m.clone());

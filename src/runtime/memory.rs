@@ -4,14 +4,17 @@
 //! there with every call over and every table shrunk. `malloc_trim` returns the free pages
 //! of every arena to the system.
 //!
-//! When: once the load (calls plus TCP connections) has fallen to a quarter of the peak
-//! it reached since the last trim, and that peak was a flood's worth. A trim walks the
-//! heap (milliseconds), so it happens a few times after a flood, never under steady load.
+//! When: after a flood's worth of load (calls, transactions, TCP connections), each time the load
+//! has fallen to a quarter of what it was at the last trim, down to (nearly) none. A trim
+//! walks the heap (milliseconds), so it happens a few times after a flood, never under
+//! steady load.
 
 /// Decides when to trim, from the load seen once a second.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TrimAfterPeak {
     peak: usize,
+    /// A flood was seen and has not fully drained away yet.
+    armed: bool,
 }
 
 impl TrimAfterPeak {
@@ -21,8 +24,11 @@ impl TrimAfterPeak {
     /// The current load; `true` when the heap should be trimmed now.
     pub fn observe(&mut self, load: usize) -> bool {
         self.peak = self.peak.max(load);
-        if self.peak >= Self::FLOOD && load <= self.peak / 4 {
+        self.armed |= self.peak >= Self::FLOOD;
+        if self.armed && load <= self.peak / 4 {
             self.peak = load;
+            // The last trim is the one at (nearly) no load: then the flood is over.
+            self.armed = load > Self::FLOOD / 4;
             return true;
         }
         false
@@ -46,9 +52,13 @@ mod tests {
     #[test]
     fn a_flood_that_drains_away_is_trimmed_once_per_quarter() {
         let mut t = TrimAfterPeak::default();
-        let loads = [0, 100, 2000, 5000, 3000, 1300, 1200, 900, 300, 200, 0, 0];
+        let loads = [
+            0, 100, 2000, 5000, 3000, 1300, 1200, 900, 300, 200, 90, 60, 0, 0,
+        ];
         let trims: Vec<usize> = loads.into_iter().filter(|&l| t.observe(l)).collect();
-        assert_eq!(trims, vec![1200, 300, 0]);
+        assert_eq!(trims, vec![1200, 300, 60]);
+        // Over: ordinary traffic after it does not trim again.
+        assert!(!t.observe(100) && !t.observe(0));
     }
 
     #[test]
