@@ -92,10 +92,16 @@ pub async fn accept_loop(
     let mut flows = TcpFlows::new(limits);
     let (closed_tx, mut closed_rx) = mpsc::channel::<IpAddr>(CLOSE_QUEUE);
     let mut refused_log = LogEvery::default();
+    let mut flush = tokio::time::interval(LogEvery::INTERVAL);
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
+            _ = flush.tick() => {
+                if let Some(n) = refused_log.flush(clock.mono()) {
+                    tracing::warn!(refused = n, "TCP connections refused: too many from one address (since the last line)");
+                }
+            }
             // Closes first: a place freed is a place the next connection may take.
             Some(ip) = closed_rx.recv() => {
                 flows.closed(ip);
