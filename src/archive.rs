@@ -1,13 +1,18 @@
-//! `hotline recordings verify`: the archive of recordings checked against the call register.
+//! `hotline recordings verify`: the archive of recordings checked against the call register
+//! (and `hotline recordings repair`, in [`repair`], which fixes what can be fixed).
 //!
 //! The rule (DESIGN, Contract): every answered call has a valid recording whose SHA-256
 //! and size match the register, or a stated `recording_error`; and every `.wav` under the
-//! root belongs to a call. "Answered" here is `outcome = answered` or an operator having
+//! root belongs to a call. Every recording file present, also the partial one a failed
+//! recording keeps (a full disk stops the writer between two header updates), must have a
+//! header that agrees with the file's size: a header that promises more audio than the
+//! file holds, or hides audio after the data it declares, is what a disk-full partial
+//! write leaves, and players then stop early or read past the end. "Answered" here is `outcome = answered` or an operator having
 //! answered at all (`connected_at`), so a call the server was interrupted during is held
 //! to the same rule: startup repair registers its recording.
 //!
 //! Invariants:
-//! - Read-only: nothing under the root or in the register is changed.
+//! - `verify` is read-only: nothing under the root or in the register is changed.
 //! - Calls still `in_progress` are skipped, with their files (the `.wav.open` marker shows
 //!   a recording being written), so verifying a serving system reports no false problems.
 //! - Paths from the register are only opened when they stay inside the root.
@@ -17,9 +22,10 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::media::stereo::{inspect, RecordingError, WavInfo};
 use crate::model::CallRecord;
 use crate::runtime::recorder::{
     file_facts, find_files, marker_of, parallel_map, relative_to, resolve, MARKER_SUFFIX,
@@ -36,6 +42,10 @@ const BITS: u16 = 16;
 const DURATION_TOLERANCE_MS: i64 = 20;
 /// Files checked at once: hashing is disk-bound, a few readers keep the disk busy.
 const CHECK_THREADS: usize = 4;
+
+mod repair;
+
+pub use repair::{repair, Fix, RepairOutcome};
 
 /// Why verification could not run at all (as opposed to finding problems).
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +158,18 @@ impl fmt::Display for VerifyReport {
 
 /// Checks the recordings under `root` against the register (see the module rules).
 pub async fn verify(store: &Store, root: &Path) -> Result<VerifyReport, VerifyError> {
+    let (calls, tree, live) = survey(store, root).await?;
+    let root = root.to_path_buf();
+    let report = tokio::task::spawn_blocking(move || check(&root, &calls, &tree, &live)).await?;
+    Ok(report)
+}
+
+/// The register's calls with recordings, the files under the root, and the calls still in
+/// progress (whose files are left alone).
+async fn survey(
+    store: &Store,
+    root: &Path,
+) -> Result<(Vec<CallRecord>, Tree, HashSet<String>), VerifyError> {
     let calls = store.calls_with_recordings().await?;
     let walk_root = root.to_path_buf();
     let tree = tokio::task::spawn_blocking(move || Tree::read(&walk_root)).await??;
@@ -167,9 +189,7 @@ pub async fn verify(store: &Store, root: &Path) -> Result<VerifyReport, VerifyEr
             }
         }
     }
-    let root = root.to_path_buf();
-    let report = tokio::task::spawn_blocking(move || check(&root, &calls, &tree, &live)).await?;
-    Ok(report)
+    Ok((calls, tree, live))
 }
 
 /// The recordings and markers under the root.
@@ -225,9 +245,9 @@ fn check(root: &Path, calls: &[CallRecord], tree: &Tree, live: &HashSet<String>)
         }
         report.checked += 1;
         match (&call.recording_path, &call.recording_error) {
-            // A stated reason: a partial file may be kept at the path, unchecked.
-            (_, Some(_)) => {}
-            (Some(_), None) => to_check.push(i),
+            // With a stated reason too: the partial file kept at the path must be sound.
+            (Some(_), _) => to_check.push(i),
+            (None, Some(_)) => {}
             (None, None) => {
                 per_call[i] = Some(Problem::NoRecording {
                     call_id: call.id.clone(),
@@ -271,10 +291,43 @@ fn check(root: &Path, calls: &[CallRecord], tree: &Tree, live: &HashSet<String>)
     report
 }
 
+/// What a recording's header says, read against the file's length.
+#[derive(Debug)]
+pub(crate) enum Header {
+    /// It agrees with the file.
+    Sound(WavInfo),
+    /// Its sizes disagree with the file's (what `repair` rewrites): why.
+    Disagrees(String),
+    /// It cannot be read as a recording's header at all: why.
+    Broken(String),
+}
+
+/// Reads the header of `file`.
+pub(crate) fn read_header(file: &Path) -> Header {
+    let read = File::open(file)
+        .map_err(RecordingError::Io)
+        .and_then(|mut f| inspect(&mut f));
+    match read {
+        Ok(info) if info.trailing_bytes > 0 => Header::Disagrees(format!(
+            "declares {} bytes of audio but {} more follow them",
+            info.data_bytes, info.trailing_bytes
+        )),
+        Ok(info) => Header::Sound(info),
+        Err(
+            e @ (RecordingError::DataPastEnd { .. }
+            | RecordingError::RiffSize { .. }
+            | RecordingError::PartialFrame { .. }),
+        ) => Header::Disagrees(e.to_string()),
+        Err(e) => Header::Broken(e.to_string()),
+    }
+}
+
 /// Checks one registered recording; `None` when it matches the register.
 fn check_file(root: &Path, call: &CallRecord) -> Option<Problem> {
     let path = call.recording_path.clone().unwrap_or_default();
     let call_id = call.id.clone();
+    // A failed recording states its reason; what it kept may be absent or unregistered.
+    let partial = call.recording_error.is_some();
     let unreadable = |reason: String| Problem::Unreadable {
         call_id: call_id.clone(),
         path: path.clone(),
@@ -285,20 +338,33 @@ fn check_file(root: &Path, call: &CallRecord) -> Option<Problem> {
     };
     let (len, sha256) = match file_facts(&file) {
         Ok(facts) => facts,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && partial => return None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Some(Problem::Missing { call_id, path });
         }
         Err(e) => return Some(unreadable(e.to_string())),
     };
-    // Read back with an independent WAV reader: what a QA player sees, not what our own
-    // writer believes it wrote.
-    let spec = match File::open(&file).map_err(|e| e.to_string()).and_then(|f| {
-        hound::WavReader::new(BufReader::new(f)).map_err(|e| format!("not a valid WAV file: {e}"))
-    }) {
-        Ok(reader) => (reader.spec(), u64::from(reader.duration())),
-        Err(reason) => return Some(unreadable(reason)),
-    };
     let mut what = Vec::new();
+    let info = match read_header(&file) {
+        Header::Broken(reason) => {
+            return Some(unreadable(format!("not a valid WAV file: {reason}")))
+        }
+        Header::Disagrees(reason) => {
+            what.push(format!("header: {reason}"));
+            None
+        }
+        Header::Sound(info) => Some(info),
+    };
+    let registered = call.recording_bytes.is_some()
+        || call.recording_sha256.is_some()
+        || call.recording_ms.is_some();
+    if partial && !registered {
+        return (!what.is_empty()).then(|| Problem::Mismatched {
+            call_id,
+            path,
+            what: what.join("; "),
+        });
+    }
     match call.recording_bytes {
         Some(b) if u64::try_from(b).ok() == Some(len) => {}
         Some(b) => what.push(format!("bytes: registered {b}, file {len}")),
@@ -309,20 +375,21 @@ fn check_file(root: &Path, call: &CallRecord) -> Option<Problem> {
         Some(s) => what.push(format!("sha256: registered {s}, file {sha256}")),
         None => what.push(format!("sha256: not registered, file {sha256}")),
     }
-    let (spec, frames) = spec;
-    let format = (spec.channels, spec.sample_rate, spec.bits_per_sample);
-    if format != (CHANNELS, SAMPLE_RATE, BITS) || spec.sample_format != hound::SampleFormat::Int {
-        what.push(format!(
-            "format: {} ch, {} Hz, {} bit (expected {CHANNELS} ch, {SAMPLE_RATE} Hz, {BITS} bit PCM)",
-            spec.channels, spec.sample_rate, spec.bits_per_sample
-        ));
-    } else {
-        let ms =
-            i64::try_from(frames.saturating_mul(1000) / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
-        match call.recording_ms {
-            Some(r) if (r - ms).abs() <= DURATION_TOLERANCE_MS => {}
-            Some(r) => what.push(format!("duration: registered {r} ms, file {ms} ms")),
-            None => what.push(format!("duration: not registered, file {ms} ms")),
+    if let Some(info) = &info {
+        let format = (info.channels, info.sample_rate, info.bits_per_sample);
+        if format != (CHANNELS, SAMPLE_RATE, BITS) {
+            what.push(format!(
+                "format: {} ch, {} Hz, {} bit (expected {CHANNELS} ch, {SAMPLE_RATE} Hz, {BITS} bit PCM)",
+                info.channels, info.sample_rate, info.bits_per_sample
+            ));
+        } else {
+            let ms = i64::try_from(info.frames.saturating_mul(1000) / u64::from(SAMPLE_RATE))
+                .unwrap_or(i64::MAX);
+            match call.recording_ms {
+                Some(r) if (r - ms).abs() <= DURATION_TOLERANCE_MS => {}
+                Some(r) => what.push(format!("duration: registered {r} ms, file {ms} ms")),
+                None => what.push(format!("duration: not registered, file {ms} ms")),
+            }
         }
     }
     (!what.is_empty()).then(|| Problem::Mismatched {

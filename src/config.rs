@@ -16,6 +16,7 @@ mod error;
 mod limits;
 mod reader;
 mod schema;
+mod security;
 mod values;
 
 use std::fmt;
@@ -91,6 +92,8 @@ pub struct SipConfig {
     pub t4: Duration,
     /// `tcp_max_per_address`, `tcp_idle_timeout`: bounds on TCP connections.
     pub tcp: TcpLimits,
+    /// Password-guessing protection of the operators' digest logins (`auth_*`).
+    pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
 }
 
 /// Where the public address came from.
@@ -252,10 +255,41 @@ impl fmt::Debug for DatabaseConfig {
 }
 
 /// `[http]`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Where the console and API listen.
     pub listen: SocketAddr,
+    /// A bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<String>,
+    /// The origin browsers reach the console at (`https://host[:port]`), when a proxy in
+    /// front rewrites `Host`; `None`: judged from the request's `Host`.
+    pub public_origin: Option<String>,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Password-guessing protection of console logins (`login_*`).
+    pub login_guard: crate::sip::registrar::guard::GuardPolicy,
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("listen", &self.listen)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("public_origin", &self.public_origin)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_guard", &self.login_guard)
+            .finish()
+    }
+}
+
+impl HttpConfig {
+    /// Whether `X-Forwarded-*` headers from `peer` are believed.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(peer))
+    }
 }
 
 /// `[shutdown]`.

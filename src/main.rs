@@ -83,8 +83,14 @@ enum DevCommand {
 enum RecordingsCommand {
     /// Reconcile the register with the files: every answered call has a valid recording whose
     /// size and SHA-256 match its row (or a stated recording error), and every file belongs
-    /// to a call. Prints each problem; exits non-zero if there is any.
+    /// to a call; every file's WAV header agrees with its size. Prints each problem; exits
+    /// non-zero if there is any.
     Verify,
+    /// Fix what `verify` finds that can be fixed: rewrite a finished call's WAV header from
+    /// the audio really in the file (a disk-full partial write) and set the register's
+    /// duration, size and SHA-256 from it (a finished recording's old facts are kept in its
+    /// recording error). Prints each change and what is left; exits non-zero if anything is.
+    Repair,
 }
 
 fn main() -> ExitCode {
@@ -103,9 +109,7 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => check_config(&config),
-        Command::Recordings {
-            command: RecordingsCommand::Verify,
-        } => match verify_recordings(&config) {
+        Command::Recordings { command } => match recordings(&config, command) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
             Err(e) => {
@@ -244,8 +248,9 @@ fn check_config(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Whether the register and the recordings agree (the report is printed either way).
-fn verify_recordings(config: &Config) -> anyhow::Result<bool> {
+/// Whether the register and the recordings agree (after repairing, for `repair`); the
+/// report is printed either way.
+fn recordings(config: &Config, command: RecordingsCommand) -> anyhow::Result<bool> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -254,11 +259,23 @@ fn verify_recordings(config: &Config) -> anyhow::Result<bool> {
         let store = hotline::store::Store::open(&config.database.url, 1)
             .await
             .context("opening the call register")?;
-        let report = hotline::archive::verify(&store, &config.recordings.dir)
-            .await
-            .context("verifying recordings")?;
-        println!("{report}");
-        Ok(report.is_clean())
+        let root = &config.recordings.dir;
+        match command {
+            RecordingsCommand::Verify => {
+                let report = hotline::archive::verify(&store, root)
+                    .await
+                    .context("verifying recordings")?;
+                println!("{report}");
+                Ok(report.is_clean())
+            }
+            RecordingsCommand::Repair => {
+                let outcome = hotline::archive::repair(&store, root)
+                    .await
+                    .context("repairing recordings")?;
+                println!("{outcome}");
+                Ok(outcome.left.is_clean())
+            }
+        }
     })
 }
 

@@ -13,6 +13,7 @@
 //!   the one we use is refused with port 0 (RFC 3264 §6);
 //! - we always send and announce 20 ms frames (`a=ptime:20`), whatever the remote prefers.
 
+mod limits;
 mod parse;
 mod write;
 
@@ -20,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 pub use crate::media::Codec;
 
+pub use limits::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_MEDIA};
 pub use parse::parse;
 pub use write::{answer, offer};
 
@@ -207,6 +209,20 @@ pub fn negotiate(remote: &RemoteSession, supported: &[Codec]) -> Result<Negotiat
     })
 }
 
+/// [`negotiate`] for an initial offer (the INVITE that starts a call): a stream on the
+/// unspecified address is refused there, where RFC 3264 §8.4 makes it a hold in a
+/// re-offer, since a call that starts on hold has nowhere to send its greeting.
+pub fn negotiate_initial(
+    remote: &RemoteSession,
+    supported: &[Codec],
+) -> Result<Negotiated, SdpError> {
+    let negotiated = negotiate(remote, supported)?;
+    if negotiated.remote.ip().is_unspecified() {
+        return Err(SdpError::UnspecifiedAddress);
+    }
+    Ok(negotiated)
+}
+
 /// Our side of a session description.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalSession {
@@ -245,6 +261,36 @@ pub enum SdpError {
     /// A `c=` address that is not an IP literal of the stated family (a host name, say).
     #[error("connection address {0:?} is not a usable IP address")]
     BadConnectionAddress(String),
+    /// A `c=` address media must never go to: multicast (IPv4 224.0.0.0/4, IPv6
+    /// ff00::/8) or the IPv4 broadcast address. We relay one caller, not a group.
+    #[error("connection address {0} is multicast or broadcast")]
+    MulticastAddress(IpAddr),
+    /// An initial offer whose stream has the unspecified address (0.0.0.0 or ::): there
+    /// is nowhere to send the caller anything. In a re-offer the same is a hold.
+    #[error("initial offer with the unspecified connection address")]
+    UnspecifiedAddress,
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    #[error("description of {size} bytes exceeds {limit}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More m-lines than [`MAX_MEDIA`].
+    #[error("more than {limit} m-lines")]
+    TooManyMedia {
+        /// The limit.
+        limit: usize,
+    },
+    /// More attributes in one section than [`MAX_ATTRIBUTES`].
+    #[error("more than {limit} attributes in section {m_line:?}")]
+    TooManyAttributes {
+        /// The m-line index, `None` for the session section.
+        m_line: Option<usize>,
+        /// The limit.
+        limit: usize,
+    },
     /// No usable audio stream: none at all, all refused, or none in plain RTP/AVP.
     #[error("no usable audio stream offered")]
     NoAudio,
@@ -261,7 +307,14 @@ impl SdpError {
             SdpError::Malformed(_)
             | SdpError::BadPayloadType { .. }
             | SdpError::NoConnectionAddress { .. } => 400,
-            SdpError::BadConnectionAddress(_) | SdpError::NoAudio | SdpError::NoCommonCodec => 488,
+            SdpError::BadConnectionAddress(_)
+            | SdpError::MulticastAddress(_)
+            | SdpError::UnspecifiedAddress
+            | SdpError::TooLarge { .. }
+            | SdpError::TooManyMedia { .. }
+            | SdpError::TooManyAttributes { .. }
+            | SdpError::NoAudio
+            | SdpError::NoCommonCodec => 488,
         }
     }
 }

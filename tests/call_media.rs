@@ -17,7 +17,7 @@ use hotline::media::player::PlayMode;
 use hotline::media::rtp::write_packet;
 use hotline::media::Codec;
 use hotline::runtime::call_media::{
-    spawn_call_media, CallMediaEvent, Leg, MediaCommand, RecordFrame,
+    frame_queue, spawn_call_media, CallMediaEvent, FrameReceiver, Leg, MediaCommand, RecordFrame,
 };
 use hotline::runtime::Clock;
 use hotline::switchboard::CallRef;
@@ -171,7 +171,7 @@ async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     let operator_local = socket.local_addr().unwrap();
     call.media
         .command(MediaCommand::Bridge {
-            operator_socket: socket,
+            operator_socket: socket.into_std().unwrap(),
             operator: leg(Codec::Pcmu, None, decoy.addr()),
         })
         .unwrap();
@@ -335,7 +335,7 @@ async fn a_silent_operator_is_reported_but_not_while_holding() {
 async fn recorder_gets_each_inbound_audio_packet() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcma, None).await;
-    let (tx, mut frames) = mpsc::channel::<RecordFrame>(16);
+    let (tx, mut frames) = frame_queue(16);
     call.media
         .command(MediaCommand::Record { frames: tx })
         .unwrap();
@@ -352,11 +352,7 @@ async fn recorder_gets_each_inbound_audio_packet() {
     call.trunk.recv_n(1).await;
     let mut got = Vec::new();
     while got.len() < 3 {
-        let f = tokio::time::timeout(WAIT, frames.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        got.push(f);
+        got.push(next_frame(&mut frames).await);
     }
     assert_eq!(
         (got[0].leg, got[0].seq, got[0].ts, got[0].ssrc),
@@ -376,7 +372,7 @@ async fn recorder_gets_each_inbound_audio_packet() {
 async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
     let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, _) = call.bridge(Codec::Pcmu, None).await;
-    let (tx, mut frames) = mpsc::channel::<RecordFrame>(1);
+    let (tx, mut frames) = frame_queue(1);
     call.media
         .command(MediaCommand::Record { frames: tx })
         .unwrap();
@@ -387,7 +383,7 @@ async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
             .await
             .expect("relayed although the recorder is behind");
     }
-    assert_eq!(frames.recv().await.unwrap().audio(), [0x42; 160]);
+    assert_eq!(next_frame(&mut frames).await.audio(), [0x42; 160]);
     call.media.close();
     match call.event_skipping_first_packet().await {
         CallMediaEvent::Closed { stats } => assert_eq!(stats.record_dropped, 2),
@@ -407,8 +403,9 @@ async fn events_wait_for_a_busy_engine_while_audio_flows() {
     ))
     .unwrap();
     let media = spawn_call_media(
+        &tokio::runtime::Handle::current(),
         CallRef(7),
-        socket,
+        socket.into_std().unwrap(),
         leg(Codec::Pcmu, None, trunk.addr()),
         CALLER_STREAM,
         Duration::from_secs(30),
@@ -439,7 +436,7 @@ async fn relay_both_ways(
     call: &Call,
     phone: &Peer,
     operator_local: std::net::SocketAddr,
-    frames: &mut mpsc::Receiver<RecordFrame>,
+    frames: &mut FrameReceiver,
     i: u16,
 ) {
     let mut packet = [0u8; 200];
@@ -460,7 +457,21 @@ async fn relay_both_ways(
         .unwrap();
     let got = tokio::time::timeout(WAIT, call.trunk.sock.recv_from(&mut recv_buf)).await;
     assert_eq!(got.unwrap().unwrap().0, n);
-    while frames.try_recv().is_ok() {}
+    while frames.try_recv().is_some() {}
+}
+
+/// The next recorded frame (the writer's side polls; so does the test, in paused time).
+async fn next_frame(frames: &mut FrameReceiver) -> RecordFrame {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match frames.try_recv() {
+                Some(f) => return f,
+                None => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    })
+    .await
+    .expect("a recorded frame")
 }
 
 #[test]
@@ -473,7 +484,7 @@ fn relaying_allocates_nothing_per_packet() {
     let (call, phone, operator_local, mut frames) = rt.block_on(async {
         let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
         let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
-        let (tx, mut frames) = mpsc::channel::<RecordFrame>(4);
+        let (tx, mut frames) = frame_queue(4);
         call.media
             .command(MediaCommand::Record { frames: tx })
             .unwrap();

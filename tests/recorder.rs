@@ -17,13 +17,12 @@ use hotline::media::Codec;
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
 use hotline::runtime::call_media::Leg;
 use hotline::runtime::recorder::{
-    RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,
-    RecordingStart, RecordingSummary,
+    FrameRefused, FrameSender, RecordFrame, Recorder, RecorderConfig, RecorderError,
+    RecordingHandle, RecordingOutcome, RecordingStart, RecordingSummary,
 };
 use hotline::store::Store;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 const DAY: &str = "2026/11/24";
 
@@ -85,24 +84,29 @@ fn tone_frame(leg: Leg, hz: f64, t0: Instant, i: u32) -> RecordFrame {
 async fn talk(
     clock: &Clock,
     handle: &RecordingHandle,
-    frames: &mpsc::Sender<RecordFrame>,
+    frames: &mut FrameSender,
     t0: Instant,
     from: u32,
     to: u32,
 ) {
     for i in from..to {
-        // `send` waits for room, so a test never loses frames to a busy machine.
-        frames
-            .send(tone_frame(Leg::Caller, 440.0, t0, i))
-            .await
-            .unwrap();
-        frames
-            .send(tone_frame(Leg::Operator, 1000.0, t0, i))
-            .await
-            .unwrap();
+        // Waits for room, so a test never loses frames to a busy machine.
+        send_waiting(frames, tone_frame(Leg::Caller, 440.0, t0, i)).await;
+        send_waiting(frames, tone_frame(Leg::Operator, 1000.0, t0, i)).await;
         if (i + 1) % 10 == 0 {
             clock.set(t0 + Duration::from_millis(20 * u64::from(i + 1)));
             handle.flush().await.unwrap();
+        }
+    }
+}
+
+/// Queues a frame, waiting for the writer to make room.
+async fn send_waiting(frames: &mut FrameSender, frame: RecordFrame) {
+    loop {
+        match frames.try_send(frame) {
+            Ok(()) => return,
+            Err(FrameRefused::Full) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(e) => panic!("frame refused: {e}"),
         }
     }
 }
@@ -111,8 +115,8 @@ async fn talk(
 async fn record_call(recorder: &Recorder, clock: &Clock, id: &str, ms: u32) -> RecordingSummary {
     let t0 = Instant::now();
     clock.set(t0);
-    let (frames, handle) = recorder.start(job(id, t0)).expect("start");
-    talk(clock, &handle, &frames, t0, 0, ms / 20).await;
+    let (mut frames, handle) = recorder.start(job(id, t0)).expect("start");
+    talk(clock, &handle, &mut frames, t0, 0, ms / 20).await;
     let end = t0 + Duration::from_millis(u64::from(ms));
     clock.set(end);
     match handle.stop(end).await {
@@ -185,8 +189,8 @@ async fn a_crash_mid_call_leaves_a_marked_file_that_the_next_start_repairs() {
     let t0 = Instant::now();
     let clock = Clock::new(t0);
     let recorder = recorder(&root, &clock);
-    let (frames, handle) = recorder.start(job("CRASHED", t0)).unwrap();
-    talk(&clock, &handle, &frames, t0, 0, 125).await;
+    let (mut frames, handle) = recorder.start(job("CRASHED", t0)).unwrap();
+    talk(&clock, &handle, &mut frames, t0, 0, 125).await;
     let durable = handle.flush().await.unwrap();
     assert!(durable >= 8_000 * 2, "{durable} frames synced");
     // The process dies: nobody stops the recording.

@@ -6,6 +6,8 @@ mod auth;
 #[path = "web_api/cli.rs"]
 mod cli;
 mod common;
+#[path = "web_api/guard.rs"]
+mod guard;
 #[path = "web_api/harness.rs"]
 mod harness;
 #[path = "web_api/live.rs"]

@@ -5,6 +5,7 @@
 //! `config/hotline.toml` spells out every one of them.
 
 use crate::sip::digest::Algorithm;
+use crate::sip::registrar::guard::GuardPolicy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ pub(super) fn build(
     let prompts = prompts(&mut r, &root, base);
     let recordings = recordings(&mut r, &root);
     let database = database(&mut r, &root, &recordings);
-    let http = http(&mut r, &root);
+    let http = super::security::http(&mut r, &root);
     let limits = super::limits::limits(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
@@ -96,12 +97,12 @@ fn syntax_error(text: &str, file: &Path, e: &toml::de::Error) -> ConfigErrors {
     .into()
 }
 
-fn section<'t>(r: &mut Reader<'_>, root: &'t Table, name: &str) -> Section<'t> {
+pub(super) fn section<'t>(r: &mut Reader<'_>, root: &'t Table, name: &str) -> Section<'t> {
     let known = keys_of(name).expect("builders only ask for sections listed in the schema");
     r.section(root, name, &known)
 }
 
-fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+pub(super) fn socket_addr(text: &str) -> Result<SocketAddr, String> {
     text.trim().parse().map_err(|_| {
         format!(
             "{text:?} is not an address and port (expected e.g. \"0.0.0.0:5060\" or \"[::]:5060\")"
@@ -176,7 +177,9 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
             format!("{t2:?} is shorter than sip.t1 ({t1:?})"),
         );
     }
+    let auth_guard = super::security::guard_policy(r, &s, "auth", GuardPolicy::default());
     SipConfig {
+        auth_guard,
         listen,
         public_address,
         public_address_origin,
@@ -495,18 +498,6 @@ fn database(r: &mut Reader<'_>, root: &Table, recordings: &RecordingsConfig) -> 
         url,
         max_connections,
         spool,
-    }
-}
-
-fn http(r: &mut Reader<'_>, root: &Table) -> HttpConfig {
-    let s = section(r, root, "http");
-    HttpConfig {
-        listen: r.parsed(
-            &s,
-            "listen",
-            SocketAddr::from(([0, 0, 0, 0], 8080)),
-            socket_addr,
-        ),
     }
 }
 

@@ -27,6 +27,22 @@ pub fn decode_sample(codec: Codec, byte: u8) -> i16 {
     }
 }
 
+/// The 256 linear values of `codec`'s bytes: decoding a packet is then one lookup per
+/// sample (the recorder decodes every sample of every call). Built once, from the same
+/// bit-exact decoders as [`decode_sample`].
+pub fn decode_table(codec: Codec) -> &'static [i16; 256] {
+    static TABLES: std::sync::LazyLock<[[i16; 256]; 2]> = std::sync::LazyLock::new(|| {
+        [
+            std::array::from_fn(|b| decode_ulaw(b as u8)),
+            std::array::from_fn(|b| decode_alaw(b as u8)),
+        ]
+    });
+    match codec {
+        Codec::Pcmu => &TABLES[0],
+        Codec::Pcma => &TABLES[1],
+    }
+}
+
 /// Encodes `pcm` into `out`, one byte per sample; returns how many were encoded.
 pub fn encode(codec: Codec, pcm: &[i16], out: &mut [u8]) -> usize {
     // One match outside the loop keeps the per-sample path branch-free.
@@ -79,6 +95,20 @@ pub fn silence_byte(codec: Codec) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decode_tables_agree_with_the_decoders_for_every_byte() {
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            let table = decode_table(codec);
+            for b in 0..=255u8 {
+                assert_eq!(
+                    table[usize::from(b)],
+                    decode_sample(codec, b),
+                    "{codec:?} {b:#04x}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn known_table_values() {

@@ -193,6 +193,9 @@ pub enum EndReason {
     NoCommonCodec,
     /// Refused at the door: an INVITE without an offer (488).
     SdpMissing,
+    /// Refused at the door: an offer we will not take (multicast or unspecified address,
+    /// too many m-lines or attributes, too large) (488).
+    SdpUnacceptable,
     /// Refused at the door: a session timer shorter than our minimum (422, RFC 4028).
     SessionTooSmall,
     /// Refused at the door: `limits.max_calls` calls in progress (503 with Retry-After).
@@ -202,7 +205,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 25] = [
+    pub const ALL: [EndReason; 26] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -225,6 +228,7 @@ impl EndReason {
         EndReason::SdpNoAudio,
         EndReason::NoCommonCodec,
         EndReason::SdpMissing,
+        EndReason::SdpUnacceptable,
         EndReason::SessionTooSmall,
         EndReason::TooManyCalls,
         EndReason::QueueFull,
@@ -254,6 +258,7 @@ impl EndReason {
             EndReason::SdpNoAudio => "sdp_no_audio",
             EndReason::NoCommonCodec => "no_common_codec",
             EndReason::SdpMissing => "sdp_missing",
+            EndReason::SdpUnacceptable => "sdp_unacceptable",
             EndReason::SessionTooSmall => "session_interval_too_small",
             EndReason::TooManyCalls => "too_many_calls",
             EndReason::QueueFull => "queue_full",

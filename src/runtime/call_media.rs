@@ -2,18 +2,20 @@
 //! operator's; prompts and hold music to the caller; the bridge between the two legs.
 //!
 //! The task owns both sockets and two [`RelayLeg`]s (the sans-IO stream logic: latching,
-//! SSRC/sequence/timestamp rewrite, transcoding, counters). It waits on the first of:
-//! cancellation, its one timer (the player's next frame, the next inactivity check, or a
-//! retry of events the engine had no room for), a command from the engine, a datagram on
-//! either socket. On a datagram it drains both sockets (so a flooded leg cannot starve the
-//! other) and relays each packet at once.
+//! SSRC/sequence/timestamp rewrite, transcoding, counters). It runs on one of the media
+//! threads (`media_threads`), and waits on the first of: its one timer (the player's next
+//! frame, the next inactivity check, or a retry of events the engine had no room for), a
+//! command from the engine (closing included), a datagram on either socket. On a datagram
+//! it drains both sockets (so a flooded leg cannot starve the other) and relays each
+//! packet at once.
 //!
 //! Cost per packet, by construction: the receive and send buffers are arrays allocated with
 //! the task; packets are read with `try_recv_from` after readiness and sent with
 //! `try_send_to` (a full socket buffer drops the packet and counts it: waiting would only
-//! add delay to audio that is already late); the recorder is fed by `try_send` on a bounded
-//! channel of fixed-size frames (dropped and counted when full, never waited on); events
-//! for the engine are offered without waiting too (kept and retried if its queue is full).
+//! add delay to audio that is already late); the recorder is fed through a bounded
+//! single-producer ring of fixed-size frames (dropped and counted when full, never waited
+//! on); events for the engine are offered without waiting too (kept and retried if its
+//! queue is full).
 //! No lock and no allocation of ours, no timer touched per packet: inactivity is checked
 //! lazily when the one timer fires, against the leg's last-heard time.
 //!
@@ -29,11 +31,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
-use tokio_util::sync::CancellationToken;
 
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
@@ -46,7 +49,7 @@ mod record;
 
 use self::leg::{add_stats, readable, send, LegIo};
 use self::record::record;
-pub use self::record::RecordFrame;
+pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
 
 /// Largest datagram read: bigger than any Ethernet MTU; longer ones are truncated by the
 /// kernel and then fail to parse, which is what they deserve.
@@ -76,7 +79,7 @@ pub enum MediaCommand {
     /// Attach the operator leg and bridge both ways; playback stops. A previous operator
     /// leg is dropped.
     Bridge {
-        operator_socket: UdpSocket,
+        operator_socket: std::net::UdpSocket,
         operator: LegConfig,
     },
     /// The operator put the caller on hold (re-INVITE sendonly/inactive): the caller hears
@@ -99,9 +102,11 @@ pub enum MediaCommand {
         receive: bool,
     },
     /// Copy every accepted inbound audio packet of both legs to `frames`.
-    Record { frames: mpsc::Sender<RecordFrame> },
+    Record { frames: FrameSender },
     /// Stop copying to the recorder.
     StopRecording,
+    /// End the task (what [`CallMediaHandle::close`] sends).
+    Close,
 }
 
 /// What a call's media task reports to the engine.
@@ -147,7 +152,10 @@ pub enum CommandError {
 #[derive(Debug)]
 pub struct CallMediaHandle {
     commands: mpsc::Sender<MediaCommand>,
-    cancel: CancellationToken,
+    /// Set to end the task. A flag rather than a cancellation token the task would have to
+    /// poll on every wake-up (a token takes a lock each time): the task reads it after each
+    /// wake-up, and `close` wakes it with a command.
+    closed: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -162,7 +170,9 @@ impl CallMediaHandle {
 
     /// Ends the task: it stops at once, drops its sockets and reports `Closed`.
     pub fn close(&self) {
-        self.cancel.cancel();
+        self.closed.store(true, Ordering::Release);
+        // A full queue wakes the task anyway, and it reads the flag then.
+        let _ = self.commands.try_send(MediaCommand::Close);
     }
 
     /// Whether the task has ended.
@@ -178,47 +188,63 @@ impl CallMediaHandle {
     }
 }
 
-/// Starts the media task of `call`, sending to the caller as `caller_stream` (the stream
-/// state the call's SDP answer and any earlier prompt left). Fails only when the socket
-/// cannot be duplicated for sending (out of file descriptors).
+/// Starts the media task of `call` on `runtime`, sending to the caller as `caller_stream`
+/// (the stream state the call's SDP answer and any earlier prompt left). The socket is
+/// registered with `runtime`'s own reactor inside the task, so its readiness never crosses
+/// threads. Fails only when the socket cannot be duplicated for sending (out of file
+/// descriptors).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_call_media(
+    runtime: &tokio::runtime::Handle,
     call: CallRef,
-    caller_socket: UdpSocket,
+    caller_socket: std::net::UdpSocket,
     caller: LegConfig,
     caller_stream: RtpStreamState,
     inactivity: Duration,
     clock: Clock,
     events: mpsc::Sender<(CallRef, CallMediaEvent)>,
 ) -> io::Result<CallMediaHandle> {
-    let now = clock.mono();
+    let caller_out = caller_socket.try_clone()?;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-    let cancel = CancellationToken::new();
-    let task = CallMedia {
-        call,
-        clock,
-        caller: LegIo::new(
-            caller_socket,
-            RelayLeg::new(caller, caller_stream, now),
-            now,
-        )?,
-        operator: None,
-        playback: None,
-        held: false,
-        inactivity,
-        inactivity_check: Some(now + inactivity),
-        events,
-        pending: VecDeque::with_capacity(8),
-        event_retry: None,
-        recorder: None,
-        past_operators: LegStats::default(),
-        prompt_packets: 0,
-        send_dropped: 0,
-        record_dropped: 0,
-    };
-    let task = tokio::spawn(task.run(rx, cancel.clone()));
+    let closed = Arc::new(AtomicBool::new(false));
+    let task_closed = closed.clone();
+    let task = runtime.spawn(async move {
+        let now = clock.mono();
+        let relay = RelayLeg::new(caller, caller_stream, now);
+        let caller = match LegIo::new(caller_socket, caller_out, relay, now) {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::error!(?call, error = %e, "call media not started");
+                let closed = CallMediaEvent::Closed {
+                    stats: CallMediaStats::default(),
+                };
+                let _ = events.send((call, closed)).await;
+                return;
+            }
+        };
+        let task = CallMedia {
+            call,
+            clock,
+            caller,
+            operator: None,
+            playback: None,
+            held: false,
+            inactivity,
+            inactivity_check: Some(now + inactivity),
+            events,
+            pending: VecDeque::with_capacity(8),
+            event_retry: None,
+            recorder: None,
+            past_operators: LegStats::default(),
+            prompt_packets: 0,
+            send_dropped: 0,
+            record_dropped: 0,
+        };
+        task.run(rx, task_closed).await;
+    });
     Ok(CallMediaHandle {
         commands,
-        cancel,
+        closed,
         task,
     })
 }
@@ -252,7 +278,7 @@ struct CallMedia {
     pending: VecDeque<CallMediaEvent>,
     /// When to offer `pending` again after the engine's queue was full.
     event_retry: Option<Instant>,
-    recorder: Option<mpsc::Sender<RecordFrame>>,
+    recorder: Option<FrameSender>,
     /// Counters of operator legs already dropped.
     past_operators: LegStats,
     prompt_packets: u64,
@@ -261,7 +287,7 @@ struct CallMedia {
 }
 
 impl CallMedia {
-    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, cancel: CancellationToken) {
+    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
         let mut inbuf = [0u8; RECV_BUF];
         let mut outbuf = [0u8; RECV_BUF];
         let timer = tokio::time::sleep_until(self.clock.tokio());
@@ -279,12 +305,14 @@ impl CallMedia {
             // Timer before sockets: a flood of datagrams must not delay prompt frames.
             let wake = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => Wake::Stop,
                 _ = &mut timer, if armed.is_some() => Wake::Timer,
                 c = commands.recv() => c.map_or(Wake::Stop, Wake::Command),
                 _ = self.caller.socket.readable() => Wake::Readable,
                 _ = readable(operator) => Wake::Readable,
             };
+            if closed.load(Ordering::Acquire) {
+                break;
+            }
             let now = self.clock.mono();
             match wake {
                 Wake::Stop => break,
@@ -304,10 +332,10 @@ impl CallMedia {
             }
         }
         let stats = self.stats();
-        let closed = self
+        let report = self
             .events
             .send((self.call, CallMediaEvent::Closed { stats }));
-        if tokio::time::timeout(CLOSE_REPORT_WAIT, closed)
+        if tokio::time::timeout(CLOSE_REPORT_WAIT, report)
             .await
             .is_err()
         {
@@ -423,7 +451,10 @@ impl CallMedia {
                     ts: rand::random(),
                 };
                 let relay = RelayLeg::new(operator, stream, now);
-                match LegIo::new(operator_socket, relay, now) {
+                let opened = operator_socket
+                    .try_clone()
+                    .and_then(|out| LegIo::new(operator_socket, out, relay, now));
+                match opened {
                     Ok(io) => self.operator = Some(io),
                     // Out of file descriptors: the operator leg stays silent, and its
                     // inactivity ends the call as any dead leg would.
@@ -480,6 +511,8 @@ impl CallMedia {
             }
             MediaCommand::Record { frames } => self.recorder = Some(frames),
             MediaCommand::StopRecording => self.recorder = None,
+            // The loop reads the flag `close` set before this arrives.
+            MediaCommand::Close => {}
         }
     }
 
@@ -550,7 +583,7 @@ impl CallMedia {
             self.pending.push_back(CallMediaEvent::FirstPacket { leg });
         }
         let rearm = std::mem::take(&mut from.inactive_reported);
-        if let Some(frames) = &self.recorder {
+        if let Some(frames) = &mut self.recorder {
             record(frames, leg, now, &inbound, data, &mut self.record_dropped);
         }
         let forward = match leg {

@@ -35,6 +35,11 @@ impl Clock {
         }
     }
 
+    /// Whether this is a simulated clock (tests under paused time).
+    pub fn is_simulated(&self) -> bool {
+        self.simulated.is_some()
+    }
+
     /// Monotonic time, for timers and durations.
     pub fn mono(&self) -> Instant {
         tokio::time::Instant::now().into_std()

@@ -23,6 +23,8 @@ use super::call_media::{CallMediaEvent, CallMediaHandle};
 use super::clock::Clock;
 use super::database::{Outbox, RegisterWriter};
 use super::live::LiveCommand;
+use super::media_threads::{self, MediaThreads};
+use super::memory::{self, Trimmer};
 use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome};
@@ -50,7 +52,7 @@ struct MediaSlot {
     caller_port: Option<u16>,
     task: Option<CallMediaHandle>,
     operator_port: Option<u16>,
-    operator_socket: Option<UdpSocket>,
+    operator_socket: Option<std::net::UdpSocket>,
     /// The conversation's recording, while it runs.
     recording: Option<(String, RecordingHandle)>,
     /// When the operator leg was bridged (the operator's 200 OK): to measure how soon
@@ -72,6 +74,10 @@ pub struct Engine {
     media_tx: mpsc::Sender<(CallRef, CallMediaEvent)>,
     media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
     rtp_timeout: Duration,
+    /// Where calls' media tasks run.
+    media_threads: MediaThreads,
+    /// When to hand freed memory back to the system.
+    trimmer: Trimmer,
     recorder: Arc<Recorder>,
     live_rx: mpsc::Receiver<LiveCommand>,
     reload_rx: mpsc::Receiver<()>,
@@ -162,6 +168,12 @@ impl Engine {
             media_tx,
             media_rx,
             rtp_timeout: config.media.rtp_timeout,
+            trimmer: Trimmer::new(clock.mono()),
+            media_threads: if clock.is_simulated() {
+                MediaThreads::current()
+            } else {
+                MediaThreads::start(media_threads::default_count())
+            },
             recorder,
             live_rx,
             reload_rx,
@@ -307,9 +319,12 @@ impl Engine {
         // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
         let load = self.sb.active_calls() + self.sb.transactions() + m.tcp.open as usize;
         if self.trim.observe(load) {
-            super::memory::trim();
+            memory::give_back();
         }
         self.metrics_tx.send_replace(m.clone());
+        if self.trimmer.due(self.clock.mono()) {
+            memory::give_back();
+        }
     }
 
     /// The console asks: a snapshot of the line, or a supervisor's pause/resume.
@@ -395,6 +410,7 @@ impl Engine {
                     }
                 }
                 Action::CloseMedia { call } => {
+                    self.trimmer.call_ended();
                     let Some(slot) = self.media.remove(&call) else {
                         continue;
                     };

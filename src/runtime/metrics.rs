@@ -276,6 +276,12 @@ pub fn render(m: &Metrics) -> String {
         &one(m.switchboard.bad_answered + m.switchboard.bad_dropped),
     );
     metric(
+        "hotline_sip_scanners_dropped_total",
+        "counter",
+        "Requests from known SIP scanners, dropped unanswered.",
+        &one(m.switchboard.scanners_dropped),
+    );
+    metric(
         "hotline_sip_retransmissions_total",
         "counter",
         "SIP retransmissions sent.",
@@ -292,6 +298,18 @@ pub fn render(m: &Metrics) -> String {
         "counter",
         "Requests refused from locked-out sources.",
         &one(m.registrar.locked_out),
+    );
+    metric(
+        "hotline_registrar_locked_accounts",
+        "gauge",
+        "Operator accounts locked after password guessing.",
+        &one(m.registrar.locked_accounts as u64),
+    );
+    metric(
+        "hotline_registrar_blocked_sources",
+        "gauge",
+        "Source addresses blocked after password guessing.",
+        &one(m.registrar.blocked_sources as u64),
     );
     metric(
         "hotline_registrar_bindings",

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod database;
 pub mod engine;
 pub mod live;
+pub mod media_threads;
 pub mod memory;
 pub mod metrics;
 pub mod prompts;

@@ -4,9 +4,10 @@
 //!
 //! Run loop: [`Recorder::start`] creates `root/YYYY/MM/DD/<id>.wav` and its marker, and
 //! hands the file to one of a few writer threads (see `writer` for why threads). The media
-//! task `try_send`s [`RecordFrame`]s into the returned bounded queue (about 2 s), so it
-//! never waits on disk; the writer takes them every tick (50 ms), aligns them (the
-//! sans-IO `media::stereo` core), writes, and checkpoints + syncs every second.
+//! task offers [`RecordFrame`]s to the returned bounded ring (about 1.5 s), so it never
+//! waits on disk; the writer takes them every tick (250 ms), aligns them (the sans-IO
+//! `media::stereo` core), writes, and rewrites the header every second, after which one
+//! `syncfs` makes all of that thread's checkpointed recordings durable together.
 //! [`RecordingHandle::stop`] finishes the file and yields the facts the register keeps.
 //!
 //! Invariants:
@@ -31,19 +32,20 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use self::files::CreateFailure;
 use self::track::Track;
 use self::writer::{Command, DiskFile, Settings, Worker};
 use crate::media::player::FRAME_DURATION;
 use crate::media::stereo::{Aligner, AlignerConfig, WavWriter};
-pub use crate::runtime::call_media::RecordFrame;
+pub use crate::runtime::call_media::{frame_queue, FrameRefused, FrameSender, RecordFrame};
 
 pub(crate) use self::files::{
     file_facts, find as find_files, marker_of, parallel_map, relative_to, resolve, MARKER_SUFFIX,
     WAV_SUFFIX,
 };
+pub(crate) use self::repair::fix as repair_file;
 
 /// Where the writer threads read the audio's time: the runtime's monotonic clock in
 /// service, a hand-moved clock in tests (so what is on disk does not depend on how fast the
@@ -72,13 +74,15 @@ pub struct RecorderConfig {
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        // Two legs at one frame per 20 ms, for two seconds.
-        let two_seconds = 2 * (Duration::from_secs(2).as_millis() / FRAME_DURATION.as_millis());
+        // Two legs at one frame per 20 ms, for 1.5 s: six ticks of a writer thread, so a
+        // disk that stalls a thread for over a second costs no audio.
+        let queued = 2 * (Duration::from_millis(1_500).as_millis() / FRAME_DURATION.as_millis());
         RecorderConfig {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
-            write_every: Duration::from_millis(50),
+            // Four wake-ups a second per thread; each writes about 8 KB per recording.
+            write_every: Duration::from_millis(250),
             sync_every: Duration::from_secs(1),
-            queue_frames: usize::try_from(two_seconds).unwrap_or(200),
+            queue_frames: usize::try_from(queued).unwrap_or(150),
             time_zone: TimeZone::UTC,
             aligner: AlignerConfig::default(),
             clock: Arc::new(|| crate::runtime::clock::Clock::system().mono()),
@@ -221,7 +225,7 @@ impl Recorder {
     pub fn start(
         &self,
         job: RecordingStart,
-    ) -> Result<(mpsc::Sender<RecordFrame>, RecordingHandle), RecorderError> {
+    ) -> Result<(FrameSender, RecordingHandle), RecorderError> {
         if !files::is_safe_id(&job.call_id) {
             return Err(RecorderError::InvalidCallId { id: job.call_id });
         }
@@ -244,7 +248,7 @@ impl Recorder {
                 source,
             })
         })?;
-        let (frames, queue) = mpsc::channel(self.config.queue_frames.max(1));
+        let (frames, queue) = frame_queue(self.config.queue_frames);
         let track = Track::new(
             job.call_id,
             wav_path.clone(),

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 
 use crate::config::PortRange;
 use crate::sip::Spare;
@@ -35,6 +35,8 @@ impl RtpPortPool {
     }
 
     /// Bind a socket on the next free even port. Ports taken by other programs are skipped.
+    /// The socket is a plain non-blocking one: the call's media task registers it with the
+    /// reactor of the thread it runs on.
     pub fn bind(&mut self) -> std::io::Result<(UdpSocket, u16)> {
         for _ in 0..self.capacity() {
             let port = self.next;
@@ -51,9 +53,8 @@ impl RtpPortPool {
                 Err(_) => continue,
             };
             std_sock.set_nonblocking(true)?;
-            let sock = UdpSocket::from_std(std_sock)?;
             self.in_use.insert(port);
-            return Ok((sock, port));
+            return Ok((std_sock, port));
         }
         Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,

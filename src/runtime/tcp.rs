@@ -217,6 +217,10 @@ impl Connection {
                     }
                     Ok(None) => break,
                     Err(e) => {
+                        // The writer sends what is queued before it closes the connection.
+                        if let Some(answer) = framer.failure_answer() {
+                            let _ = tx.try_send(answer);
+                        }
                         let why = e.to_string();
                         let _ = self.events.send(TcpEvent::Broken { addr, why }).await;
                         break 'read;

@@ -24,6 +24,7 @@ const NARROWBAND_HZ: u32 = 8000;
 
 /// Parses an SDP body (an offer or an answer).
 pub fn parse(body: &[u8]) -> Result<RemoteSession, SdpError> {
+    super::limits::check(body)?;
     let desc =
         SessionDescription::unmarshal(&mut Cursor::new(body)).map_err(SdpError::Malformed)?;
 
@@ -74,8 +75,9 @@ pub fn parse(body: &[u8]) -> Result<RemoteSession, SdpError> {
     })
 }
 
-/// The IP of a `c=` line. Multicast TTL/count suffixes (`/127`) are dropped; a host name or
-/// a literal of the wrong family is refused, since we do not resolve names here.
+/// The IP of a `c=` line. A host name or a literal of the wrong family is refused, since
+/// we do not resolve names here; so is a multicast or broadcast address (RFC 4566 §5.7
+/// multicast with its `/ttl`), where media sent would reach a group, not the caller.
 fn connection_ip(c: &ConnectionInformation) -> Result<IpAddr, SdpError> {
     let written = c.address.as_ref().map(|a| a.address.as_str()).unwrap_or("");
     let literal = written.split('/').next().unwrap_or("");
@@ -86,11 +88,14 @@ fn connection_ip(c: &ConnectionInformation) -> Result<IpAddr, SdpError> {
         IpAddr::V4(_) => c.address_type == "IP4",
         IpAddr::V6(_) => c.address_type == "IP6",
     };
-    if family_ok {
-        Ok(ip)
-    } else {
-        Err(SdpError::BadConnectionAddress(written.to_owned()))
+    if !family_ok {
+        return Err(SdpError::BadConnectionAddress(written.to_owned()));
     }
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if ip.is_multicast() || broadcast {
+        return Err(SdpError::MulticastAddress(ip));
+    }
+    Ok(ip)
 }
 
 /// RFC 2543 put a call on hold with `c=0.0.0.0`; RFC 3264 §8.4 asks us to understand it.

@@ -41,6 +41,9 @@ fn reparse_with_crate(text: &str) -> sdp::SessionDescription {
         .expect("our own SDP parses")
 }
 
+#[path = "limits_tests.rs"]
+mod limits_tests;
+
 #[test]
 fn sipp_offer_is_understood() {
     let remote = parse(SIPP_OFFER.as_bytes()).unwrap();
@@ -340,12 +343,14 @@ fn connection_address_problems() {
     let refused = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
     assert!(parse(refused.as_bytes()).is_ok());
 
+    // Multicast and broadcast: media must never go to a group (see limits_tests.rs).
     let multicast = offer_with("m=audio 4000 RTP/AVP 0\r\nc=IN IP4 224.2.1.1/127\r\n");
-    let remote = parse(multicast.as_bytes()).unwrap();
+    let err = parse(multicast.as_bytes()).unwrap_err();
     assert_eq!(
-        remote.audio().unwrap().1.addr,
-        "224.2.1.1:4000".parse::<SocketAddr>().unwrap()
+        err,
+        SdpError::MulticastAddress("224.2.1.1".parse().unwrap())
     );
+    assert_eq!(err.status_code(), 488);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use rand::Rng;
 
 use super::dialog::{Dialog, ViaSpec};
+use super::inspect::{self, Refusal};
 use super::message::{
     self, Body, HasHeaders, MessageError, Method, OutOfDialogRequest, Party, Request, Response,
 };
@@ -138,6 +139,38 @@ impl Factory {
     pub fn not_allowed(&self, req: &Request, to_tag: Option<&str>) -> Response {
         let mut resp = message::response_to(req, 405, to_tag);
         self.header(&mut resp, "Allow", ALLOW);
+        resp
+    }
+
+    /// A refusal from request inspection (RFC 3261 §8.2), with the header that tells the
+    /// peer what we can do instead: `Unsupported` on a 420 (§8.2.2.3), `Accept` and
+    /// `Accept-Encoding` on a 415 (§8.2.3), `Accept` on a 406.
+    pub fn inspection_refusal(
+        &self,
+        req: &Request,
+        refusal: &Refusal,
+        to_tag: Option<&str>,
+    ) -> Response {
+        let mut resp = message::response_to(req, refusal.status(), to_tag);
+        match refusal {
+            Refusal::BadExtension(tags) => {
+                // Peer tokens, but only tokens reach here: anything else is dropped.
+                let token = |t: &&String| {
+                    t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c))
+                };
+                let list: Vec<&str> = tags.iter().filter(token).map(String::as_str).collect();
+                if !list.is_empty() {
+                    self.header(&mut resp, "Unsupported", &list.join(", "));
+                }
+            }
+            Refusal::UnsupportedMediaType => {
+                self.header(&mut resp, "Accept", inspect::ACCEPT);
+                self.header(&mut resp, "Accept-Encoding", "identity");
+            }
+            Refusal::NotAcceptable => self.header(&mut resp, "Accept", inspect::ACCEPT),
+            Refusal::UnsupportedScheme | Refusal::BadAddressOfRecord => {}
+        }
         resp
     }
 

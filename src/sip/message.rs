@@ -22,6 +22,7 @@ mod build;
 mod framing;
 mod reject;
 mod request;
+mod strict;
 mod uri;
 mod via;
 
@@ -32,10 +33,11 @@ pub use build::{
     ack_for_non2xx, cancel_for, new_branch, new_call_id, new_tag, push_header, response_to,
     set_body, set_reason, status_code, to_bytes, with_body, MessageParts, MAGIC_COOKIE,
 };
+pub(crate) use framing::header_fields;
 pub use framing::{
     check_mandatory, parse_datagram, Datagram, Frame, FrameError, StreamFramer, MAX_MESSAGE_BYTES,
 };
-pub use reject::{bad_request, error_response};
+pub use reject::{bad_request, error_response, error_response_with};
 pub use request::{local_uri, Body, OutOfDialogRequest, Party};
 pub use uri::{parse_uri, split_unquoted, uri_number, NameAddr, SpelledNameAddr};
 pub use via::{response_target, stamp_via, ViaSpec};
@@ -61,6 +63,13 @@ pub enum MessageError {
         /// The offending value (truncated for logs).
         value: String,
     },
+    /// A header field that may appear once appears more than once (RFC 3261 §7.3.1).
+    #[error("more than one {0} header")]
+    DuplicateHeader(&'static str),
+    /// A received header value holds a control character outside a quoted-pair
+    /// (RFC 3261 §25.1); the header's name, truncated.
+    #[error("control character in header {0:?}")]
+    ControlCharacter(String),
     /// The top Via has no `branch` parameter (a pre-RFC 3261 peer).
     #[error("top Via has no branch parameter")]
     MissingBranch,

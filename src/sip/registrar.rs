@@ -3,8 +3,9 @@
 //! kept for information.
 //!
 //! Run loop: the engine hands every REGISTER to [`Registrar::handle_register`] and sends
-//! the returned response after `delay` (the tarpit for sources that keep failing); it
-//! calls [`Registrar::handle_timeout`] at [`Registrar::poll_timeout`] to expire bindings.
+//! the returned response after `delay` (the tarpit for an account whose password is being
+//! guessed); it calls [`Registrar::handle_timeout`] at [`Registrar::poll_timeout`] to
+//! expire bindings.
 //! Operators' other requests (their feature-code INVITEs) go through
 //! [`Registrar::authenticate`]. [`BindingEvent`]s tell the switchboard who came online,
 //! went offline or moved to another device.
@@ -13,8 +14,10 @@
 //! - at most ONE binding per operator: a REGISTER from another device replaces the old
 //!   binding (`Moved`), so an operator is never rung on two phones;
 //! - every binding's account exists (removing an account drops its binding);
-//! - a source IP that failed `lock_after` times within `failure_window` gets 403 for
-//!   `lockout`, whatever it sends; success resets its count;
+//! - password guessing is limited by account and by source ([`guard`]): a locked
+//!   account or a blocked source gets 403 without its credentials being checked, except
+//!   an account from its usual address (where it last registered), which only its own
+//!   failures there can lock;
 //! - an unknown user name is answered exactly like a wrong password (401), so user names
 //!   cannot be enumerated (one exception: an account whose stored HA1 is MD5-only is
 //!   re-challenged with MD5 alone when a client answered with SHA-256);
@@ -33,7 +36,7 @@ use crate::sip::Peer;
 
 mod auth;
 mod bindings;
-mod guard;
+pub mod guard;
 
 #[cfg(test)]
 mod test_support;
@@ -43,7 +46,7 @@ mod tests;
 mod tests_auth;
 
 use auth::AuthRefusal;
-use guard::Guard;
+use guard::{Guard, GuardCounts, GuardPolicy};
 
 /// An operator who may register.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,14 +110,8 @@ pub struct RegistrarPolicy {
     pub default_expires: u32,
     /// How long a nonce is fresh; older ones get `stale=true`.
     pub nonce_lifetime: Duration,
-    /// Failures from one IP within the window before responses are delayed.
-    pub slow_after: u32,
-    /// Failures from one IP within the window before it is locked out.
-    pub lock_after: u32,
-    /// The window failures are counted in, from the first failure.
-    pub failure_window: Duration,
-    /// How long a locked-out IP gets 403.
-    pub lockout: Duration,
+    /// Password-guessing protection by account and by source (`[sip] auth_*`).
+    pub guard: GuardPolicy,
 }
 
 impl RegistrarPolicy {
@@ -136,10 +133,7 @@ impl Default for RegistrarPolicy {
             max_expires: 3600,
             default_expires: 3600,
             nonce_lifetime: Duration::from_secs(300),
-            slow_after: 3,
-            lock_after: 10,
-            failure_window: Duration::from_secs(600),
-            lockout: Duration::from_secs(600),
+            guard: GuardPolicy::default(),
         }
     }
 }
@@ -223,8 +217,12 @@ pub struct RegistrarStats {
     pub failures: u64,
     /// Right password with a stale, unknown or replayed nonce (answered `stale=true`).
     pub stale: u64,
-    /// Requests refused because their source is locked out.
+    /// Requests refused because their account or source is locked out.
     pub locked_out: u64,
+    /// Accounts locked now.
+    pub locked_accounts: usize,
+    /// Source addresses blocked now.
+    pub blocked_sources: usize,
     /// Responses delayed by the tarpit.
     pub tarpitted: u64,
 }
@@ -310,6 +308,8 @@ pub struct Registrar {
     bindings: HashMap<String, Binding>,
     nonces: NonceManager,
     guard: Guard,
+    /// The guard's locks as of the last input (stats take no time argument).
+    locks: GuardCounts,
     rng: StdRng,
     stats: RegistrarStats,
 }
@@ -329,6 +329,7 @@ impl Registrar {
             bindings: HashMap::new(),
             nonces,
             guard: Guard::default(),
+            locks: GuardCounts::default(),
             rng: StdRng::seed_from_u64(seed.rotate_left(32) ^ 0x5eed_7a65),
             stats: RegistrarStats::default(),
             policy,
@@ -360,6 +361,8 @@ impl Registrar {
             };
         }
         let ip = source.addr.ip();
+        // The name tried, for the tarpit: a request without credentials is never held.
+        let attempt = self.credentials(req).map(|c| c.username);
         let (response, tarpit) = match self.check_credentials(req, ip, now) {
             Ok(operator) => {
                 let response = match self.apply_register(req, &operator, source, now, &mut events) {
@@ -377,9 +380,11 @@ impl Registrar {
             }
             Err(refusal) => (self.auth_response(req, refusal, now), true),
         };
-        let delay = tarpit
-            .then(|| self.guard.delay(ip, now, &self.policy))
-            .flatten();
+        let delay = match (tarpit, &attempt) {
+            (true, Some(user)) => self.guard.delay(user, ip, now, &self.policy.guard),
+            _ => None,
+        };
+        self.locks = self.guard.counts(now);
         if delay.is_some() {
             self.stats.tarpitted += 1;
         }
@@ -399,6 +404,7 @@ impl Registrar {
         now: Instant,
     ) -> Result<String, Response> {
         let result = self.check_credentials(req, source.addr.ip(), now);
+        self.locks = self.guard.counts(now);
         result.map_err(|refusal| self.auth_response(req, refusal, now))
     }
 
@@ -416,7 +422,8 @@ impl Registrar {
             tracing::info!(operator = %operator, "registration expired");
         }
         self.nonces.purge(now);
-        self.guard.purge(now, &self.policy);
+        self.guard.purge(now, &self.policy.guard);
+        self.locks = self.guard.counts(now);
         expired
             .into_iter()
             .map(|operator| BindingEvent::Offline {
@@ -490,6 +497,8 @@ impl Registrar {
     pub fn stats(&self) -> RegistrarStats {
         RegistrarStats {
             bindings: self.bindings.len(),
+            locked_accounts: self.locks.locked_accounts,
+            blocked_sources: self.locks.blocked_sources,
             ..self.stats
         }
     }

@@ -13,7 +13,9 @@
 //! | BYE, INFO, UPDATE, PRACK, NOTIFY, CANCEL outside a dialog | 481                   |
 //! | REGISTER                                  | the registrar (answers may be held back to slow down guessing) |
 //! | MESSAGE, SUBSCRIBE, PUBLISH, REFER        | 405 with Allow                        |
-//! | a method we do not know                   | 501 (from the framer)                 |
+//! | a method we do not know                   | 501 with Allow (from the framer)      |
+//! | a request from a known scanner            | nothing (dropped, counted)            |
+//! | a scheme, Require, body or Accept we cannot serve | 416/420/415/406 (`inspect`)   |
 //! | a response, a timeout, an ACK, a CANCEL   | the owner of its transaction          |
 //!
 //! Run loop: `handle_datagram` / `handle_message` / `handle_timeout` in, then
@@ -33,10 +35,12 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::factory::Factory;
+use super::factory::{Factory, ALLOW};
+use super::inspect;
 use super::message::{self, Datagram, FrameError, Method, Request, Response, SipMessage};
 use super::rate::{Limited, RateLimits, RequestKind, SourceLimiter};
 use super::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy, RegistrarStats};
+use super::scanner;
 use super::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, TxKey, TxStats};
 use super::{Peer, Spare};
 
@@ -105,6 +109,8 @@ pub struct SipCounters {
     /// Requests refused (INVITE, REGISTER: 503) or dropped (OPTIONS) over their source's
     /// rate, by kind.
     pub rate_limited: BTreeMap<&'static str, u64>,
+    /// Requests from known scanners, dropped unanswered.
+    pub scanners_dropped: u64,
 }
 
 fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
@@ -197,6 +203,11 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
 
     /// A whole SIP message arrived (from the TCP framer, or a parsed datagram).
     pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Instant) {
+        if matches!(&msg, SipMessage::Request(req) if scanner::is_scanner(req)) {
+            self.counters.scanners_dropped += 1;
+            tracing::debug!(%source, "request from a known scanner dropped");
+            return;
+        }
         // The transaction layer stamps `received`/`rport` into the top Via (RFC 3581).
         self.tx.handle_message(msg, source, now);
         self.pump(now);
@@ -205,7 +216,16 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     /// Input that was not a SIP message we can read: answer it (400, 501 for an unknown
     /// method, 505, 513) when there is enough to address a response, else drop and count.
     pub fn answer_unparseable(&mut self, data: &[u8], why: &FrameError, source: Peer) {
-        match message::error_response(data, why.status(), &why.reason()) {
+        if scanner::bytes_are_scanner(data) {
+            self.counters.scanners_dropped += 1;
+            return;
+        }
+        // §21.5.2: a 501 says what we do implement.
+        let allow: &[(&str, &str)] = match why.status() {
+            501 => &[("Allow", ALLOW)],
+            _ => &[],
+        };
+        match message::error_response_with(data, why.status(), &why.reason(), allow) {
             Some(bytes) => {
                 self.counters.bad_answered += 1;
                 // Unparsed means no trustworthy Via: answer the flow it came on.
@@ -443,6 +463,22 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     }
 
     fn on_request(&mut self, key: TxKey, req: Request, source: Peer, now: Instant) {
+        // §8.2.1 first: methods we do not take get their 405 below, whatever else is wrong.
+        let taken = !matches!(
+            req.method,
+            Method::Message | Method::Subscribe | Method::Publish | Method::Refer
+        );
+        if let Some(refusal) = inspect::inspect(&req).filter(|_| taken) {
+            let tag = match message::to_tag(&req) {
+                Ok(Some(_)) => None,
+                _ => Some(message::new_tag(&mut self.rng)),
+            };
+            let resp = self
+                .factory
+                .inspection_refusal(&req, &refusal, tag.as_deref());
+            self.respond(&key, resp, now);
+            return;
+        }
         if let Ok(Some(local_tag)) = message::to_tag(&req) {
             let dialog = DialogKey {
                 call_id: message::call_id(&req).unwrap_or_default().to_string(),

@@ -73,6 +73,9 @@ pub enum OfferProblem {
     NoAudio,
     NoCommonCodec,
     Missing,
+    /// Readable but not one we take: multicast or unspecified address, beyond our
+    /// bounds on size, m-lines or attributes.
+    Unacceptable,
 }
 
 impl Refusal {
@@ -100,6 +103,7 @@ impl Refusal {
             Refusal::BadOffer(OfferProblem::NoAudio) => EndReason::SdpNoAudio,
             Refusal::BadOffer(OfferProblem::NoCommonCodec) => EndReason::NoCommonCodec,
             Refusal::BadOffer(OfferProblem::Missing) => EndReason::SdpMissing,
+            Refusal::BadOffer(OfferProblem::Unacceptable) => EndReason::SdpUnacceptable,
             Refusal::SessionTooSmall(_) => EndReason::SessionTooSmall,
         }
     }
@@ -163,7 +167,7 @@ impl Door<'_> {
         // offer; refusing it cleanly with 488 beats a half-supported path.
         let body = knock.sdp.ok_or(Refusal::BadOffer(OfferProblem::Missing))?;
         let offer = sdp::parse(body).map_err(|e| Refusal::BadOffer(offer_problem(&e)))?;
-        let negotiated = sdp::negotiate(&offer, self.codecs)
+        let negotiated = sdp::negotiate_initial(&offer, self.codecs)
             .map_err(|e| Refusal::BadOffer(offer_problem(&e)))?;
         let service = if self.calendar.is_open(knock.now) {
             Service::InHours
@@ -183,6 +187,11 @@ fn offer_problem(e: &SdpError) -> OfferProblem {
     match e {
         SdpError::NoAudio => OfferProblem::NoAudio,
         SdpError::NoCommonCodec => OfferProblem::NoCommonCodec,
+        SdpError::MulticastAddress(_)
+        | SdpError::UnspecifiedAddress
+        | SdpError::TooLarge { .. }
+        | SdpError::TooManyMedia { .. }
+        | SdpError::TooManyAttributes { .. } => OfferProblem::Unacceptable,
         _ => OfferProblem::Malformed,
     }
 }

@@ -122,6 +122,8 @@ pub struct SwitchboardStats {
     pub bad_answered: u64,
     /// Unparseable input that could not be answered and was dropped.
     pub bad_dropped: u64,
+    /// Requests from known scanners, dropped unanswered.
+    pub scanners_dropped: u64,
     pub invites: u64,
     pub calls_started: u64,
     pub calls_ended: u64,
@@ -346,6 +348,7 @@ impl Switchboard {
             keepalives: sip.keepalives,
             bad_answered: sip.bad_answered,
             bad_dropped: sip.bad_dropped,
+            scanners_dropped: sip.scanners_dropped,
             ..self.stats
         }
     }
@@ -469,6 +472,7 @@ fn accounts(settings: &Settings) -> Vec<Account> {
 fn registrar_policy(settings: &Settings) -> RegistrarPolicy {
     RegistrarPolicy {
         algorithms: settings.digest_algorithms.clone(),
+        guard: settings.auth_guard.clone(),
         ..RegistrarPolicy::with_realm(settings.realm.clone())
     }
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub session_timer: SessionTimerPolicy,
     /// How much the line takes: calls, waiting callers, per-source rates.
     pub limits: LimitsConfig,
+    /// Password-guessing limits on operators' logins.
+    pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
 }
 
 impl Settings {
@@ -70,6 +72,7 @@ impl Settings {
             digest_algorithms: config.sip.digest_algorithms.clone(),
             session_timer: SessionTimerPolicy::default(),
             limits: config.limits.clone(),
+            auth_guard: config.sip.auth_guard.clone(),
         }
     }
 }

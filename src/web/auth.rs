@@ -1,5 +1,5 @@
-//! Who is asking: passwords (argon2id), session cookies and API tokens, roles, and the
-//! failed-login limiter.
+//! Who is asking: passwords (argon2id), session cookies and API tokens, roles, the
+//! client's address behind a trusted proxy, and the failed-login guard.
 //!
 //! Invariants:
 //! - Secrets are compared only as hashes: a presented token is SHA-256'd and looked up by
@@ -9,11 +9,12 @@
 //!   which names exist.
 //! - A session is dead once idle for [`SESSION_IDLE`]; the check and the refresh are one
 //!   statement in the store.
-//! - [`LoginLimiter`] takes `now` as an argument (no clock inside), so it is tested with
-//!   constructed instants.
+//! - [`LoginGuard`] takes `now` as an argument (no clock inside); its rules are the
+//!   registrar's ([`crate::sip::registrar::guard`]), tested there in simulated time.
+//! - `X-Forwarded-*` headers count only from `[http] trusted_proxies`: anyone else could
+//!   claim any address and walk around the login limits.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,21 +26,15 @@ use axum::http::HeaderMap;
 use super::api::error::ApiError;
 use super::credentials::token_digest;
 use super::WebContext;
+use crate::config::HttpConfig;
 use crate::model::format_time;
+use crate::sip::registrar::guard::{Guard, GuardCounts, GuardPolicy, Verdict};
 use crate::store::{Principal, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hotline_session";
 /// A session unused for this long is dead.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Failed logins allowed per source address and per username within [`LIMIT_WINDOW`].
-pub const LIMIT_FAILURES: usize = 5;
-/// The sliding window of the failed-login limit.
-pub const LIMIT_WINDOW: Duration = Duration::from_secs(60);
-/// Beyond this many tracked keys, stale ones are swept before a new one is added, so a
-/// spray of addresses or names cannot grow the limiter without bound.
-const LIMIT_MAX_KEYS: usize = 10_000;
-
 /// The session token from the `Cookie` headers, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -63,13 +58,46 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Whether the browser reached us over TLS (through a proxy that says so); the cookie
-/// is then marked `Secure`. We do not terminate TLS ourselves.
-pub fn came_over_tls(headers: &HeaderMap) -> bool {
+/// Whether `peer` is a proxy whose `X-Forwarded-*` headers we believe.
+fn trusted(http: &HttpConfig, peer: Option<SocketAddr>) -> bool {
+    peer.is_some_and(|p| http.trusts(p.ip()))
+}
+
+/// Whether the browser reached us over TLS, so the session cookie must be `Secure`: the
+/// configured public origin says https, or a trusted proxy says so. We do not terminate
+/// TLS ourselves; an untrusted client's word is not taken (a direct plain-HTTP client
+/// would otherwise get a cookie it never sends back, and a proxy that forgets the header
+/// is covered by `public_origin`).
+pub fn came_over_tls(http: &HttpConfig, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
+    if let Some(origin) = &http.public_origin {
+        return origin.starts_with("https://");
+    }
+    trusted(http, peer)
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The client's address: the connection's peer, or behind a trusted proxy the address it
+/// appended last to `X-Forwarded-For` (entries before it are the client's own claims).
+pub fn client_ip(
+    http: &HttpConfig,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let peer_ip = peer.map(|p| p.ip());
+    if !trusted(http, peer) {
+        return peer_ip;
+    }
     headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .last()
+        .or(peer_ip)
 }
 
 /// `Set-Cookie` for a new session.
@@ -144,62 +172,62 @@ impl<const MIN: u8> FromRequestParts<WebContext> for Auth<MIN> {
     }
 }
 
-/// Failed logins per source address and per username, in a sliding window.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    by_addr: HashMap<IpAddr, VecDeque<Instant>>,
-    by_name: HashMap<String, VecDeque<Instant>>,
+/// Failed console logins per user name and per address, under `[http] login_*`.
+#[derive(Debug)]
+pub struct LoginGuard {
+    guard: Guard,
+    policy: GuardPolicy,
 }
 
-/// The limiter shared by the login handlers.
-pub type SharedLimiter = Arc<Mutex<LoginLimiter>>;
+/// The guard shared by the login handlers and `/metrics`.
+pub type SharedGuard = Arc<Mutex<LoginGuard>>;
 
-fn prune(q: &mut VecDeque<Instant>, now: Instant) {
-    while q
-        .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= LIMIT_WINDOW)
-    {
-        q.pop_front();
-    }
-}
-
-fn record<K: std::hash::Hash + Eq>(map: &mut HashMap<K, VecDeque<Instant>>, key: K, now: Instant) {
-    if map.len() >= LIMIT_MAX_KEYS && !map.contains_key(&key) {
-        map.retain(|_, q| {
-            prune(q, now);
-            !q.is_empty()
-        });
-    }
-    map.entry(key).or_default().push_back(now);
-}
-
-fn full<K: std::hash::Hash + Eq>(
-    map: &mut HashMap<K, VecDeque<Instant>>,
-    key: &K,
-    now: Instant,
-) -> bool {
-    map.get_mut(key).is_some_and(|q| {
-        prune(q, now);
-        q.len() >= LIMIT_FAILURES
-    })
-}
-
-impl LoginLimiter {
-    /// Whether a login from `addr` for `username` must be refused without checking.
-    pub fn is_blocked(&mut self, addr: IpAddr, username: &str, now: Instant) -> bool {
-        full(&mut self.by_addr, &addr, now) | full(&mut self.by_name, &username.to_owned(), now)
+impl LoginGuard {
+    pub fn new(policy: GuardPolicy) -> LoginGuard {
+        LoginGuard {
+            guard: Guard::default(),
+            policy,
+        }
     }
 
-    /// Counts one failed login.
-    pub fn record_failure(&mut self, addr: IpAddr, username: &str, now: Instant) {
-        record(&mut self.by_addr, addr, now);
-        record(&mut self.by_name, username.to_owned(), now);
+    /// `Err(retry_after)` when a login for `username` from `addr` must be refused
+    /// without checking the password.
+    pub fn check(&mut self, addr: IpAddr, username: &str, now: Instant) -> Result<(), Duration> {
+        self.guard.purge(now, &self.policy);
+        match self.guard.check(username, addr, now) {
+            Verdict::Allow => Ok(()),
+            Verdict::Refuse { why, retry_after } => {
+                tracing::debug!(%addr, username, ?why, "console login refused: locked out");
+                Err(retry_after)
+            }
+        }
     }
 
-    /// A successful login forgives the name's failures (not the address's: one address
-    /// guessing many names stays limited).
-    pub fn record_success(&mut self, username: &str) {
-        self.by_name.remove(username);
+    /// Counts one failed login; how long to hold its answer.
+    pub fn record_failure(
+        &mut self,
+        addr: IpAddr,
+        username: &str,
+        now: Instant,
+    ) -> Option<Duration> {
+        for lock in self.guard.fail(username, addr, now, &self.policy) {
+            tracing::warn!(
+                %addr, username, what = ?lock.what, failures = lock.failures,
+                lockout_secs = lock.duration.as_secs(),
+                "too many failed console logins: locked out"
+            );
+        }
+        self.guard.delay(username, addr, now, &self.policy)
+    }
+
+    /// A successful login: `addr` becomes the name's usual address.
+    pub fn record_success(&mut self, addr: IpAddr, username: &str, now: Instant) {
+        self.guard.succeed(username, addr, now, &self.policy);
+    }
+
+    /// Locks in force, for metrics.
+    pub fn counts(&self, now: Instant) -> GuardCounts {
+        self.guard.counts(now)
     }
 }
 
@@ -241,35 +269,35 @@ mod tests {
         assert!(session_clear_cookie(false).contains("Max-Age=0"));
     }
 
-    #[test]
-    fn five_failures_block_the_address_and_the_name_for_a_minute() {
-        let t0 = Instant::now();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let other: IpAddr = "192.0.2.2".parse().unwrap();
-        let mut l = LoginLimiter::default();
-        for i in 0..LIMIT_FAILURES as u64 {
-            assert!(!l.is_blocked(ip, "anna", t0 + Duration::from_secs(i)));
-            l.record_failure(ip, "anna", t0 + Duration::from_secs(i));
-        }
-        let t1 = t0 + Duration::from_secs(10);
-        assert!(l.is_blocked(ip, "boris", t1), "address limited");
-        assert!(l.is_blocked(other, "anna", t1), "name limited");
-        assert!(!l.is_blocked(other, "boris", t1));
-        // The first failure leaves the window 60 s after it happened.
-        assert!(!l.is_blocked(ip, "boris", t0 + Duration::from_secs(60)));
+    fn http(trusted: &str) -> HttpConfig {
+        let mut c = crate::config::Config::from_toml(
+            &format!("[http]\ntrusted_proxies = [\"{trusted}\"]\n"),
+            std::path::Path::new("test.toml"),
+            &[],
+        )
+        .expect("valid")
+        .http;
+        c.public_origin = None;
+        c
     }
 
     #[test]
-    fn success_forgives_the_name_but_not_the_address() {
-        let t0 = Instant::now();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let mut l = LoginLimiter::default();
-        for _ in 0..LIMIT_FAILURES {
-            l.record_failure(ip, "anna", t0);
-        }
-        l.record_success("anna");
-        let other: IpAddr = "192.0.2.9".parse().unwrap();
-        assert!(!l.is_blocked(other, "anna", t0));
-        assert!(l.is_blocked(ip, "anna", t0));
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let c = http("10.0.0.1/32");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 192.0.2.7"),
+        );
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let proxy: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let direct: SocketAddr = "198.51.100.1:40000".parse().unwrap();
+        assert_eq!(client_ip(&c, Some(proxy), &h), "192.0.2.7".parse().ok());
+        assert!(came_over_tls(&c, Some(proxy), &h));
+        assert_eq!(client_ip(&c, Some(direct), &h), Some(direct.ip()));
+        assert!(!came_over_tls(&c, Some(direct), &h));
+        let mut c = c;
+        c.public_origin = Some("https://hotline.example.org".into());
+        assert!(came_over_tls(&c, Some(direct), &HeaderMap::new()));
     }
 }

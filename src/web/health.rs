@@ -1,11 +1,20 @@
-//! `/metrics` (Prometheus text from the engine's last published snapshot), `/healthz` (the
+//! `/metrics` (Prometheus text from the engine's last published snapshot and the console's
+//! login guard; behind a bearer token when `[http] metrics_token` is set), `/healthz` (the
 //! process answers) and `/readyz` (it can do its job: the line is running, the register
 //! answers or its outage spool takes writes, the recordings directory takes files).
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+use std::time::Instant;
 
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::api::error::ApiError;
+use super::auth::{bearer, SharedGuard};
 use super::WebContext;
 use crate::runtime::metrics;
 
@@ -13,8 +22,50 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn prometheus(State(ctx): State<WebContext>) -> Response {
-    let text = metrics::render(&ctx.metrics.borrow());
+/// Whether the request may read `/metrics`: no token configured, or the right one. The
+/// digests are compared in constant time, so the answer's timing tells nothing.
+fn metrics_allowed(token: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let presented = bearer(headers).unwrap_or("");
+    let (a, b) = (
+        Sha256::digest(token.as_bytes()),
+        Sha256::digest(presented.as_bytes()),
+    );
+    bool::from(a.ct_eq(&b))
+}
+
+pub async fn prometheus(
+    State(ctx): State<WebContext>,
+    Extension(guard): Extension<SharedGuard>,
+    headers: HeaderMap,
+) -> Response {
+    if !metrics_allowed(ctx.config.http.metrics_token.as_deref(), &headers) {
+        return ApiError::Unauthorized.into_response();
+    }
+    let mut text = metrics::render(&ctx.metrics.borrow());
+    let console = guard
+        .lock()
+        .expect("the guard's lock is never held across a panic")
+        .counts(Instant::now());
+    for (name, help, value) in [
+        (
+            "hotline_console_locked_accounts",
+            "Console user names locked after password guessing.",
+            console.locked_accounts,
+        ),
+        (
+            "hotline_console_blocked_sources",
+            "Addresses blocked from console logins after password guessing.",
+            console.blocked_sources,
+        ),
+    ] {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -10,13 +10,16 @@ pub mod auth;
 pub mod console;
 pub mod credentials;
 pub mod health;
+pub mod same_origin;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{middleware, Extension, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -35,15 +38,34 @@ pub struct WebContext {
     pub metrics: tokio::sync::watch::Receiver<crate::runtime::metrics::Metrics>,
 }
 
-/// The whole HTTP application: API, console, health.
+/// The whole HTTP application: API, console, health. Every response says
+/// `X-Content-Type-Options: nosniff`, so a browser never reads an API answer (a caller's
+/// number, a topic) as a script or a page.
 pub fn app(ctx: WebContext, shutdown: CancellationToken) -> Router {
+    let guard: auth::SharedGuard = Arc::new(Mutex::new(auth::LoginGuard::new(
+        ctx.config.http.login_guard.clone(),
+    )));
+    let api = api::routes(shutdown).layer(middleware::from_fn_with_state(
+        ctx.clone(),
+        same_origin::enforce,
+    ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::prometheus))
-        .merge(api::routes(shutdown))
+        .merge(api)
         .merge(console::routes())
+        .layer(Extension(guard))
+        .layer(middleware::map_response(nosniff))
         .with_state(ctx)
+}
+
+async fn nosniff(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// Serve HTTP on `listener` until `shutdown`.

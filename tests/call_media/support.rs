@@ -124,8 +124,9 @@ pub async fn start(codec: Codec, inactivity: Duration) -> Call {
     let local = socket.local_addr().unwrap();
     let (tx, events) = mpsc::channel(64);
     let media = spawn_call_media(
+        &tokio::runtime::Handle::current(),
         CallRef(7),
-        socket,
+        socket.into_std().unwrap(),
         leg(codec, Some(101), trunk.addr()),
         CALLER_STREAM,
         inactivity,
@@ -168,7 +169,7 @@ impl Call {
         let local = socket.local_addr().unwrap();
         self.media
             .command(MediaCommand::Bridge {
-                operator_socket: socket,
+                operator_socket: socket.into_std().unwrap(),
                 operator: leg(codec, telephone_event, phone.addr()),
             })
             .unwrap();

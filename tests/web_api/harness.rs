@@ -85,8 +85,15 @@ impl Api {
         &self.server.store
     }
 
+    /// A request as the console sends it: changing ones from our origin, as JSON.
     pub fn req(&self, method: Method, path: &str, cookie: Option<&str>) -> reqwest::RequestBuilder {
+        let changes = method != Method::GET;
         let mut r = self.client.request(method, format!("{}{path}", self.base));
+        if changes {
+            r = r
+                .header("origin", self.base.as_str())
+                .header("content-type", "application/json");
+        }
         if let Some(c) = cookie {
             r = r.header("cookie", format!("hotline_session={c}"));
         }

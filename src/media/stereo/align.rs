@@ -25,9 +25,12 @@ use crate::media::Codec;
 
 /// Samples of a 20 ms frame, the unit of [`SideStats::lost_frames`].
 const FRAME: u64 = 160;
-/// Room in each side's ring beyond the jitter window (2 s): how far ahead of the drained
-/// point a packet may land, and so how long the recording task may go between drains.
-const HEADROOM: Duration = Duration::from_secs(2);
+/// Room in each side's ring beyond the jitter window: how far ahead of the drained point a
+/// packet may land. It covers a writer's drain interval (250 ms; a writer taking a longer
+/// backlog drains as it goes) plus the timestamp lead a stream may have before it is
+/// re-anchored (`resync`, 300 ms by default), with margin. With the default jitter the
+/// ring is 8,192 samples a side: 48 KB per call, the largest part of a call's memory.
+const HEADROOM: Duration = Duration::from_millis(900);
 /// Tolerances above this are clamped: they would only delay the recording and grow the
 /// rings.
 const MAX_TOLERANCE: Duration = Duration::from_secs(10);
@@ -196,9 +199,10 @@ impl Track {
         let skip = (first - pos) as usize;
         let count = (last - first) as usize;
         let mask = capacity - 1;
+        let table = g711::decode_table(codec);
         for (i, &byte) in payload[skip..skip + count].iter().enumerate() {
             let slot = (first as usize).wrapping_add(i) & mask;
-            self.samples[slot] = g711::decode_sample(codec, byte);
+            self.samples[slot] = table[usize::from(byte)];
             self.present[slot] = true;
         }
     }

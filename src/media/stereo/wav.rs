@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use super::{BITS_PER_SAMPLE, CHANNELS, FRAME_BYTES, HEADER_LEN, SAMPLE_RATE};
 
-/// Bytes buffered before they are handed to the inner writer (about 0.5 s of audio): one
-/// write system call per buffer instead of one per drain.
-const BUFFER_BYTES: usize = 16 * 1024;
+/// Bytes buffered before they are handed to the inner writer (about 0.25 s of audio, one
+/// writer tick): about one write system call per tick.
+const BUFFER_BYTES: usize = 8 * 1024;
 /// The largest data chunk, in whole frames, whose RIFF size (data + 36) fits in 32 bits.
 const MAX_DATA_BYTES: u64 =
     (u32::MAX as u64 - (HEADER_LEN - 8)) / FRAME_BYTES as u64 * FRAME_BYTES as u64;

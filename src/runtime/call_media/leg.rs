@@ -3,7 +3,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -30,8 +29,16 @@ pub(super) struct LegIo {
 }
 
 impl LegIo {
-    pub fn new(socket: UdpSocket, relay: RelayLeg, now: Instant) -> io::Result<LegIo> {
-        let out = std::net::UdpSocket::from(socket.as_fd().try_clone_to_owned()?);
+    /// Registers `socket` (non-blocking) with the current runtime's reactor; `out` is a
+    /// duplicate of it for sending.
+    pub fn new(
+        socket: std::net::UdpSocket,
+        out: std::net::UdpSocket,
+        relay: RelayLeg,
+        now: Instant,
+    ) -> io::Result<LegIo> {
+        socket.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(socket)?;
         Ok(LegIo {
             socket,
             out,

@@ -1,14 +1,15 @@
 //! The recorder's feed from a call's media task: each accepted inbound audio packet as
-//! fixed-size frames (at most 20 ms, 160 G.711 bytes), so the bounded channel between the
-//! media task and the recording task never allocates per packet.
+//! fixed-size frames (at most 20 ms, 160 G.711 bytes) in a single-producer single-consumer
+//! ring allocated once per recording, so the path between the media task and the
+//! recording's writer thread never allocates, locks or wakes anyone per packet: the
+//! writer takes what is there on its own tick.
 //!
 //! Invariants: a frame's `ts` is the sender's timestamp of its first sample (a longer packet
-//! is split, `ts` advancing by the samples before); frames are offered with `try_send` and
-//! dropped (and counted) when the recorder is behind: the media path never waits on disk.
+//! is split, `ts` advancing by the samples before); frames are offered without waiting and
+//! dropped (and counted) when the recorder is behind or gone: the media path never waits
+//! on disk.
 
 use std::time::Instant;
-
-use tokio::sync::mpsc;
 
 use super::Leg;
 use crate::media::player::FRAME_SAMPLES;
@@ -44,9 +45,61 @@ impl RecordFrame {
     }
 }
 
+/// Creates a recording's frame queue holding `capacity` frames (at least one).
+pub fn frame_queue(capacity: usize) -> (FrameSender, FrameReceiver) {
+    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
+    (FrameSender(tx), FrameReceiver(rx))
+}
+
+/// The media task's end of a recording's frame queue.
+#[derive(Debug)]
+pub struct FrameSender(rtrb::Producer<RecordFrame>);
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FrameRefused {
+    /// The recorder is behind: the queue is full.
+    #[error("the recording's frame queue is full")]
+    Full,
+    /// The recording has ended: nobody reads the queue any more.
+    #[error("the recording has ended")]
+    Closed,
+}
+
+impl FrameSender {
+    /// Queues a frame without waiting.
+    pub fn try_send(&mut self, frame: RecordFrame) -> Result<(), FrameRefused> {
+        if self.0.is_abandoned() {
+            return Err(FrameRefused::Closed);
+        }
+        self.0.push(frame).map_err(|_| FrameRefused::Full)
+    }
+
+    /// Frames that fit before the queue is full.
+    pub fn free(&self) -> usize {
+        self.0.slots()
+    }
+}
+
+/// The writer's end of a recording's frame queue.
+#[derive(Debug)]
+pub struct FrameReceiver(rtrb::Consumer<RecordFrame>);
+
+impl FrameReceiver {
+    /// The oldest queued frame, if any.
+    pub fn try_recv(&mut self) -> Option<RecordFrame> {
+        self.0.pop().ok()
+    }
+
+    /// Whether the sender is gone (its frames already queued are still there).
+    pub fn is_closed(&self) -> bool {
+        self.0.is_abandoned()
+    }
+}
+
 /// Copies an audio packet to the recorder, in frames of at most 160 samples.
 pub(super) fn record(
-    frames: &mpsc::Sender<RecordFrame>,
+    frames: &mut FrameSender,
     leg: Leg,
     at: Instant,
     inbound: &Inbound,

@@ -68,6 +68,7 @@ impl Engine {
     ) {
         let port = match self.pool.bind() {
             Ok((socket, port)) => match call_media::spawn_call_media(
+                self.media_threads.next(),
                 call,
                 socket,
                 media,

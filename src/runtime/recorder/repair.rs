@@ -86,8 +86,9 @@ fn repair_one(root: &Path, marker: &Path) -> RepairedRecording {
 }
 
 /// Repairs one file in place: its duration in milliseconds, and what the repair changed
-/// (`None`: the header already matched the data).
-fn fix(wav: &Path) -> Result<(i64, Option<RepairReport>), String> {
+/// (`None`: the header already matched the data). Also what `recordings repair` does to a
+/// finished call's file whose header disagrees with its size (a disk-full partial write).
+pub(crate) fn fix(wav: &Path) -> Result<(i64, Option<RepairReport>), String> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

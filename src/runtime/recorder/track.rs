@@ -2,8 +2,9 @@
 //!
 //! A writer thread calls [`Track::pump`] every tick: queued frames go into the aligner,
 //! what the aligner has settled is written, and at least every `sync_every` the header is
-//! rewritten (`checkpoint`) and the data synced, so a crash loses at most about that much
-//! audio and startup repair finds a valid prefix. [`Track::finish`] ends it.
+//! rewritten (`checkpoint`). The thread then makes every checkpointed recording durable
+//! with one filesystem sync, so a crash loses at most about that much audio and startup
+//! repair finds a valid prefix. [`Track::finish`] ends it.
 //!
 //! Invariants:
 //! - The first disk error stops writing for good: the track keeps discarding frames (so
@@ -12,24 +13,31 @@
 //! - The marker is removed only by `finish`, after the final header is synced (or after a
 //!   failure, when the runtime registers the reason instead). A track that is abandoned
 //!   keeps its marker: the next start repairs its file like one left by a crash.
+//! - No frame lands beyond the aligner's ring: a writer that fell behind settles the
+//!   timeline as it takes the backlog, every [`CATCH_UP_STEP`] of frame time.
 
 use std::fmt;
 use std::io::{self, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
 use super::files;
 use crate::media::stereo::{Aligner, Side, WavWriter};
-use crate::runtime::call_media::{Leg, RecordFrame};
+use crate::runtime::call_media::{FrameReceiver, Leg};
+
+/// While taking a backlog, the timeline is settled each time the frames' own time moves
+/// this far: well inside the aligner's ring, whatever the backlog's length.
+const CATCH_UP_STEP: Duration = Duration::from_millis(100);
 
 /// What a track writes to: a file, or a failing stand-in in tests.
 pub(crate) trait Sink: Write + Seek + Send + 'static {
-    /// Makes the data written so far durable (`fdatasync`).
+    /// Makes the data written so far durable (`fdatasync`), for a flush on demand.
     fn sync_data(&self) -> io::Result<()>;
     /// Makes data and metadata durable (`fsync`), for the final close.
     fn sync_all(&self) -> io::Result<()>;
+    /// Makes everything written to this file's filesystem durable (`syncfs`): one call
+    /// covers every recording checkpointed in the same tick.
+    fn sync_filesystem(&self) -> io::Result<()>;
 }
 
 /// Where in a recording's life a disk error happened.
@@ -90,8 +98,10 @@ pub(crate) struct Track<S: Sink> {
     pub call_id: String,
     wav_path: PathBuf,
     marker: PathBuf,
-    frames: mpsc::Receiver<RecordFrame>,
+    frames: FrameReceiver,
     aligner: Aligner,
+    /// The time up to which the aligner was last asked to settle the timeline.
+    settled: Instant,
     state: State<S>,
     sync_every: Duration,
     next_sync: Instant,
@@ -107,7 +117,7 @@ impl<S: Sink> Track<S> {
         call_id: String,
         wav_path: PathBuf,
         marker: PathBuf,
-        frames: mpsc::Receiver<RecordFrame>,
+        frames: FrameReceiver,
         aligner: Aligner,
         wav: WavWriter<S>,
         file: S,
@@ -120,6 +130,7 @@ impl<S: Sink> Track<S> {
             marker,
             frames,
             aligner,
+            settled: now,
             state: State::Writing { wav, file },
             sync_every,
             next_sync: now + sync_every,
@@ -128,15 +139,36 @@ impl<S: Sink> Track<S> {
     }
 
     /// Takes queued frames (at most `limit`, so one busy call cannot hold the thread),
-    /// writes what the aligner has settled by `now`, and checkpoints when due.
-    pub fn pump(&mut self, now: Instant, limit: usize, buf: &mut Vec<i16>) {
-        self.take_frames(limit);
+    /// writes what the aligner has settled by `now`, and checkpoints when due. Returns
+    /// whether it checkpointed: the caller then makes the file durable
+    /// ([`Track::sync_filesystem`], once for all such tracks) and reports the result with
+    /// [`Track::synced`].
+    pub fn pump(&mut self, now: Instant, limit: usize, buf: &mut Vec<i16>) -> bool {
         buf.clear();
+        self.take_frames(limit, buf);
         self.aligner.drain(now, buf);
+        self.settled = self.settled.max(now);
         self.write(buf);
         if now >= self.next_sync {
             self.next_sync = now + self.sync_every;
-            self.checkpoint();
+            return self.checkpoint();
+        }
+        false
+    }
+
+    /// Syncs the filesystem this recording is on.
+    pub fn sync_filesystem(&self) -> io::Result<()> {
+        match &self.state {
+            State::Writing { file, .. } => file.sync_filesystem(),
+            State::Failed(_) => Ok(()),
+        }
+    }
+
+    /// The outcome of the filesystem sync that followed this track's checkpoint.
+    pub fn synced(&mut self, result: &io::Result<()>) {
+        if let Err(e) = result {
+            let source = io::Error::new(e.kind(), e.to_string());
+            self.fail(Stage::Sync, source);
         }
     }
 
@@ -144,7 +176,12 @@ impl<S: Sink> Track<S> {
     pub fn flush(&mut self, now: Instant, buf: &mut Vec<i16>) -> Result<u64, String> {
         self.pump(now, usize::MAX, buf);
         self.next_sync = now + self.sync_every;
-        self.checkpoint();
+        if self.checkpoint() {
+            if let State::Writing { file, .. } = &self.state {
+                let result = file.sync_data();
+                self.synced(&result);
+            }
+        }
         match &self.state {
             State::Writing { wav, .. } => Ok(wav.frames()),
             State::Failed(failure) => Err(failure.to_string()),
@@ -154,8 +191,8 @@ impl<S: Sink> Track<S> {
     /// The call ended at `end`: the rest of the queue, the aligner's tail up to `end`, the
     /// final header, a full sync; then the marker goes. The file's facts, or the failure.
     pub fn finish(mut self, end: Instant, buf: &mut Vec<i16>) -> Result<Written, Failure> {
-        self.take_frames(usize::MAX);
         buf.clear();
+        self.take_frames(usize::MAX, buf);
         self.aligner.finish(end, buf);
         self.write(buf);
         let written = match self.state {
@@ -199,15 +236,21 @@ impl<S: Sink> Track<S> {
         );
     }
 
-    fn take_frames(&mut self, limit: usize) {
+    /// Feeds up to `limit` queued frames to the aligner; what a long backlog settles on the
+    /// way is appended to `buf`.
+    fn take_frames(&mut self, limit: usize, buf: &mut Vec<i16>) {
         let mut taken = 0;
         while taken < limit {
-            let Ok(frame) = self.frames.try_recv() else {
+            let Some(frame) = self.frames.try_recv() else {
                 break;
             };
             taken += 1;
             if matches!(self.state, State::Failed(_)) {
                 continue;
+            }
+            if frame.at >= self.settled + CATCH_UP_STEP {
+                self.aligner.drain(frame.at, buf);
+                self.settled = frame.at;
             }
             let side = match frame.leg {
                 Leg::Caller => Side::Caller,
@@ -236,26 +279,26 @@ impl<S: Sink> Track<S> {
         }
     }
 
-    fn checkpoint(&mut self) {
-        let State::Writing { wav, file } = &mut self.state else {
-            return;
+    /// Rewrites the header to describe everything written; whether the file now needs a
+    /// sync (false after a failure).
+    fn checkpoint(&mut self) -> bool {
+        let State::Writing { wav, .. } = &mut self.state else {
+            return false;
         };
-        let result = wav
-            .checkpoint()
-            .map_err(|e| (Stage::Checkpoint, e))
-            .and_then(|()| file.sync_data().map_err(|e| (Stage::Sync, e)));
-        if let Err((stage, source)) = result {
-            self.fail(stage, source);
-            return;
+        if let Err(source) = wav.checkpoint() {
+            self.fail(Stage::Checkpoint, source);
+            return false;
         }
         if !self.dir_synced {
             self.dir_synced = true;
             if let Some(dir) = self.wav_path.parent() {
                 if let Err(source) = files::sync_dir(dir) {
                     self.fail(Stage::Sync, source);
+                    return false;
                 }
             }
         }
+        true
     }
 
     fn fail(&mut self, stage: Stage, source: io::Error) {
@@ -280,6 +323,7 @@ mod tests {
     use crate::media::player::FRAME_SAMPLES;
     use crate::media::stereo::AlignerConfig;
     use crate::media::Codec;
+    use crate::runtime::call_media::{frame_queue, FrameSender, RecordFrame};
 
     /// Data, position, room, syncs.
     type DiskState = (Vec<u8>, u64, usize, u32);
@@ -336,6 +380,9 @@ mod tests {
         fn sync_all(&self) -> io::Result<()> {
             self.sync_data()
         }
+        fn sync_filesystem(&self) -> io::Result<()> {
+            self.sync_data()
+        }
     }
 
     fn frame(leg: Leg, at: Instant, i: u32) -> RecordFrame {
@@ -351,15 +398,11 @@ mod tests {
         }
     }
 
-    fn track(
-        dir: &tempfile::TempDir,
-        disk: &Disk,
-        t0: Instant,
-    ) -> (Track<Disk>, mpsc::Sender<RecordFrame>) {
+    fn track(dir: &tempfile::TempDir, disk: &Disk, t0: Instant) -> (Track<Disk>, FrameSender) {
         let wav_path = dir.path().join("A.wav");
         let marker = files::marker_of(&wav_path);
         std::fs::write(&marker, b"").unwrap();
-        let (tx, rx) = mpsc::channel(1000);
+        let (tx, rx) = frame_queue(1000);
         let wav = WavWriter::create(disk.clone()).unwrap();
         let aligner = Aligner::new(AlignerConfig::default(), t0);
         let t = Track::new(
@@ -382,7 +425,7 @@ mod tests {
         let t0 = Instant::now();
         // Room for the header and about half a second of stereo audio.
         let disk = Disk::new(44 + 16_000);
-        let (mut track, tx) = track(&dir, &disk, t0);
+        let (mut track, mut tx) = track(&dir, &disk, t0);
         let mut buf = Vec::new();
         for i in 0..100 {
             let at = t0 + Duration::from_millis(20 * u64::from(i));
@@ -396,7 +439,7 @@ mod tests {
             tx.try_send(frame(Leg::Caller, t0, i)).unwrap();
         }
         track.pump(t0 + Duration::from_secs(3), usize::MAX, &mut buf);
-        assert_eq!(tx.capacity(), 1000);
+        assert_eq!(tx.free(), 1000);
         let failure = track
             .finish(t0 + Duration::from_secs(3), &mut buf)
             .unwrap_err();
@@ -411,15 +454,62 @@ mod tests {
     }
 
     #[test]
-    fn checkpoints_are_synced_once_a_second_and_finish_syncs_again() {
+    fn a_backlog_longer_than_the_aligners_ring_is_recorded_whole() {
+        // A writer thread held up for 1.5 s (a slow disk) takes the whole queue at once:
+        // more audio than the aligner's ring spans ahead of its last drain.
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let disk = Disk::new(usize::MAX);
+        let (mut track, mut tx) = track(&dir, &disk, t0);
+        for i in 0..75 {
+            let at = t0 + Duration::from_millis(20 * u64::from(i));
+            tx.try_send(frame(Leg::Caller, at, i)).unwrap();
+            tx.try_send(frame(Leg::Operator, at, i)).unwrap();
+        }
+        let mut buf = Vec::new();
+        let end = t0 + Duration::from_millis(1_500);
+        track.pump(end, usize::MAX, &mut buf);
+        let written = track.finish(end, &mut buf).unwrap();
+        assert_eq!(written.frames, 12_000);
+        let data = disk.0.lock().unwrap().0.clone();
+        let silent = data[44..]
+            .chunks(2)
+            .filter(|s| i16::from_le_bytes([s[0], s[1]]) == 0)
+            .count();
+        assert_eq!(silent, 0, "samples lost from the backlog");
+    }
+
+    #[test]
+    fn a_failed_filesystem_sync_fails_the_recording_at_the_sync_stage() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = Instant::now();
         let disk = Disk::new(usize::MAX);
         let (mut track, _tx) = track(&dir, &disk, t0);
         let mut buf = Vec::new();
+        assert!(track.pump(t0 + Duration::from_secs(1), 100, &mut buf));
+        track.synced(&Err(io::Error::from_raw_os_error(5))); // EIO
+        let failure = track
+            .finish(t0 + Duration::from_secs(1), &mut buf)
+            .unwrap_err();
+        assert_eq!(failure.stage, Stage::Sync);
+    }
+
+    #[test]
+    fn checkpoints_are_due_once_a_second_and_finish_syncs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let disk = Disk::new(usize::MAX);
+        let (mut track, _tx) = track(&dir, &disk, t0);
+        let mut buf = Vec::new();
+        let mut due = Vec::new();
         for ms in (50..=2_000).step_by(50) {
-            track.pump(t0 + Duration::from_millis(ms), 100, &mut buf);
+            if track.pump(t0 + Duration::from_millis(ms), 100, &mut buf) {
+                due.push(ms);
+                let result = track.sync_filesystem();
+                track.synced(&result);
+            }
         }
+        assert_eq!(due, [1_000, 2_000]);
         assert_eq!(disk.syncs(), 2, "at 1 s and 2 s");
         let written = track.finish(t0 + Duration::from_secs(2), &mut buf).unwrap();
         assert_eq!(written.frames, 16_000);

@@ -54,6 +54,15 @@ impl Sink for DiskFile {
     fn sync_all(&self) -> io::Result<()> {
         self.0.sync_all()
     }
+    fn sync_filesystem(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `syncfs` only reads the descriptor, which `self` keeps open.
+        if unsafe { libc::syncfs(self.0.as_raw_fd()) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
 }
 
 /// What a writer thread is asked to do.
@@ -117,6 +126,8 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
     let mut tracks: HashMap<u64, Track<DiskFile>> = HashMap::new();
     // One sample buffer for every recording of the thread: reused, never shrunk.
     let mut buf: Vec<i16> = Vec::new();
+    // The recordings checkpointed in this tick, made durable together.
+    let mut due: Vec<u64> = Vec::new();
     // The thread wakes on the real monotonic clock (a std thread cannot follow tokio's
     // paused time); the audio's own time is `settings.clock`.
     let pace = crate::runtime::clock::Clock::system();
@@ -131,9 +142,12 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
         let real = pace.mono();
         if real >= next_tick {
             let now = (settings.clock)();
-            for track in tracks.values_mut() {
-                track.pump(now, settings.frames_per_tick, &mut buf);
+            for (id, track) in tracks.iter_mut() {
+                if track.pump(now, settings.frames_per_tick, &mut buf) {
+                    due.push(*id);
+                }
             }
+            sync_together(&mut tracks, &mut due);
             // A late thread does not try to make up missed ticks: the next pump takes
             // everything queued anyway.
             next_tick = (next_tick + settings.tick).max(real);
@@ -144,6 +158,22 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
     let now = (settings.clock)();
     for (_, track) in tracks.drain() {
         track.abandon(now, &mut buf);
+    }
+}
+
+/// One durability point for every recording checkpointed in this tick: a single `syncfs`
+/// (they share the recordings' filesystem) instead of one `fdatasync` and one journal
+/// commit per file. Its error fails each of them, as its own sync would have.
+fn sync_together(tracks: &mut HashMap<u64, Track<DiskFile>>, due: &mut Vec<u64>) {
+    let Some(first) = due.first().and_then(|id| tracks.get(id)) else {
+        due.clear();
+        return;
+    };
+    let result = first.sync_filesystem();
+    for id in due.drain(..) {
+        if let Some(track) = tracks.get_mut(&id) {
+            track.synced(&result);
+        }
     }
 }
 

@@ -133,6 +133,12 @@ impl FrameError {
             FrameError::Header(MessageError::InvalidHeader { header, .. }) => {
                 format!("Bad {header}").into()
             }
+            FrameError::Header(MessageError::DuplicateHeader(name)) => {
+                format!("Duplicate {name}").into()
+            }
+            FrameError::Header(MessageError::ControlCharacter(_)) => {
+                "Control Character in Header".into()
+            }
             FrameError::Header(MessageError::CSeqMethodMismatch { .. }) => {
                 "CSeq Method Mismatch".into()
             }
@@ -184,6 +190,8 @@ pub struct StreamFramer {
     buf: Vec<u8>,
     limit: usize,
     failed: Option<FrameError>,
+    /// The answer owed to the message that broke the framing, until taken.
+    owed: Option<Vec<u8>>,
 }
 
 impl Default for StreamFramer {
@@ -204,6 +212,7 @@ impl StreamFramer {
             buf: Vec::new(),
             limit,
             failed: None,
+            owed: None,
         }
     }
 
@@ -253,7 +262,13 @@ impl StreamFramer {
         let head_len = end + CRLFCRLF.len();
         let body_len = match content_length(&String::from_utf8_lossy(&self.buf[..head_len])) {
             Ok(len) => len.unwrap_or(0),
-            Err(error) => return self.fail(error),
+            Err(error) => {
+                // RFC 4475 §3.1.2.3, §3.3.9: the stream is lost, but the request whose
+                // Content-Length lost it still gets its 400 before the connection closes.
+                self.owed =
+                    super::error_response(&self.buf[..head_len], error.status(), &error.reason());
+                return self.fail(error);
+            }
         };
         let total = head_len.saturating_add(body_len);
         if total > self.limit {
@@ -273,6 +288,13 @@ impl StreamFramer {
             Ok(msg) => Frame::Message(msg),
             Err(error) => Frame::Invalid { bytes, error },
         }))
+    }
+
+    /// The answer to send before closing a stream that failed (see [`StreamFramer::next`]),
+    /// once: a 400 to a request whose Content-Length cannot be used, when it can be
+    /// addressed; `None` for every other failure.
+    pub fn failure_answer(&mut self) -> Option<Vec<u8>> {
+        self.owed.take()
     }
 
     fn fail(&mut self, error: FrameError) -> Result<Option<Frame>, FrameError> {
@@ -359,6 +381,7 @@ fn parse_parts(head: &str, body: &[u8]) -> Result<SipMessage, FrameError> {
         if first.parse::<Method>().is_err() {
             return Err(FrameError::UnknownMethod(first.chars().take(20).collect()));
         }
+        super::strict::check_request(head, uri)?;
         Some(parse_uri(uri)?)
     };
     let mut msg = SipMessage::try_from(head.as_bytes()).map_err(FrameError::Unparsable)?;

@@ -3,16 +3,19 @@
 //! possible), §8.2.6.2 (the response carries a To tag), §17.2.1 (never answer ACK).
 //!
 //! The scan is deliberately lenient and independent of the full parser: it only needs
-//! the request line and the Via, From, To, Call-ID and CSeq lines, copied verbatim, so
-//! the peer's transaction can match the response. Invariants: never panics, never emits
-//! CR or LF inside a header field or the reason phrase, answers nothing but requests.
+//! the request line and the Via, copied verbatim with whichever of From, To, Call-ID and
+//! CSeq are there, so the peer's transaction can match the response by its branch.
+//! RFC 4475 §3.3.1 asks for a 400 even to a request missing From, To and Call-ID, and
+//! §3.1.2.8 for one whose Request-URI holds whitespace. Invariants: never panics, never
+//! emits CR or LF inside a header field or the reason phrase, answers nothing but
+//! requests, and nothing without a Via (there would be nowhere to send it).
 
 use super::build::safe_reason;
 use super::framing::header_fields;
 use super::{split_unquoted, status_code, MAX_MESSAGE_BYTES};
 
 /// A `400 <reason>` for the request in `buf`, or `None` when it is not a request we can
-/// answer (a response, an ACK, or missing one of Via/From/To/Call-ID/CSeq).
+/// answer (a response, an ACK, or one without a Via).
 pub fn bad_request(buf: &[u8], reason: &str) -> Option<Vec<u8>> {
     error_response(buf, 400, reason)
 }
@@ -20,6 +23,17 @@ pub fn bad_request(buf: &[u8], reason: &str) -> Option<Vec<u8>> {
 /// Like [`bad_request`] with any final status (e.g. 501 for an unknown method, 505 for
 /// a SIP version we do not speak, 513 for a message that is too large).
 pub fn error_response(buf: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> {
+    error_response_with(buf, status, reason, &[])
+}
+
+/// Like [`error_response`], with header fields of our own added (`Allow` on a 501,
+/// RFC 3261 §21.5.2). `extra` values are ours: they are cleaned all the same.
+pub fn error_response_with(
+    buf: &[u8],
+    status: u16,
+    reason: &str,
+    extra: &[(&str, &str)],
+) -> Option<Vec<u8>> {
     if !(300..700).contains(&status) {
         return None;
     }
@@ -27,13 +41,14 @@ pub fn error_response(buf: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> 
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
     let text = String::from_utf8_lossy(&buf[start..]);
     let request_line = text.split('\n').next()?.trim_end_matches('\r');
-    let mut parts = request_line.split_whitespace();
-    let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
+    // Method first and version last, whatever whitespace lies in between: a Request-URI
+    // with spaces in it still deserves its 400.
+    let parts: Vec<&str> = request_line.split_whitespace().collect();
+    let (method, version) = (*parts.first()?, *parts.last()?);
     let token = |c: char| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c);
-    if parts.next().is_some()
+    if parts.len() < 3
         || !method.chars().all(token)
         || method.eq_ignore_ascii_case("ACK")
-        || uri.is_empty()
         || !version.get(..4)?.eq_ignore_ascii_case("SIP/")
     {
         return None;
@@ -46,7 +61,9 @@ pub fn error_response(buf: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> 
             name.eq_ignore_ascii_case(long) || name.eq_ignore_ascii_case(short)
         };
         let slot = if is("via", "v") {
-            vias.push((name, value));
+            if !value.is_empty() {
+                vias.push((name, value));
+            }
             continue;
         } else if is("from", "f") {
             &mut from
@@ -59,17 +76,11 @@ pub fn error_response(buf: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> 
         } else {
             continue;
         };
-        if slot.is_none() {
+        if slot.is_none() && !value.is_empty() {
             *slot = Some((name, value));
         }
     }
-    let (from, to, call_id, cseq) = (from?, to?, call_id?, cseq?);
-    if vias.is_empty()
-        || vias
-            .iter()
-            .chain([&from, &to, &call_id, &cseq])
-            .any(|(_, v)| v.is_empty())
-    {
+    if vias.is_empty() {
         return None;
     }
 
@@ -82,15 +93,28 @@ pub fn error_response(buf: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> 
         out.push_str(&format!("{}: {}\r\n", clean(name), clean(value)));
     };
     vias.iter().for_each(&mut line);
-    line(&from);
-    let to_value = if has_tag(&to.1) {
-        to.1.clone()
-    } else {
-        format!("{};tag={}", to.1, stable_tag(&call_id.1, &from.1))
-    };
-    line(&(to.0, to_value));
-    line(&call_id);
-    line(&cseq);
+    if let Some(from) = &from {
+        line(from);
+    }
+    if let Some(to) = &to {
+        let to_value = if has_tag(&to.1) {
+            to.1.clone()
+        } else {
+            let seed = (call_id.as_ref(), from.as_ref());
+            let (call_id, from) = (
+                seed.0.map_or("", |c| c.1.as_str()),
+                seed.1.map_or("", |f| f.1.as_str()),
+            );
+            format!("{};tag={}", to.1, stable_tag(call_id, from))
+        };
+        line(&(to.0, to_value));
+    }
+    for present in [&call_id, &cseq].into_iter().flatten() {
+        line(present);
+    }
+    for (name, value) in extra {
+        line(&(name, value.to_string()));
+    }
     out.push_str("Content-Length: 0\r\n\r\n");
     Some(out.into_bytes())
 }
@@ -195,23 +219,34 @@ mod tests {
             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n\
                     To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
         assert_eq!(answer(resp, "x"), None);
-        let cases: [&[&str]; 5] = [
-            &["Via:", "v:"],
-            &["From:"],
-            &["t:"],
-            &["Call-ID:"],
-            &["CSeq:"],
-        ];
-        for missing in cases {
-            let buf: String = BAD
-                .split("\r\n")
+        let without = |missing: &[&str]| -> String {
+            BAD.split("\r\n")
                 .filter(|l| !missing.iter().any(|m| l.starts_with(m)))
                 .collect::<Vec<_>>()
-                .join("\r\n");
-            assert_eq!(answer(&buf, "x"), None, "answered without {missing:?}");
-        }
+                .join("\r\n")
+        };
+        assert_eq!(answer(&without(&["Via:", "v:"]), "x"), None);
+        // RFC 4475 §3.3.1: what is there is echoed, the branch matches the answer.
+        let out = answer(&without(&["From:", "t:", "Call-ID:"]), "Missing From").unwrap();
+        assert!(
+            out.starts_with("SIP/2.0 400 Missing From\r\nVia: "),
+            "{out}"
+        );
+        assert!(out.contains("\r\nCSeq: 1 INVITE\r\n"), "{out}");
+        assert!(!out.contains("From:") && !out.contains("Call-ID:"), "{out}");
         assert_eq!(answer("garbage", "x"), None);
         assert_eq!(answer("INVITE sip:a@b HTTP/1.1\r\n\r\n", "x"), None);
+        // RFC 4475 §3.1.2.8: whitespace inside the Request-URI is still answered.
+        let lws = BAD.replacen("sip:792112@10.0.0.1", "sip:792112@10.0.0.1; lr", 1);
+        assert!(answer(&lws, "Bad Request-URI")
+            .unwrap()
+            .starts_with("SIP/2.0 400 "));
+        let allow = error_response_with(BAD.as_bytes(), 501, "", &[("Allow", "INVITE, BYE")]);
+        let allow = String::from_utf8(allow.unwrap()).unwrap();
+        assert!(
+            allow.ends_with("Allow: INVITE, BYE\r\nContent-Length: 0\r\n\r\n"),
+            "{allow}"
+        );
         assert_eq!(bad_request(&[0xff, 0xfe, b' ', b'\n'], "x"), None);
     }
 

@@ -7,9 +7,11 @@
 //! algorithms are always *verified*.
 //!
 //! Order of checks, and why:
-//! 1. a locked-out source gets 403 before anything is parsed (cheap under attack);
-//! 2. no usable credentials for our realm → plain challenge, not a failure (every
-//!    client's first REGISTER looks like this);
+//! 1. no usable credentials for our realm → plain challenge, not a failure (every
+//!    client's first REGISTER looks like this, and it risks nothing: no password is
+//!    tried);
+//! 2. a locked account or a blocked source ([`super::guard`]) gets 403 before any hashing
+//!    (cheap under attack);
 //! 3. unknown user or wrong response → challenge *and* a failure, the same answer for
 //!    both so user names cannot be probed;
 //! 4. right response, but a nonce that is stale, unknown (issued before a restart) or
@@ -23,6 +25,7 @@ use std::time::Instant;
 use crate::sip::digest::{self, Algorithm, Credentials};
 use crate::sip::message::{self, Header, Request, Response};
 
+use super::guard::{Locked, Verdict};
 use super::Registrar;
 
 /// Why a request was not authenticated.
@@ -33,7 +36,7 @@ pub(super) enum AuthRefusal {
         stale: bool,
         algorithms: Vec<Algorithm>,
     },
-    /// Answer 403: the source is locked out.
+    /// Answer 403: the account or the source is locked out.
     LockedOut,
 }
 
@@ -55,20 +58,23 @@ impl Registrar {
         ip: IpAddr,
         now: Instant,
     ) -> Result<String, AuthRefusal> {
-        if self.guard.is_locked(ip, now) {
-            self.stats.locked_out += 1;
-            tracing::debug!(source = %ip, "request from a locked-out source refused");
-            return Err(AuthRefusal::LockedOut);
-        }
         let Some(creds) = self.credentials(req) else {
             return Err(self.challenge(false));
         };
+        if let Verdict::Refuse { why, retry_after } = self.guard.check(&creds.username, ip, now) {
+            self.stats.locked_out += 1;
+            tracing::debug!(
+                source = %ip, user = %creds.username, ?why, retry_after_secs = retry_after.as_secs(),
+                "attempt refused: locked out"
+            );
+            return Err(AuthRefusal::LockedOut);
+        }
         let method = req.method.to_string();
         let Some(entry) = self.accounts.get(&creds.username) else {
             // The same hashing as for a real account, so timing does not tell either.
             let dummy = "0".repeat(creds.algorithm.hex_len());
             let _ = digest::verify(&dummy, &method, &creds);
-            self.fail(ip, now, "unknown user");
+            self.fail(&creds.username, ip, now, "unknown user");
             return Err(self.challenge(false));
         };
         let Some((_, ha1)) = entry.ha1.iter().find(|(alg, _)| *alg == creds.algorithm) else {
@@ -79,7 +85,7 @@ impl Registrar {
             });
         };
         if !digest::verify(ha1, &method, &creds) {
-            self.fail(ip, now, "wrong digest response");
+            self.fail(&creds.username, ip, now, "wrong digest response");
             return Err(self.challenge(false));
         }
         let operator = entry.account.id.clone();
@@ -89,13 +95,14 @@ impl Registrar {
             tracing::debug!(operator = %operator, error = %err, "right password, unusable nonce");
             return Err(self.challenge(true));
         }
-        self.guard.succeed(ip);
+        self.guard
+            .succeed(&creds.username, ip, now, &self.policy.guard);
         Ok(operator)
     }
 
     /// The first Digest `Authorization` for our realm that parses. Credentials for other
     /// realms (a client that also talks to a proxy) are not ours to judge.
-    fn credentials(&self, req: &Request) -> Option<Credentials> {
+    pub(super) fn credentials(&self, req: &Request) -> Option<Credentials> {
         req.headers.iter().find_map(|h| match h {
             Header::Authorization(value) => match digest::parse_authorization(value.value()) {
                 Ok(creds) if creds.realm == self.policy.realm => Some(creds),
@@ -112,16 +119,22 @@ impl Registrar {
         })
     }
 
-    fn fail(&mut self, ip: IpAddr, now: Instant, why: &'static str) {
+    fn fail(&mut self, user: &str, ip: IpAddr, now: Instant, why: &'static str) {
         self.stats.failures += 1;
-        tracing::debug!(source = %ip, why, "authentication failure");
-        if let Some(failures) = self.guard.fail(ip, now, &self.policy) {
-            tracing::warn!(
-                source = %ip,
-                failures,
-                lockout_secs = self.policy.lockout.as_secs(),
-                "too many authentication failures: source locked out"
-            );
+        tracing::debug!(source = %ip, user, why, "authentication failure");
+        for lock in self.guard.fail(user, ip, now, &self.policy.guard) {
+            match lock.what {
+                Locked::Account => tracing::warn!(
+                    user, source = %ip, failures = lock.failures,
+                    lockout_secs = lock.duration.as_secs(),
+                    "too many authentication failures: account locked except from its usual address"
+                ),
+                Locked::Source => tracing::warn!(
+                    source = %ip, failures = lock.failures,
+                    lockout_secs = lock.duration.as_secs(),
+                    "too many authentication failures: source blocked"
+                ),
+            }
         }
     }
 

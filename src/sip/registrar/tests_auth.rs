@@ -176,7 +176,7 @@ fn nonce_from_before_a_restart_is_stale_not_a_failure() {
 }
 
 #[test]
-fn wrong_password_is_tarpitted_then_locked_out() {
+fn wrong_password_is_tarpitted_then_the_account_locked() {
     let t0 = Instant::now();
     let mut reg = registrar(t0);
     let mut attacker = Phone::new("101", "guess", "198.51.100.7:5060");
@@ -204,15 +204,16 @@ fn wrong_password_is_tarpitted_then_locked_out() {
         ]
     );
 
-    // Locked: even the right password from that address gets 403, at once.
-    let mut victim = Phone::new("101", "pw-101", "198.51.100.7:5070");
+    // Locked: even the right password for 101 from another address gets 403, at once.
+    let mut victim = Phone::new("101", "pw-101", "203.0.113.5:5070");
     victim.nonce = attacker.nonce.clone();
     let out = victim.send(&mut reg, t0 + secs(20));
     assert!(wire(&out.response).starts_with("SIP/2.0 403 Forbidden\r\n"));
     assert!(header_values(&out.response, "To")[0].contains(";tag="));
     assert_eq!((out.delay, reg.binding("101")), (None, None));
-    // Other addresses are not affected.
-    let mut other = Phone::new("101", "pw-101", "10.0.0.5:5062");
+    // Another operator from the attacker's address is not affected (it may be a NAT).
+    let mut other = Phone::new("102", "pw-102", "198.51.100.7:5062");
+    other.algorithm = Algorithm::Md5;
     assert_eq!(status(&other.login(&mut reg, t0 + secs(21))), 200);
 
     assert_eq!(
@@ -223,10 +224,12 @@ fn wrong_password_is_tarpitted_then_locked_out() {
             failures: 10,
             stale: 0,
             locked_out: 1,
+            locked_accounts: 1,
+            blocked_sources: 0,
             tarpitted: 7,
         }
     );
-    // After the lockout (10 min from the 10th failure) the address starts afresh.
+    // After the lockout (10 min from the 10th failure) the account is open again.
     let free = t0 + secs(9) + Duration::from_secs(600);
     assert_eq!(
         status(&victim.send(&mut reg, free - Duration::from_millis(1))),
@@ -234,6 +237,46 @@ fn wrong_password_is_tarpitted_then_locked_out() {
     );
     let out = victim.login(&mut reg, free);
     assert_eq!((status(&out), out.delay), (200, None));
+    assert_eq!(reg.stats().locked_accounts, 0);
+}
+
+#[test]
+fn the_owner_registers_from_its_usual_address_while_its_account_is_attacked() {
+    let t0 = Instant::now();
+    let mut reg = registrar(t0);
+    let mut owner = Phone::new("101", "pw-101", "10.0.0.5:5062");
+    assert_eq!(status(&owner.login(&mut reg, t0)), 200);
+    // 15 addresses guess 9 times each.
+    let mut answers = std::collections::BTreeMap::new();
+    for a in 0..15 {
+        let mut attacker = Phone::new("101", "guess", &format!("198.51.100.{}:5060", a + 1));
+        attacker.prime(&mut reg, t0 + secs(1));
+        for _ in 0..9 {
+            let out = attacker.prime(&mut reg, t0 + secs(2));
+            *answers.entry(status(&out)).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(answers, [(401, 10), (403, 125)].into_iter().collect());
+    // The owner's refresh, after its nonce went stale, still goes through.
+    let later = t0 + secs(400);
+    let out = owner.login(&mut reg, later);
+    assert_eq!((status(&out), out.delay), (200, None));
+    assert_eq!(reg.stats().locked_accounts, 1);
+}
+
+#[test]
+fn a_source_guessing_many_names_is_blocked() {
+    let t0 = Instant::now();
+    let mut reg = registrar(t0);
+    for (i, name) in ["100", "admin", "101", "102", "sip"].iter().enumerate() {
+        let mut p = Phone::new(name, "guess", "198.51.100.7:5060");
+        p.prime(&mut reg, t0);
+        assert_eq!(status(&p.send(&mut reg, t0 + secs(i as u64))), 401);
+    }
+    let mut p = Phone::new("103", "whatever", "198.51.100.7:5060");
+    p.prime(&mut reg, t0);
+    assert_eq!(status(&p.send(&mut reg, t0 + secs(6))), 403);
+    assert_eq!(reg.stats().blocked_sources, 1);
 }
 
 #[test]

@@ -171,3 +171,54 @@ fn our_requests_report_to_their_owner_and_a_repeated_2xx_is_acked_by_the_core() 
     }
     assert_eq!(ended, [UaEvent::Ended { owner: 7, key }]);
 }
+
+#[test]
+fn scanners_are_dropped_unanswered_and_counted() {
+    let now = Instant::now();
+    let mut ua = ua(now);
+    let probe = String::from_utf8(request("OPTIONS", None, 1))
+        .unwrap()
+        .replace(
+            "Max-Forwards",
+            "User-Agent: friendly-scanner\r\nMax-Forwards",
+        );
+    ua.handle_datagram(probe.as_bytes(), peer(5071), now);
+    let broken = b"OPTIONS sip:100@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK9\r\nUser-Agent: sipvicious\r\n\r\n";
+    ua.handle_datagram(broken, peer(5071), now);
+    assert_eq!(wire(&events(&mut ua)), Vec::<String>::new());
+    assert_eq!(ua.counters().scanners_dropped, 2);
+    ua.handle_datagram(&request("OPTIONS", None, 2), peer(5071), now);
+    assert_eq!(wire(&events(&mut ua)), vec!["SIP/2.0 200 OK"]);
+}
+
+#[test]
+fn inspection_refusals_carry_what_we_can_do() {
+    let now = Instant::now();
+    let mut ua = ua(now);
+    let with = |extra: &str, method: &str, cseq: u32| {
+        String::from_utf8(request(method, None, cseq))
+            .unwrap()
+            .replace("Max-Forwards", &format!("{extra}\r\nMax-Forwards"))
+    };
+    ua.handle_datagram(
+        with("Require: foo", "OPTIONS", 1).as_bytes(),
+        peer(5071),
+        now,
+    );
+    let out = events(&mut ua);
+    assert_eq!(wire(&out), vec!["SIP/2.0 420 Bad Extension"]);
+    let UaEvent::Transmit { data, .. } = &out[0] else {
+        panic!()
+    };
+    assert!(String::from_utf8_lossy(data).contains("\r\nUnsupported: foo\r\n"));
+    // MESSAGE is refused as a method before anything else is looked at.
+    ua.handle_datagram(
+        with("Require: foo", "MESSAGE", 2).as_bytes(),
+        peer(5071),
+        now,
+    );
+    assert_eq!(
+        wire(&events(&mut ua)),
+        vec!["SIP/2.0 405 Method Not Allowed"]
+    );
+}

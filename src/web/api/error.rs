@@ -1,5 +1,6 @@
 //! The API's errors and how each is answered: `{"error": "<text>"}` with the status the
-//! contract gives (400 names the parameter, 401, 403, 404, 409, 416, 429), 503 when the
+//! contract gives (400 names the parameter, 401, 403, 404, 409, 415, 416, 429 with
+//! `Retry-After`), 503 when the
 //! line is not running, 500 for our own failures (logged, never detailed to the client).
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -32,9 +33,17 @@ pub enum ApiError {
     /// A `Range` header we cannot answer, for a resource of `len` bytes.
     #[error("range not satisfiable")]
     RangeNotSatisfiable { len: u64 },
-    /// Too many failed logins from this address or for this name.
-    #[error("too many failed logins; try again in a minute")]
-    TooManyRequests,
+    /// Too many failed logins from this address or for this name; the lock lifts after
+    /// `retry_after`.
+    #[error("too many failed logins; try again in {} s", retry_after.as_secs().max(1))]
+    TooManyRequests { retry_after: std::time::Duration },
+    /// A changing request from another site (its `Origin` or `Referer` is not ours), or a
+    /// cookie-authenticated one that names no origin at all.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// A changing request whose body is not declared as JSON.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The line (engine) is stopping or not running, so live requests get no answer.
     #[error("the line is not running")]
     Unavailable,
@@ -65,7 +74,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Io(_) | ApiError::Auth(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -93,6 +104,13 @@ impl IntoResponse for ApiError {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
             }
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if status == StatusCode::UNAUTHORIZED {
             // Tells scripts which scheme works; browsers only show a prompt for Basic.
@@ -125,9 +143,15 @@ mod tests {
             ApiError::RangeNotSatisfiable { len: 1 }.status(),
             StatusCode::RANGE_NOT_SATISFIABLE
         );
+        let limited = ApiError::TooManyRequests {
+            retry_after: std::time::Duration::from_millis(90_500),
+        };
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.into_response().headers()[header::RETRY_AFTER], "91");
+        assert_eq!(ApiError::CrossSite.status(), StatusCode::FORBIDDEN);
         assert_eq!(
-            ApiError::TooManyRequests.status(),
-            StatusCode::TOO_MANY_REQUESTS
+            ApiError::UnsupportedMediaType.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
     }
 

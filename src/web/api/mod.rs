@@ -15,23 +15,21 @@ pub mod session;
 pub mod stats;
 pub mod timeline;
 
-use std::sync::{Arc, Mutex};
-
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use tokio_util::sync::CancellationToken;
 
 use self::error::ApiError;
-use super::auth::{LoginLimiter, SharedLimiter};
 use super::WebContext;
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("API path")
 }
 
-/// The API's routes; `shutdown` ends long-lived responses (the live event stream).
+/// The API's routes; `shutdown` ends long-lived responses (the live event stream). The
+/// login guard comes as an `Extension` from [`crate::web::app`], which `/metrics` reads
+/// too.
 pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
-    let limiter: SharedLimiter = Arc::new(Mutex::new(LoginLimiter::default()));
     Router::new()
         .route("/api/login", post(session::login))
         .route("/api/logout", post(session::logout))
@@ -58,6 +56,5 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
                 .put(not_found)
                 .delete(not_found),
         )
-        .layer(Extension(limiter))
         .layer(Extension(live::Shutdown(shutdown)))
 }

@@ -255,7 +255,10 @@ pub fn document() -> Value {
             Some(json_body(json!({ "type": "object", "required": ["username", "password"],
                 "properties": { "username": { "type": "string" }, "password": { "type": "string" } } }))),
             responses(vec![ok("Logged in", schema_ref("Me")), ("401", error("Wrong name or password")),
-                ("429", error("Too many failed logins"))])) },
+                ("429", json!({ "description": "Too many failed logins for this name or from this address",
+                    "headers": { "Retry-After": { "description": "Seconds until the lock lifts",
+                        "schema": { "type": "integer" } } },
+                    "content": { "application/json": { "schema": schema_ref("Error") } } }))])) },
         "/api/logout": { "post": op("Log out: ends the session, clears the cookie", Some("qa"), vec![], None,
             responses(vec![no_content()])) },
         "/api/me": { "get": op("Who is logged in", Some("qa"), vec![], None,
@@ -321,6 +324,19 @@ pub fn document() -> Value {
         "/healthz": { "get": op("Liveness", None, vec![], None,
             responses(vec![("200", json!({ "description": "`ok`", "content": { "text/plain": { "schema": { "type": "string" } } } }))])) },
     });
+    let mut paths = paths;
+    // Every changing request passes the same-origin door first (`web/same_origin.rs`).
+    for ops in paths.as_object_mut().expect("an object").values_mut() {
+        for (method, o) in ops.as_object_mut().expect("an object") {
+            if method != "get" {
+                let answers = &mut o["responses"];
+                answers["403"] = error("Role too low, or (without a bearer token) an Origin or Referer that is not this server's");
+                answers["415"] = error(
+                    "Body not sent as Content-Type: application/json (without a bearer token)",
+                );
+            }
+        }
+    }
     json!({
         "openapi": "3.0.3",
         "info": { "title": "hotline QA API", "version": env!("CARGO_PKG_VERSION"),

@@ -1,8 +1,10 @@
 //! `POST /api/login`, `POST /api/logout`, `GET /api/me`: sessions for the console.
 //!
 //! Invariants:
-//! - A login refused by the limiter is answered 429 before the password is looked at, and
-//!   is audited like any failed login.
+//! - A login refused by the guard (its name locked, or its address blocked) is answered
+//!   429 with `Retry-After` before the password is looked at, and is audited like any
+//!   failed login. A name is not locked for the address it last logged in from, unless
+//!   the failures came from there.
 //! - Unknown names and wrong passwords get the same 401 after the same amount of argon2
 //!   work, so the answer does not tell which names exist.
 
@@ -21,7 +23,7 @@ use super::error::ApiError;
 use super::params::{json_body, Remote};
 use crate::model::format_time;
 use crate::store::AuditEntry;
-use crate::web::auth::{self, level, Auth, SharedLimiter};
+use crate::web::auth::{self, level, Auth, SharedGuard};
 use crate::web::credentials;
 use crate::web::WebContext;
 
@@ -44,7 +46,7 @@ fn audit_entry(action: &str, username: &str, remote: &Remote, detail: Option<&st
 
 pub async fn login(
     State(ctx): State<WebContext>,
-    Extension(limiter): Extension<SharedLimiter>,
+    Extension(guard): Extension<SharedGuard>,
     remote: Remote,
     headers: HeaderMap,
     body: Bytes,
@@ -52,14 +54,13 @@ pub async fn login(
     let creds: Credentials = json_body(&body)?;
     // Names are short; a megabyte "name" would only bloat the limiter and the audit log.
     let username: String = creds.username.chars().take(64).collect();
-    let addr = remote
-        .0
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    let blocked = limiter
+    let addr = auth::client_ip(&ctx.config.http, remote.0, &headers)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let checked = guard
         .lock()
-        .expect("the limiter's lock is never held across a panic")
-        .is_blocked(addr, &username, Instant::now());
-    if blocked {
+        .expect("the guard's lock is never held across a panic")
+        .check(addr, &username, Instant::now());
+    if let Err(retry_after) = checked {
         ctx.store
             .audit(&audit_entry(
                 "login_failed",
@@ -68,7 +69,7 @@ pub async fn login(
                 Some("rate_limited"),
             ))
             .await?;
-        return Err(ApiError::TooManyRequests);
+        return Err(ApiError::TooManyRequests { retry_after });
     }
 
     let user = ctx.store.user(&username).await?;
@@ -85,20 +86,24 @@ pub async fn login(
     let user = match user {
         Some(u) if matches => u,
         _ => {
-            limiter
+            let delay = guard
                 .lock()
-                .expect("the limiter's lock is never held across a panic")
+                .expect("the guard's lock is never held across a panic")
                 .record_failure(addr, &username, Instant::now());
             ctx.store
                 .audit(&audit_entry("login_failed", &username, &remote, None))
                 .await?;
+            if let Some(delay) = delay {
+                // The guesser waits; other logins do not (the lock is not held).
+                tokio::time::sleep(delay).await;
+            }
             return Err(ApiError::Unauthorized);
         }
     };
-    limiter
+    guard
         .lock()
-        .expect("the limiter's lock is never held across a panic")
-        .record_success(&username);
+        .expect("the guard's lock is never held across a panic")
+        .record_success(addr, &username, Instant::now());
 
     let token = credentials::new_token();
     let now = jiff::Timestamp::now();
@@ -113,7 +118,8 @@ pub async fn login(
     ctx.store
         .audit(&audit_entry("login", &user.username, &remote, None))
         .await?;
-    let cookie = auth::session_set_cookie(&token, auth::came_over_tls(&headers));
+    let tls = auth::came_over_tls(&ctx.config.http, remote.0, &headers);
+    let cookie = auth::session_set_cookie(&token, tls);
     let mut response =
         Json(json!({ "username": user.username, "role": user.role.as_str() })).into_response();
     response.headers_mut().insert(
@@ -137,7 +143,8 @@ pub async fn logout(
     ctx.store
         .audit(&audit_entry("logout", &who.username, &remote, None))
         .await?;
-    let cookie = auth::session_clear_cookie(auth::came_over_tls(&headers));
+    let tls = auth::came_over_tls(&ctx.config.http, remote.0, &headers);
+    let cookie = auth::session_clear_cookie(tls);
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -26,12 +26,16 @@ export function query(params) {
   return text ? `?${text}` : '';
 }
 
-/** One request; resolves to the parsed JSON (or null for 204), rejects with ApiError. */
+/**
+ * One request; resolves to the parsed JSON (or null for 204), rejects with ApiError.
+ * A changing request always goes out as JSON (an empty object when there is nothing to
+ * say): the server refuses any other body type, so that no other site can forge one.
+ */
 export async function api(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
+  if (body !== undefined || method !== 'GET') {
     init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body === undefined ? {} : body);
   }
   let response;
   try {
@@ -63,7 +67,8 @@ function explain(status, detail, path) {
     case 404: return 'Не найдено: запись отсутствует или была удалена.';
     case 409: return `Действие отклонено${detail ? `: ${detail}` : ''}.`;
     case 416: return 'Запрошенный фрагмент записи недоступен.';
-    case 429: return 'Слишком много попыток входа. Подождите минуту и попробуйте снова.';
+    case 415: return 'Сервер не принял формат запроса. Обновите страницу и повторите.';
+    case 429: return 'Слишком много неудачных попыток входа. Вход временно заблокирован, попробуйте позже.';
     default:
       if (status >= 500) return 'Ошибка на сервере. Повторите попытку позже или сообщите администратору.';
       return `Запрос не выполнен (код ${status}).`;

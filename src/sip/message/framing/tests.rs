@@ -348,6 +348,13 @@ fn stream_limits_close_the_connection() {
         framer.next(),
         Err(FrameError::InvalidContentLength(_))
     ));
+    // RFC 4475 §3.1.2.3: answered once before the stream is closed.
+    let answer = String::from_utf8(framer.failure_answer().expect("a 400 is owed")).unwrap();
+    assert!(
+        answer.starts_with("SIP/2.0 400 Bad Content-Length\r\n"),
+        "{answer}"
+    );
+    assert_eq!(framer.failure_answer(), None);
 
     let mut framer = StreamFramer::with_limit(256);
     framer.push(&[b'a'; 300]);
