@@ -13,6 +13,7 @@
 
 mod build;
 mod error;
+mod limits;
 mod reader;
 mod schema;
 mod security;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use limits::{LimitsConfig, TcpLimits};
 pub use values::{CodecName, IpNet, PortRange};
 
 use crate::calendar::BusinessCalendar;
@@ -57,6 +59,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[http]`: the console and API.
     pub http: HttpConfig,
+    /// `[limits]`: how much the line takes before it refuses.
+    pub limits: LimitsConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
     /// `[log]`: logging.
@@ -86,6 +90,8 @@ pub struct SipConfig {
     pub t2: Duration,
     /// RFC 3261 T4: longest time a message stays in the network.
     pub t4: Duration,
+    /// `tcp_max_per_address`, `tcp_idle_timeout`: bounds on TCP connections.
+    pub tcp: TcpLimits,
     /// Password-guessing protection of the operators' digest logins (`auth_*`).
     pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
 }

@@ -17,8 +17,8 @@ use hotline::media::Codec;
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
 use hotline::runtime::call_media::Leg;
 use hotline::runtime::recorder::{
-    FrameRefused, FrameSender, RecordFrame, Recorder, RecorderConfig, RecorderError, RecordingHandle, RecordingOutcome,
-    RecordingStart, RecordingSummary,
+    FrameRefused, FrameSender, RecordFrame, Recorder, RecorderConfig, RecorderError,
+    RecordingHandle, RecordingOutcome, RecordingStart, RecordingSummary,
 };
 use hotline::store::Store;
 use jiff::Timestamp;

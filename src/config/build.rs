@@ -52,6 +52,7 @@ pub(super) fn build(
     let recordings = recordings(&mut r, &root);
     let database = database(&mut r, &root, &recordings);
     let http = super::security::http(&mut r, &root);
+    let limits = super::limits::limits(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
 
@@ -67,6 +68,7 @@ pub(super) fn build(
             recordings,
             database,
             http,
+            limits,
             shutdown,
             log,
             source: file.to_path_buf(),
@@ -167,6 +169,7 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
     let t1 = r.duration(&s, "t1", Duration::from_millis(500), Zero::Refused);
     let t2 = r.duration(&s, "t2", Duration::from_secs(4), Zero::Refused);
     let t4 = r.duration(&s, "t4", Duration::from_secs(5), Zero::Refused);
+    let tcp = super::limits::sip_tcp(r, &s);
     if t2 < t1 {
         let (t1, t2) = (format_duration(t1), format_duration(t2));
         r.invalid(
@@ -186,6 +189,7 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
         t1,
         t2,
         t4,
+        tcp,
     }
 }
 

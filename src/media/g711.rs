@@ -101,7 +101,11 @@ mod tests {
         for codec in [Codec::Pcmu, Codec::Pcma] {
             let table = decode_table(codec);
             for b in 0..=255u8 {
-                assert_eq!(table[usize::from(b)], decode_sample(codec, b), "{codec:?} {b:#04x}");
+                assert_eq!(
+                    table[usize::from(b)],
+                    decode_sample(codec, b),
+                    "{codec:?} {b:#04x}"
+                );
             }
         }
     }

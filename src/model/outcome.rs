@@ -198,10 +198,14 @@ pub enum EndReason {
     SdpUnacceptable,
     /// Refused at the door: a session timer shorter than our minimum (422, RFC 4028).
     SessionTooSmall,
+    /// Refused at the door: `limits.max_calls` calls in progress (503 with Retry-After).
+    TooManyCalls,
+    /// `limits.max_waiting` callers already waited: the overflow message at once.
+    QueueFull,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 24] = [
+    pub const ALL: [EndReason; 26] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -226,6 +230,8 @@ impl EndReason {
         EndReason::SdpMissing,
         EndReason::SdpUnacceptable,
         EndReason::SessionTooSmall,
+        EndReason::TooManyCalls,
+        EndReason::QueueFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -254,6 +260,8 @@ impl EndReason {
             EndReason::SdpMissing => "sdp_missing",
             EndReason::SdpUnacceptable => "sdp_unacceptable",
             EndReason::SessionTooSmall => "session_interval_too_small",
+            EndReason::TooManyCalls => "too_many_calls",
+            EndReason::QueueFull => "queue_full",
         }
     }
 

@@ -16,7 +16,7 @@ use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::sip::{Peer, Transport};
+use crate::sip::{Peer, Spare, Transport};
 use crate::switchboard::{Action, CallRef, Switchboard};
 
 use super::call_media::{CallMediaEvent, CallMediaHandle};
@@ -29,8 +29,10 @@ use super::metrics::Metrics;
 use super::prompts::Prompts;
 use super::recorder::{Recorder, RecordingHandle, RecordingOutcome};
 use super::rtp_ports::RtpPortPool;
-use super::tcp::{self, TcpEvent};
+use super::tcp::{self, Acceptor, TcpEvent, TcpStats};
+use super::throttle::LogEvery;
 use super::Sockets;
+use crate::sip::flows::FlowLimits;
 
 mod media;
 use std::sync::Arc;
@@ -87,6 +89,43 @@ pub struct Engine {
     metrics_tx: watch::Sender<Metrics>,
     /// Recordings being finished (final header, sync, SHA-256) off the engine task.
     closing_recordings: JoinSet<(String, RecordingOutcome)>,
+    tcp_limits: FlowLimits,
+    tcp_stats: Arc<TcpStats>,
+    /// Errors that repeat under load, logged once per interval with a count.
+    quiet: QuietLogs,
+    trim: super::memory::TrimAfterPeak,
+}
+
+/// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
+#[derive(Default)]
+struct QuietLogs {
+    no_rtp_port: LogEvery,
+    tcp_slow: LogEvery,
+    tcp_gone: LogEvery,
+}
+
+impl QuietLogs {
+    /// The counts held back when a burst stopped, as last lines (called once a second).
+    fn flush(&mut self, now: std::time::Instant) {
+        if let Some(n) = self.no_rtp_port.flush(now) {
+            tracing::error!(
+                failures = n,
+                "cannot bind an RTP port (since the last line)"
+            );
+        }
+        if let Some(n) = self.tcp_slow.flush(now) {
+            tracing::warn!(
+                dropped = n,
+                "TCP connections not keeping up (since the last line)"
+            );
+        }
+        if let Some(n) = self.tcp_gone.flush(now) {
+            tracing::warn!(
+                messages = n,
+                "no TCP connection to send on (since the last line)"
+            );
+        }
+    }
 }
 
 /// The engine's control links: the console's live requests in, metrics out, reload
@@ -142,6 +181,13 @@ impl Engine {
             metrics: Metrics::default(),
             metrics_tx,
             closing_recordings: JoinSet::new(),
+            tcp_limits: FlowLimits {
+                max_per_address: config.sip.tcp.max_per_address,
+                first_message_within: config.sip.tcp.idle_timeout,
+            },
+            tcp_stats: Arc::new(TcpStats::default()),
+            quiet: QuietLogs::default(),
+            trim: super::memory::TrimAfterPeak::default(),
         }
     }
 
@@ -149,7 +195,12 @@ impl Engine {
         let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpEvent>(1024);
         let tasks = CancellationToken::new();
         let listener = self.tcp.take().expect("the listener is taken once");
-        tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone()));
+        let acceptor = Acceptor {
+            limits: self.tcp_limits,
+            clock: self.clock,
+            stats: self.tcp_stats.clone(),
+        };
+        tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
 
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
@@ -262,6 +313,14 @@ impl Engine {
         m.tx = self.sb.tx_stats();
         m.registrar = self.sb.registrar_stats();
         m.register = self.register.stats();
+        m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
+        m.rtp_ports_in_use = self.pool.in_use() as u64;
+        self.quiet.flush(self.clock.mono());
+        // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
+        let load = self.sb.active_calls() + self.sb.transactions() + m.tcp.open as usize;
+        if self.trim.observe(load) {
+            memory::give_back();
+        }
         self.metrics_tx.send_replace(m.clone());
         if self.trimmer.due(self.clock.mono()) {
             memory::give_back();
@@ -316,6 +375,7 @@ impl Engine {
             }
             TcpEvent::Closed { addr } => {
                 self.tcp_writers.remove(&addr);
+                self.tcp_writers.release_spare();
             }
         }
     }
@@ -354,6 +414,7 @@ impl Engine {
                     let Some(slot) = self.media.remove(&call) else {
                         continue;
                     };
+                    self.media.release_spare();
                     if let Some(task) = slot.task {
                         task.close();
                     }
@@ -380,10 +441,16 @@ impl Engine {
             Transport::Tcp => match self.tcp_writers.get(&peer.addr) {
                 Some(w) => {
                     if w.try_send(data.to_vec()).is_err() {
-                        tracing::warn!(%peer, "TCP connection not keeping up: dropped a message");
+                        if let Some(n) = self.quiet.tcp_slow.hit(self.clock.mono()) {
+                            tracing::warn!(%peer, dropped = n, "TCP connection not keeping up: dropped messages");
+                        }
                     }
                 }
-                None => tracing::warn!(%peer, "no TCP connection to send on"),
+                None => {
+                    if let Some(n) = self.quiet.tcp_gone.hit(self.clock.mono()) {
+                        tracing::warn!(%peer, messages = n, "no TCP connection to send on");
+                    }
+                }
             },
         }
     }

@@ -4,6 +4,9 @@
 
 use std::fmt::Write;
 
+mod limits;
+pub use limits::TcpCounts;
+
 use crate::media::relay::LegStats;
 use crate::model::LiveSnapshot;
 use crate::runtime::database::WriterStats;
@@ -30,6 +33,9 @@ pub struct Metrics {
     pub recording_bytes: u64,
     pub recordings_done: u64,
     pub recording_failures: u64,
+    pub tcp: TcpCounts,
+    pub rtp_ports_in_use: u64,
+    pub rtp_port_failures: u64,
 }
 
 impl Metrics {
@@ -311,6 +317,7 @@ pub fn render(m: &Metrics) -> String {
         "Registered operator softphones.",
         &one(m.registrar.bindings as u64),
     );
+    out.push_str(&limits::render(m));
     out
 }
 

@@ -20,6 +20,7 @@ pub mod rtp_ports;
 pub mod sockets;
 pub mod spool;
 pub mod tcp;
+pub mod throttle;
 
 pub use clock::Clock;
 pub use sockets::Sockets;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::net::UdpSocket;
 
 use crate::config::PortRange;
+use crate::sip::Spare;
 
 pub struct RtpPortPool {
     ip: IpAddr,
@@ -63,6 +64,7 @@ impl RtpPortPool {
 
     pub fn release(&mut self, port: u16) {
         self.in_use.remove(&port);
+        self.in_use.release_spare();
     }
 
     pub fn in_use(&self) -> usize {

@@ -5,6 +5,7 @@
 //!
 //! | arrives                                   | goes to                               |
 //! |-------------------------------------------|---------------------------------------|
+//! | INVITE, REGISTER, OPTIONS over the source's rate | 503 + Retry-After sent statelessly (OPTIONS: dropped), no state kept |
 //! | INVITE, no To tag                         | `UaEvent::NewInvite` (the owner-to-be)|
 //! | any request with a To tag, dialog bound   | `UaEvent::InDialog` to its owner      |
 //! | any request with a To tag, no dialog      | 481                                   |
@@ -28,7 +29,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
-use std::time::Instant;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -36,10 +38,11 @@ use rand::SeedableRng;
 use super::factory::{Factory, ALLOW};
 use super::inspect;
 use super::message::{self, Datagram, FrameError, Method, Request, Response, SipMessage};
+use super::rate::{Limited, RateLimits, RequestKind, SourceLimiter};
 use super::registrar::{Account, BindingEvent, Registrar, RegistrarPolicy, RegistrarStats};
 use super::scanner;
 use super::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, TxKey, TxStats};
-use super::Peer;
+use super::{Peer, Spare};
 
 /// A dialog as the core routes it: Call-ID and our tag (the peer's tag is checked by the
 /// owner's dialog).
@@ -103,6 +106,9 @@ pub struct SipCounters {
     pub bad_answered: u64,
     /// Unreadable input that could not be answered.
     pub bad_dropped: u64,
+    /// Requests refused (INVITE, REGISTER: 503) or dropped (OPTIONS) over their source's
+    /// rate, by kind.
+    pub rate_limited: BTreeMap<&'static str, u64>,
     /// Requests from known scanners, dropped unanswered.
     pub scanners_dropped: u64,
 }
@@ -127,7 +133,18 @@ pub struct UserAgent<O> {
     events: VecDeque<UaEvent<O>>,
     counters: SipCounters,
     rng: SmallRng,
+    limiter: SourceLimiter,
+    /// Whether a source is a trunk (its INVITEs get the trunk's rate).
+    trusted: TrustedSources,
+    /// When the rate buckets are next swept of refilled ones.
+    next_sweep: Instant,
 }
+
+/// Tells trunk sources apart (the owner knows the trunk; the core does not).
+pub type TrustedSources = Box<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
+/// How often refilled rate buckets are forgotten, so a flood's sources do not stay.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     pub fn new(
@@ -149,7 +166,17 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
             events: VecDeque::new(),
             counters: SipCounters::default(),
             rng: SmallRng::seed_from_u64(seed ^ 0x5eed_0a11),
+            limiter: SourceLimiter::new(RateLimits::OFF),
+            trusted: Box::new(|_| false),
+            next_sweep: now + SWEEP_EVERY,
         }
+    }
+
+    /// Per-source rates for INVITE, REGISTER and OPTIONS; `trusted` says which sources
+    /// are trunks. Buckets already kept keep their tokens.
+    pub fn set_rate_limits(&mut self, limits: RateLimits, trusted: TrustedSources) {
+        self.limiter.set_limits(limits);
+        self.trusted = trusted;
     }
 
     /// How our messages are spelled.
@@ -214,6 +241,10 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
 
     /// Fire due timers: transactions, registrations, held responses.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.next_sweep <= now {
+            self.limiter.sweep(now);
+            self.next_sweep = now + SWEEP_EVERY;
+        }
         self.tx.handle_timeout(now);
         for event in self.registrar.handle_timeout(now) {
             self.events.push_back(UaEvent::Binding(event));
@@ -250,16 +281,27 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
 
     /// The next event, in order.
     pub fn poll_event(&mut self) -> Option<UaEvent<O>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            self.events.release_spare();
+        }
+        event
     }
 
     /// The next instant `handle_timeout` must be called at.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let held = self.held.iter().map(|h| h.0).min();
-        [self.tx.poll_timeout(), self.registrar.poll_timeout(), held]
-            .into_iter()
-            .flatten()
-            .min()
+        // The sweep only matters while buckets are kept.
+        let sweep = (!self.limiter.is_empty()).then_some(self.next_sweep);
+        [
+            self.tx.poll_timeout(),
+            self.registrar.poll_timeout(),
+            held,
+            sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- what owners do ----
@@ -314,6 +356,7 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
     /// The dialog is over: its requests are answered 481 from now on.
     pub fn unbind_dialog(&mut self, key: &DialogKey) {
         self.dialogs.remove(key);
+        self.dialogs.release_spare();
     }
 
     /// CANCEL, the ACK and the ACK timeout of this server INVITE go to `owner`.
@@ -408,7 +451,9 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
             }
             TxEvent::Terminated { key } => {
                 self.acks.remove(&key);
+                self.acks.release_spare();
                 if let Some(owner) = self.owners.remove(&key) {
+                    self.owners.release_spare();
                     if !key.is_server() {
                         self.events.push_back(UaEvent::Ended { owner, key });
                     }
@@ -452,6 +497,9 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
             }
             return;
         }
+        if let Err(limited) = self.check_rate(&req, source, now) {
+            return self.refuse_over_rate(&key, &req, source, limited);
+        }
         match req.method {
             Method::Invite => self.events.push_back(UaEvent::NewInvite {
                 key,
@@ -489,6 +537,40 @@ impl<O: Copy + Eq + Hash + std::fmt::Debug> UserAgent<O> {
                 self.respond(&key, resp, now);
             }
         }
+    }
+
+    /// A request outside any dialog takes a token from its source's bucket.
+    fn check_rate(&mut self, req: &Request, source: Peer, now: Instant) -> Result<(), Limited> {
+        let ip = source.addr.ip();
+        let kind = match req.method {
+            Method::Invite if (self.trusted)(ip) => RequestKind::TrunkInvite,
+            Method::Invite => RequestKind::Invite,
+            Method::Register => RequestKind::Register,
+            Method::Options => RequestKind::Options,
+            _ => return Ok(()),
+        };
+        self.limiter.check(kind, ip, now)
+    }
+
+    /// Over the rate: nothing is kept. INVITE and REGISTER get a stateless 503 with
+    /// Retry-After (a real client backs off; a retransmission is simply judged again);
+    /// OPTIONS is dropped, because answering a ping flood only feeds it and a legitimate
+    /// pinger that loses one ping sees no more than packet loss.
+    fn refuse_over_rate(&mut self, key: &TxKey, req: &Request, source: Peer, limited: Limited) {
+        self.tx.discard(key);
+        bump(&mut self.counters.rate_limited, limited.kind.as_str());
+        tracing::debug!(%source, kind = limited.kind.as_str(), "request over its source's rate");
+        if limited.kind == RequestKind::Options {
+            return;
+        }
+        let tag = message::new_tag(&mut self.rng);
+        let resp = self
+            .factory
+            .retry_after(req, 503, &tag, limited.retry_after_s);
+        bump(&mut self.counters.responses_out, 503);
+        // No transaction and an unverified Via: answer the flow it came on.
+        // The routing loop (`pump`) moves it out with the layer's other output.
+        self.tx.send_stateless(SipMessage::Response(resp), source);
     }
 }
 

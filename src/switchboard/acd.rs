@@ -16,6 +16,8 @@
 //!   (wrap-up over, online, resumed); meanwhile they may take the next caller;
 //! - `max_no_answer` consecutive unanswered (or failed) rings pause the operator
 //!   (`PauseReason::NoAnswer`); answering or resuming resets the count;
+//! - a caller arriving while `max_waiting` callers already wait overflows at once
+//!   (`QueueFull`): the queue, its timers and announcements stay bounded under a flood;
 //! - `max_wait` after arrival the caller overflows; waiting callers hear their position
 //!   and an estimate every `announce_every`, from `announce_every` after arrival;
 //! - a caller arriving when nobody is logged in (all `Offline`; paused operators count as
@@ -65,6 +67,8 @@ pub struct AcdConfig {
     pub retry: Duration,
     /// How long callers keep waiting after the last operator logged off.
     pub unattended_grace: Duration,
+    /// Callers who may wait at once (`limits.max_waiting`); one more gets `QueueFull`.
+    pub max_waiting: usize,
 }
 
 impl AcdConfig {
@@ -85,6 +89,7 @@ impl AcdConfig {
             default_handle_time: Self::DEFAULT_HANDLE_TIME,
             retry: Self::DEFAULT_RETRY,
             unattended_grace: Self::DEFAULT_UNATTENDED_GRACE,
+            max_waiting: usize::MAX,
         }
     }
 }
@@ -119,6 +124,9 @@ pub enum AcdAction {
     /// Nobody logged in: play the no-operators message and hang up (outcome
     /// `no_operators`).
     NoOperators { call: CallRef },
+    /// `max_waiting` callers already wait: play the overflow message and hang up
+    /// (outcome `overflow`, end reason `queue_full`).
+    QueueFull { call: CallRef },
     /// An operator's state changed (live board, register, logs). An operator removed from
     /// the configuration is last reported `Offline`.
     OperatorChanged {
@@ -191,6 +199,10 @@ impl Acd {
         }
         if !self.roster.anyone_logged_in() {
             self.actions.push_back(AcdAction::NoOperators { call });
+            return;
+        }
+        if self.queue.len() >= self.config.max_waiting {
+            self.actions.push_back(AcdAction::QueueFull { call });
             return;
         }
         let waiter = Waiter::new(call, now, self.config.announce_every);

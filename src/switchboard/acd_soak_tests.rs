@@ -82,7 +82,9 @@ impl Model {
                     assert!(self.queued.contains(&call) && !self.rings.contains_key(&call));
                     assert_eq!(self.acd.position(call), Some(position));
                 }
-                AcdAction::Overflow { call } | AcdAction::NoOperators { call } => {
+                AcdAction::Overflow { call }
+                | AcdAction::NoOperators { call }
+                | AcdAction::QueueFull { call } => {
                     assert!(
                         !self.rings.contains_key(&call),
                         "{call:?} ends while ringing"

@@ -18,6 +18,7 @@ pub(super) fn config() -> AcdConfig {
         default_handle_time: s(180),
         retry: s(5),
         unattended_grace: s(60),
+        max_waiting: usize::MAX,
     }
 }
 

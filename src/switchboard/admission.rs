@@ -58,6 +58,7 @@ impl Switchboard {
             calendar: &self.settings.calendar,
             codecs: &self.settings.codecs,
             draining: self.draining,
+            full: self.calls.len() >= self.settings.limits.max_calls as usize,
         };
         match door.decide(&knock) {
             Err(refusal) => self.refuse(&id, &span, &key, &invite, refusal, now),
@@ -147,6 +148,12 @@ impl Switchboard {
         let resp = match why {
             Refusal::ShuttingDown => {
                 factory.retry_after(invite, why.status(), &tag, SHUTDOWN_RETRY_AFTER_S)
+            }
+            Refusal::TooManyCalls => {
+                self.counters.count_limit("max_calls");
+                let seconds = self.settings.limits.retry_after.as_secs().max(1);
+                let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
+                factory.retry_after(invite, why.status(), &tag, seconds)
             }
             // RFC 3261 §21.4.26: say what we can do instead.
             Refusal::BadOffer(_) => factory.media_refused(invite, why.status(), Some(&tag)),

@@ -26,6 +26,11 @@ pub(super) fn t0() -> Now {
 }
 
 pub(super) fn line_with(operators: &[&str]) -> Switchboard {
+    line_with_extra(operators, "")
+}
+
+/// A line with more configuration appended (e.g. a `[limits]` section).
+pub(super) fn line_with_extra(operators: &[&str], extra: &str) -> Switchboard {
     let mut toml = String::from(
         r#"
         [sip]
@@ -45,6 +50,8 @@ pub(super) fn line_with(operators: &[&str]) -> Switchboard {
         announce_every = "30s"
         "#,
     );
+    toml.push_str(extra);
+    toml.push('\n');
     for op in operators {
         toml.push_str(&format!(
             "[[operators]]\nid = \"{op}\"\nname = \"Operator {op}\"\npassword = \"pass{op}\"\n"

@@ -17,11 +17,19 @@ pub struct Counters {
     pub responses_in: BTreeMap<u16, u64>,
     /// SIP responses we sent, by status code.
     pub responses_out: BTreeMap<u16, u64>,
+    /// Requests and callers turned away by a limit, by limit: `max_calls`, `max_waiting`,
+    /// and the per-source rates (`invite_rate`, `trunk_invite_rate`, `register_rate`,
+    /// `options_rate`).
+    pub limited: BTreeMap<&'static str, u64>,
 }
 
 impl Counters {
     pub(super) fn count_outcome(&mut self, outcome: Outcome) {
         *self.calls_by_outcome.entry(outcome.as_str()).or_insert(0) += 1;
+    }
+
+    pub(super) fn count_limit(&mut self, limit: &'static str) {
+        *self.limited.entry(limit).or_insert(0) += 1;
     }
 
     pub(super) fn count_ring(&mut self, result: RingResult) {

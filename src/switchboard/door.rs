@@ -2,7 +2,7 @@
 //!
 //! A pure decision over the facts of one INVITE, in a fixed order so that the answer a
 //! caller gets is predictable: shutting down (503) → source not on the trunk (403) →
-//! number not ours (404) → loop (483) → session timer too short (422) → unusable SDP
+//! number not ours (404) → `limits.max_calls` calls in progress (503) → loop (483) → session timer too short (422) → unusable SDP
 //! (400/488) → served (after hours or in hours). Every INVITE still gets its register
 //! row; this only decides what it says.
 
@@ -53,6 +53,8 @@ impl Feature {
 pub enum Refusal {
     /// Draining for shutdown: 503 with Retry-After.
     ShuttingDown,
+    /// `limits.max_calls` calls are in progress: 503 with Retry-After.
+    TooManyCalls,
     /// Source address not in `trunk.allow`: 403.
     SourceNotAllowed,
     /// Request-URI user is not one of `trunk.numbers`: 404.
@@ -79,7 +81,7 @@ pub enum OfferProblem {
 impl Refusal {
     pub fn status(self) -> u16 {
         match self {
-            Refusal::ShuttingDown => 503,
+            Refusal::ShuttingDown | Refusal::TooManyCalls => 503,
             Refusal::SourceNotAllowed => 403,
             Refusal::NotOurNumber => 404,
             Refusal::TooManyHops => 483,
@@ -93,6 +95,7 @@ impl Refusal {
     pub fn reason(self) -> EndReason {
         match self {
             Refusal::ShuttingDown => EndReason::ShuttingDown,
+            Refusal::TooManyCalls => EndReason::TooManyCalls,
             Refusal::SourceNotAllowed => EndReason::SourceNotAllowed,
             Refusal::NotOurNumber => EndReason::NotOurNumber,
             Refusal::TooManyHops => EndReason::TooManyHops,
@@ -133,6 +136,8 @@ pub struct Door<'a> {
     pub calendar: &'a BusinessCalendar,
     pub codecs: &'a [Codec],
     pub draining: bool,
+    /// `limits.max_calls` calls are in progress.
+    pub full: bool,
 }
 
 impl Door<'_> {
@@ -146,6 +151,11 @@ impl Door<'_> {
         match knock.dialed {
             Some(number) if self.trunk.answers_number(number) => {}
             _ => return Err(Refusal::NotOurNumber),
+        }
+        // After the cheap refusals, so that strangers still hear 403/404 and a trunk
+        // that is told to wait knows the number was right.
+        if self.full {
+            return Err(Refusal::TooManyCalls);
         }
         if knock.max_forwards == Some(0) {
             return Err(Refusal::TooManyHops);

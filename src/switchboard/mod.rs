@@ -40,6 +40,8 @@ mod b2bua_support;
 #[cfg(test)]
 mod b2bua_tests;
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod operator_admin_tests;
 #[cfg(test)]
 mod renegotiation_tests;
@@ -59,7 +61,7 @@ use crate::sip::factory::Factory;
 use crate::sip::message::{FrameError, SipMessage};
 use crate::sip::registrar::{Account, RegistrarPolicy};
 use crate::sip::ua::UserAgent;
-use crate::sip::Peer;
+use crate::sip::{Peer, Spare};
 
 use self::acd::{Acd, AcdConfig};
 use self::call::{Call, Ctx, Owner};
@@ -147,16 +149,18 @@ impl Switchboard {
     /// constant so that runs repeat exactly.
     pub fn new(settings: Settings, seed: u64, now: Now) -> Switchboard {
         let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
+        let mut ua = UserAgent::new(
+            settings.timers,
+            Factory::new(settings.sip_addr, settings.user_agent.clone()),
+            registrar_policy(&settings),
+            accounts(&settings),
+            seed,
+            now.mono,
+        );
+        ua.set_rate_limits(settings.limits.rates, trunk_sources(&settings));
         Switchboard {
-            ua: UserAgent::new(
-                settings.timers,
-                Factory::new(settings.sip_addr, settings.user_agent.clone()),
-                registrar_policy(&settings),
-                accounts(&settings),
-                seed,
-                now.mono,
-            ),
-            acd: Acd::new(AcdConfig::from_queue(&settings.queue), &ids),
+            ua,
+            acd: Acd::new(acd_config(&settings), &ids),
             calls: HashMap::new(),
             settings,
             actions: VecDeque::new(),
@@ -288,6 +292,8 @@ impl Switchboard {
     pub fn reload(&mut self, settings: Settings, now: Now) {
         let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
         self.ua.set_accounts(accounts(&settings), now.mono);
+        self.ua
+            .set_rate_limits(settings.limits.rates, trunk_sources(&settings));
         self.acd.set_operators(&ids, now.mono);
         let keep = (self.settings.sip_addr, self.settings.media_ip);
         self.settings = Settings {
@@ -314,7 +320,11 @@ impl Switchboard {
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() {
+            self.actions.release_spare();
+        }
+        action
     }
 
     pub fn is_draining(&self) -> bool {
@@ -346,10 +356,15 @@ impl Switchboard {
     /// What has been counted since start: calls by outcome, rings by result, SIP traffic.
     pub fn counters(&self) -> counters::Counters {
         let sip = self.ua.counters();
+        let mut limited = self.counters.limited.clone();
+        for (limit, n) in &sip.rate_limited {
+            *limited.entry(limit).or_insert(0) += n;
+        }
         counters::Counters {
             requests_in: sip.requests_in.clone(),
             responses_in: sip.responses_in.clone(),
             responses_out: sip.responses_out.clone(),
+            limited,
             ..self.counters.clone()
         }
     }
@@ -410,6 +425,7 @@ impl Switchboard {
             }
             self.stats.calls_ended += 1;
         }
+        self.calls.release_spare();
     }
 
     fn new_ref(&mut self) -> CallRef {
@@ -431,6 +447,20 @@ enum Shutdown {
     Grace { until: Instant },
     /// Calls in progress were ended; their BYEs have until `until`.
     Ending { until: Instant },
+}
+
+/// The queue's rules: `[queue]` and `limits.max_waiting`.
+fn acd_config(settings: &Settings) -> AcdConfig {
+    AcdConfig {
+        max_waiting: settings.limits.max_waiting as usize,
+        ..AcdConfig::from_queue(&settings.queue)
+    }
+}
+
+/// Trunk sources get the trunk's INVITE rate (the UA core does not know the trunk).
+fn trunk_sources(settings: &Settings) -> crate::sip::ua::TrustedSources {
+    let trunk = settings.trunk.clone();
+    Box::new(move |ip| trunk.allows(ip))
 }
 
 /// The registrar's accounts from the configured operators.

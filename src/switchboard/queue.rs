@@ -122,6 +122,11 @@ impl Queue {
         self.waiters.is_empty()
     }
 
+    /// Callers waiting.
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
     fn index(&self, call: CallRef) -> Option<usize> {
         self.waiters.iter().position(|w| w.call == call)
     }

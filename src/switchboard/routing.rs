@@ -106,6 +106,17 @@ impl Switchboard {
                     )
                 });
             }
+            AcdAction::QueueFull { call } => {
+                self.counters.count_limit("max_waiting");
+                self.with_call(call, now, |c, ctx| {
+                    c.farewell(
+                        ctx,
+                        PromptKind::Overflow,
+                        Outcome::Overflow,
+                        EndReason::QueueFull,
+                    )
+                });
+            }
             AcdAction::NoOperators { call } => {
                 self.with_call(call, now, |c, ctx| {
                     c.farewell(

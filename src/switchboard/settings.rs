@@ -4,7 +4,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::calendar::BusinessCalendar;
-use crate::config::{CodecName, Config, OperatorConfig, OperatorSecret, QueueConfig, TrunkConfig};
+use crate::config::{
+    CodecName, Config, LimitsConfig, OperatorConfig, OperatorSecret, QueueConfig, TrunkConfig,
+};
 use crate::media::Codec;
 use crate::sip::digest::Algorithm;
 use crate::sip::registrar::{Account, AccountSecret};
@@ -33,6 +35,8 @@ pub struct Settings {
     pub digest_algorithms: Vec<Algorithm>,
     /// RFC 4028 session timers: our minimum and the longest interval we grant.
     pub session_timer: SessionTimerPolicy,
+    /// How much the line takes: calls, waiting callers, per-source rates.
+    pub limits: LimitsConfig,
     /// Password-guessing limits on operators' logins.
     pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
 }
@@ -67,6 +71,7 @@ impl Settings {
             realm: config.sip.realm.clone(),
             digest_algorithms: config.sip.digest_algorithms.clone(),
             session_timer: SessionTimerPolicy::default(),
+            limits: config.limits.clone(),
             auth_guard: config.sip.auth_guard.clone(),
         }
     }

@@ -43,16 +43,22 @@ impl TestServer {
     /// Start a server with `extra` TOML appended to a base config (trunk 127.0.0.1 only,
     /// numbers 792112 and +78112792112, the repository's prompts).
     pub async fn start(extra: &str) -> TestServer {
-        Self::start_on(extra, None).await
+        Self::start_on(extra, None, &[]).await
+    }
+
+    /// As [`TestServer::start`], with `HOTLINE_…` overrides (keys of the base config's own
+    /// sections, which `extra` cannot open again).
+    pub async fn start_with_env(extra: &str, env: &[(&str, &str)]) -> TestServer {
+        Self::start_on(extra, None, env).await
     }
 
     /// As [`TestServer::start`], with the call register in the database at `db_url`
     /// (`postgres://…`) instead of a SQLite file in the temporary directory.
     pub async fn start_with_db(extra: &str, db_url: &str) -> TestServer {
-        Self::start_on(extra, Some(db_url)).await
+        Self::start_on(extra, Some(db_url), &[]).await
     }
 
-    async fn start_on(extra: &str, db_url: Option<&str>) -> TestServer {
+    async fn start_on(extra: &str, db_url: Option<&str>, env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap())
             .await
@@ -94,7 +100,11 @@ url = "{db_url}"
         );
         let file = dir.path().join("hotline.toml");
         std::fs::write(&file, &toml).unwrap();
-        let config = Config::load(&file, &[]).unwrap_or_else(|e| panic!("test config: {e}"));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::load(&file, &env).unwrap_or_else(|e| panic!("test config: {e}"));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(hotline::server::serve(config, sockets, shutdown.clone()));
         let store = Store::open(&db_url, 2).await.expect("open store");

@@ -90,7 +90,7 @@ impl Engine {
                 }
             },
             Err(e) => {
-                tracing::error!(error = %e, "cannot bind an RTP port");
+                self.no_rtp_port(&e);
                 None
             }
         };
@@ -111,12 +111,21 @@ impl Engine {
                 Some(port)
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot bind an RTP port");
+                self.no_rtp_port(&e);
                 None
             }
         };
         self.sb
             .handle_media_ready(call, Leg::Operator, port, self.clock.now());
+    }
+
+    /// The pool is exhausted (or the OS refuses): each call gets its 503 or failed ring,
+    /// but the log gets one line per interval, with how many calls it hit.
+    fn no_rtp_port(&mut self, e: &std::io::Error) {
+        self.metrics.rtp_port_failures += 1;
+        if let Some(n) = self.quiet.no_rtp_port.hit(self.clock.mono()) {
+            tracing::error!(error = %e, in_use = self.pool.in_use(), failures = n, "cannot bind an RTP port");
+        }
     }
 
     pub(super) fn media_order(&mut self, call: CallRef, order: MediaOrder) {

@@ -398,11 +398,7 @@ mod tests {
         }
     }
 
-    fn track(
-        dir: &tempfile::TempDir,
-        disk: &Disk,
-        t0: Instant,
-    ) -> (Track<Disk>, FrameSender) {
+    fn track(dir: &tempfile::TempDir, disk: &Disk, t0: Instant) -> (Track<Disk>, FrameSender) {
         let wav_path = dir.path().join("A.wav");
         let marker = files::marker_of(&wav_path);
         std::fs::write(&marker, b"").unwrap();
@@ -492,7 +488,9 @@ mod tests {
         let mut buf = Vec::new();
         assert!(track.pump(t0 + Duration::from_secs(1), 100, &mut buf));
         track.synced(&Err(io::Error::from_raw_os_error(5))); // EIO
-        let failure = track.finish(t0 + Duration::from_secs(1), &mut buf).unwrap_err();
+        let failure = track
+            .finish(t0 + Duration::from_secs(1), &mut buf)
+            .unwrap_err();
         assert_eq!(failure.stage, Stage::Sync);
     }
 

@@ -53,7 +53,7 @@ use self::server_invite::ServerInvite;
 use self::server_non_invite::ServerNonInvite;
 use self::timer::{TimerQueue, TimerTable};
 use self::util::{cseq, request_bytes, response_bytes, TopVia};
-use crate::sip::Peer;
+use crate::sip::{Peer, Spare};
 
 pub use self::event::{TxError, TxEvent, TxStats};
 pub use self::timer::{Timer, TimerConfig};
@@ -364,6 +364,14 @@ impl TransactionLayer {
         self.out.stats
     }
 
+    /// Forget a server transaction the TU will not answer through the layer: a request
+    /// refused statelessly or dropped under a flood, which must leave no state behind.
+    /// Nothing is sent and no `Terminated` is reported; its queued timers go stale.
+    pub fn discard(&mut self, key: &TxKey) {
+        self.txs.server_invite.remove(key);
+        self.txs.server_non_invite.remove(key);
+    }
+
     /// Live transactions (all four kinds, including the layer's own CANCELs).
     pub fn len(&self) -> usize {
         self.txs.len()
@@ -530,5 +538,13 @@ impl TransactionLayer {
         let txs = &self.txs;
         self.timers
             .prune(|key, timer, at| txs.deadline(key, timer) == Some(at));
+        self.timers.release_spare();
+        let t = &mut self.txs;
+        t.server_invite.release_spare();
+        t.server_non_invite.release_spare();
+        t.client_invite.release_spare();
+        t.client_non_invite.release_spare();
+        self.acks.release_spare();
+        self.ack_of.release_spare();
     }
 }

@@ -219,6 +219,11 @@ impl TimerQueue {
         }
     }
 
+    /// After a flood the heap empties but keeps its size: give it back.
+    pub(crate) fn release_spare(&mut self) {
+        crate::sip::Spare::release_spare(&mut self.heap);
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()

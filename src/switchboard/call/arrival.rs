@@ -114,7 +114,9 @@ impl Call {
         if self.state != State::Admitted {
             return;
         }
-        tracing::error!("no RTP port available");
+        // The runtime logs the exhausted pool once per interval with a count; under a flood
+        // a line per call would bury everything else. The row says `no_media_port`.
+        tracing::debug!("no RTP port available");
         let c = &self.caller;
         let resp =
             ctx.ua
