@@ -4,7 +4,7 @@
 //!
 //! Run loop: [`Recorder::start`] creates `root/YYYY/MM/DD/<id>.wav` and its marker, and
 //! hands the file to one of a few writer threads (see `writer` for why threads). The media
-//! task offers [`RecordFrame`]s to the returned bounded ring (about 1.5 s), so it never
+//! task offers [`RecordFrame`]s to the returned bounded ring (about 1 s), so it never
 //! waits on disk; the writer takes them every tick (250 ms), aligns them (the sans-IO
 //! `media::stereo` core), writes, and rewrites the header every second, after which one
 //! `syncfs` makes all of that thread's checkpointed recordings durable together.
@@ -74,15 +74,15 @@ pub struct RecorderConfig {
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        // Two legs at one frame per 20 ms, for 1.5 s: six ticks of a writer thread, so a
-        // disk that stalls a thread for over a second costs no audio.
-        let queued = 2 * (Duration::from_millis(1_500).as_millis() / FRAME_DURATION.as_millis());
+        // Two legs at one frame per 20 ms, for 1 s: four ticks of a writer thread, so a
+        // disk that stalls a thread for most of a second costs no audio (20 KB a call).
+        let queued = 2 * (Duration::from_millis(1_000).as_millis() / FRAME_DURATION.as_millis());
         RecorderConfig {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
             // Four wake-ups a second per thread; each writes about 8 KB per recording.
             write_every: Duration::from_millis(250),
             sync_every: Duration::from_secs(1),
-            queue_frames: usize::try_from(queued).unwrap_or(150),
+            queue_frames: usize::try_from(queued).unwrap_or(100),
             time_zone: TimeZone::UTC,
             aligner: AlignerConfig::default(),
             clock: Arc::new(|| crate::runtime::clock::Clock::system().mono()),
