@@ -287,11 +287,7 @@ struct CallMedia {
 }
 
 impl CallMedia {
-    async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<MediaCommand>,
-        closed: Arc<AtomicBool>,
-    ) {
+    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
         let mut outbuf = [0u8; RECV_BUF];
         let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);

@@ -132,12 +132,14 @@ fn to_socket_addr(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
             // SAFETY: the family says the storage holds a sockaddr_in.
             let v4: &libc::sockaddr_in = unsafe { &*(a as *const _ as *const libc::sockaddr_in) };
             let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(v4.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(v4.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
-            let v6: &libc::sockaddr_in6 =
-                unsafe { &*(a as *const _ as *const libc::sockaddr_in6) };
+            let v6: &libc::sockaddr_in6 = unsafe { &*(a as *const _ as *const libc::sockaddr_in6) };
             let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
             Some(SocketAddr::V6(SocketAddrV6::new(
                 ip,
@@ -178,7 +180,10 @@ mod tests {
         // Readiness was cleared by the short read: the socket is not reported ready until
         // something new arrives, and then it is.
         let quiet = tokio::time::timeout(std::time::Duration::from_millis(50), rx.readable()).await;
-        assert!(quiet.is_err(), "no readiness left over after a drained queue");
+        assert!(
+            quiet.is_err(),
+            "no readiness left over after a drained queue"
+        );
         tx.send_to(b"late", to).unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(2), rx.readable())
             .await
