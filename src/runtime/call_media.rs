@@ -35,7 +35,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
@@ -45,9 +44,11 @@ use crate::runtime::clock::Clock;
 use crate::switchboard::CallRef;
 
 mod batch_recv;
+mod handle;
 mod leg;
 mod record;
 
+pub use self::handle::{CallMediaHandle, CommandError};
 use self::leg::{add_stats, readable, send, LegIo};
 use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
@@ -135,57 +136,6 @@ pub struct CallMediaStats {
     pub send_dropped: u64,
     /// Frames dropped because the recorder's queue was full or closed.
     pub record_dropped: u64,
-}
-
-/// Why a command did not reach the task.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum CommandError {
-    /// The task's command queue is full; the engine never waits on it.
-    #[error("media task command queue is full")]
-    Full,
-    /// The task has ended.
-    #[error("media task has ended")]
-    Closed,
-}
-
-/// The engine's side of a call's media task. Dropping it ends the task (after `Closed`).
-#[derive(Debug)]
-pub struct CallMediaHandle {
-    commands: mpsc::Sender<MediaCommand>,
-    /// Set to end the task. A flag rather than a cancellation token the task would have to
-    /// poll on every wake-up (a token takes a lock each time): the task reads it after each
-    /// wake-up, and `close` wakes it with a command.
-    closed: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl CallMediaHandle {
-    /// Queues a command without waiting.
-    pub fn command(&self, command: MediaCommand) -> Result<(), CommandError> {
-        self.commands.try_send(command).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => CommandError::Full,
-            mpsc::error::TrySendError::Closed(_) => CommandError::Closed,
-        })
-    }
-
-    /// Ends the task: it stops at once, drops its sockets and reports `Closed`.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        // A full queue wakes the task anyway, and it reads the flag then.
-        let _ = self.commands.try_send(MediaCommand::Close);
-    }
-
-    /// Whether the task has ended.
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-
-    /// Waits for the task to end (after `close`, or by itself).
-    pub async fn join(self) {
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "call media task failed");
-        }
-    }
 }
 
 /// Starts the media task of `call` on `runtime`, sending to the caller as `caller_stream`
