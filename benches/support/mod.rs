@@ -8,6 +8,10 @@ numbers = ["792112"]
 allow = ["127.0.0.1/32"]
 [hours]
 days = []
+[limits]
+# A bench offers calls as fast as it can, all at one instant of simulated time.
+max_calls = 100000
+trunk_invite_rate = 0
 "#;
 
 pub fn invite(n: u32) -> Vec<u8> {
