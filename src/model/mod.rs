@@ -9,6 +9,7 @@
 pub mod call_id;
 pub mod live;
 mod outcome;
+pub mod quality;
 mod record;
 mod time;
 mod writes;
