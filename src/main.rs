@@ -57,8 +57,11 @@ enum UserCommand {
         /// The login name (letters, digits, `.`, `_`, `-`).
         name: String,
         /// What the user may do.
-        #[arg(long, value_parser = ["qa", "supervisor", "admin"])]
+        #[arg(long, value_parser = ["operator", "qa", "supervisor", "admin"])]
         role: String,
+        /// For `--role operator`: the operator id (`[[operators]] id`) the user is.
+        #[arg(long)]
+        operator: Option<String>,
     },
 }
 
@@ -118,8 +121,13 @@ fn main() -> ExitCode {
             }
         },
         Command::User {
-            command: UserCommand::Add { name, role },
-        } => report(add_user(&config, &name, &role)),
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    operator,
+                },
+        } => report(add_user(&config, &name, &role, operator.as_deref())),
         Command::Dev {
             command: DevCommand::Seed { calls, days, seed },
         } => report(dev_seed(config, calls, days, seed).map(|()| true)),
@@ -153,9 +161,19 @@ fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `user add`: whether the user was added (false: refused, and why was printed).
-fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<bool> {
+fn add_user(
+    config: &Config,
+    name: &str,
+    role: &str,
+    operator: Option<&str>,
+) -> anyhow::Result<bool> {
     use std::io::BufRead;
     let role = hotline::store::Role::parse(role).context("unknown role")?;
+    let is_operator = role == hotline::store::Role::Operator;
+    if is_operator != operator.is_some() {
+        eprintln!("hotline: --operator ID goes with --role operator, and only with it");
+        return Ok(false);
+    }
     let mut password = String::new();
     std::io::stdin()
         .lock()
@@ -172,7 +190,10 @@ fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<bool> {
             .await
             .context("opening the call register")?;
         let now = hotline::model::format_time(jiff::Timestamp::now());
-        let added = store.add_user(name, &phc, role, &now).await?;
+        let added = match operator {
+            Some(id) => store.add_operator_user(name, &phc, id, &now).await?,
+            None => store.add_user(name, &phc, role, &now).await?,
+        };
         store.close().await;
         if added {
             println!("user {name} added ({})", role.as_str());

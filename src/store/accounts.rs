@@ -27,6 +27,7 @@ fn principal(row: &impl Columns) -> Result<Principal, sqlx::Error> {
     Ok(Principal {
         username: row.text("username")?,
         role: role_of(row, "role")?,
+        operator_id: row.opt_text("operator_id")?,
     })
 }
 
@@ -36,10 +37,12 @@ fn user_record(row: &impl Columns) -> Result<UserRecord, sqlx::Error> {
         role: role_of(row, "role")?,
         password_hash: row.text("password_hash")?,
         created_at: row.text("created_at")?,
+        operator_id: row.opt_text("operator_id")?,
     })
 }
 
-const SELECT_USERS: &str = "SELECT username, password_hash, role, created_at FROM users";
+const SELECT_USERS: &str =
+    "SELECT username, password_hash, role, created_at, operator_id FROM users";
 
 pub(super) async fn add_user<DB: Db>(
     pool: &Pool<DB>,
@@ -57,6 +60,32 @@ pub(super) async fn add_user<DB: Db>(
             password_hash.into(),
             role.as_str().into(),
             now.into(),
+        ],
+    );
+    q.push(" ON CONFLICT (username) DO NOTHING");
+    Ok(execute(pool, &mut q).await? == 1)
+}
+
+/// Adds a console user of role `operator` who is operator `operator_id`; `Ok(false)` if
+/// the name is taken.
+pub(super) async fn add_operator_user<DB: Db>(
+    pool: &Pool<DB>,
+    username: &str,
+    password_hash: &str,
+    operator_id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let mut q = QueryBuilder::new(
+        "INSERT INTO users (username, password_hash, role, created_at, operator_id) VALUES ",
+    );
+    push_tuple(
+        &mut q,
+        [
+            username.into(),
+            password_hash.into(),
+            "operator".into(),
+            now.into(),
+            operator_id.into(),
         ],
     );
     q.push(" ON CONFLICT (username) DO NOTHING");
@@ -118,7 +147,9 @@ pub(super) async fn touch_session<DB: Db>(
         .arg(idle_cutoff)
         .push(
             " RETURNING username, \
-             (SELECT role FROM users WHERE users.username = sessions.username) AS role",
+             (SELECT role FROM users WHERE users.username = sessions.username) AS role, \
+             (SELECT operator_id FROM users WHERE users.username = sessions.username) \
+             AS operator_id",
         );
     let row = fetch_optional(pool, &mut q).await?;
     row.as_ref().map(principal).transpose().map_err(database)
@@ -159,7 +190,7 @@ pub(super) async fn token_principal<DB: Db>(
     token_sha256: &str,
 ) -> Result<Option<Principal>, StoreError> {
     let mut q = QueryBuilder::new(
-        "SELECT u.username, u.role FROM api_tokens t JOIN users u ON u.username = t.username \
+        "SELECT u.username, u.role, u.operator_id FROM api_tokens t JOIN users u ON u.username = t.username \
          WHERE t.token_sha256 = ",
     );
     q.arg(token_sha256);

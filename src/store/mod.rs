@@ -50,6 +50,8 @@ mod batch;
 mod dialect;
 mod postgres;
 mod qa;
+mod quality;
+mod quality_records;
 mod records;
 mod register;
 mod search;
@@ -57,6 +59,9 @@ pub mod seed;
 mod sqlite;
 mod stats;
 
+pub use quality_records::{
+    EvaluationFilter, EvaluationRecord, FlagRecord, FormRecord, NewEvaluation, QueueEntry,
+};
 pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,

@@ -31,6 +31,18 @@ impl Store {
         on_pool!(self, pool => accounts::add_user(pool, username, password_hash, role, now))
     }
 
+    /// Adds a console user of role `operator` linked to operator `operator_id` (who then
+    /// sees only that operator's calls); `Ok(false)` if the name is taken.
+    pub async fn add_operator_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        operator_id: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => accounts::add_operator_user(pool, username, password_hash, operator_id, now))
+    }
+
     pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         on_pool!(self, pool => accounts::user(pool, username))
     }

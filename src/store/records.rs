@@ -7,6 +7,9 @@
 /// What a user may do. Each role includes the rights of the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// An operator: sees only their own calls, recordings and evaluations, and answers
+    /// their evaluations (acknowledge or dispute). Linked to an operator id.
+    Operator,
     /// Quality assurance: searches calls, listens to recordings, sets topics, reads stats.
     Qa,
     /// Also watches the live board and pauses or resumes operators.
@@ -18,6 +21,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Operator => "operator",
             Role::Qa => "qa",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
@@ -26,6 +30,7 @@ impl Role {
 
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
+            "operator" => Role::Operator,
             "qa" => Role::Qa,
             "supervisor" => Role::Supervisor,
             "admin" => Role::Admin,
@@ -42,6 +47,8 @@ pub struct UserRecord {
     /// argon2id PHC string.
     pub password_hash: String,
     pub created_at: String,
+    /// The operator an `operator` user is (`None` for every other role).
+    pub operator_id: Option<String>,
 }
 
 /// Who a session or a token acts for.
@@ -49,6 +56,8 @@ pub struct UserRecord {
 pub struct Principal {
     pub username: String,
     pub role: Role,
+    /// The operator an `operator` user is (`None` for every other role).
+    pub operator_id: Option<String>,
 }
 
 /// One audit row.

@@ -142,13 +142,15 @@ pub async fn principal(ctx: &WebContext, headers: &HeaderMap) -> Result<Principa
 
 /// Role levels usable as const parameters of [`Auth`].
 pub mod level {
-    pub const QA: u8 = 0;
-    pub const SUPERVISOR: u8 = 1;
-    pub const ADMIN: u8 = 2;
+    pub const OPERATOR: u8 = 0;
+    pub const QA: u8 = 1;
+    pub const SUPERVISOR: u8 = 2;
+    pub const ADMIN: u8 = 3;
 }
 
 fn role_level(role: Role) -> u8 {
     match role {
+        Role::Operator => level::OPERATOR,
         Role::Qa => level::QA,
         Role::Supervisor => level::SUPERVISOR,
         Role::Admin => level::ADMIN,

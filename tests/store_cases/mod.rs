@@ -14,11 +14,13 @@ use jiff::Timestamp;
 
 mod batches;
 mod events;
+mod quality;
 mod rows;
 mod throughput;
 mod writer;
 pub use batches::*;
 pub use events::*;
+pub use quality::*;
 pub use rows::*;
 pub use throughput::*;
 pub use writer::*;
@@ -61,7 +63,11 @@ macro_rules! store_cases {
             calls_with_recordings_lists_what_verify_checks,
             a_call_s_updates_in_one_batch_apply_as_if_one_by_one,
             call_events_are_kept_once_and_read_in_time_order,
-            writer_retries_through_an_outage_without_losing_writes
+            writer_retries_through_an_outage_without_losing_writes,
+            forms_get_a_new_version_once_evaluated,
+            evaluations_are_listed_filtered_and_answered_once,
+            flags_are_kept_once_per_kind,
+            operator_users_carry_their_operator_id
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn writer_under_load_loses_and_duplicates_nothing() {

@@ -54,7 +54,7 @@ pub async fn users(
         .users()
         .await?
         .into_iter()
-        .map(|u| json!({ "username": u.username, "role": u.role.as_str(), "created_at": u.created_at }))
+        .map(|u| json!({ "username": u.username, "role": u.role.as_str(), "created_at": u.created_at, "operator_id": u.operator_id }))
         .collect();
     Ok(Json(Value::Array(users)))
 }
@@ -84,6 +84,9 @@ struct NewUser {
     username: String,
     password: String,
     role: String,
+    /// For role `operator`: the operator id the user is.
+    #[serde(default)]
+    operator: Option<String>,
 }
 
 pub async fn add_user(
@@ -94,14 +97,28 @@ pub async fn add_user(
 ) -> Result<Response, ApiError> {
     let new: NewUser = json_body(&body)?;
     check_new_user(&new.username, &new.password)?;
-    let role =
-        Role::parse(&new.role).ok_or_else(|| ApiError::bad("role", "qa, supervisor or admin"))?;
+    let role = Role::parse(&new.role)
+        .ok_or_else(|| ApiError::bad("role", "operator, qa, supervisor or admin"))?;
+    let operator = match (role, new.operator.as_deref()) {
+        (Role::Operator, Some(id)) if is_operator_id(id) => Some(id.to_owned()),
+        (Role::Operator, _) => return Err(ApiError::bad("operator", "an operator id is needed")),
+        (_, None) => None,
+        (_, Some(_)) => return Err(ApiError::bad("operator", "only for role operator")),
+    };
     let password = new.password;
     let phc = tokio::task::spawn_blocking(move || credentials::hash_password(&password))
         .await
         .map_err(|e| ApiError::Io(std::io::Error::other(e)))??;
     let now = format_time(jiff::Timestamp::now());
-    if !ctx.store.add_user(&new.username, &phc, role, &now).await? {
+    let added = match &operator {
+        Some(id) => {
+            ctx.store
+                .add_operator_user(&new.username, &phc, id, &now)
+                .await?
+        }
+        None => ctx.store.add_user(&new.username, &phc, role, &now).await?,
+    };
+    if !added {
         return Err(ApiError::Refused(format!("user `{}` exists", new.username)));
     }
     ctx.store
@@ -114,7 +131,8 @@ pub async fn add_user(
             detail: Some(format!("user={} role={}", new.username, role.as_str())),
         })
         .await?;
-    let body = Json(json!({ "username": new.username, "role": role.as_str() }));
+    let body =
+        Json(json!({ "username": new.username, "role": role.as_str(), "operator_id": operator }));
     Ok((StatusCode::CREATED, body).into_response())
 }
 
@@ -182,4 +200,13 @@ mod tests {
         assert!(e.to_string().contains("`password`"), "{e}");
         assert!(check_new_user("anna", "long enough").is_ok());
     }
+}
+
+/// Whether an operator id is plausible (what `[[operators]] id` accepts: a SIP user name).
+pub fn is_operator_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }

@@ -153,6 +153,10 @@ pub async fn logout(
     Ok(response)
 }
 
-pub async fn me(Auth(who): Auth<{ level::QA }>) -> Json<serde_json::Value> {
-    Json(json!({ "username": who.username, "role": who.role.as_str() }))
+pub async fn me(Auth(who): Auth<{ level::OPERATOR }>) -> Json<serde_json::Value> {
+    Json(json!({
+        "username": who.username,
+        "role": who.role.as_str(),
+        "operator_id": who.operator_id,
+    }))
 }
