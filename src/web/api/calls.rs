@@ -101,11 +101,15 @@ fn filter(params: &Params, ctx: &WebContext) -> Result<CallFilter, ApiError> {
 }
 
 pub async fn list(
-    Auth(_): Auth<{ level::QA }>,
+    Auth(who): Auth<{ level::OPERATOR }>,
     State(ctx): State<WebContext>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = filter(&Params::new(query), &ctx)?;
+    let mut filter = filter(&Params::new(query), &ctx)?;
+    // An operator's search is of their own calls, whatever it asks for.
+    if let Some(own) = super::scope::own_operator(&who)? {
+        filter.operator = Some(own.to_owned());
+    }
     let (calls, total) = ctx.store.search_calls(&filter).await?;
     Ok(Json(json!({
         "calls": calls.iter().map(call_json).collect::<Vec<_>>(),
@@ -122,11 +126,11 @@ pub async fn find(ctx: &WebContext, id: &str) -> Result<CallRecord, ApiError> {
 }
 
 pub async fn one(
-    Auth(_): Auth<{ level::QA }>,
+    Auth(who): Auth<{ level::OPERATOR }>,
     State(ctx): State<WebContext>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let call = find(&ctx, &id).await?;
+    let call = super::scope::visible(&who, find(&ctx, &id).await?)?;
     let rings = ctx.store.rings(&call.id).await?;
     let events = ctx.store.call_events(&call.id).await?;
     let mut body = call_json(&call);

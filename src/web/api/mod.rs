@@ -7,10 +7,15 @@
 pub mod admin;
 pub mod calls;
 pub mod error;
+pub mod evaluations;
+pub mod flags;
+pub mod forms;
 pub mod live;
 pub mod openapi;
 pub mod params;
+pub mod quality_reports;
 pub mod recording;
+pub mod scope;
 pub mod session;
 pub mod stats;
 pub mod timeline;
@@ -47,6 +52,25 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route("/api/audit", get(admin::audit))
         .route("/api/users", get(admin::users).post(admin::add_user))
         .route("/api/tokens", post(admin::add_token))
+        .route("/api/forms", get(forms::list).post(forms::create))
+        .route("/api/forms/{id}", get(forms::one).put(forms::update))
+        .route("/api/calls/{id}/evaluations", post(evaluations::create))
+        .route("/api/evaluations", get(evaluations::list))
+        .route("/api/evaluations/{id}", get(evaluations::one))
+        .route("/api/evaluations/{id}/response", post(evaluations::respond))
+        .route(
+            "/api/evaluations/{id}/resolution",
+            post(evaluations::resolve),
+        )
+        .route(
+            "/api/calls/{id}/flags",
+            get(flags::list).post(flags::create),
+        )
+        .route("/api/reports/quality", get(quality_reports::get))
+        .route(
+            "/api/reports/quality/calibration",
+            get(quality_reports::calibration_report),
+        )
         .route("/api/openapi.json", get(openapi::get))
         .route("/api", get(not_found))
         .route(

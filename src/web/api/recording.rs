@@ -94,7 +94,7 @@ pub fn resolve(root: &FsPath, stored: &str) -> Option<PathBuf> {
 }
 
 pub async fn get(
-    Auth(who): Auth<{ level::QA }>,
+    Auth(who): Auth<{ level::OPERATOR }>,
     State(ctx): State<WebContext>,
     remote: Remote,
     Path(id): Path<String>,
@@ -103,7 +103,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let params = Params::new(query);
     let download = matches!(params.get("download"), Some("1" | "true"));
-    let call = find(&ctx, &id).await?;
+    let call = super::scope::visible(&who, find(&ctx, &id).await?)?;
     let stored = call
         .recording_path
         .as_deref()

@@ -130,7 +130,7 @@ pub async fn login(
 }
 
 pub async fn logout(
-    Auth(who): Auth<{ level::QA }>,
+    Auth(who): Auth<{ level::OPERATOR }>,
     State(ctx): State<WebContext>,
     remote: Remote,
     headers: HeaderMap,
