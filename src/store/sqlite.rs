@@ -21,6 +21,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 /// writer notices a wedged database and starts logging its retries.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often opening the register runs the migrator before giving up (see `open`).
+const MIGRATE_TRIES: u32 = 3;
+
 /// SQLite's primary result code for every kind of constraint failure (CHECK, NOT NULL,
 /// UNIQUE, a trigger's `RAISE(ABORT)`...); extended codes keep it in their low byte.
 const SQLITE_CONSTRAINT: i32 = 19;
@@ -54,9 +57,18 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Connect { source })?;
-    if let Err(source) = MIGRATOR.run(&pool).await {
-        pool.close().await;
-        return Err(StoreError::Migrate { source });
+    // Two processes opening one new file at once (the server starting while `hotline user
+    // add` runs) both try the pending migrations: SQLite has no migration lock, so the
+    // loser's transaction fails on tables the winner just made, and is rolled back whole.
+    // Running the migrator again then finds them applied; a real error fails every try.
+    let mut tries = 0;
+    while let Err(source) = MIGRATOR.run(&pool).await {
+        tries += 1;
+        if tries == MIGRATE_TRIES {
+            pool.close().await;
+            return Err(StoreError::Migrate { source });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(pool)
 }
