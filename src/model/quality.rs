@@ -14,6 +14,7 @@
 //! scoring a validated form never divides by zero.
 
 mod report;
+pub mod sampling;
 #[cfg(test)]
 mod tests;
 
