@@ -14,6 +14,7 @@
 mod build;
 mod error;
 mod limits;
+mod quality;
 mod reader;
 mod schema;
 mod security;
@@ -63,6 +64,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
+    /// `[quality]`: the sampling rules of the "to grade" list.
+    pub quality: crate::model::quality::sampling::SamplingRules,
     /// `[log]`: logging.
     pub log: LogConfig,
     /// The file the configuration came from, or [`EMBEDDED_ORIGIN`].

@@ -502,3 +502,67 @@ async fn a_qa_person_flags_a_call_by_hand() {
     .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn sampling_fills_the_to_grade_list_and_grading_empties_it() {
+    let api = Api::start().await;
+    let ids = insert(api.store(), &known_rows()).await;
+    let qa = api.login("qa").await;
+    let r = send(
+        &api,
+        Method::POST,
+        &format!("/api/calls/{}/flags", ids[0]),
+        &qa,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Default rules: every flagged call, the first 10 calls of each operator, ...
+    let period = json!({"from": "2026-11-20", "to": "2026-11-30"});
+    let r = send(
+        &api,
+        Method::POST,
+        "/api/grading/sample",
+        &qa,
+        period.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["added"], 4, "the four answered calls A, B, E, H");
+    let q = api.get_json("/api/grading/queue", &qa).await;
+    let entries = q["queue"].as_array().unwrap();
+    let rule_of = |id: &str| {
+        entries
+            .iter()
+            .find(|e| e["call_id"] == id)
+            .map(|e| e["rule"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(rule_of(&ids[0]).as_deref(), Some("flagged"));
+    assert_eq!(rule_of(&ids[1]).as_deref(), Some("first_calls"));
+    assert_eq!(rule_of(&ids[2]), None, "not answered");
+    let a = entries
+        .iter()
+        .find(|e| e["call_id"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(a["operator_name"], "Operator 101");
+
+    // Grading a listed call takes it off; running again adds nothing new.
+    let form = create_form(&api, &qa).await;
+    grade(&api, &qa, &ids[0], form, PERFECT).await;
+    let q = api.get_json("/api/grading/queue", &qa).await;
+    assert_eq!(q["queue"].as_array().unwrap().len(), 3);
+    let r = send(&api, Method::POST, "/api/grading/sample", &qa, period).await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["added"], 0);
+
+    add_operator_user(&api, "olga", "101").await;
+    let olga = api.login("olga").await;
+    let r = api
+        .req(Method::GET, "/api/grading/queue", Some(&olga))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

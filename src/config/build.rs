@@ -54,6 +54,7 @@ pub(super) fn build(
     let http = super::security::http(&mut r, &root);
     let limits = super::limits::limits(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
+    let quality = super::quality::quality(&mut r, &root);
     let log = log(&mut r, &root);
 
     match hours {
@@ -70,6 +71,7 @@ pub(super) fn build(
             http,
             limits,
             shutdown,
+            quality,
             log,
             source: file.to_path_buf(),
         }),

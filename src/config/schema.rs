@@ -126,6 +126,16 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("shutdown", &[("grace", Text)]),
     (
+        "quality",
+        &[
+            ("sample_random_per_week", Toml),
+            ("sample_longer_than", Text),
+            ("sample_first_calls", Toml),
+            ("sample_flagged", Toml),
+            ("graders", Toml),
+        ],
+    ),
+    (
         "log",
         &[("format", Text), ("level", Text), ("show_numbers", Toml)],
     ),

@@ -342,7 +342,31 @@ async fn queue<DB: Db>(
     })
 }
 
+async fn first_answered<DB: Db>(
+    pool: &Pool<DB>,
+    operator_id: &str,
+    n: u32,
+) -> Result<Vec<String>, StoreError> {
+    let mut q =
+        QueryBuilder::new("SELECT id FROM calls WHERE outcome = 'answered' AND operator_id = ");
+    q.arg(operator_id)
+        .push(" ORDER BY received_at, id LIMIT ")
+        .arg(i64::from(n));
+    let rows = fetch_all(pool, &mut q).await?;
+    read_all(&rows, |r| r.text("id"))
+}
+
 impl Store {
+    /// The ids of an operator's first `n` answered calls, oldest first (the sampling rule
+    /// "first calls of a new operator").
+    pub async fn first_answered_calls(
+        &self,
+        operator_id: &str,
+        n: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, pool => first_answered(pool, operator_id, n))
+    }
+
     /// Stores a new form (version 1); its id.
     pub async fn add_form(
         &self,

@@ -74,6 +74,8 @@ pub async fn serve(
     ctx: WebContext,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // The sampling rules' daily run lives as long as the HTTP side that lists its picks.
+    tokio::spawn(api::grading::daily(ctx.clone(), shutdown.clone()));
     let app = app(ctx, shutdown.clone());
     axum::serve(
         listener,

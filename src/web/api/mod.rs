@@ -10,6 +10,7 @@ pub mod error;
 pub mod evaluations;
 pub mod flags;
 pub mod forms;
+pub mod grading;
 pub mod live;
 pub mod openapi;
 pub mod params;
@@ -67,6 +68,8 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
             get(flags::list).post(flags::create),
         )
         .route("/api/reports/quality", get(quality_reports::get))
+        .route("/api/grading/queue", get(grading::queue))
+        .route("/api/grading/sample", post(grading::sample))
         .route(
             "/api/reports/quality/calibration",
             get(quality_reports::calibration_report),
