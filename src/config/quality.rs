@@ -34,3 +34,34 @@ pub(super) fn quality(r: &mut Reader<'_>, root: &Table) -> SamplingRules {
         graders,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    #[test]
+    fn sampling_rules_have_defaults_and_name_bad_keys() {
+        let c = Config::from_toml("", Path::new("test.toml"), &[]).expect("defaults");
+        assert_eq!(c.quality.random_per_week, 5);
+        assert_eq!(c.quality.longer_than_ms, 15 * 60_000);
+        assert_eq!((c.quality.first_calls, c.quality.flagged), (10, true));
+        let c = Config::from_toml(
+            "[quality]\nsample_longer_than = \"0s\"\ngraders = [\"anna\", \"boris\"]\n",
+            Path::new("test.toml"),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(c.quality.longer_than_ms, 0);
+        assert_eq!(c.quality.graders, ["anna", "boris"]);
+        let e = Config::from_toml(
+            "[quality]\nsample_random_per_week = -1\n",
+            Path::new("test.toml"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("quality.sample_random_per_week"), "{e}");
+    }
+}
