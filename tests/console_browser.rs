@@ -59,6 +59,39 @@ fn add_user(config: &Path, name: &str, role: &str, password: &str) {
 
 /// A stereo 8 kHz 16-bit WAV as the recorder writes them: the caller (left) says something
 /// for the first second, the operator (right) for the second one, then both are quiet.
+/// `hotline user add NAME --role operator --operator ID`, the password on standard input.
+fn add_operator_user(config: &Path, name: &str, operator: &str, password: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .arg("--config")
+        .arg(config)
+        .args([
+            "user",
+            "add",
+            name,
+            "--role",
+            "operator",
+            "--operator",
+            operator,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hotline binary runs");
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes());
+    let out = child.wait_with_output().expect("user add finishes");
+    assert!(
+        out.status.success(),
+        "user add {name}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn write_recording(path: &Path) -> (u64, String) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("recording dir");
     let spec = hound::WavSpec {
@@ -221,6 +254,7 @@ async fn console_in_a_browser_against_a_real_server() {
     let (call_id, caller) = seed_calls(&server).await;
     add_user(&config, "chief", "supervisor", "Chief-pass-1");
     add_user(&config, "anna", "qa", "Anna-pass-1");
+    add_operator_user(&config, "ivanova", OPERATOR, "Ivanova-pass-1");
     let _operator = SippOperator::start(
         server.addr,
         OPERATOR,
@@ -239,41 +273,46 @@ async fn console_in_a_browser_against_a_real_server() {
         .unwrap_or_else(|_| repo.join("target"));
     let shots = target.join("console-screenshots");
 
-    let child = tokio::process::Command::new("node")
-        .args(["--test", "--test-reporter=spec", "console.test.mjs"])
-        .current_dir(&browser_dir)
-        .env("HOTLINE_URL", format!("http://{}", server.http))
-        .env("HOTLINE_SUPERVISOR", "chief")
-        .env("HOTLINE_SUPERVISOR_PASSWORD", "Chief-pass-1")
-        .env("HOTLINE_QA", "anna")
-        .env("HOTLINE_QA_PASSWORD", "Anna-pass-1")
-        .env("HOTLINE_CALL_ID", &call_id)
-        .env("HOTLINE_CALLER", &caller)
-        .env("HOTLINE_SEARCH", "1612")
-        .env("HOTLINE_SEARCH_MATCHES", "2")
-        .env("HOTLINE_RECORDING_SECONDS", RECORDING_SECONDS.to_string())
-        .env("HOTLINE_HOLD", "0:01–0:02")
-        .env("HOTLINE_OPERATOR", OPERATOR)
-        .env("HOTLINE_STATS_FROM", from.to_string())
-        .env("HOTLINE_STATS_TO", today.to_string())
-        .env("HOTLINE_STATS_CALLS", "3")
-        .env("CHROMIUM", chromium())
-        .env("SCREENSHOTS", &shots)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let out = tokio::time::timeout(Duration::from_secs(240), child.wait_with_output())
-        .await
-        .expect("the browser test finishes within 4 minutes")
-        .expect("node ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}\nscreenshots: {}", shots.display());
-    assert!(
-        out.status.success(),
-        "browser test failed:\n{stdout}\n{stderr}"
-    );
+    // The console's pages first, then grading (which adds an evaluation to the register).
+    for file in ["console.test.mjs", "quality.test.mjs"] {
+        let child = tokio::process::Command::new("node")
+            .args(["--test", "--test-reporter=spec", file])
+            .current_dir(&browser_dir)
+            .env("HOTLINE_URL", format!("http://{}", server.http))
+            .env("HOTLINE_SUPERVISOR", "chief")
+            .env("HOTLINE_SUPERVISOR_PASSWORD", "Chief-pass-1")
+            .env("HOTLINE_QA", "anna")
+            .env("HOTLINE_QA_PASSWORD", "Anna-pass-1")
+            .env("HOTLINE_CALL_ID", &call_id)
+            .env("HOTLINE_CALLER", &caller)
+            .env("HOTLINE_SEARCH", "1612")
+            .env("HOTLINE_SEARCH_MATCHES", "2")
+            .env("HOTLINE_RECORDING_SECONDS", RECORDING_SECONDS.to_string())
+            .env("HOTLINE_HOLD", "0:01–0:02")
+            .env("HOTLINE_OPERATOR", OPERATOR)
+            .env("HOTLINE_STATS_FROM", from.to_string())
+            .env("HOTLINE_STATS_TO", today.to_string())
+            .env("HOTLINE_STATS_CALLS", "3")
+            .env("HOTLINE_OPERATOR_USER", "ivanova")
+            .env("HOTLINE_OPERATOR_PASSWORD", "Ivanova-pass-1")
+            .env("CHROMIUM", chromium())
+            .env("SCREENSHOTS", &shots)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs");
+        let out = tokio::time::timeout(Duration::from_secs(240), child.wait_with_output())
+            .await
+            .expect("the browser test finishes within 4 minutes")
+            .expect("node ran");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        println!("{stdout}\n{stderr}\nscreenshots: {}", shots.display());
+        assert!(
+            out.status.success(),
+            "browser test {file} failed:\n{stdout}\n{stderr}"
+        );
+    }
     server.stop().await;
 }

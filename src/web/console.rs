@@ -60,6 +60,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("live.js", JS),
     asset!("stats.js", JS),
     asset!("charts.js", JS),
+    asset!("grading.js", JS),
+    asset!("quality.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.

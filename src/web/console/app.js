@@ -10,8 +10,9 @@ import { renderCalls } from './calls.js';
 import { renderCall } from './call.js';
 import { renderLive } from './live.js';
 import { renderStats } from './stats.js';
+import { renderForms, renderMine, renderQueue, renderReports } from './quality.js';
 
-const RANK = { qa: 1, supervisor: 2, admin: 3 };
+const RANK = { operator: 0, qa: 1, supervisor: 2, admin: 3 };
 
 /** Does `user` have at least `role`? */
 export function atLeast(user, role) {
@@ -19,10 +20,14 @@ export function atLeast(user, role) {
 }
 
 const ROUTES = {
-  calls: { title: 'Звонки', role: 'qa', render: renderCalls, nav: true },
-  call: { title: 'Звонок', role: 'qa', render: renderCall },
+  calls: { title: 'Звонки', role: 'operator', render: renderCalls, nav: true },
+  call: { title: 'Звонок', role: 'operator', render: renderCall },
   live: { title: 'Сейчас на линии', role: 'supervisor', render: renderLive, nav: true },
   stats: { title: 'Статистика', role: 'qa', render: renderStats, nav: true },
+  grade: { title: 'Оценить', role: 'qa', render: renderQueue, nav: true },
+  quality: { title: 'Качество', role: 'qa', render: renderReports, nav: true },
+  forms: { title: 'Формы', role: 'qa', render: renderForms, nav: true },
+  mine: { title: 'Мои оценки', role: 'operator', only: 'operator', render: renderMine, nav: true },
 };
 
 const state = { user: null, cleanup: null };
@@ -60,7 +65,7 @@ function renderHeader() {
   document.getElementById('who-role').textContent = ROLES[state.user.role] || state.user.role;
   const current = parseHash().name;
   mount(document.getElementById('nav'), Object.entries(ROUTES)
-    .filter(([, r]) => r.nav && atLeast(state.user, r.role))
+    .filter(([, r]) => r.nav && atLeast(state.user, r.role) && (!r.only || state.user.role === r.only))
     .map(([name, r]) => h('a', {
       href: `#/${name}`,
       class: name === current || (current === 'call' && name === 'calls') ? 'active' : null,
@@ -78,7 +83,7 @@ async function route() {
     return;
   }
   if (name === 'login' || !ROUTES[name]) {
-    navigate(atLeast(state.user, 'qa') ? 'calls' : 'login');
+    navigate(atLeast(state.user, 'operator') ? 'calls' : 'login');
     return;
   }
   const r = ROUTES[name];

@@ -8,8 +8,9 @@ import {
   EVENTS, HANGUP_BY, OUTCOMES, RING_RESULTS, TOPICS, dateTime, duration, label, size, time,
 } from './format.js';
 import { createPlayer } from './player.js';
+import { renderGrading } from './grading.js';
 
-export function renderCall(root, { id }) {
+export function renderCall(root, { id, user }) {
   let alive = true;
   let player = null;
   mount(root, h('p', { class: 'muted' }, 'Загрузка…'));
@@ -20,6 +21,9 @@ export function renderCall(root, { id }) {
       player = createPlayer(call);
       root.querySelector('#recording').append(player.element);
     }
+    const quality = h('section', { class: 'card', id: 'quality' });
+    root.append(quality);
+    renderGrading(quality, call, player, user);
   }).catch((e) => alive && mount(root, h('h1', {}, 'Звонок'), errorBox(e.message), back()));
   return () => {
     alive = false;

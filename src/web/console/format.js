@@ -33,7 +33,7 @@ export const OUTCOMES = {
   in_progress: 'Идёт',
 };
 
-export const ROLES = { qa: 'контроль качества', supervisor: 'руководитель', admin: 'администратор' };
+export const ROLES = { operator: 'оператор', qa: 'контроль качества', supervisor: 'руководитель', admin: 'администратор' };
 
 export const OPERATOR_STATES = {
   offline: 'Не в сети',
