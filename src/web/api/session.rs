@@ -154,9 +154,10 @@ pub async fn logout(
 }
 
 pub async fn me(Auth(who): Auth<{ level::OPERATOR }>) -> Json<serde_json::Value> {
-    Json(json!({
-        "username": who.username,
-        "role": who.role.as_str(),
-        "operator_id": who.operator_id,
-    }))
+    let mut me = json!({ "username": who.username, "role": who.role.as_str() });
+    // Only an operator is someone on the line; other roles keep their two fields.
+    if let Some(id) = who.operator_id {
+        me["operator_id"] = json!(id);
+    }
+    Json(me)
 }
