@@ -13,6 +13,7 @@ pub mod forms;
 pub mod grading;
 pub mod live;
 pub mod openapi;
+pub mod openapi_quality;
 pub mod params;
 pub mod quality_reports;
 pub mod recording;

@@ -311,7 +311,8 @@ pub fn document() -> Value {
             "post": op("Add a user", Some("admin"), vec![],
                 Some(json_body(json!({ "type": "object", "required": ["username", "password", "role"], "properties": {
                     "username": { "type": "string" }, "password": { "type": "string", "minLength": 8 },
-                    "role": { "type": "string", "enum": ["qa", "supervisor", "admin"] } } }))),
+                    "role": { "type": "string", "enum": ["operator", "qa", "supervisor", "admin"] },
+                    "operator": { "type": "string", "description": "role operator: the operator id" } } }))),
                 responses(vec![("201", json_response("Created", schema_ref("Me"))), ("400", error("Bad parameter")),
                     ("409", error("The name is taken"))])) },
         "/api/tokens": { "post": op("Make an API token for a user (shown once)", Some("admin"), vec![],
@@ -325,6 +326,10 @@ pub fn document() -> Value {
             responses(vec![("200", json!({ "description": "`ok`", "content": { "text/plain": { "schema": { "type": "string" } } } }))])) },
     });
     let mut paths = paths;
+    paths
+        .as_object_mut()
+        .expect("an object")
+        .extend(super::openapi_quality::paths());
     // Every changing request passes the same-origin door first (`web/same_origin.rs`).
     for ops in paths.as_object_mut().expect("an object").values_mut() {
         for (method, o) in ops.as_object_mut().expect("an object") {
@@ -366,8 +371,12 @@ mod tests {
     fn every_route_is_described() {
         let doc = document();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), PATHS.len());
-        for (path, methods) in PATHS {
+        let every: Vec<_> = PATHS
+            .iter()
+            .chain(super::super::openapi_quality::PATHS)
+            .collect();
+        assert_eq!(paths.len(), every.len());
+        for (path, methods) in every {
             for m in *methods {
                 assert!(paths[*path][*m].is_object(), "{m} {path}");
             }
