@@ -180,6 +180,15 @@ pub async fn add_token(
     Ok((StatusCode::CREATED, Json(json!({ "token": token }))).into_response())
 }
 
+/// Whether an operator id is plausible (what `[[operators]] id` accepts: a SIP user name).
+pub fn is_operator_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,13 +209,4 @@ mod tests {
         assert!(e.to_string().contains("`password`"), "{e}");
         assert!(check_new_user("anna", "long enough").is_ok());
     }
-}
-
-/// Whether an operator id is plausible (what `[[operators]] id` accepts: a SIP user name).
-pub fn is_operator_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
