@@ -128,3 +128,62 @@ async fn strict_tables_keep_text_out_of_integer_columns() {
         .expect_err("STRICT");
     assert!(err.as_database_error().is_some());
 }
+
+/// Migration 0007 rebuilds `users` (its role CHECK takes `operator`) together with the
+/// tables that reference it: users, their sessions and API tokens made before it survive.
+#[tokio::test]
+async fn the_quality_migration_keeps_users_sessions_and_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = url_in(dir.path());
+    let mut old = sqlx::migrate::Migrator::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"),
+    )
+    .await
+    .expect("migrations readable");
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version < 7)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    old.run(&mut conn).await.expect("migrations 1-6");
+    for sql in [
+        "INSERT INTO users VALUES ('anna', 'phc', 'qa', '2026-11-24T10:00:00.000Z')",
+        "INSERT INTO sessions VALUES ('s1', 'anna', '2026-11-24T10:00:00.000Z', '2026-11-24T10:00:00.000Z')",
+        "INSERT INTO api_tokens VALUES ('t1', 'script', 'anna', '2026-11-24T10:00:00.000Z')",
+    ] {
+        conn.execute(sql).await.expect(sql);
+    }
+    conn.close().await.ok();
+
+    let store = Store::open(&url, 1).await.expect("migrates to 0007");
+    let who = store
+        .token_principal("t1")
+        .await
+        .unwrap()
+        .expect("token kept");
+    assert_eq!((who.username.as_str(), who.operator_id), ("anna", None));
+    let session = store
+        .touch_session("s1", "2026-11-24T10:01:00.000Z", "2026-11-24T00:00:00.000Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        session.map(|p| p.username).as_deref(),
+        Some("anna"),
+        "session kept"
+    );
+    // The foreign keys still hold: a session for nobody is refused.
+    let refused = store
+        .create_session(
+            "s2",
+            "nobody",
+            "2026-11-24T10:02:00.000Z",
+            "2026-11-24T00:00:00.000Z",
+        )
+        .await;
+    assert!(refused.is_err());
+}
