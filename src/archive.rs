@@ -43,6 +43,7 @@ const DURATION_TOLERANCE_MS: i64 = 20;
 /// Files checked at once: hashing is disk-bound, a few readers keep the disk busy.
 const CHECK_THREADS: usize = 4;
 
+pub mod analyse;
 mod repair;
 
 pub use repair::{repair, Fix, RepairOutcome};

@@ -14,6 +14,7 @@
 mod build;
 mod error;
 mod limits;
+mod quality;
 mod reader;
 mod schema;
 mod security;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
+pub use quality::QualityConfig;
 pub use values::{CodecName, IpNet, PortRange};
 
 use crate::calendar::BusinessCalendar;
@@ -65,6 +67,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
+    /// `[quality]`: the audio analysis of recordings and its flags.
+    pub quality: QualityConfig,
     /// The file the configuration came from, or [`EMBEDDED_ORIGIN`].
     pub source: PathBuf,
 }

@@ -55,6 +55,7 @@ pub(super) fn build(
     let limits = super::limits::limits(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
+    let quality = super::quality::quality(&mut r, &root);
 
     match hours {
         Some(hours) if r.errors.is_empty() => Ok(Config {
@@ -71,6 +72,7 @@ pub(super) fn build(
             limits,
             shutdown,
             log,
+            quality,
             source: file.to_path_buf(),
         }),
         _ => Err(ConfigErrors(r.errors)),

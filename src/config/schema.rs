@@ -126,6 +126,17 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("shutdown", &[("grace", Text)]),
     (
+        "quality",
+        &[
+            ("analyse", Toml),
+            ("vad_threshold", Text),
+            ("vad_hangover", Text),
+            ("dead_air_flag", Text),
+            ("overtalk_flag", Text),
+            ("operator_silent_flag", Toml),
+        ],
+    ),
+    (
         "log",
         &[("format", Text), ("level", Text), ("show_numbers", Toml)],
     ),

@@ -46,6 +46,7 @@ macro_rules! on_pool {
 
 mod accounts;
 mod apply;
+mod audio;
 mod batch;
 mod dialect;
 mod postgres;
@@ -57,6 +58,7 @@ pub mod seed;
 mod sqlite;
 mod stats;
 
+pub use audio::{AudioFilter, AudioRecord};
 pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,

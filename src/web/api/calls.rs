@@ -95,6 +95,7 @@ fn filter(params: &Params, ctx: &WebContext) -> Result<CallFilter, ApiError> {
         outcome,
         topic,
         min_talk_ms,
+        audio: super::audio::audio_filter(params)?,
         limit,
         offset,
     })
@@ -144,6 +145,7 @@ pub async fn one(
     body["events"] = Value::Array(timeline::events_json(&events));
     body["holds"] = Value::Array(timeline::holds(&events, call.ended_at.as_deref()));
     body["timeline"] = Value::Array(timeline::timeline(&call, &events));
+    body["audio"] = super::audio::audio_json(ctx.store.audio(&call.id).await?.as_ref());
     Ok(Json(body))
 }
 

@@ -5,6 +5,7 @@
 //! with it. Unknown `/api/...` paths answer a JSON 404.
 
 pub mod admin;
+pub mod audio;
 pub mod calls;
 pub mod error;
 pub mod live;
