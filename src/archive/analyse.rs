@@ -222,3 +222,68 @@ pub fn audio_record(
         flags: kinds.iter().map(|k| (*k).to_owned()).collect(),
     }
 }
+
+/// Which calls `hotline recordings analyse` takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// This call.
+    One(String),
+    /// Every call with a finished recording on disk (after an upgrade of the analysis).
+    All,
+    /// Calls with a finished recording not analysed yet.
+    Pending,
+}
+
+/// Analyses the selected calls one by one, printing a line for each through `say`;
+/// returns (analysed, failed).
+pub async fn analyse_selected(
+    store: &Store,
+    root: &Path,
+    quality: &QualityConfig,
+    selection: Selection,
+    mut say: impl FnMut(String),
+) -> Result<(u64, u64), AnalyseError> {
+    let calls = match selection {
+        Selection::One(id) => match store.call(&id).await? {
+            Some(call) => vec![call],
+            None => {
+                say(format!("{id}: no such call"));
+                return Ok((0, 1));
+            }
+        },
+        Selection::All => store
+            .calls_with_recordings()
+            .await?
+            .into_iter()
+            .filter(|c| c.recording_path.is_some() && c.recording_sha256.is_some())
+            .collect(),
+        Selection::Pending => store.calls_to_analyse(u32::MAX).await?,
+    };
+    let (mut done, mut failed) = (0, 0);
+    for call in &calls {
+        match analyse_call(store, root, call, quality).await {
+            Ok(a) => {
+                done += 1;
+                say(format!(
+                    "{}: caller {} ms, operator {} ms, overtalk {} ms, dead air {} ms (longest {} ms){}",
+                    call.id,
+                    a.caller_speech_ms,
+                    a.operator_speech_ms,
+                    a.overtalk_ms,
+                    a.silence_ms,
+                    a.longest_silence_ms,
+                    if a.flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; flagged {}", a.flags.join(", "))
+                    }
+                ));
+            }
+            Err(e) => {
+                failed += 1;
+                say(format!("{}: {e}", call.id));
+            }
+        }
+    }
+    Ok((done, failed))
+}
