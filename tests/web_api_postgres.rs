@@ -8,6 +8,8 @@
 //! Needs a server: `sudo bash scripts/install-deps.sh`, or `HOTLINE_TEST_PG_URL` pointing
 //! at one where the role may create databases. Without one these tests fail, loudly.
 
+#[path = "web_api/audio.rs"]
+mod audio;
 #[path = "web_api/auth.rs"]
 mod auth;
 #[path = "web_api/cli.rs"]

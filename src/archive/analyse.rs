@@ -133,7 +133,9 @@ pub async fn run_worker(
                         return;
                     }
                     match analyse_call(&store, &root, call, &quality).await {
-                        Ok(a) => tracing::debug!(call_id = %call.id, flags = ?a.flags, "recording analysed"),
+                        Ok(a) => {
+                            tracing::debug!(call_id = %call.id, flags = ?a.flags, "recording analysed")
+                        }
                         Err(e) => {
                             tracing::warn!(call_id = %call.id, error = %e, "recording not analysed");
                             failed.insert(call.id.clone());
@@ -157,7 +159,9 @@ pub fn hold_spans(call: &CallRecord, events: &[EventRecord]) -> Vec<Span> {
         return Vec::new();
     };
     let offset = |at: &str| {
-        parse(at).map_or(0, |t| (t.as_millisecond() - start.as_millisecond()).max(0) as u64)
+        parse(at).map_or(0, |t| {
+            (t.as_millisecond() - start.as_millisecond()).max(0) as u64
+        })
     };
     let mut spans = Vec::new();
     for side in ["caller", "operator"] {

@@ -126,6 +126,10 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("shutdown", &[("grace", Text)]),
     (
+        "log",
+        &[("format", Text), ("level", Text), ("show_numbers", Toml)],
+    ),
+    (
         "quality",
         &[
             ("analyse", Toml),
@@ -135,10 +139,6 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("overtalk_flag", Text),
             ("operator_silent_flag", Toml),
         ],
-    ),
-    (
-        "log",
-        &[("format", Text), ("level", Text), ("show_numbers", Toml)],
     ),
 ];
 

@@ -120,9 +120,7 @@ fn audio_record(row: &impl Columns) -> Result<AudioRecord, sqlx::Error> {
 
 async fn save<DB: Db>(pool: &Pool<DB>, a: &AudioRecord) -> Result<bool, StoreError> {
     let mut q = QueryBuilder::new(format!("INSERT INTO call_audio ({AUDIO_COLUMNS}) VALUES ("));
-    q.arg(&a.call_id)
-        .push(", ")
-        .arg(&a.analysed_at);
+    q.arg(&a.call_id).push(", ").arg(&a.analysed_at);
     for v in [
         a.duration_ms,
         a.caller_speech_ms,
@@ -162,7 +160,9 @@ async fn save<DB: Db>(pool: &Pool<DB>, a: &AudioRecord) -> Result<bool, StoreErr
 }
 
 async fn audio<DB: Db>(pool: &Pool<DB>, call_id: &str) -> Result<Option<AudioRecord>, StoreError> {
-    let mut q = QueryBuilder::new(format!("SELECT {AUDIO_COLUMNS} FROM call_audio WHERE call_id = "));
+    let mut q = QueryBuilder::new(format!(
+        "SELECT {AUDIO_COLUMNS} FROM call_audio WHERE call_id = "
+    ));
     q.arg(call_id);
     let row = fetch_optional(pool, &mut q).await?;
     row.as_ref().map(audio_record).transpose().map_err(database)
@@ -195,7 +195,11 @@ impl Store {
     /// The flags the audio analysis raised for a call (`long_dead_air`, `heavy_overtalk`,
     /// `operator_silent`); empty if none or not analysed yet.
     pub async fn audio_flags_for(&self, call_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.audio(call_id).await?.map(|a| a.flags).unwrap_or_default())
+        Ok(self
+            .audio(call_id)
+            .await?
+            .map(|a| a.flags)
+            .unwrap_or_default())
     }
 
     /// Up to `limit` calls with a finished recording still on disk and no audio metrics,
