@@ -8,6 +8,7 @@ import {
   EVENTS, HANGUP_BY, OUTCOMES, RING_RESULTS, TOPICS, dateTime, duration, label, size, time,
 } from './format.js';
 import { createPlayer } from './player.js';
+import { audioSection } from './audio.js';
 
 export function renderCall(root, { id }) {
   let alive = true;
@@ -66,6 +67,7 @@ function page(call) {
       call.recording_url
         ? h('p', { class: 'muted' }, `Длительность ${duration(call.recording_ms)}, ${size(call.recording_bytes)}. Слева — абонент, справа — оператор.`)
         : h('p', { class: 'muted' }, call.recording_error ? `Записи нет: ${call.recording_error}` : 'Записи нет: разговор с оператором не состоялся.')),
+    audioSection(call),
   ];
 }
 
