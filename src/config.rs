@@ -15,6 +15,7 @@ mod build;
 mod error;
 mod limits;
 mod quality;
+mod retention;
 mod reader;
 mod schema;
 mod security;
@@ -217,6 +218,11 @@ pub struct PromptsConfig {
 pub struct RecordingsConfig {
     /// Root of `YYYY/MM/DD/<call id>.wav`, relative to the working directory if relative.
     pub dir: PathBuf,
+    /// Days a recording is kept after its call; 0: forever.
+    pub retention_days: u32,
+    /// Days by the call's outcome (`answered = 1095`), instead of `retention_days`; 0:
+    /// forever.
+    pub retention_by_outcome: std::collections::BTreeMap<String, u32>,
 }
 
 /// `[database]`.

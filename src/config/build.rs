@@ -463,6 +463,8 @@ fn recordings(r: &mut Reader<'_>, root: &Table) -> RecordingsConfig {
     let s = section(r, root, "recordings");
     RecordingsConfig {
         dir: r.parsed(&s, "dir", PathBuf::from("recordings"), non_empty_path),
+        retention_days: r.integer(&s, "retention_days", 0, 0, 36_500),
+        retention_by_outcome: super::retention::by_outcome(r, root),
     }
 }
 

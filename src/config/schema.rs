@@ -87,7 +87,14 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("recording_notice", Text),
         ],
     ),
-    ("recordings", &[("dir", Text)]),
+    (
+        "recordings",
+        &[
+            ("dir", Text),
+            ("retention_days", Toml),
+            ("retention_by_outcome", Toml),
+        ],
+    ),
     (
         "database",
         &[("url", Text), ("max_connections", Toml), ("spool", Text)],
