@@ -45,6 +45,7 @@ const CHECK_THREADS: usize = 4;
 
 pub mod analyse;
 mod repair;
+pub mod retention;
 
 pub use repair::{repair, Fix, RepairOutcome};
 

@@ -101,6 +101,14 @@ enum RecordingsCommand {
         /// The call to measure.
         call_id: Option<String>,
     },
+    /// Destroy the recordings that have outlived `recordings.retention_days` (or their
+    /// outcome's `retention_by_outcome`), except calls under legal hold: the register row
+    /// stays with `recording_purged_at`, and each destruction is written to the audit log.
+    Purge {
+        /// List what would be destroyed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -300,6 +308,33 @@ fn recordings(config: &Config, command: RecordingsCommand) -> anyhow::Result<boo
                     .context("analysing recordings")?;
                 println!("{done} analysed, {failed} failed");
                 Ok(failed == 0)
+            }
+            RecordingsCommand::Purge { dry_run } => {
+                let done = hotline::archive::retention::purge(
+                    &store,
+                    root,
+                    &config.recordings,
+                    jiff::Timestamp::now(),
+                    dry_run,
+                )
+                .await
+                .context("purging recordings")?;
+                let verb = if dry_run {
+                    "would destroy"
+                } else {
+                    "destroyed"
+                };
+                for p in &done {
+                    println!(
+                        "{verb} {} (call {}, sha256 {}, {})",
+                        p.file,
+                        p.call_id,
+                        p.sha256.as_deref().unwrap_or("missing"),
+                        p.rule
+                    );
+                }
+                println!("{} recording(s) {verb}", done.len());
+                Ok(true)
             }
         }
     })

@@ -49,6 +49,13 @@ pub async fn serve_with_reload(
             shutdown.clone(),
         ))
     });
+    // Expired recordings destroyed once a day (when a retention rule is set).
+    let purge = tokio::spawn(crate::archive::retention::run_daily(
+        line.store().clone(),
+        line.config().recordings.dir.clone(),
+        line.config().recordings.clone(),
+        shutdown.clone(),
+    ));
     let companions = async move {
         if let Some(web) = web {
             let _ = web.await;
@@ -56,6 +63,7 @@ pub async fn serve_with_reload(
         if let Some(analysis) = analysis {
             let _ = analysis.await;
         }
+        let _ = purge.await;
     };
     line.run(shutdown, reload, companions).await;
     Ok(())

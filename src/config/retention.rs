@@ -21,7 +21,10 @@ pub(super) fn by_outcome(r: &mut Reader<'_>, root: &Table) -> BTreeMap<String, u
     };
     let key = "recordings.retention_by_outcome";
     let Value::Table(table) = value else {
-        r.invalid(key, "expected a table of outcome = days, e.g. { answered = 1095 }");
+        r.invalid(
+            key,
+            "expected a table of outcome = days, e.g. { answered = 1095 }",
+        );
         return out;
     };
     for (outcome, days) in table {
@@ -34,7 +37,10 @@ pub(super) fn by_outcome(r: &mut Reader<'_>, root: &Table) -> BTreeMap<String, u
             Value::Integer(n) if (0..=MAX_DAYS).contains(n) => {
                 out.insert(outcome.clone(), *n as u32);
             }
-            _ => r.invalid(&item, format!("expected a number of days from 0 to {MAX_DAYS}")),
+            _ => r.invalid(
+                &item,
+                format!("expected a number of days from 0 to {MAX_DAYS}"),
+            ),
         }
     }
     out

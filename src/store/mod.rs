@@ -53,6 +53,7 @@ mod postgres;
 mod qa;
 mod records;
 mod register;
+mod retention;
 mod search;
 pub mod seed;
 mod sqlite;
@@ -63,6 +64,7 @@ pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,
 };
+pub use retention::LegalHold;
 
 use std::path::PathBuf;
 
