@@ -18,6 +18,8 @@ mod live;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/retention.rs"]
+mod retention;
 
 pub use harness::*;
 

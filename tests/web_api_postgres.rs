@@ -24,6 +24,8 @@ mod pg_support;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/retention.rs"]
+mod retention;
 
 pub use harness::*;
 use pg_support::FreshDb;

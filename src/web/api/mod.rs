@@ -12,6 +12,7 @@ pub mod live;
 pub mod openapi;
 pub mod params;
 pub mod recording;
+pub mod retention;
 pub mod session;
 pub mod stats;
 pub mod timeline;
@@ -48,6 +49,10 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route("/api/audit", get(admin::audit))
         .route("/api/users", get(admin::users).post(admin::add_user))
         .route("/api/tokens", post(admin::add_token))
+        .route(
+            "/api/calls/{id}/legal-hold",
+            put(retention::set).delete(retention::clear),
+        )
         .route("/api/openapi.json", get(openapi::get))
         .route("/api", get(not_found))
         .route(
