@@ -61,6 +61,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("stats.js", JS),
     asset!("charts.js", JS),
     asset!("audio.js", JS),
+    asset!("retention.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.
