@@ -173,3 +173,62 @@ async fn expired_recordings_are_destroyed_audited_and_held_ones_kept() {
     assert_eq!(ids(&done), [calls[1].clone()]);
     api.server.stop().await;
 }
+
+/// `hotline recordings purge --dry-run` lists what the rules would destroy and destroys
+/// nothing; `hotline recordings analyse CALL_ID` measures one recording and prints it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_dry_run_and_analyse_from_the_command_line() {
+    let api = Api::start().await;
+    let calls = insert(api.store(), &known_rows()).await;
+    // A second of digital silence on both sides, as a valid recording.
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36u32 + 32_000).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 2, 0]);
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&32_000u32.to_le_bytes());
+    wav.extend_from_slice(&[4, 0, 16, 0]);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&32_000u32.to_le_bytes());
+    wav.resize(44 + 32_000, 0);
+    let file = place(&api, &calls[2], &wav).await;
+    let config = api.server.dir.path().join("hotline.toml");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("HOTLINE_RECORDINGS__RETENTION_DAYS", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+
+    let (ok, text) = run(&["recordings", "purge", "--dry-run"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("would destroy 2026/11/24/{}.wav", calls[2])),
+        "{text}"
+    );
+    assert!(text.contains("recordings.retention_days = 1"), "{text}");
+    assert!(file.exists(), "a dry run deletes nothing");
+    assert_eq!(
+        api.store().recording_purged_at(&calls[2]).await.unwrap(),
+        None
+    );
+
+    let (ok, text) = run(&["recordings", "analyse", &calls[2]]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("caller 0 ms, operator 0 ms, overtalk 0 ms, dead air 1000 ms"),
+        "{text}"
+    );
+    assert!(text.contains("flagged operator_silent"), "{text}");
+    let audio = api.store().audio(&calls[2]).await.unwrap().expect("stored");
+    assert_eq!(audio.silence_ms, 1000);
+    api.server.stop().await;
+}
