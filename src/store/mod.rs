@@ -277,7 +277,8 @@ impl Store {
 
     /// Every call that should have a recording or names one, oldest first: answered
     /// (`outcome = answered`), connected to an operator (so also interrupted calls that
-    /// were talking), or with a `recording_path` or `recording_error`. What
+    /// were talking), or with a `recording_path` or `recording_error`; except recordings
+    /// destroyed under the retention rules (`recording_purged_at`). What
     /// `recordings verify` checks the recordings tree against.
     pub async fn calls_with_recordings(&self) -> Result<Vec<CallRecord>, StoreError> {
         on_pool!(self, pool => register::calls_with_recordings(pool))

@@ -91,6 +91,11 @@ async fn expired_recordings_are_destroyed_audited_and_held_ones_kept() {
         Some(format!("2026/11/24/{}.wav", calls[2]))
     );
     let sha = format!("{:x}", Sha256::digest(&files[2].1));
+    let checked = store.calls_with_recordings().await.unwrap();
+    assert!(
+        checked.iter().all(|c| c.id != calls[2]),
+        "recordings verify no longer expects a destroyed recording"
+    );
     assert_eq!(done[0].sha256.as_deref(), Some(sha.as_str()));
 
     // A legal hold: admins only, audited.
