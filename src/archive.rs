@@ -43,7 +43,9 @@ const DURATION_TOLERANCE_MS: i64 = 20;
 /// Files checked at once: hashing is disk-bound, a few readers keep the disk busy.
 const CHECK_THREADS: usize = 4;
 
+pub mod analyse;
 mod repair;
+pub mod retention;
 
 pub use repair::{repair, Fix, RepairOutcome};
 

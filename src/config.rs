@@ -16,6 +16,7 @@ mod error;
 mod limits;
 mod quality;
 mod reader;
+mod retention;
 mod schema;
 mod security;
 mod values;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
+pub use quality::QualityConfig;
 pub use values::{CodecName, IpNet, PortRange};
 
 use crate::calendar::BusinessCalendar;
@@ -64,10 +66,11 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
-    /// `[quality]`: the sampling rules of the "to grade" list.
-    pub quality: crate::model::quality::sampling::SamplingRules,
     /// `[log]`: logging.
     pub log: LogConfig,
+    /// `[quality]`: the audio analysis of recordings, its flags, and the sampling rules
+    /// of the "to grade" list.
+    pub quality: QualityConfig,
     /// The file the configuration came from, or [`EMBEDDED_ORIGIN`].
     pub source: PathBuf,
 }
@@ -216,6 +219,11 @@ pub struct PromptsConfig {
 pub struct RecordingsConfig {
     /// Root of `YYYY/MM/DD/<call id>.wav`, relative to the working directory if relative.
     pub dir: PathBuf,
+    /// Days a recording is kept after its call; 0: forever.
+    pub retention_days: u32,
+    /// Days by the call's outcome (`answered = 1095`), instead of `retention_days`; 0:
+    /// forever.
+    pub retention_by_outcome: std::collections::BTreeMap<String, u32>,
 }
 
 /// `[database]`.

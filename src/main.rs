@@ -94,6 +94,24 @@ enum RecordingsCommand {
     /// duration, size and SHA-256 from it (a finished recording's old facts are kept in its
     /// recording error). Prints each change and what is left; exits non-zero if anything is.
     Repair,
+    /// Measure recordings (speech per side, overtalk, dead air, levels, flags) and store the
+    /// figures: one call, `--all` (again, e.g. after an upgrade), or by default those not
+    /// measured yet. Exits non-zero if any could not be analysed.
+    Analyse {
+        /// Every call with a recording, measured again.
+        #[arg(long, conflicts_with = "call_id")]
+        all: bool,
+        /// The call to measure.
+        call_id: Option<String>,
+    },
+    /// Destroy the recordings that have outlived `recordings.retention_days` (or their
+    /// outcome's `retention_by_outcome`), except calls under legal hold: the register row
+    /// stays with `recording_purged_at`, and each destruction is written to the audit log.
+    Purge {
+        /// List what would be destroyed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -295,6 +313,49 @@ fn recordings(config: &Config, command: RecordingsCommand) -> anyhow::Result<boo
                     .context("repairing recordings")?;
                 println!("{outcome}");
                 Ok(outcome.left.is_clean())
+            }
+            RecordingsCommand::Analyse { all, call_id } => {
+                use hotline::archive::analyse::{analyse_selected, Selection};
+                let selection = match (all, call_id) {
+                    (_, Some(id)) => Selection::One(id),
+                    (true, None) => Selection::All,
+                    (false, None) => Selection::Pending,
+                };
+                let (done, failed) =
+                    analyse_selected(&store, root, &config.quality, selection, |line| {
+                        println!("{line}")
+                    })
+                    .await
+                    .context("analysing recordings")?;
+                println!("{done} analysed, {failed} failed");
+                Ok(failed == 0)
+            }
+            RecordingsCommand::Purge { dry_run } => {
+                let done = hotline::archive::retention::purge(
+                    &store,
+                    root,
+                    &config.recordings,
+                    jiff::Timestamp::now(),
+                    dry_run,
+                )
+                .await
+                .context("purging recordings")?;
+                let verb = if dry_run {
+                    "would destroy"
+                } else {
+                    "destroyed"
+                };
+                for p in &done {
+                    println!(
+                        "{verb} {} (call {}, sha256 {}, {})",
+                        p.file,
+                        p.call_id,
+                        p.sha256.as_deref().unwrap_or("missing"),
+                        p.rule
+                    );
+                }
+                println!("{} recording(s) {verb}", done.len());
+                Ok(true)
             }
         }
     })

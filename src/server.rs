@@ -40,10 +40,30 @@ pub async fn serve_with_reload(
         tracing::info!(http = ?listener.local_addr().ok(), "QA console and API serving");
         tokio::spawn(crate::web::serve(listener, ctx, shutdown.clone()))
     });
+    // Audio metrics of finished recordings, off the call path (a blocking task per file).
+    let analysis = line.config().quality.analyse.then(|| {
+        tokio::spawn(crate::archive::analyse::run_worker(
+            line.store().clone(),
+            line.config().recordings.dir.clone(),
+            line.config().quality.clone(),
+            shutdown.clone(),
+        ))
+    });
+    // Expired recordings destroyed once a day (when a retention rule is set).
+    let purge = tokio::spawn(crate::archive::retention::run_daily(
+        line.store().clone(),
+        line.config().recordings.dir.clone(),
+        line.config().recordings.clone(),
+        shutdown.clone(),
+    ));
     let companions = async move {
         if let Some(web) = web {
             let _ = web.await;
         }
+        if let Some(analysis) = analysis {
+            let _ = analysis.await;
+        }
+        let _ = purge.await;
     };
     line.run(shutdown, reload, companions).await;
     Ok(())

@@ -252,6 +252,15 @@ async fn console_in_a_browser_against_a_real_server() {
     let server = TestServer::start(&extra).await;
     let config = server.dir.path().join("hotline.toml");
     let (call_id, caller) = seed_calls(&server).await;
+    // The recording's audio metrics, measured by the server's worker, for the call page.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.store.audio(&call_id).await.expect("query").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "recording analysed within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     add_user(&config, "chief", "supervisor", "Chief-pass-1");
     add_user(&config, "anna", "qa", "Anna-pass-1");
     add_operator_user(&config, "ivanova", OPERATOR, "Ivanova-pass-1");

@@ -334,3 +334,97 @@ async fn a_disk_error_keeps_the_call_and_registers_the_reason() {
     assert!(row.recording_sha256.is_none());
     server.stop().await;
 }
+
+/// A real recorded call is measured after it ends: the caller's 440 Hz and the operator's
+/// 1000 Hz play throughout, so both sides speak the whole talk, all of it overtalk, and
+/// the `audio` object of `GET /api/calls/{id}` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_call_is_measured_and_shown_through_the_api() {
+    let server = TestServer::start(&format!("{ALWAYS_OPEN}\n{OPERATOR}")).await;
+    let _op = operator_with_tone(server.addr).await;
+    let rtp_port = free_udp_port();
+    let caller = tone_caller(rtp_port, Duration::from_secs(40));
+    let run = sipp(
+        server.addr,
+        "caller_hangs_up.xml",
+        &[
+            "-s",
+            "792112",
+            "-set",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-d",
+            "14000",
+        ],
+    )
+    .await;
+    assert!(run.status.success(), "caller: {}", run.stderr);
+    caller.join().unwrap();
+    let row = server
+        .wait_row(&run.call_id, |r| {
+            r.recording_sha256.is_some() || r.recording_error.is_some()
+        })
+        .await;
+    assert_eq!(row.recording_error, None);
+
+    let phc = hotline::web::credentials::hash_password("qa-password").unwrap();
+    let now = hotline::model::format_time(jiff::Timestamp::now());
+    server
+        .store
+        .add_user("qa", &phc, hotline::store::Role::Qa, &now)
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.http);
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/api/login"))
+        .header("origin", base.as_str())
+        .json(&serde_json::json!({ "username": "qa", "password": "qa-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let audio = loop {
+        let v: serde_json::Value = client
+            .get(format!("{base}/api/calls/{}", row.id))
+            .header("cookie", cookie.as_str())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !v["audio"].is_null() {
+            break v["audio"].clone();
+        }
+        assert!(Instant::now() < deadline, "analysed within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("audio of a recorded call: {audio}");
+    let recording_ms = row.recording_ms.unwrap();
+    let ms = |k: &str| audio[k].as_i64().unwrap();
+    assert_eq!(ms("duration_ms"), recording_ms);
+    // The tones start within a packet or two of the answer and run to the hang-up.
+    for side in ["caller_speech_ms", "operator_speech_ms", "overtalk_ms"] {
+        assert!(ms(side) * 10 >= recording_ms * 9, "{side}: {audio}");
+    }
+    assert!(ms("silence_ms") * 10 <= recording_ms, "{audio}");
+    // Overtalk is flagged from 5 s on (the default `quality.overtalk_flag`).
+    let expected_flags = if ms("overtalk_ms") >= 5000 {
+        serde_json::json!(["heavy_overtalk"])
+    } else {
+        serde_json::json!([])
+    };
+    assert_eq!(audio["flags"], expected_flags);
+    let rms = audio["caller_level"]["rms_dbfs"].as_f64().unwrap();
+    assert!((-40.0..-3.0).contains(&rms), "{rms}");
+    server.stop().await;
+}

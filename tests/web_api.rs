@@ -1,6 +1,8 @@
 //! The QA HTTP API against a real server on 127.0.0.1: a known register written through
 //! `Store::apply`, users added through the store, requests over HTTP.
 
+#[path = "web_api/audio.rs"]
+mod audio;
 #[path = "web_api/auth.rs"]
 mod auth;
 #[path = "web_api/cli.rs"]
@@ -16,6 +18,8 @@ mod live;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/retention.rs"]
+mod retention;
 
 pub use harness::*;
 

@@ -8,6 +8,8 @@
 //! Needs a server: `sudo bash scripts/install-deps.sh`, or `HOTLINE_TEST_PG_URL` pointing
 //! at one where the role may create databases. Without one these tests fail, loudly.
 
+#[path = "web_api/audio.rs"]
+mod audio;
 #[path = "web_api/auth.rs"]
 mod auth;
 #[path = "web_api/cli.rs"]
@@ -22,6 +24,8 @@ mod pg_support;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/retention.rs"]
+mod retention;
 
 pub use harness::*;
 use pg_support::FreshDb;

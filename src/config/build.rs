@@ -54,8 +54,8 @@ pub(super) fn build(
     let http = super::security::http(&mut r, &root);
     let limits = super::limits::limits(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
-    let quality = super::quality::quality(&mut r, &root);
     let log = log(&mut r, &root);
+    let quality = super::quality::quality(&mut r, &root);
 
     match hours {
         Some(hours) if r.errors.is_empty() => Ok(Config {
@@ -71,8 +71,8 @@ pub(super) fn build(
             http,
             limits,
             shutdown,
-            quality,
             log,
+            quality,
             source: file.to_path_buf(),
         }),
         _ => Err(ConfigErrors(r.errors)),
@@ -463,6 +463,8 @@ fn recordings(r: &mut Reader<'_>, root: &Table) -> RecordingsConfig {
     let s = section(r, root, "recordings");
     RecordingsConfig {
         dir: r.parsed(&s, "dir", PathBuf::from("recordings"), non_empty_path),
+        retention_days: r.integer(&s, "retention_days", 0, 0, 36_500),
+        retention_by_outcome: super::retention::by_outcome(r, root),
     }
 }
 

@@ -87,7 +87,14 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("recording_notice", Text),
         ],
     ),
-    ("recordings", &[("dir", Text)]),
+    (
+        "recordings",
+        &[
+            ("dir", Text),
+            ("retention_days", Toml),
+            ("retention_by_outcome", Toml),
+        ],
+    ),
     (
         "database",
         &[("url", Text), ("max_connections", Toml), ("spool", Text)],
@@ -126,18 +133,24 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("shutdown", &[("grace", Text)]),
     (
+        "log",
+        &[("format", Text), ("level", Text), ("show_numbers", Toml)],
+    ),
+    (
         "quality",
         &[
+            ("analyse", Toml),
+            ("vad_threshold", Text),
+            ("vad_hangover", Text),
+            ("dead_air_flag", Text),
+            ("overtalk_flag", Text),
+            ("operator_silent_flag", Toml),
             ("sample_random_per_week", Toml),
             ("sample_longer_than", Text),
             ("sample_first_calls", Toml),
             ("sample_flagged", Toml),
             ("graders", Toml),
         ],
-    ),
-    (
-        "log",
-        &[("format", Text), ("level", Text), ("show_numbers", Toml)],
     ),
 ];
 

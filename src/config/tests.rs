@@ -475,7 +475,7 @@ fn bad_overrides_name_the_variable() {
     assert_eq!(
         lines,
         vec![
-            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, shutdown, quality, log, operators)",
+            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, shutdown, log, quality, operators)",
             "environment variable HOTLINE_SIP__LISEN: `sip.lisen` is not a configuration key (did you mean HOTLINE_SIP__LISTEN?)",
             "environment variable HOTLINE_SIP_LISTEN: expected HOTLINE_<SECTION>__<KEY>, e.g. HOTLINE_SIP__LISTEN",
             "environment variable HOTLINE_OPERATORS: expected a TOML array of tables, e.g. [{ id = \"101\", password = \"…\" }]",

@@ -3,6 +3,7 @@
 //! ([`relay`]), and the stereo recording of a conversation into a WAV file ([`stereo`]).
 //! The runtime's media tasks and recorder threads wrap these in sockets and files.
 
+pub mod analysis;
 mod codec;
 pub mod g711;
 pub mod latch;

@@ -46,6 +46,7 @@ macro_rules! on_pool {
 
 mod accounts;
 mod apply;
+mod audio;
 mod batch;
 mod dialect;
 mod postgres;
@@ -54,11 +55,13 @@ mod quality;
 mod quality_records;
 mod records;
 mod register;
+mod retention;
 mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
 
+pub use audio::{AudioFilter, AudioRecord};
 pub use quality_records::{
     EvaluationFilter, EvaluationRecord, FlagRecord, FormRecord, NewEvaluation, QueueEntry,
 };
@@ -66,6 +69,7 @@ pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,
 };
+pub use retention::LegalHold;
 
 use std::path::PathBuf;
 
@@ -278,7 +282,8 @@ impl Store {
 
     /// Every call that should have a recording or names one, oldest first: answered
     /// (`outcome = answered`), connected to an operator (so also interrupted calls that
-    /// were talking), or with a `recording_path` or `recording_error`. What
+    /// were talking), or with a `recording_path` or `recording_error`; except recordings
+    /// destroyed under the retention rules (`recording_purged_at`). What
     /// `recordings verify` checks the recordings tree against.
     pub async fn calls_with_recordings(&self) -> Result<Vec<CallRecord>, StoreError> {
         on_pool!(self, pool => register::calls_with_recordings(pool))

@@ -88,6 +88,8 @@ pub struct CallFilter {
     pub topic: Option<TopicFilter>,
     /// `talk_ms >= min_talk_ms`.
     pub min_talk_ms: Option<i64>,
+    /// Audio metrics the call's recording must have.
+    pub audio: super::audio::AudioFilter,
     pub limit: u32,
     pub offset: u64,
 }

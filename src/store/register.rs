@@ -97,9 +97,9 @@ pub(super) async fn calls_with_recordings<DB: Db>(
 ) -> Result<Vec<CallRecord>, StoreError> {
     let mut q = select_calls();
     q.push(
-        " WHERE outcome = 'answered' OR connected_at IS NOT NULL \
-         OR recording_path IS NOT NULL OR recording_error IS NOT NULL \
-         ORDER BY received_at, id",
+        " WHERE (outcome = 'answered' OR connected_at IS NOT NULL \
+         OR recording_path IS NOT NULL OR recording_error IS NOT NULL) \
+         AND recording_purged_at IS NULL ORDER BY received_at, id",
     );
     calls(pool, &mut q).await
 }

@@ -53,6 +53,7 @@ fn push_conditions<'a, DB: Db>(q: &mut QueryBuilder<'a, DB>, f: &'a CallFilter) 
     if let Some(min) = f.min_talk_ms {
         q.push(" AND talk_ms >= ").arg(min);
     }
+    super::audio::push_conditions(q, &f.audio);
 }
 
 pub(super) async fn search_calls<DB: Db>(

@@ -62,6 +62,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("charts.js", JS),
     asset!("grading.js", JS),
     asset!("quality.js", JS),
+    asset!("audio.js", JS),
+    asset!("retention.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.

@@ -154,6 +154,13 @@ test('the call page shows the register, and the recording loads with its full le
   assert.equal(await page.locator('.segmented button', { hasText: 'Абонент' }).getAttribute('aria-pressed'), 'true');
   await page.waitForFunction(() => document.querySelector('#player').currentTime > 0.2);
   await page.locator('#player').evaluate((a) => a.pause());
+
+  // The audio metrics: one turn of each side (caller first, then operator), never both,
+  // drawn as bars over the recording.
+  await page.locator('#audio svg').waitFor();
+  assert.equal(await page.locator('#audio rect.seg-caller').count(), 1);
+  assert.equal(await page.locator('#audio rect.seg-operator').count(), 1);
+  assert.equal(await page.locator('#audio rect.seg-overtalk').count(), 0);
   await shot('04-call');
 });
 

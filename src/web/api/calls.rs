@@ -95,6 +95,7 @@ fn filter(params: &Params, ctx: &WebContext) -> Result<CallFilter, ApiError> {
         outcome,
         topic,
         min_talk_ms,
+        audio: super::audio::audio_filter(params)?,
         limit,
         offset,
     })
@@ -148,6 +149,8 @@ pub async fn one(
     body["events"] = Value::Array(timeline::events_json(&events));
     body["holds"] = Value::Array(timeline::holds(&events, call.ended_at.as_deref()));
     body["timeline"] = Value::Array(timeline::timeline(&call, &events));
+    body["audio"] = super::audio::audio_json(ctx.store.audio(&call.id).await?.as_ref());
+    super::retention::add_retention(&ctx, &call, &mut body).await?;
     Ok(Json(body))
 }
 

@@ -33,7 +33,7 @@ pub async fn run_sampling(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<u64, ApiError> {
-    let rules = &ctx.config.quality;
+    let rules = &ctx.config.quality.sampling;
     let zone = ctx.config.hours.calendar.zone();
     let mut calls = Vec::new();
     let mut offset = 0;

@@ -5,6 +5,7 @@
 //! with it. Unknown `/api/...` paths answer a JSON 404.
 
 pub mod admin;
+pub mod audio;
 pub mod calls;
 pub mod error;
 pub mod evaluations;
@@ -17,6 +18,7 @@ pub mod openapi_quality;
 pub mod params;
 pub mod quality_reports;
 pub mod recording;
+pub mod retention;
 pub mod scope;
 pub mod session;
 pub mod stats;
@@ -74,6 +76,10 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route(
             "/api/reports/quality/calibration",
             get(quality_reports::calibration_report),
+        )
+        .route(
+            "/api/calls/{id}/legal-hold",
+            put(retention::set).delete(retention::clear),
         )
         .route("/api/openapi.json", get(openapi::get))
         .route("/api", get(not_found))

@@ -26,6 +26,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/tokens", &["post"]),
     ("/api/openapi.json", &["get"]),
     ("/healthz", &["get"]),
+    ("/api/calls/{id}/legal-hold", &["put", "delete"]),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -248,6 +249,16 @@ pub fn document() -> Value {
         query("limit", "integer", "1..500, default 50"),
         query("offset", "integer", "Default 0"),
     ]);
+    calls_params.extend([
+        query("min_overtalk_ms", "integer", "Analysed calls with at least this much overtalk"),
+        query("min_silence_ms", "integer", "Analysed calls with at least this much dead air"),
+        query("operator_silent", "boolean", "`true`: calls flagged `operator_silent`"),
+        query(
+            "flagged",
+            "string",
+            "`true`: calls with any audio flag; or one kind: `long_dead_air`, `heavy_overtalk`, `operator_silent`",
+        ),
+    ]);
     let mut stats_params = period_params();
     stats_params.push(query("format", "string", "`json` (default) or `csv`"));
     let paths = json!({
@@ -330,6 +341,15 @@ pub fn document() -> Value {
         .as_object_mut()
         .expect("an object")
         .extend(super::openapi_quality::paths());
+    paths["/api/calls/{id}/legal-hold"] = json!({
+        "put": op("Put a call under legal hold: its recording is never purged (audited)", Some("admin"),
+            vec![id_param("Call id")],
+            Some(json_body(json!({ "type": "object", "required": ["reason"],
+                "properties": { "reason": { "type": "string" } } }))),
+            responses(vec![no_content(), ("400", error("Missing reason")), ("404", error("No such call"))])),
+        "delete": op("Lift a call's legal hold (audited)", Some("admin"), vec![id_param("Call id")], None,
+            responses(vec![no_content(), ("404", error("No legal hold on this call"))])),
+    });
     // Every changing request passes the same-origin door first (`web/same_origin.rs`).
     for ops in paths.as_object_mut().expect("an object").values_mut() {
         for (method, o) in ops.as_object_mut().expect("an object") {

@@ -9,6 +9,8 @@ import {
 } from './format.js';
 import { createPlayer } from './player.js';
 import { renderGrading } from './grading.js';
+import { audioSection } from './audio.js';
+import { retentionNotes } from './retention.js';
 
 export function renderCall(root, { id, user }) {
   let alive = true;
@@ -67,9 +69,11 @@ function page(call) {
         rings(call.rings || []))),
     h('section', { class: 'card', id: 'recording' },
       h('h2', {}, 'Запись разговора'),
-      call.recording_url
+      retentionNotes(call),
+      call.recording_purged_at ? null : call.recording_url
         ? h('p', { class: 'muted' }, `Длительность ${duration(call.recording_ms)}, ${size(call.recording_bytes)}. Слева — абонент, справа — оператор.`)
         : h('p', { class: 'muted' }, call.recording_error ? `Записи нет: ${call.recording_error}` : 'Записи нет: разговор с оператором не состоялся.')),
+    audioSection(call),
   ];
 }
 
