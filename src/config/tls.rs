@@ -41,14 +41,14 @@ pub(super) fn sip_tls(
             "{text:?} is not a policy (\"optional\" or \"mandatory\")"
         )),
     });
-    let listen = r.parsed(s, "tls_listen", None, |t| socket_addr(t).map(Some));
+    // An empty value is the same as an absent one (the default file lists every key).
+    let listen = r.parsed(s, "tls_listen", None, |t| match t.trim() {
+        "" => Ok(None),
+        t => socket_addr(t).map(Some),
+    });
     let path = |r: &mut Reader<'_>, key: &str| -> Option<PathBuf> {
         let text = r.text(s, key)?;
-        if text.trim().is_empty() {
-            r.invalid(&s.key(key), "must not be empty");
-            return None;
-        }
-        Some(base.join(text))
+        (!text.trim().is_empty()).then(|| base.join(text.trim()))
     };
     let cert = path(r, "tls_cert");
     let key = path(r, "tls_key");
@@ -56,7 +56,7 @@ pub(super) fn sip_tls(
         return (None, srtp);
     };
     for (name, value) in [("tls_cert", &cert), ("tls_key", &key)] {
-        if value.is_none() && !s.has(name) {
+        if value.is_none() {
             r.invalid(&s.key(name), "required when sip.tls_listen is set");
         }
     }
