@@ -612,7 +612,13 @@ fn tls_keys_are_read_and_checked() {
     let text = load("[sip]\ntls_listen = \"127.0.0.1:5061\"\nsrtp = \"always\"\n")
         .unwrap_err()
         .to_string();
-    assert!(text.contains("sip.tls_cert: required when sip.tls_listen is set"), "{text}");
+    assert!(
+        text.contains("sip.tls_cert: required when sip.tls_listen is set"),
+        "{text}"
+    );
     assert!(text.contains("sip.tls_key: required"), "{text}");
-    assert!(text.contains("sip.srtp: \"always\" is not a policy"), "{text}");
+    assert!(
+        text.contains("sip.srtp: \"always\" is not a policy"),
+        "{text}"
+    );
 }
