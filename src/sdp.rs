@@ -24,7 +24,7 @@ pub use crate::media::Codec;
 
 pub use crypto::{remote_security, secure, secure_offer, RemoteSecurity, PROFILE_SAVP};
 pub use limits::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_MEDIA};
-pub use parse::parse;
+pub use parse::{parse, parse_secure};
 pub use write::{answer, offer};
 
 /// The packetisation we send and announce (RFC 3551 §4.5: 20 ms is the G.711 default).

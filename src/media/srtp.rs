@@ -32,6 +32,14 @@ use thiserror::Error;
 use self::keys::{SessionKeys, SrtpMasterKey};
 use self::replay::ReplayWindow;
 
+/// The keys of one secured leg: the one we protect what we send it with (announced in our
+/// SDP), and the one it protects what it sends with (announced in its SDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SrtpKeys {
+    pub send: SrtpMasterKey,
+    pub receive: SrtpMasterKey,
+}
+
 /// Bytes of the authentication tag (HMAC-SHA1 cut to 80 bits).
 pub const TAG_LEN: usize = 10;
 

@@ -13,7 +13,7 @@ use thiserror::Error;
 pub const SUITE: &str = "AES_CM_128_HMAC_SHA1_80";
 
 /// A master key and salt: 16 + 14 bytes.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SrtpMasterKey {
     pub key: [u8; 16],
     pub salt: [u8; 14],
