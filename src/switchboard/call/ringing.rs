@@ -10,6 +10,9 @@
 
 use jiff::Timestamp;
 
+use crate::config::SrtpPolicy;
+use crate::media::srtp::keys::{CryptoAttr, SrtpMasterKey};
+use crate::media::srtp::SrtpKeys;
 use crate::media::Leg;
 use crate::model::{
     CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite, RingAttempt, RingResult,
@@ -19,9 +22,6 @@ use crate::sip::dialog::Dialog;
 use crate::sip::factory::NewInvite;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::TxKey;
-use crate::config::SrtpPolicy;
-use crate::media::srtp::keys::{CryptoAttr, SrtpMasterKey};
-use crate::media::srtp::SrtpKeys;
 use crate::sip::{Peer, Transport};
 
 use super::arrival::local_session;
@@ -91,8 +91,8 @@ impl Call {
         let local = local_session(ctx, port);
         // A phone on TLS gets SRTP offered (its signalling is private, so can its media
         // be); keys come from the system's CSPRNG, never from the seeded switchboard one.
-        let srtp = (dest.transport == Transport::Tls)
-            .then(|| SrtpMasterKey::generate(&mut rand::rng()));
+        let srtp =
+            (dest.transport == Transport::Tls).then(|| SrtpMasterKey::generate(&mut rand::rng()));
         let offer = match srtp {
             Some(key) => {
                 let ours = CryptoAttr { tag: 1, key };
