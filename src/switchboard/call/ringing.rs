@@ -318,7 +318,7 @@ impl Call {
         };
         self.operator = Some(OperatorLeg {
             dialog,
-            session: MediaSession::new(local, answer, agreed, offer),
+            session: MediaSession::new(local, answer, agreed, offer).with_srtp(keys),
             on_hold: false,
         });
         self.media(ctx, MediaOrder::Bridge { operator: media });
