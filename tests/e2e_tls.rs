@@ -64,7 +64,7 @@ async fn operator_registered_over_tls_is_rung_over_the_same_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_text_and_broken_handshakes_on_the_tls_port_are_closed() {
     let (server, tls, _certs, der) = tls_server("").await;
-    let _ready = Phone::connect(tls, &[der.clone()]).await;
+    let _ready = Phone::connect(tls, std::slice::from_ref(&der)).await;
     // Plain SIP on the TLS port: the handshake fails and the connection is closed.
     let mut plain = TcpStream::connect(tls).await.unwrap();
     plain
@@ -121,10 +121,10 @@ async fn plain_text_and_broken_handshakes_on_the_tls_port_are_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_certificate_is_used_for_new_connections_and_a_bad_one_is_not() {
     let (server, tls, certs, first) = tls_server("").await;
-    let phone = Phone::connect(tls, &[first.clone()]).await;
+    let phone = Phone::connect(tls, std::slice::from_ref(&first)).await;
     assert_eq!(phone.peer_certificate(), first);
     let renewed = write_cert(certs.path(), "hotline test two");
-    let phone = Phone::connect(tls, &[renewed.clone()]).await;
+    let phone = Phone::connect(tls, std::slice::from_ref(&renewed)).await;
     assert_eq!(
         phone.peer_certificate(),
         renewed,
@@ -132,7 +132,7 @@ async fn a_renewed_certificate_is_used_for_new_connections_and_a_bad_one_is_not(
     );
     // A broken renewal (a key that is not PEM): the previous certificate stays.
     std::fs::write(certs.path().join("key.pem"), "not a key").unwrap();
-    let phone = Phone::connect(tls, &[renewed.clone()]).await;
+    let phone = Phone::connect(tls, std::slice::from_ref(&renewed)).await;
     assert_eq!(
         phone.peer_certificate(),
         renewed,

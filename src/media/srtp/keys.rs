@@ -6,7 +6,7 @@ use aes::cipher::KeyInit;
 use aes::Aes128;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use rand::{CryptoRng, RngCore};
+use rand::CryptoRng;
 use thiserror::Error;
 
 /// The crypto suite we offer and accept.
@@ -49,7 +49,7 @@ pub struct CryptoAttr {
 
 impl SrtpMasterKey {
     /// A fresh key and salt from a cryptographically secure generator.
-    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> SrtpMasterKey {
+    pub fn generate(rng: &mut impl CryptoRng) -> SrtpMasterKey {
         let mut key = [0u8; 16];
         let mut salt = [0u8; 14];
         rng.fill_bytes(&mut key);
