@@ -66,6 +66,7 @@ fn leg(codec: Codec, addr: SocketAddr, now: Instant) -> RelayLeg {
         payload_type: codec.payload_type(),
         telephone_event: Some(101),
         sdp_addr: addr,
+        srtp: None,
     };
     let out = RtpStreamState {
         ssrc: 1,

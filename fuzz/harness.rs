@@ -286,6 +286,7 @@ pub fn rtp(data: &[u8]) {
         payload_type: codec.payload_type(),
         telephone_event: Some(101),
         sdp_addr: addr,
+        srtp: None,
     };
     let stream = hotline::media::player::RtpStreamState {
         ssrc: 0x1234,

@@ -19,6 +19,7 @@ mod reader;
 mod retention;
 mod schema;
 mod security;
+mod tls;
 mod values;
 
 use std::fmt;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
 pub use quality::QualityConfig;
+pub use tls::{SrtpPolicy, TlsConfig};
 pub use values::{CodecName, IpNet, PortRange};
 
 use crate::calendar::BusinessCalendar;
@@ -100,6 +102,10 @@ pub struct SipConfig {
     pub tcp: TcpLimits,
     /// Password-guessing protection of the operators' digest logins (`auth_*`).
     pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
+    /// `tls_listen`, `tls_cert`, `tls_key`: SIP over TLS; `None` = not served.
+    pub tls: Option<TlsConfig>,
+    /// `srtp`: whether a TLS leg may carry plain RTP.
+    pub srtp: SrtpPolicy,
 }
 
 /// Where the public address came from.

@@ -13,6 +13,7 @@
 //!   the one we use is refused with port 0 (RFC 3264 §6);
 //! - we always send and announce 20 ms frames (`a=ptime:20`), whatever the remote prefers.
 
+mod crypto;
 mod limits;
 mod parse;
 mod write;
@@ -21,8 +22,9 @@ use std::net::{IpAddr, SocketAddr};
 
 pub use crate::media::Codec;
 
+pub use crypto::{remote_security, secure, secure_offer, RemoteSecurity, PROFILE_SAVP};
 pub use limits::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_MEDIA};
-pub use parse::parse;
+pub use parse::{parse, parse_secure};
 pub use write::{answer, offer};
 
 /// The packetisation we send and announce (RFC 3551 §4.5: 20 ms is the G.711 default).

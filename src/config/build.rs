@@ -42,7 +42,7 @@ pub(super) fn build(
             r.unknown(name.clone(), name, &sections);
         }
     }
-    let sip = sip(&mut r, &root);
+    let sip = sip(&mut r, &root, base);
     let trunk = trunk(&mut r, &root);
     let media = media(&mut r, &root);
     let hours = hours(&mut r, &root);
@@ -128,7 +128,7 @@ fn header_text(forbid_quotes: bool) -> impl Fn(&str) -> Result<String, String> {
     }
 }
 
-fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
+fn sip(r: &mut Reader<'_>, root: &Table, base: &Path) -> SipConfig {
     let s = section(r, root, "sip");
     let listen = r.parsed(
         &s,
@@ -180,7 +180,10 @@ fn sip(r: &mut Reader<'_>, root: &Table) -> SipConfig {
         );
     }
     let auth_guard = super::security::guard_policy(r, &s, "auth", GuardPolicy::default());
+    let (tls, srtp) = super::tls::sip_tls(r, &s, base);
     SipConfig {
+        tls,
+        srtp,
         auth_guard,
         listen,
         public_address,

@@ -597,3 +597,28 @@ fn warnings_for_risky_but_valid_settings() {
         ]
     );
 }
+
+#[test]
+fn tls_keys_are_read_and_checked() {
+    let config = load(
+        "[sip]\ntls_listen = \"127.0.0.1:5061\"\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nsrtp = \"mandatory\"\n",
+    )
+    .expect("valid");
+    let tls = config.sip.tls.expect("TLS configured");
+    assert_eq!(tls.listen, "127.0.0.1:5061".parse().unwrap());
+    assert!(tls.cert.ends_with("cert.pem"));
+    assert_eq!(config.sip.srtp, crate::config::SrtpPolicy::Mandatory);
+    assert!(load("").expect("valid").sip.tls.is_none());
+    let text = load("[sip]\ntls_listen = \"127.0.0.1:5061\"\nsrtp = \"always\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("sip.tls_cert: required when sip.tls_listen is set"),
+        "{text}"
+    );
+    assert!(text.contains("sip.tls_key: required"), "{text}");
+    assert!(
+        text.contains("sip.srtp: \"always\" is not a policy"),
+        "{text}"
+    );
+}

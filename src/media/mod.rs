@@ -10,6 +10,7 @@ pub mod latch;
 pub mod player;
 pub mod relay;
 pub mod rtp;
+pub mod srtp;
 pub mod stereo;
 
 pub use codec::Codec;

@@ -49,6 +49,8 @@ pub struct LegConfig {
     pub telephone_event: Option<u8>,
     /// The address in the peer's SDP: where we send until its RTP arrives (then we latch).
     pub sdp_addr: SocketAddr,
+    /// SRTP keys when this leg is secured (RTP/SAVP); `None` for plain RTP.
+    pub srtp: Option<super::srtp::SrtpKeys>,
 }
 
 /// The payload types a peer's media may carry: its negotiated audio and telephone-event

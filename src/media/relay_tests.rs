@@ -21,6 +21,7 @@ fn cfg(codec: Codec, telephone_event: Option<u8>, sdp: &str) -> LegConfig {
         payload_type: codec.payload_type(),
         telephone_event,
         sdp_addr: addr(sdp),
+        srtp: None,
     }
 }
 

@@ -238,7 +238,9 @@ struct CallMedia {
 
 impl CallMedia {
     async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
-        let mut outbuf = [0u8; RECV_BUF];
+        // The send buffer (with room for an SRTP tag), then the scratch a secured leg's
+        // packets are decrypted in.
+        let mut outbuf = [0u8; 2 * (RECV_BUF + leg::SRTP_ROOM)];
         let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
@@ -528,6 +530,14 @@ impl CallMedia {
                 None => return,
             },
         };
+        let (out, scratch) = out.split_at_mut(RECV_BUF + leg::SRTP_ROOM);
+        let data = match from.srtp.as_mut() {
+            Some(srtp) => match srtp.unprotect(data, scratch) {
+                Some(n) => &scratch[..n],
+                None => return,
+            },
+            None => data,
+        };
         let Some(inbound) = from.relay.handle_inbound(now, src, data) else {
             return;
         };
@@ -544,7 +554,13 @@ impl CallMedia {
             Leg::Operator => !self.held && self.playback.is_none(),
         };
         if let (true, Some(to)) = (forward, to.filter(|to| to.sending)) {
-            if let Some(n) = to.relay.relay_from(now, &inbound, data, out) {
+            let relayed = to.relay.relay_from(now, &inbound, data, out);
+            let relayed = match (relayed, to.srtp.as_mut()) {
+                (Some(n), Some(srtp)) => srtp.protect(out, n),
+                (relayed, None) => relayed,
+                (None, _) => None,
+            };
+            if let Some(n) = relayed {
                 send(
                     &to.out,
                     &out[..n],

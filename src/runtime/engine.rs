@@ -66,6 +66,9 @@ pub struct Engine {
     udp: UdpSocket,
     tcp: Option<tokio::net::TcpListener>,
     tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// The TLS listener and its certificate, until the acceptor takes them.
+    tls: Option<(tokio::net::TcpListener, super::tls::TlsCertificate)>,
+    tls_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     media: HashMap<CallRef, MediaSlot>,
     pool: RtpPortPool,
     prompts: Prompts,
@@ -135,6 +138,8 @@ pub struct Control {
     pub metrics_tx: watch::Sender<Metrics>,
     pub reload_rx: mpsc::Receiver<()>,
     pub clock: Clock,
+    /// The TLS certificate, when SIP over TLS is served.
+    pub tls: Option<super::tls::TlsCertificate>,
 }
 
 impl Engine {
@@ -152,6 +157,7 @@ impl Engine {
             metrics_tx,
             reload_rx,
             clock,
+            tls,
         } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
@@ -161,6 +167,8 @@ impl Engine {
             udp: sockets.udp,
             tcp: Some(sockets.tcp),
             tcp_writers: HashMap::new(),
+            tls: sockets.tls.zip(tls),
+            tls_writers: HashMap::new(),
             media: HashMap::new(),
             pool: RtpPortPool::new(rtp_ip, config.media.rtp_ports),
             prompts,
@@ -201,6 +209,22 @@ impl Engine {
             stats: self.tcp_stats.clone(),
         };
         tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
+        let (tls_tx, mut tls_rx) = mpsc::channel::<TcpEvent>(1024);
+        if let Some((listener, certificate)) = self.tls.take() {
+            let acceptor = Acceptor {
+                limits: self.tcp_limits,
+                clock: self.clock,
+                stats: Arc::new(TcpStats::default()),
+            };
+            let cancel = tasks.clone();
+            tokio::spawn(super::tls::accept_loop(
+                listener,
+                tls_tx,
+                cancel,
+                acceptor,
+                certificate,
+            ));
+        }
 
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
@@ -221,6 +245,7 @@ impl Engine {
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
                 Some(ev) = tcp_rx.recv() => self.on_tcp(ev),
+                Some(ev) = tls_rx.recv() => self.on_stream(ev, Transport::Tls),
                 Some((call, ev)) = self.media_rx.recv() => self.on_media_event(call, ev),
                 Some(cmd) = self.live_rx.recv() => self.on_live(cmd),
                 Some(()) = self.reload_rx.recv() => self.reload(),
@@ -348,34 +373,36 @@ impl Engine {
     }
 
     fn on_tcp(&mut self, ev: TcpEvent) {
+        self.on_stream(ev, Transport::Tcp)
+    }
+
+    /// An event of a TCP or TLS connection.
+    fn on_stream(&mut self, ev: TcpEvent, transport: Transport) {
+        let writers = match transport {
+            Transport::Tls => &mut self.tls_writers,
+            _ => &mut self.tcp_writers,
+        };
         match ev {
             TcpEvent::Connected { addr, writer } => {
-                self.tcp_writers.insert(addr, writer);
+                writers.insert(addr, writer);
             }
-            TcpEvent::Message { addr, msg } => self.sb.handle_message(
-                msg,
-                Peer {
-                    transport: Transport::Tcp,
-                    addr,
-                },
-                self.clock.now(),
-            ),
+            TcpEvent::Message { addr, msg } => {
+                self.sb
+                    .handle_message(msg, Peer { transport, addr }, self.clock.now())
+            }
             TcpEvent::Invalid { addr, bytes, error } => self.sb.answer_unparseable(
                 &bytes,
                 &error,
-                Peer {
-                    transport: Transport::Tcp,
-                    addr,
-                },
+                Peer { transport, addr },
                 self.clock.now(),
             ),
             TcpEvent::Broken { addr, why } => {
-                tracing::info!(%addr, why, "TCP framing error: connection closed");
-                self.tcp_writers.remove(&addr);
+                tracing::info!(%addr, why, ?transport, "stream framing error: connection closed");
+                writers.remove(&addr);
             }
             TcpEvent::Closed { addr } => {
-                self.tcp_writers.remove(&addr);
-                self.tcp_writers.release_spare();
+                writers.remove(&addr);
+                writers.release_spare();
             }
         }
     }
@@ -438,7 +465,7 @@ impl Engine {
                 }
                 Err(e) => tracing::debug!(%peer, error = %e, "UDP send failed"),
             },
-            Transport::Tcp => match self.tcp_writers.get(&peer.addr) {
+            Transport::Tcp | Transport::Tls => match self.writers(peer.transport).get(&peer.addr) {
                 Some(w) => {
                     if w.try_send(data.to_vec()).is_err() {
                         if let Some(n) = self.quiet.tcp_slow.hit(self.clock.mono()) {
@@ -452,6 +479,15 @@ impl Engine {
                     }
                 }
             },
+        }
+    }
+}
+
+impl Engine {
+    fn writers(&self, transport: Transport) -> &HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> {
+        match transport {
+            Transport::Tls => &self.tls_writers,
+            _ => &self.tcp_writers,
         }
     }
 }

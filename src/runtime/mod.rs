@@ -21,6 +21,7 @@ pub mod sockets;
 pub mod spool;
 pub mod tcp;
 pub mod throttle;
+pub mod tls;
 
 pub use clock::Clock;
 pub use sockets::Sockets;
@@ -54,6 +55,9 @@ pub enum RuntimeError {
     /// A prompt file is missing or not 8 kHz mono 16-bit WAV.
     #[error(transparent)]
     Prompt(#[from] PromptLoadError),
+    /// The TLS certificate or key (`sip.tls_cert`, `sip.tls_key`) could not be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] self::tls::TlsError),
     /// Binding the SIP address failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -93,10 +97,20 @@ impl Line {
     /// [`Line::prepare`] reading the time from `clock` (a simulated one in tests).
     pub async fn prepare_with_clock(
         config: Config,
-        sockets: Sockets,
+        mut sockets: Sockets,
         clock: Clock,
     ) -> Result<Line, RuntimeError> {
         let prompts = Prompts::load(&config.prompts)?;
+        let tls = match &config.sip.tls {
+            Some(tls) => {
+                let certificate = self::tls::TlsCertificate::open(tls)?;
+                if sockets.tls.is_none() {
+                    sockets = sockets.with_tls(tls.listen).await?;
+                }
+                Some(certificate)
+            }
+            None => None,
+        };
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         // Writes spooled during an outage of the last run go in before the interrupted calls
         // are closed, or a call opened from the spool would stay `in_progress`.
@@ -154,6 +168,7 @@ impl Line {
                 metrics_tx,
                 reload_rx,
                 clock,
+                tls,
             },
             reload_tx,
             metrics,

@@ -12,6 +12,8 @@ pub struct Sockets {
     pub tcp: TcpListener,
     /// The HTTP listener (QA console and API), if this server serves one.
     pub http: Option<TcpListener>,
+    /// The SIP over TLS listener (`sip.tls_listen`), if TLS is served.
+    pub tls: Option<TcpListener>,
 }
 
 impl Sockets {
@@ -28,6 +30,7 @@ impl Sockets {
                         udp,
                         tcp,
                         http: None,
+                        tls: None,
                     })
                 }
                 Err(e) if addr.port() != 0 => return Err(bind_err(e)),
@@ -47,6 +50,19 @@ impl Sockets {
             .map_err(|source| RuntimeError::Bind { addr, source })?;
         self.http = Some(http);
         Ok(self)
+    }
+
+    /// Also listen for SIP over TLS on `addr` (port 0: any free port).
+    pub async fn with_tls(mut self, addr: SocketAddr) -> Result<Sockets, RuntimeError> {
+        let tls = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::Bind { addr, source })?;
+        self.tls = Some(tls);
+        Ok(self)
+    }
+
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn http_addr(&self) -> Option<SocketAddr> {

@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -144,19 +144,23 @@ pub async fn accept_loop(
     }
 }
 
-struct Connection {
-    addr: SocketAddr,
-    events: mpsc::Sender<TcpEvent>,
-    cancel: CancellationToken,
-    idle: FlowIdle,
-    clock: Clock,
-    stats: Arc<TcpStats>,
+/// One connection's reader and writer, over TCP or over TLS (`runtime/tls.rs`).
+pub(super) struct Connection {
+    pub addr: SocketAddr,
+    pub events: mpsc::Sender<TcpEvent>,
+    pub cancel: CancellationToken,
+    pub idle: FlowIdle,
+    pub clock: Clock,
+    pub stats: Arc<TcpStats>,
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    pub async fn run<S>(mut self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let addr = self.addr;
-        let (mut rd, mut wr) = stream.into_split();
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
         if self
             .events

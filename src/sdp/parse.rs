@@ -24,6 +24,16 @@ const NARROWBAND_HZ: u32 = 8000;
 
 /// Parses an SDP body (an offer or an answer).
 pub fn parse(body: &[u8]) -> Result<RemoteSession, SdpError> {
+    parse_with(body, false)
+}
+
+/// [`parse`] that also takes RTP/SAVP audio streams as usable: for the answer to our own
+/// secure offer, whose keys [`super::remote_security`] reads.
+pub fn parse_secure(body: &[u8]) -> Result<RemoteSession, SdpError> {
+    parse_with(body, true)
+}
+
+fn parse_with(body: &[u8], savp: bool) -> Result<RemoteSession, SdpError> {
     super::limits::check(body)?;
     let desc =
         SessionDescription::unmarshal(&mut Cursor::new(body)).map_err(SdpError::Malformed)?;
@@ -41,7 +51,8 @@ pub fn parse(body: &[u8]) -> Result<RemoteSession, SdpError> {
         // The crate only accepts ports that fit u16; a failed conversion would be a bug there.
         let port = u16::try_from(name.port.value).unwrap_or(0);
         let proto = name.protos.join("/");
-        let audio = if name.media == "audio" && proto == PROFILE_AVP && port != 0 {
+        let profile_ok = proto == PROFILE_AVP || (savp && proto == super::PROFILE_SAVP);
+        let audio = if name.media == "audio" && profile_ok && port != 0 {
             let ip = match &md.connection_information {
                 Some(c) => connection_ip(c)?,
                 None => session_addr.ok_or(SdpError::NoConnectionAddress { m_line })?,

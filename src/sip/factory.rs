@@ -46,6 +46,9 @@ pub struct Factory {
     addr: SocketAddr,
     /// The `Server` / `User-Agent` value.
     user_agent: String,
+    /// Where peers reach our SIP over TLS (public address, `sip.tls_listen` port), if we
+    /// listen for it.
+    tls_addr: Option<SocketAddr>,
 }
 
 /// An INVITE of ours that opens a new dialog (ringing an operator's softphone).
@@ -69,6 +72,22 @@ impl Factory {
         Factory {
             addr,
             user_agent: user_agent.into(),
+            tls_addr: None,
+        }
+    }
+
+    /// We also listen for SIP over TLS on `port` of our public address.
+    pub fn with_tls_port(mut self, port: u16) -> Factory {
+        self.tls_addr = Some(SocketAddr::new(self.addr.ip(), port));
+        self
+    }
+
+    /// Our address on `transport`: the TLS listener's for TLS (RFC 3261 §26.2: Via and
+    /// Contact of a TLS hop name where TLS reaches us), the shared UDP/TCP one otherwise.
+    pub fn addr_for(&self, transport: Transport) -> SocketAddr {
+        match (transport, self.tls_addr) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.addr,
         }
     }
 
@@ -86,18 +105,20 @@ impl Factory {
     }
 
     /// Our Contact (where peers send in-dialog requests), as a header value.
+    /// Over TLS it is `sip:…;transport=tls` (RFC 5630 §3.1.3: `sips:` would promise TLS
+    /// on every hop to us, which a call bridged to a plain trunk cannot keep).
     pub fn contact(&self, transport: Transport) -> String {
         format!(
             "<sip:hotline@{}:{};transport={}>",
             self.host(),
-            self.addr.port(),
+            self.addr_for(transport).port(),
             transport.as_str().to_ascii_lowercase()
         )
     }
 
     /// Our Via for a new client transaction on `transport`, with a fresh branch.
     pub fn via(&self, transport: Transport, rng: &mut impl Rng) -> ViaSpec {
-        ViaSpec::fresh(transport, self.addr, rng)
+        ViaSpec::fresh(transport, self.addr_for(transport), rng)
     }
 
     // ---- responses ----
@@ -216,7 +237,7 @@ impl Factory {
             cseq: 1,
             contact: Some(message::local_uri(
                 Some("hotline"),
-                self.addr,
+                self.addr_for(new.transport),
                 Some(new.transport),
             )),
             asserted_identity: Some(shown),
@@ -283,6 +304,25 @@ mod tests {
 
     fn factory() -> Factory {
         Factory::new("192.0.2.10:5060".parse().unwrap(), "hotline/test")
+    }
+
+    #[test]
+    fn over_tls_contact_and_via_name_the_tls_port() {
+        let f = factory().with_tls_port(5061);
+        assert_eq!(
+            f.contact(Transport::Tls),
+            "<sip:hotline@192.0.2.10:5061;transport=tls>"
+        );
+        assert_eq!(
+            f.contact(Transport::Udp),
+            "<sip:hotline@192.0.2.10:5060;transport=udp>"
+        );
+        let mut rng = SmallRng::seed_from_u64(1);
+        let via = f.via(Transport::Tls, &mut rng).header_value();
+        assert!(
+            via.starts_with("SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK"),
+            "{via}"
+        );
     }
 
     #[test]

@@ -24,11 +24,13 @@ pub mod ua;
 use std::fmt;
 use std::net::SocketAddr;
 
-/// The transport a message travelled on. UDP and TCP share one listen address.
+/// The transport a message travelled on. UDP and TCP share one listen address; TLS
+/// (RFC 3261 §26.2) has its own (`sip.tls_listen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -37,17 +39,18 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
     /// Reliable transports have no retransmission timers (RFC 3261 §17.1.1.2, §17.2.1).
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
 }
 
 /// The far end of a flow: where a message came from, or where one must go.
-/// For TCP the runtime keeps one connection per remote address.
+/// For TCP and TLS the runtime keeps one connection per remote address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
     pub transport: Transport,

@@ -74,5 +74,6 @@ pub fn leg_media(n: &Negotiated) -> LegConfig {
         payload_type: n.payload_type,
         telephone_event: n.telephone_event,
         sdp_addr: n.remote,
+        srtp: None,
     }
 }

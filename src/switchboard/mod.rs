@@ -151,7 +151,7 @@ impl Switchboard {
         let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
         let mut ua = UserAgent::new(
             settings.timers,
-            Factory::new(settings.sip_addr, settings.user_agent.clone()),
+            factory(&settings),
             registrar_policy(&settings),
             accounts(&settings),
             seed,
@@ -485,4 +485,13 @@ pub(crate) fn loggable_number(number: &str, show: bool) -> String {
     }
     // Keep the prefix (operator, region) and hide the subscriber's last four digits.
     number.chars().take(len - 4).chain("****".chars()).collect()
+}
+
+/// Our message factory: the public SIP address, and the TLS port when TLS is served.
+fn factory(settings: &Settings) -> Factory {
+    let factory = Factory::new(settings.sip_addr, settings.user_agent.clone());
+    match settings.tls_port {
+        Some(port) => factory.with_tls_port(port),
+        None => factory,
+    }
 }

@@ -19,6 +19,10 @@ pub struct Settings {
     /// The address peers reach our SIP service at (public address, listen port): used in
     /// Contact and Via.
     pub sip_addr: SocketAddr,
+    /// The port of `sip.tls_listen`, if SIP over TLS is served.
+    pub tls_port: Option<u16>,
+    /// Whether a TLS leg must use SRTP (`sip.srtp`).
+    pub srtp: crate::config::SrtpPolicy,
     /// The address written into SDP for our RTP.
     pub media_ip: IpAddr,
     pub user_agent: String,
@@ -47,6 +51,8 @@ impl Settings {
         let ip = config.sip.public_address;
         Settings {
             sip_addr: SocketAddr::new(ip, listen.port()),
+            tls_port: config.sip.tls.as_ref().map(|t| t.listen.port()),
+            srtp: config.sip.srtp,
             media_ip: ip,
             user_agent: config.sip.user_agent.clone(),
             timers: TimerConfig {

@@ -115,6 +115,7 @@ pub fn leg(codec: Codec, telephone_event: Option<u8>, sdp_addr: SocketAddr) -> L
         payload_type: codec.payload_type(),
         telephone_event,
         sdp_addr,
+        srtp: None,
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
+use crate::media::srtp::{SrtpContext, SrtpKeys, TAG_LEN};
 
 /// A socket and the stream logic of one leg.
 pub(super) struct LegIo {
@@ -26,7 +27,60 @@ pub(super) struct LegIo {
     pub sending: bool,
     /// The peer is expected to send (false while it offered `recvonly`/`inactive`).
     pub expecting: bool,
+    /// SRTP contexts when the leg is secured (RTP/SAVP).
+    pub srtp: Option<LegSrtp>,
 }
+
+/// A secured leg's two SRTP directions (RFC 3711): what it sends us is checked and
+/// decrypted before the relay and the recorder see it; what we send it is encrypted last.
+pub(super) struct LegSrtp {
+    keys: SrtpKeys,
+    send: SrtpContext,
+    receive: SrtpContext,
+    /// Packets refused (forged, replayed, keyed otherwise).
+    pub refused: u64,
+}
+
+impl LegSrtp {
+    fn new(keys: SrtpKeys) -> LegSrtp {
+        LegSrtp {
+            keys,
+            send: SrtpContext::new(&keys.send),
+            receive: SrtpContext::new(&keys.receive),
+            refused: 0,
+        }
+    }
+
+    /// Copies the SRTP packet `data` into `scratch` and decrypts it there; the RTP
+    /// packet's length, or `None` if it is refused.
+    pub fn unprotect(&mut self, data: &[u8], scratch: &mut [u8]) -> Option<usize> {
+        let Some(buf) = scratch.get_mut(..data.len()) else {
+            self.refused += 1;
+            return None;
+        };
+        buf.copy_from_slice(data);
+        match self.receive.unprotect(buf) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.refused += 1;
+                None
+            }
+        }
+    }
+
+    /// Encrypts the RTP packet `out[..len]` in place; the SRTP packet's length.
+    /// `out` keeps [`TAG_LEN`] bytes spare after the packet.
+    pub fn protect(&mut self, out: &mut [u8], len: usize) -> Option<usize> {
+        self.send.protect(out, len).ok()
+    }
+}
+
+fn srtp_for(config: &LegConfig) -> Option<LegSrtp> {
+    config.srtp.map(LegSrtp::new)
+}
+
+/// Room a secured leg's packets need beyond an RTP packet.
+pub(super) const SRTP_ROOM: usize = TAG_LEN;
 
 impl LegIo {
     /// Registers `socket` (non-blocking) with the current runtime's reactor; `out` is a
@@ -39,7 +93,9 @@ impl LegIo {
     ) -> io::Result<LegIo> {
         socket.set_nonblocking(true)?;
         let socket = UdpSocket::from_std(socket)?;
+        let srtp = srtp_for(relay.config());
         Ok(LegIo {
+            srtp,
             socket,
             out,
             relay,
@@ -54,6 +110,10 @@ impl LegIo {
     /// The peer's new offer/answer. Returns whether it is expected to send again after a
     /// time it was not (its inactivity then counts from now).
     pub fn update(&mut self, config: LegConfig, send: bool, receive: bool, now: Instant) -> bool {
+        if self.srtp.as_ref().map(|s| s.keys) != config.srtp {
+            // New keys (a re-INVITE rekeyed): new contexts, as for a new stream.
+            self.srtp = srtp_for(&config);
+        }
         self.relay.update(config, now);
         self.sending = send;
         let rearm = receive && !self.expecting;

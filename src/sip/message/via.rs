@@ -59,6 +59,7 @@ impl ViaSpec {
             transport: match self.transport {
                 Transport::Udp => rsipstack::sip::Transport::Udp,
                 Transport::Tcp => rsipstack::sip::Transport::Tcp,
+                Transport::Tls => rsipstack::sip::Transport::Tls,
             },
             uri: Uri {
                 scheme: Some(Scheme::Sip),
@@ -123,12 +124,12 @@ pub fn stamp_via(req: &mut Request, source: SocketAddr) -> Result<(), MessageErr
 
 /// Where to send responses for a request that arrived from `source` (RFC 3261 §18.2.2,
 /// RFC 3581 §4), judged from the request's (or response's) top Via: over TCP the flow
-/// it came on; over UDP with `rport` the source address and port; over UDP without
+/// it came on (TCP or TLS); over UDP with `rport` the source address and port; over UDP without
 /// `rport` the source IP (= `received`) and the sent-by port, default 5060. A top Via
 /// that does not parse falls back to the source. `maddr` is ignored: we never answer
 /// over multicast.
 pub fn response_target<M: HeadersExt + ?Sized>(msg: &M, source: Peer) -> Peer {
-    if source.transport == Transport::Tcp {
+    if source.transport.is_reliable() {
         return source;
     }
     let Ok(via) = top_via(msg) else {

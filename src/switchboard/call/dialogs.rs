@@ -191,6 +191,7 @@ impl Call {
             return;
         };
         let agreed = op.session.agreed().clone();
+        let srtp = op.session.srtp();
         let holds = op.session.peer_holds();
         let (send, receive) = (op.session.we_send(), op.session.peer_sends());
         let hold_changed = holds != op.on_hold;
@@ -202,7 +203,10 @@ impl Call {
                 ctx,
                 MediaOrder::Update {
                     leg: Leg::Operator,
-                    media: leg_media(&agreed),
+                    media: crate::media::relay::LegConfig {
+                        srtp,
+                        ..leg_media(&agreed)
+                    },
                     send,
                     receive,
                 },

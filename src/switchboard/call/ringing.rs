@@ -10,6 +10,9 @@
 
 use jiff::Timestamp;
 
+use crate::config::SrtpPolicy;
+use crate::media::srtp::keys::{CryptoAttr, SrtpMasterKey};
+use crate::media::srtp::SrtpKeys;
 use crate::media::Leg;
 use crate::model::{
     CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite, RingAttempt, RingResult,
@@ -19,7 +22,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::factory::NewInvite;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::TxKey;
-use crate::sip::Peer;
+use crate::sip::{Peer, Transport};
 
 use super::arrival::local_session;
 use super::{dialog_key, Call, Ctx, Effect, Ending, OperatorLeg, Ringing, State};
@@ -33,6 +36,8 @@ pub(super) struct Ring {
     invite: Request,
     dest: Peer,
     local_port: u16,
+    /// Our SRTP key, offered when the operator's flow is TLS.
+    srtp: Option<SrtpMasterKey>,
     started_at: Timestamp,
     /// We gave up on it (CANCEL sent), and why: that is its result, whatever comes back.
     given_up: Option<RingResult>,
@@ -84,7 +89,17 @@ impl Call {
         };
         let (target, dest) = (binding.contact.to_string(), binding.peer);
         let local = local_session(ctx, port);
-        let offer = sdp::offer(&local, &ctx.settings.codecs, 101);
+        // A phone on TLS gets SRTP offered (its signalling is private, so can its media
+        // be); keys come from the system's CSPRNG, never from the seeded switchboard one.
+        let srtp =
+            (dest.transport == Transport::Tls).then(|| SrtpMasterKey::generate(&mut rand::rng()));
+        let offer = match srtp {
+            Some(key) => {
+                let ours = CryptoAttr { tag: 1, key };
+                sdp::secure_offer(&local, &ctx.settings.codecs, 101, &ours)
+            }
+            None => sdp::offer(&local, &ctx.settings.codecs, 101),
+        };
         let new = NewInvite {
             target: &target,
             to_user: &operator,
@@ -113,6 +128,7 @@ impl Call {
                     invite,
                     dest,
                     local_port: port,
+                    srtp,
                     started_at: ctx.now.wall,
                     given_up: None,
                 });
@@ -248,7 +264,7 @@ impl Call {
         };
         let (ack, dest) = ctx.ua.factory().ack(&dialog, 1, ctx.rng);
         ctx.ua.send_ack(key, ack, dest, ctx.now.mono);
-        let answer = sdp::parse(&resp.body).ok();
+        let (answer, keys) = answer_security(ctx, ring.srtp, &resp.body);
         let agreed = answer
             .as_ref()
             .and_then(|a| sdp::negotiate(a, &ctx.settings.codecs).ok());
@@ -276,7 +292,7 @@ impl Call {
             }
             return;
         };
-        self.connect(ctx, ring, dialog, answer, agreed);
+        self.connect(ctx, ring, dialog, answer, agreed, keys);
     }
 
     fn connect(
@@ -286,6 +302,7 @@ impl Call {
         dialog: Dialog,
         answer: sdp::RemoteSession,
         agreed: sdp::Negotiated,
+        keys: Option<SrtpKeys>,
     ) {
         self.state = State::Connected;
         self.times.connected = Some((ctx.now.wall, ctx.now.mono));
@@ -295,10 +312,13 @@ impl Call {
             .bind_dialog(dialog_key(&dialog), self.owner(Leg::Operator));
         let offer = String::from_utf8_lossy(&ring.invite.body).into_owned();
         let local = local_session(ctx, ring.local_port);
-        let media = leg_media(&agreed);
+        let media = crate::media::relay::LegConfig {
+            srtp: keys,
+            ..leg_media(&agreed)
+        };
         self.operator = Some(OperatorLeg {
             dialog,
-            session: MediaSession::new(local, answer, agreed, offer),
+            session: MediaSession::new(local, answer, agreed, offer).with_srtp(keys),
             on_hold: false,
         });
         self.media(ctx, MediaOrder::Bridge { operator: media });
@@ -355,6 +375,35 @@ impl Call {
                     ended_at: ctx.now.wall,
                     result,
                 })));
+        }
+    }
+}
+
+/// The operator's answer, read as our offer asked: plain, or (when we offered SRTP) with
+/// its key. A plain answer to our SRTP offer is taken under `sip.srtp = "optional"` and
+/// refused under `"mandatory"`; an RTP/SAVP answer without a usable key is refused.
+fn answer_security(
+    ctx: &Ctx<'_>,
+    ours: Option<SrtpMasterKey>,
+    body: &[u8],
+) -> (Option<sdp::RemoteSession>, Option<SrtpKeys>) {
+    let Some(send) = ours else {
+        return (sdp::parse(body).ok(), None);
+    };
+    match sdp::remote_security(body) {
+        Ok(sdp::RemoteSecurity::Srtp(theirs)) => (
+            sdp::parse_secure(body).ok(),
+            Some(SrtpKeys {
+                send,
+                receive: theirs.key,
+            }),
+        ),
+        Ok(sdp::RemoteSecurity::Plain) if ctx.settings.srtp == SrtpPolicy::Optional => {
+            (sdp::parse(body).ok(), None)
+        }
+        _ => {
+            tracing::warn!("operator's answer has no usable SRTP key: hanging up");
+            (None, None)
         }
     }
 }
