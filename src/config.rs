@@ -14,6 +14,7 @@
 mod build;
 mod error;
 mod limits;
+mod provider;
 mod reader;
 mod schema;
 mod security;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
+pub use provider::{parse_server, ProviderConfig, ProviderPassword, ProviderTransport, SipServer};
 pub use values::{CodecName, IpNet, PortRange};
 
 use crate::calendar::BusinessCalendar;
@@ -115,6 +117,8 @@ pub struct TrunkConfig {
     pub numbers: Vec<String>,
     /// Sources allowed to place calls.
     pub allow: Vec<IpNet>,
+    /// `[trunk.provider]`: registration to the provider, if configured.
+    pub provider: Option<ProviderConfig>,
 }
 
 impl TrunkConfig {
