@@ -129,6 +129,11 @@ impl TrunkConfig {
         !dialled.is_empty() && self.numbers.contains(&dialled)
     }
 
+    /// Whether `user` is the user part we register with the provider (our Contact's).
+    pub fn is_registered_user(&self, user: &str) -> bool {
+        self.provider.as_ref().is_some_and(|p| p.username == user)
+    }
+
     /// Whether a call from `source` may be accepted (IPv4-mapped IPv6 sources match IPv4
     /// prefixes).
     pub fn allows(&self, source: IpAddr) -> bool {
