@@ -35,6 +35,7 @@ use super::Sockets;
 use crate::sip::flows::FlowLimits;
 
 mod media;
+mod provider;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -94,6 +95,10 @@ pub struct Engine {
     /// Errors that repeat under load, logged once per interval with a count.
     quiet: QuietLogs,
     trim: super::memory::TrimAfterPeak,
+    /// Registration to the provider and its keepalive, when configured.
+    provider: Option<super::provider::ProviderLink>,
+    /// When shutting down: how long the un-REGISTER may take.
+    provider_stop_by: Option<std::time::Instant>,
 }
 
 /// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
@@ -155,6 +160,12 @@ impl Engine {
         } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
+        let provider = super::provider::ProviderLink::new(
+            config,
+            sockets.local_addr(),
+            clock.now(),
+            rand::random(),
+        );
         Engine {
             clock,
             sb,
@@ -188,6 +199,8 @@ impl Engine {
             tcp_stats: Arc::new(TcpStats::default()),
             quiet: QuietLogs::default(),
             trim: super::memory::TrimAfterPeak::default(),
+            provider,
+            provider_stop_by: None,
         }
     }
 
@@ -205,18 +218,25 @@ impl Engine {
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.provider_start().await;
         loop {
             self.carry_out().await;
-            if self.sb.is_stopped(self.clock.now()) {
+            self.provider_send().await;
+            if self.sb.is_stopped(self.clock.now()) && self.provider_done() {
                 break;
             }
             let timer = self.sb.poll_timeout();
+            let provider_timer = self
+                .provider_timer()
+                .or(self.provider_stop_by.filter(|_| !self.provider_done()));
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if !self.sb.is_draining() => {
                     self.sb.begin_shutdown(grace, self.clock.now());
+                    self.provider_shutdown(grace);
                 }
                 r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, src)) if self.provider_claims(&buf[..n], src) => {}
                     Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, self.clock.now()),
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
@@ -230,6 +250,9 @@ impl Engine {
                 }
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(self.clock.now());
+                }
+                _ = sleep_until(provider_timer.map(TokioInstant::from_std)), if provider_timer.is_some() => {
+                    self.provider_timeout().await;
                 }
                 // The writer's queue was full: look again soon (the loop top moves them on).
                 _ = tokio::time::sleep(HELD_RETRY), if self.register.is_holding() => {}
@@ -306,6 +329,7 @@ impl Engine {
     }
 
     fn publish_metrics(&mut self) {
+        self.metrics.provider = self.provider_state();
         let m = &mut self.metrics;
         m.live = self.sb.snapshot(self.clock.now());
         m.counters = self.sb.counters().clone();
@@ -332,7 +356,9 @@ impl Engine {
         let now = self.clock.now();
         match cmd {
             LiveCommand::Snapshot { reply } => {
-                let _ = reply.send(self.sb.snapshot(now));
+                let mut snapshot = self.sb.snapshot(now);
+                snapshot.provider = self.provider_state();
+                let _ = reply.send(snapshot);
             }
             LiveCommand::Pause {
                 operator,
