@@ -56,10 +56,15 @@ mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
+mod worklist;
 
 pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,
+};
+
+pub use worklist::{
+    WorklistDetail, WorklistEntry, WorklistItem, MISSED_OUTCOMES, STATES as WORKLIST_STATES,
 };
 
 use std::path::PathBuf;

@@ -16,11 +16,13 @@ mod batches;
 mod events;
 mod rows;
 mod throughput;
+mod worklist;
 mod writer;
 pub use batches::*;
 pub use events::*;
 pub use rows::*;
 pub use throughput::*;
+pub use worklist::*;
 pub use writer::*;
 
 /// One empty register on one backend.
@@ -61,6 +63,7 @@ macro_rules! store_cases {
             calls_with_recordings_lists_what_verify_checks,
             a_call_s_updates_in_one_batch_apply_as_if_one_by_one,
             call_events_are_kept_once_and_read_in_time_order,
+            missed_calls_merge_per_number_into_the_worklist,
             writer_retries_through_an_outage_without_losing_writes
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
