@@ -16,6 +16,8 @@ mod live;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/worklist.rs"]
+mod worklist;
 
 pub use harness::*;
 

@@ -22,6 +22,8 @@ mod pg_support;
 mod recordings_stats;
 #[path = "web_api/register.rs"]
 mod register;
+#[path = "web_api/worklist.rs"]
+mod worklist;
 
 pub use harness::*;
 use pg_support::FreshDb;

@@ -14,6 +14,7 @@ pub mod recording;
 pub mod session;
 pub mod stats;
 pub mod timeline;
+pub mod worklist;
 
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
@@ -47,6 +48,12 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route("/api/audit", get(admin::audit))
         .route("/api/users", get(admin::users).post(admin::add_user))
         .route("/api/tokens", post(admin::add_token))
+        .route("/api/worklist", get(worklist::list))
+        .route(
+            "/api/worklist/{id}",
+            get(worklist::one).patch(worklist::update),
+        )
+        .route("/api/worklist/{id}/callback", post(worklist::callback))
         .route("/api/openapi.json", get(openapi::get))
         .route("/api", get(not_found))
         .route(
