@@ -60,6 +60,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("live.js", JS),
     asset!("stats.js", JS),
     asset!("charts.js", JS),
+    asset!("worklist.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.

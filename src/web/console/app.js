@@ -1,5 +1,5 @@
 // The console's entry: who is logged in, the header, and the hash routes
-// (#/login, #/calls, #/call/<id>, #/live, #/stats). Each view renders into <main> and may
+// (#/login, #/calls, #/call/<id>, #/live, #/stats, #/worklist). Each view renders into <main> and may
 // return a function that stops what it started (a live stream, an audio graph, a timer).
 
 import { api, onUnauthorized } from './api.js';
@@ -10,6 +10,7 @@ import { renderCalls } from './calls.js';
 import { renderCall } from './call.js';
 import { renderLive } from './live.js';
 import { renderStats } from './stats.js';
+import { renderWorklist } from './worklist.js';
 
 const RANK = { qa: 1, supervisor: 2, admin: 3 };
 
@@ -23,6 +24,7 @@ const ROUTES = {
   call: { title: 'Звонок', role: 'qa', render: renderCall },
   live: { title: 'Сейчас на линии', role: 'supervisor', render: renderLive, nav: true },
   stats: { title: 'Статистика', role: 'qa', render: renderStats, nav: true },
+  worklist: { title: 'Пропущенные', role: 'qa', render: renderWorklist, nav: true },
 };
 
 const state = { user: null, cleanup: null };
