@@ -13,18 +13,15 @@ pub fn readyz_line(p: &ProviderState) -> String {
     if let Some(error) = p.last_error.as_deref().filter(|_| !p.is_registered()) {
         line.push_str(&format!(" (last error: {error})"));
     }
-    match &p.options {
-        Some(ping) => match (ping.status, ping.rtt_seconds) {
-            (Some(status), Some(rtt)) => {
-                line.push_str(&format!(
-                    "; options {} {status} in {:.1} ms",
-                    ping.result,
-                    rtt * 1000.0
-                ));
-            }
+    if let Some(ping) = &p.options {
+        match (ping.status, ping.rtt_seconds) {
+            (Some(status), Some(rtt)) => line.push_str(&format!(
+                "; options {} {status} in {:.1} ms",
+                ping.result,
+                rtt * 1000.0
+            )),
             _ => line.push_str(&format!("; options {}", ping.result)),
-        },
-        None => {}
+        }
     }
     line.push('\n');
     line

@@ -59,7 +59,7 @@ export function renderWorklist(root) {
       h('td', {}, duration(item.waited_ms)),
       h('td', {}, String(item.missed_calls)),
       h('td', {}, String(item.calls_today)),
-      h('td', { class: 'state' }, WORKLIST_STATES[item.state] || item.state),
+      h('td', { class: 'item-state' }, WORKLIST_STATES[item.state] || item.state),
       h('td', {}, item.worked_by || '—'),
       h('td', {}, buttons));
   }
