@@ -17,7 +17,8 @@ use rand::SeedableRng;
 use crate::config::{Config, ProviderConfig, ProviderTransport};
 use crate::model::{format_time, Now, ProviderPing, ProviderState};
 use crate::sip::uac::{
-    OptionsPing, PingResult, PingSettings, Registration, RegistrationSettings, RETRY_MAX, RETRY_MIN,
+    OptionsPing, PingResult, PingSettings, Registration, RegistrationPhase, RegistrationSettings,
+    RETRY_MAX, RETRY_MIN,
 };
 use crate::sip::Transport;
 
@@ -120,9 +121,10 @@ impl ProviderLink {
         Ok(None)
     }
 
-    /// Whether the first hop is known.
-    pub fn is_resolved(&self) -> bool {
-        self.hop.is_some()
+    /// Whether the first hop is known and worth keeping: once registration fails, the
+    /// name is looked up again before each retry (the provider may have moved).
+    pub fn needs_resolving(&self) -> bool {
+        self.hop.is_none() || self.registration.status().phase == RegistrationPhase::Failing
     }
 
     /// Starts registering (and pinging); a name that did not resolve fails the attempt,
@@ -147,8 +149,10 @@ impl ProviderLink {
     }
 
     /// A datagram from `src`: `true` if it was a response to our REGISTER or OPTIONS.
+    /// Any port of the first hop's address may answer (SBCs often answer from another
+    /// port); the machines check Call-ID, CSeq and branch.
     pub fn claims(&mut self, bytes: &[u8], src: SocketAddr, now: Now) -> bool {
-        if Some(src) != self.hop || !bytes.starts_with(b"SIP/2.0 ") {
+        if self.hop.map(|h| h.ip()) != Some(src.ip()) || !bytes.starts_with(b"SIP/2.0 ") {
             return false;
         }
         if self.registration.handle_response(bytes, now, &mut self.rng) {

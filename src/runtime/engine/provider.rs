@@ -56,7 +56,7 @@ impl Engine {
             return;
         };
         let before = link.state();
-        if !link.is_resolved() {
+        if link.needs_resolving() {
             match link.resolve().await {
                 Ok(Some(sources)) => self.sb.set_provider_sources(sources),
                 Ok(None) => {}
