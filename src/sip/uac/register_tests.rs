@@ -444,3 +444,38 @@ fn phase_since_moves_only_on_a_change() {
     assert_eq!(rig.reg.status().since, failing_since);
     assert_eq!(rig.reg.status().failures, 2);
 }
+
+mod arbitrary_input {
+    //! Whatever a provider sends, nothing panics and nothing it sends out of turn changes
+    //! the registration.
+    use super::*;
+    use crate::sip::digest::parse_challenge;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = ResponseHead::parse(&bytes);
+            let _ = parse_challenge(&String::from_utf8_lossy(&bytes));
+            let mut rig = Rig::new(Transport::Udp);
+            rig.one_sent();
+            let before = rig.reg.status().clone();
+            if !rig.reg.handle_response(&bytes, rig.now, &mut rig.rng) {
+                prop_assert_eq!(rig.reg.status(), &before);
+            }
+        }
+
+        #[test]
+        fn mangled_answers_to_our_register_never_panic(
+            status in 100u16..700,
+            extra in "[ -~]{0,120}",
+        ) {
+            let mut rig = Rig::new(Transport::Udp);
+            let first = rig.one_sent();
+            let text = respond(&first, &format!("{status} Whatever"), &format!("{extra}\r\n"));
+            rig.reg.handle_response(text.as_bytes(), rig.now, &mut rig.rng);
+            // Whatever happened, there is a next step: a deadline or a binding.
+            prop_assert!(rig.reg.poll_timeout().is_some());
+        }
+    }
+}
