@@ -279,6 +279,55 @@ pub(super) async fn set_state<DB: Db>(
     Ok(true)
 }
 
+/// A call-back made for an item: the outbound call's row is marked `outbound` and linked
+/// to the item, and its outcome decides the item's state (answered → `called_back`, a
+/// number that cannot be reached → `unreachable`, anything else (busy, no answer…) leaves
+/// it `in_progress`); the history says who called and how it went. `false` if no such item.
+pub(super) async fn record_callback<DB: Db>(
+    pool: &Pool<DB>,
+    item_id: i64,
+    call_id: &str,
+    operator: &str,
+    outcome: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let state = match outcome {
+        "answered" => "called_back",
+        "unreachable" => "unreachable",
+        _ => "in_progress",
+    };
+    let mut q = QueryBuilder::new("UPDATE worklist_items SET state = ");
+    q.arg(state).push(", worked_by = ").arg(operator);
+    q.push(", updated_at = ")
+        .arg(now)
+        .push(" WHERE id = ")
+        .arg(item_id);
+    if execute(pool, &mut q).await? != 1 {
+        return Ok(false);
+    }
+    let mut q = QueryBuilder::new("UPDATE calls SET direction = 'outbound' WHERE id = ");
+    q.arg(call_id);
+    execute(pool, &mut q).await?;
+    let mut q = QueryBuilder::new("INSERT INTO worklist_calls (item_id, call_id, role) VALUES (");
+    q.arg(item_id)
+        .push(", ")
+        .arg(call_id)
+        .push(", 'callback') ON CONFLICT DO NOTHING");
+    execute(pool, &mut q).await?;
+    let detail = format!("{outcome} {call_id}");
+    history(
+        pool,
+        item_id,
+        now,
+        operator,
+        "callback",
+        Some(state),
+        Some(&detail),
+    )
+    .await?;
+    Ok(true)
+}
+
 impl super::Store {
     /// Gathers missed calls not yet on the worklist; how many joined (see [`sync`]).
     pub async fn sync_worklist(&self, now: &str) -> Result<u64, StoreError> {
@@ -303,6 +352,19 @@ impl super::Store {
         today_from: &str,
     ) -> Result<Option<WorklistDetail>, StoreError> {
         on_pool!(self, pool => detail(pool, id, today_from))
+    }
+
+    /// Records a call-back's outbound call and outcome on an item (see
+    /// [`record_callback`]); `Ok(false)` if there is no such item.
+    pub async fn record_worklist_callback(
+        &self,
+        item_id: i64,
+        call_id: &str,
+        operator: &str,
+        outcome: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => record_callback(pool, item_id, call_id, operator, outcome, now))
     }
 
     /// Sets an item's state by `actor`; `Ok(false)` if there is no such item.

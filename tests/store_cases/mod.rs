@@ -64,6 +64,7 @@ macro_rules! store_cases {
             a_call_s_updates_in_one_batch_apply_as_if_one_by_one,
             call_events_are_kept_once_and_read_in_time_order,
             missed_calls_merge_per_number_into_the_worklist,
+            call_backs_are_linked_and_decide_the_item_s_state,
             writer_retries_through_an_outage_without_losing_writes
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

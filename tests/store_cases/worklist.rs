@@ -145,3 +145,61 @@ pub async fn missed_calls_merge_per_number_into_the_worklist<H: Harness>(h: &H) 
         .await
         .is_err());
 }
+
+pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    store
+        .apply(&[
+            call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
+            ended("m1", Outcome::Abandoned, 40_000),
+            call("cb1", "+79111234567", "2026-11-24T12:00:00Z"),
+            call("cb2", "+79111234567", "2026-11-24T12:30:00Z"),
+        ])
+        .await
+        .unwrap();
+    let now = "2026-11-24T12:00:00.000Z";
+    store.sync_worklist(now).await.unwrap();
+    let today = "2026-11-23T21:00:00.000Z";
+    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+
+    assert!(store
+        .record_worklist_callback(id, "cb1", "101", "busy", now)
+        .await
+        .unwrap());
+    let item = store.worklist_item(id, today).await.unwrap().unwrap();
+    assert_eq!(
+        (item.item.state.as_str(), item.item.worked_by.as_deref()),
+        ("in_progress", Some("101"))
+    );
+    assert!(store
+        .record_worklist_callback(id, "cb2", "102", "answered", "2026-11-24T12:31:00.000Z")
+        .await
+        .unwrap());
+    assert!(!store
+        .record_worklist_callback(9_999, "cb2", "102", "answered", now)
+        .await
+        .unwrap());
+
+    let item = store.worklist_item(id, today).await.unwrap().unwrap();
+    assert_eq!(item.item.state, "called_back");
+    assert_eq!(
+        item.calls,
+        vec![
+            ("m1".to_string(), "missed".to_string()),
+            ("cb1".to_string(), "callback".to_string()),
+            ("cb2".to_string(), "callback".to_string())
+        ]
+    );
+    let last = item.history.last().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("102", "callback")
+    );
+    assert_eq!(last.detail.as_deref(), Some("answered cb2"));
+    // Outbound calls never land on the worklist themselves.
+    store
+        .apply(&[ended("cb1", Outcome::Abandoned, 0)])
+        .await
+        .unwrap();
+    assert_eq!(store.sync_worklist(now).await.unwrap(), 0);
+}
