@@ -572,6 +572,13 @@ pub(super) fn warnings(config: &Config) -> Vec<String> {
     if config.trunk.allow.is_empty() {
         out.push("trunk.allow is empty: every call will be refused with 403".to_owned());
     }
+    out.extend(
+        config
+            .trunk
+            .provider
+            .as_ref()
+            .and_then(super::provider::warning),
+    );
     let calendar = &config.hours.calendar;
     if calendar.days().is_empty() {
         out.push(if calendar.working_days().is_empty() {

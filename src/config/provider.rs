@@ -203,6 +203,19 @@ fn user_name(text: &str) -> Result<String, String> {
     }
 }
 
+/// What `check-config` should say about a valid provider section: this build registers
+/// over UDP only, whatever transport the URI names.
+pub(super) fn warning(p: &ProviderConfig) -> Option<String> {
+    let hop = p.next_hop();
+    (hop.transport != ProviderTransport::Udp).then(|| {
+        format!(
+            "trunk.provider: {} asks for {}, but the provider is reached over UDP in this build",
+            hop.uri,
+            hop.transport.as_str()
+        )
+    })
+}
+
 /// Reads `[trunk.provider]` from the `[trunk]` table, if present.
 pub(super) fn provider(
     r: &mut Reader<'_>,

@@ -98,3 +98,22 @@ colour = "red"
         assert!(e.contains(expected), "{expected} not in {e}");
     }
 }
+
+#[test]
+fn a_transport_this_build_cannot_use_is_warned_about() {
+    let config = load(FULL, &[]).unwrap();
+    let warnings = config.warnings().join("\n");
+    assert!(
+        warnings.contains("sip:proxy.provider.example;transport=tcp asks for TCP"),
+        "{warnings}"
+    );
+    let plain = load(
+        &FULL.replace(
+            "outbound_proxy = \"sip:proxy.provider.example;transport=tcp\"",
+            "",
+        ),
+        &[],
+    )
+    .unwrap();
+    assert!(!plain.warnings().join("\n").contains("trunk.provider"));
+}
