@@ -10,7 +10,7 @@ mod provider_support;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, CLOSED};
-use provider_support::{header, respond, Provider, Script, PASSWORD, USER};
+use provider_support::{header, respond, Provider, Script, TcpProvider, PASSWORD, USER};
 
 fn provider_config(provider: &Provider, extra: &str) -> String {
     format!(
@@ -241,4 +241,48 @@ async fn a_call_from_the_registered_provider_is_let_in_by_the_registration() {
     };
     assert_eq!(status, "SIP/2.0 403 Forbidden");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_over_tcp_when_the_uri_asks_for_it() {
+    let provider = TcpProvider::start(Script {
+        fail_first: 0,
+        min_expires: 0,
+        grant: 300,
+    })
+    .await;
+    let config = format!(
+        r#"{CLOSED}
+[trunk.provider]
+registrar = "sip:{addr};transport=tcp"
+username = "{USER}"
+password = "{PASSWORD}"
+"#,
+        addr = provider.addr
+    );
+    let server = TestServer::start(&config).await;
+    let metrics = wait_http(&server, "/metrics", |_, body| {
+        body.contains("\nhotline_provider_registered 1\n")
+            && body.contains("\nhotline_provider_options_up 1\n")
+    })
+    .await;
+    assert!(
+        metrics.contains("\nhotline_provider_registration_expires_seconds 300\n"),
+        "{metrics}"
+    );
+    let seen = provider.seen();
+    assert!(
+        seen.vias.iter().all(|v| v.starts_with("SIP/2.0/TCP ")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.contact.as_deref(),
+        Some(format!("sip:{USER}@127.0.0.1:{};transport=tcp", server.addr.port()).as_str())
+    );
+    let seen_arc = provider.seen.clone();
+    server.stop().await;
+    assert!(
+        seen_arc.lock().unwrap().unregistered,
+        "un-REGISTER over the same connection"
+    );
 }

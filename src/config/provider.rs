@@ -203,15 +203,14 @@ fn user_name(text: &str) -> Result<String, String> {
     }
 }
 
-/// What `check-config` should say about a valid provider section: this build registers
-/// over UDP only, whatever transport the URI names.
+/// What `check-config` should say about a valid provider section: this build reaches the
+/// provider over UDP or TCP; a TLS URI is registered over UDP.
 pub(super) fn warning(p: &ProviderConfig) -> Option<String> {
     let hop = p.next_hop();
-    (hop.transport != ProviderTransport::Udp).then(|| {
+    (hop.transport == ProviderTransport::Tls).then(|| {
         format!(
-            "trunk.provider: {} asks for {}, but the provider is reached over UDP in this build",
-            hop.uri,
-            hop.transport.as_str()
+            "trunk.provider: {} asks for TLS, but the provider is reached over UDP in this build",
+            hop.uri
         )
     })
 }

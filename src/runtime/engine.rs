@@ -99,6 +99,8 @@ pub struct Engine {
     provider: Option<super::provider::ProviderLink>,
     /// When shutting down: how long the un-REGISTER may take.
     provider_stop_by: Option<std::time::Instant>,
+    /// What the provider link needs to open its own TCP connection (set by `run`).
+    provider_tcp: Option<provider::TcpDialer>,
 }
 
 /// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
@@ -201,6 +203,7 @@ impl Engine {
             trim: super::memory::TrimAfterPeak::default(),
             provider,
             provider_stop_by: None,
+            provider_tcp: None,
         }
     }
 
@@ -213,6 +216,17 @@ impl Engine {
             clock: self.clock,
             stats: self.tcp_stats.clone(),
         };
+        self.provider_tcp = Some(provider::TcpDialer {
+            events: tcp_tx.clone(),
+            cancel: tasks.clone(),
+            acceptor: Acceptor {
+                limits: acceptor.limits,
+                clock: acceptor.clock,
+                stats: acceptor.stats.clone(),
+            },
+            pending: Vec::new(),
+            connecting: false,
+        });
         tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
 
         let mut buf = vec![0u8; 65_536];
@@ -377,7 +391,9 @@ impl Engine {
         match ev {
             TcpEvent::Connected { addr, writer } => {
                 self.tcp_writers.insert(addr, writer);
+                self.provider_tcp_connected(addr);
             }
+            TcpEvent::Message { addr, msg } if self.provider_claims_tcp(&msg, addr) => {}
             TcpEvent::Message { addr, msg } => self.sb.handle_message(
                 msg,
                 Peer {
@@ -398,9 +414,11 @@ impl Engine {
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, "TCP framing error: connection closed");
                 self.tcp_writers.remove(&addr);
+                self.provider_tcp_closed(addr);
             }
             TcpEvent::Closed { addr } => {
                 self.tcp_writers.remove(&addr);
+                self.provider_tcp_closed(addr);
                 self.tcp_writers.release_spare();
             }
         }

@@ -36,6 +36,8 @@ pub struct ProviderLink {
     sources: Vec<IpAddr>,
     rng: SmallRng,
     started: bool,
+    /// UDP, or TCP when the first hop's URI asks for it.
+    transport: Transport,
 }
 
 impl ProviderLink {
@@ -43,12 +45,19 @@ impl ProviderLink {
     /// address (its port goes into Via and Contact).
     pub fn new(config: &Config, local: SocketAddr, now: Now, seed: u64) -> Option<ProviderLink> {
         let provider = config.trunk.provider.clone()?;
-        if provider.next_hop().transport != ProviderTransport::Udp {
-            tracing::warn!(
-                transport = provider.next_hop().transport.as_str(),
-                "the provider is reached over UDP only in this build; registering over UDP"
-            );
-        }
+        let transport = match provider.next_hop().transport {
+            ProviderTransport::Udp => Transport::Udp,
+            ProviderTransport::Tcp => Transport::Tcp,
+            ProviderTransport::Tls => {
+                tracing::warn!("TLS to the provider is not in this build; registering over UDP");
+                Transport::Udp
+            }
+        };
+        let contact_transport = if transport == Transport::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
         let mut rng = SmallRng::seed_from_u64(seed);
         let public = config.sip.public_address;
         let host = match public {
@@ -62,9 +71,9 @@ impl ProviderLink {
             RegistrationSettings {
                 registrar_uri: server_uri(&provider.registrar.uri),
                 aor: aor.clone(),
-                contact: format!("sip:{}@{sent_by}", provider.username),
+                contact: format!("sip:{}@{sent_by}{contact_transport}", provider.username),
                 via_sent_by: sent_by.clone(),
-                transport: Transport::Udp,
+                transport,
                 auth_username: provider.auth_username.clone(),
                 password: provider.password.0.clone(),
                 expires: provider.expires,
@@ -83,7 +92,7 @@ impl ProviderLink {
                     target_uri: server_uri(&provider.next_hop().uri),
                     from_uri: aor,
                     via_sent_by: sent_by,
-                    transport: Transport::Udp,
+                    transport,
                     user_agent: config.sip.user_agent.clone(),
                     interval: provider.options_interval,
                     t1: config.sip.t1,
@@ -100,6 +109,7 @@ impl ProviderLink {
             sources: Vec::new(),
             rng,
             started: false,
+            transport,
         })
     }
 
@@ -119,6 +129,16 @@ impl ProviderLink {
             return Ok(Some(sources));
         }
         Ok(None)
+    }
+
+    /// Whether requests go over the link's own TCP connection.
+    pub fn is_tcp(&self) -> bool {
+        self.transport == Transport::Tcp
+    }
+
+    /// The first hop, once resolved.
+    pub fn hop(&self) -> Option<SocketAddr> {
+        self.hop
     }
 
     /// Whether the first hop is known and worth keeping: once registration fails, the

@@ -38,6 +38,8 @@ pub struct Seen {
     /// Whether an un-REGISTER (Expires: 0) with valid credentials came.
     pub unregistered: bool,
     pub options: usize,
+    /// Every REGISTER's top Via.
+    pub vias: Vec<String>,
 }
 
 pub struct Provider {
@@ -164,6 +166,7 @@ fn register(msg: &str, script: &Script, count: usize, seen: &Mutex<Seen>) -> Str
     let algorithm = creds.as_ref().map(|c| c.algorithm.as_str().to_string());
     let mut seen = seen.lock().unwrap();
     seen.registers.push((expires, valid, algorithm));
+    seen.vias.push(header(msg, "Via").unwrap_or("").to_string());
     if count <= script.fail_first {
         return respond(msg, "503 Service Unavailable", "");
     }
@@ -196,4 +199,83 @@ fn register(msg: &str, script: &Script, count: usize, seen: &Mutex<Seen>) -> Str
         "200 OK",
         &format!("Contact: <{uri}>;expires={granted}\r\n"),
     )
+}
+
+/// The same registrar over TCP: it accepts connections on 127.0.0.2 and answers on each.
+pub struct TcpProvider {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+impl TcpProvider {
+    pub async fn start(script: Script) -> TcpProvider {
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind 127.0.0.2");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let shared = seen.clone();
+        tokio::spawn(async move {
+            let registers = Arc::new(Mutex::new(0usize));
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_stream(
+                    stream,
+                    script.clone(),
+                    shared.clone(),
+                    registers.clone(),
+                ));
+            }
+        });
+        TcpProvider { addr, seen }
+    }
+
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve_stream(
+    mut stream: tokio::net::TcpStream,
+    script: Script,
+    seen: Arc<Mutex<Seen>>,
+    registers: Arc<Mutex<usize>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+            let len: usize = header(&head, "Content-Length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if buf.len() < end + 4 + len {
+                break;
+            }
+            let msg: Vec<u8> = buf.drain(..end + 4 + len).collect();
+            let msg = String::from_utf8_lossy(&msg).to_string();
+            let reply = if msg.starts_with("REGISTER ") {
+                let count = {
+                    let mut n = registers.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                Some(register(&msg, &script, count, &seen))
+            } else if msg.starts_with("OPTIONS ") {
+                seen.lock().unwrap().options += 1;
+                Some(respond(&msg, "200 OK", ""))
+            } else {
+                None
+            };
+            if let Some(reply) = reply {
+                if stream.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
 }

@@ -101,19 +101,15 @@ colour = "red"
 
 #[test]
 fn a_transport_this_build_cannot_use_is_warned_about() {
-    let config = load(FULL, &[]).unwrap();
-    let warnings = config.warnings().join("\n");
+    let tls = FULL.replace(
+        "sip:proxy.provider.example;transport=tcp",
+        "sips:proxy.provider.example",
+    );
+    let warnings = load(&tls, &[]).unwrap().warnings().join("\n");
     assert!(
-        warnings.contains("sip:proxy.provider.example;transport=tcp asks for TCP"),
+        warnings.contains("sips:proxy.provider.example asks for TLS"),
         "{warnings}"
     );
-    let plain = load(
-        &FULL.replace(
-            "outbound_proxy = \"sip:proxy.provider.example;transport=tcp\"",
-            "",
-        ),
-        &[],
-    )
-    .unwrap();
-    assert!(!plain.warnings().join("\n").contains("trunk.provider"));
+    let tcp = load(FULL, &[]).unwrap();
+    assert!(!tcp.warnings().join("\n").contains("trunk.provider"));
 }
