@@ -14,6 +14,7 @@
 mod build;
 mod error;
 mod limits;
+mod provider;
 mod quality;
 mod reader;
 mod retention;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
+pub use provider::{parse_server, ProviderConfig, ProviderPassword, ProviderTransport, SipServer};
 pub use quality::QualityConfig;
 pub use tls::{SrtpPolicy, TlsConfig};
 pub use values::{CodecName, IpNet, PortRange};
@@ -127,6 +129,8 @@ pub struct TrunkConfig {
     pub numbers: Vec<String>,
     /// Sources allowed to place calls.
     pub allow: Vec<IpNet>,
+    /// `[trunk.provider]`: registration to the provider, if configured.
+    pub provider: Option<ProviderConfig>,
 }
 
 impl TrunkConfig {
@@ -135,6 +139,11 @@ impl TrunkConfig {
     pub fn answers_number(&self, dialled: &str) -> bool {
         let dialled = values::normalize_number(dialled);
         !dialled.is_empty() && self.numbers.contains(&dialled)
+    }
+
+    /// Whether `user` is the user part we register with the provider (our Contact's).
+    pub fn is_registered_user(&self, user: &str) -> bool {
+        self.provider.as_ref().is_some_and(|p| p.username == user)
     }
 
     /// Whether a call from `source` may be accepted (IPv4-mapped IPv6 sources match IPv4

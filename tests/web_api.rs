@@ -20,6 +20,8 @@ mod recordings_stats;
 mod register;
 #[path = "web_api/retention.rs"]
 mod retention;
+#[path = "web_api/worklist.rs"]
+mod worklist;
 
 pub use harness::*;
 

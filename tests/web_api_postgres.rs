@@ -26,6 +26,8 @@ mod recordings_stats;
 mod register;
 #[path = "web_api/retention.rs"]
 mod retention;
+#[path = "web_api/worklist.rs"]
+mod worklist;
 
 pub use harness::*;
 use pg_support::FreshDb;

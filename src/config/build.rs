@@ -43,7 +43,7 @@ pub(super) fn build(
         }
     }
     let sip = sip(&mut r, &root, base);
-    let trunk = trunk(&mut r, &root);
+    let trunk = trunk(&mut r, &root, env);
     let media = media(&mut r, &root);
     let hours = hours(&mut r, &root);
     let queue = queue(&mut r, &root);
@@ -209,8 +209,11 @@ fn phone_number(text: &str) -> Result<String, String> {
     Ok(number)
 }
 
-fn trunk(r: &mut Reader<'_>, root: &Table) -> TrunkConfig {
-    let s = section(r, root, "trunk");
+fn trunk(r: &mut Reader<'_>, root: &Table, env: &[(String, String)]) -> TrunkConfig {
+    // `provider` is a sub-table, not an overridable key, so it is known here only.
+    let mut known = keys_of("trunk").expect("trunk is in the schema");
+    known.push("provider");
+    let s = r.section(root, "trunk", &known);
     let default_numbers = vec!["792112".to_owned(), "+78112792112".to_owned()];
     let numbers = r.list(&s, "numbers", default_numbers, phone_number);
     if s.is_empty_array("numbers") {
@@ -222,7 +225,12 @@ fn trunk(r: &mut Reader<'_>, root: &Table) -> TrunkConfig {
     let loopback =
         IpNet::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 32).expect("a /32 host is a valid prefix");
     let allow = r.list(&s, "allow", vec![loopback], parse_ip_net);
-    TrunkConfig { numbers, allow }
+    let provider = super::provider::provider(r, s.table, env);
+    TrunkConfig {
+        numbers,
+        allow,
+        provider,
+    }
 }
 
 fn media(r: &mut Reader<'_>, root: &Table) -> MediaConfig {
@@ -571,6 +579,13 @@ pub(super) fn warnings(config: &Config) -> Vec<String> {
     if config.trunk.allow.is_empty() {
         out.push("trunk.allow is empty: every call will be refused with 403".to_owned());
     }
+    out.extend(
+        config
+            .trunk
+            .provider
+            .as_ref()
+            .and_then(super::provider::warning),
+    );
     let calendar = &config.hours.calendar;
     if calendar.days().is_empty() {
         out.push(if calendar.working_days().is_empty() {

@@ -209,11 +209,20 @@ pub(super) fn apply_env(
     errors: &mut Vec<ConfigError>,
 ) -> Vec<Override> {
     let mut applied = Vec::new();
+    // The variable `[trunk.provider] password_env` names holds a secret, not a key.
+    let secret_variable = root
+        .get("trunk")
+        .and_then(|t| t.get("provider"))
+        .and_then(|p| p.get("password_env"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     for (variable, text) in env {
         let Some(rest) = variable.strip_prefix(PREFIX) else {
             continue;
         };
-        if NOT_OVERRIDES.contains(&variable.as_str()) {
+        if NOT_OVERRIDES.contains(&variable.as_str())
+            || secret_variable.as_deref() == Some(variable.as_str())
+        {
             continue;
         }
         let env_error = |reason: String| ConfigError::Env {

@@ -32,7 +32,7 @@ pub struct WaitingLive {
 }
 
 /// The whole board at one instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LiveSnapshot {
     /// RFC 3339 UTC, when the snapshot was taken.
     pub at: String,
@@ -41,4 +41,7 @@ pub struct LiveSnapshot {
     /// Calls in progress of any kind (prompts, queue, talking).
     pub active_calls: usize,
     pub longest_wait_ms: u64,
+    /// The provider link, when `[trunk.provider]` is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<super::ProviderState>,
 }

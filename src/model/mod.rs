@@ -9,6 +9,7 @@
 pub mod call_id;
 pub mod live;
 mod outcome;
+pub mod provider;
 pub mod quality;
 mod record;
 mod time;
@@ -17,6 +18,7 @@ mod writes;
 pub use call_id::{is_call_id, new_call_id};
 pub use live::{LiveSnapshot, OperatorLive, WaitingLive};
 pub use outcome::{EndReason, HangupBy, Outcome, RingResult};
+pub use provider::{ProviderPing, ProviderState};
 pub use record::CallRecord;
 pub use time::{format_time, Now};
 pub use writes::{

@@ -35,6 +35,7 @@ use super::Sockets;
 use crate::sip::flows::FlowLimits;
 
 mod media;
+mod provider;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -97,6 +98,12 @@ pub struct Engine {
     /// Errors that repeat under load, logged once per interval with a count.
     quiet: QuietLogs,
     trim: super::memory::TrimAfterPeak,
+    /// Registration to the provider and its keepalive, when configured.
+    provider: Option<super::provider::ProviderLink>,
+    /// When shutting down: how long the un-REGISTER may take.
+    provider_stop_by: Option<std::time::Instant>,
+    /// What the provider link needs to open its own TCP connection (set by `run`).
+    provider_tcp: Option<provider::TcpDialer>,
 }
 
 /// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
@@ -161,6 +168,12 @@ impl Engine {
         } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
+        let provider = super::provider::ProviderLink::new(
+            config,
+            sockets.local_addr(),
+            clock.now(),
+            rand::random(),
+        );
         Engine {
             clock,
             sb,
@@ -196,6 +209,9 @@ impl Engine {
             tcp_stats: Arc::new(TcpStats::default()),
             quiet: QuietLogs::default(),
             trim: super::memory::TrimAfterPeak::default(),
+            provider,
+            provider_stop_by: None,
+            provider_tcp: None,
         }
     }
 
@@ -208,6 +224,17 @@ impl Engine {
             clock: self.clock,
             stats: self.tcp_stats.clone(),
         };
+        self.provider_tcp = Some(provider::TcpDialer {
+            events: tcp_tx.clone(),
+            cancel: tasks.clone(),
+            acceptor: Acceptor {
+                limits: acceptor.limits,
+                clock: acceptor.clock,
+                stats: acceptor.stats.clone(),
+            },
+            pending: Vec::new(),
+            connecting: false,
+        });
         tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
         let (tls_tx, mut tls_rx) = mpsc::channel::<TcpEvent>(1024);
         if let Some((listener, certificate)) = self.tls.take() {
@@ -229,18 +256,25 @@ impl Engine {
         let mut buf = vec![0u8; 65_536];
         let mut publish = tokio::time::interval(METRICS_EVERY);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.provider_start().await;
         loop {
             self.carry_out().await;
-            if self.sb.is_stopped(self.clock.now()) {
+            self.provider_send().await;
+            if self.sb.is_stopped(self.clock.now()) && self.provider_done() {
                 break;
             }
             let timer = self.sb.poll_timeout();
+            let provider_timer = self
+                .provider_timer()
+                .or(self.provider_stop_by.filter(|_| !self.provider_done()));
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if !self.sb.is_draining() => {
                     self.sb.begin_shutdown(grace, self.clock.now());
+                    self.provider_shutdown(grace);
                 }
                 r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, src)) if self.provider_claims(&buf[..n], src) => {}
                     Ok((n, src)) => self.sb.handle_datagram(&buf[..n], Peer { transport: Transport::Udp, addr: src }, self.clock.now()),
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
@@ -255,6 +289,9 @@ impl Engine {
                 }
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(self.clock.now());
+                }
+                _ = sleep_until(provider_timer.map(TokioInstant::from_std)), if provider_timer.is_some() => {
+                    self.provider_timeout().await;
                 }
                 // The writer's queue was full: look again soon (the loop top moves them on).
                 _ = tokio::time::sleep(HELD_RETRY), if self.register.is_holding() => {}
@@ -331,6 +368,7 @@ impl Engine {
     }
 
     fn publish_metrics(&mut self) {
+        self.metrics.provider = self.provider_state();
         let m = &mut self.metrics;
         m.live = self.sb.snapshot(self.clock.now());
         m.counters = self.sb.counters().clone();
@@ -357,7 +395,9 @@ impl Engine {
         let now = self.clock.now();
         match cmd {
             LiveCommand::Snapshot { reply } => {
-                let _ = reply.send(self.sb.snapshot(now));
+                let mut snapshot = self.sb.snapshot(now);
+                snapshot.provider = self.provider_state();
+                let _ = reply.send(snapshot);
             }
             LiveCommand::Pause {
                 operator,
@@ -376,16 +416,28 @@ impl Engine {
         self.on_stream(ev, Transport::Tcp)
     }
 
-    /// An event of a TCP or TLS connection.
-    fn on_stream(&mut self, ev: TcpEvent, transport: Transport) {
-        let writers = match transport {
+    /// The open connections' writers of one stream transport.
+    fn writers_mut(
+        &mut self,
+        transport: Transport,
+    ) -> &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> {
+        match transport {
             Transport::Tls => &mut self.tls_writers,
             _ => &mut self.tcp_writers,
-        };
+        }
+    }
+
+    /// An event of a TCP or TLS connection. The provider's own connection is TCP only.
+    fn on_stream(&mut self, ev: TcpEvent, transport: Transport) {
+        let tcp = transport == Transport::Tcp;
         match ev {
             TcpEvent::Connected { addr, writer } => {
-                writers.insert(addr, writer);
+                self.writers_mut(transport).insert(addr, writer);
+                if tcp {
+                    self.provider_tcp_connected(addr);
+                }
             }
+            TcpEvent::Message { addr, msg } if tcp && self.provider_claims_tcp(&msg, addr) => {}
             TcpEvent::Message { addr, msg } => {
                 self.sb
                     .handle_message(msg, Peer { transport, addr }, self.clock.now())
@@ -398,11 +450,17 @@ impl Engine {
             ),
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, ?transport, "stream framing error: connection closed");
-                writers.remove(&addr);
+                self.writers_mut(transport).remove(&addr);
+                if tcp {
+                    self.provider_tcp_closed(addr);
+                }
             }
             TcpEvent::Closed { addr } => {
-                writers.remove(&addr);
-                writers.release_spare();
+                self.writers_mut(transport).remove(&addr);
+                if tcp {
+                    self.provider_tcp_closed(addr);
+                }
+                self.writers_mut(transport).release_spare();
             }
         }
     }

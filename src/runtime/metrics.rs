@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 mod limits;
+mod provider;
 pub use limits::TcpCounts;
 
 use crate::media::relay::LegStats;
@@ -36,6 +37,8 @@ pub struct Metrics {
     pub tcp: TcpCounts,
     pub rtp_ports_in_use: u64,
     pub rtp_port_failures: u64,
+    /// The provider link, when `[trunk.provider]` is configured.
+    pub provider: Option<crate::model::ProviderState>,
 }
 
 impl Metrics {
@@ -318,6 +321,7 @@ pub fn render(m: &Metrics) -> String {
         &one(m.registrar.bindings as u64),
     );
     out.push_str(&limits::render(m));
+    out.push_str(&provider::render(m));
     out
 }
 

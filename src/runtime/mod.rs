@@ -15,6 +15,7 @@ pub mod media_threads;
 pub mod memory;
 pub mod metrics;
 pub mod prompts;
+pub mod provider;
 pub mod recorder;
 pub mod rtp_ports;
 pub mod sockets;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -142,6 +142,30 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// A connection we opened ourselves (to the provider), framed and reported to the engine
+/// like an accepted one (`Connected`, messages, `Closed`). Not counted against the
+/// per-address limit: it is ours.
+pub fn spawn_outbound(
+    stream: TcpStream,
+    events: mpsc::Sender<TcpEvent>,
+    cancel: CancellationToken,
+    acceptor: &Acceptor,
+) {
+    let Ok(addr) = stream.peer_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let conn = Connection {
+        addr,
+        events,
+        cancel,
+        idle: FlowIdle::new(acceptor.limits, acceptor.clock.mono()),
+        clock: acceptor.clock,
+        stats: acceptor.stats.clone(),
+    };
+    tokio::spawn(conn.run(stream));
 }
 
 /// One connection's reader and writer, over TCP or over TLS (`runtime/tls.rs`).

@@ -26,12 +26,14 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
+mod client;
 mod nonce;
 mod parse;
 
 #[cfg(test)]
 mod tests;
 
+pub use client::{parse_challenge, pick_challenge, AuthHeader, Challenge, ClientAuth};
 pub use nonce::{NonceError, NonceManager};
 pub use parse::parse_authorization;
 

@@ -20,6 +20,7 @@ pub mod scanner;
 pub mod session_timer;
 pub mod transaction;
 pub mod ua;
+pub mod uac;
 
 use std::fmt;
 use std::net::SocketAddr;

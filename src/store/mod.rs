@@ -60,6 +60,7 @@ mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
+mod worklist;
 
 pub use audio::{AudioFilter, AudioRecord};
 pub use quality_records::{
@@ -70,6 +71,10 @@ pub use records::{
     Role, TopicFilter, UserRecord,
 };
 pub use retention::LegalHold;
+
+pub use worklist::{
+    WorklistDetail, WorklistEntry, WorklistItem, MISSED_OUTCOMES, STATES as WORKLIST_STATES,
+};
 
 use std::path::PathBuf;
 

@@ -59,6 +59,7 @@ impl Switchboard {
             codecs: &self.settings.codecs,
             draining: self.draining,
             full: self.calls.len() >= self.settings.limits.max_calls as usize,
+            provider_sources: &self.provider_sources,
         };
         match door.decide(&knock) {
             Err(refusal) => self.refuse(&id, &span, &key, &invite, refusal, now),

@@ -64,6 +64,7 @@ impl Switchboard {
             longest_wait_ms: waiting.iter().map(|w| w.waited_ms).max().unwrap_or(0),
             waiting,
             active_calls: self.calls.len(),
+            provider: None,
         }
     }
 

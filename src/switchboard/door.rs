@@ -138,6 +138,9 @@ pub struct Door<'a> {
     pub draining: bool,
     /// `limits.max_calls` calls are in progress.
     pub full: bool,
+    /// The registered provider's addresses (registrar, outbound proxy), resolved by the
+    /// runtime: calls from them are let in by the registration, not by `trunk.allow`.
+    pub provider_sources: &'a [IpAddr],
 }
 
 impl Door<'_> {
@@ -145,11 +148,14 @@ impl Door<'_> {
         if self.draining {
             return Err(Refusal::ShuttingDown);
         }
-        if !self.trunk.allows(knock.source_ip) {
+        let from_provider = self.provider_sources.contains(&knock.source_ip);
+        if !from_provider && !self.trunk.allows(knock.source_ip) {
             return Err(Refusal::SourceNotAllowed);
         }
         match knock.dialed {
             Some(number) if self.trunk.answers_number(number) => {}
+            // The provider sends calls to the Contact we registered: its user part.
+            Some(user) if from_provider && self.trunk.is_registered_user(user) => {}
             _ => return Err(Refusal::NotOurNumber),
         }
         // After the cheap refusals, so that strangers still hear 403/404 and a trunk

@@ -30,6 +30,7 @@ pub mod counters;
 pub mod door;
 mod media_orders;
 pub mod operators;
+mod provider_entry;
 pub mod queue;
 mod routing;
 mod session;
@@ -142,6 +143,8 @@ pub struct Switchboard {
     shutdown: Shutdown,
     stats: SwitchboardStats,
     counters: counters::Counters,
+    /// The registered provider's resolved addresses (`provider_entry.rs`).
+    provider_sources: Vec<std::net::IpAddr>,
 }
 
 impl Switchboard {
@@ -157,7 +160,7 @@ impl Switchboard {
             seed,
             now.mono,
         );
-        ua.set_rate_limits(settings.limits.rates, trunk_sources(&settings));
+        ua.set_rate_limits(settings.limits.rates, trunk_sources(&settings, &[]));
         Switchboard {
             ua,
             acd: Acd::new(acd_config(&settings), &ids),
@@ -170,6 +173,7 @@ impl Switchboard {
             shutdown: Shutdown::Serving,
             stats: SwitchboardStats::default(),
             counters: counters::Counters::default(),
+            provider_sources: Vec::new(),
         }
     }
 
@@ -292,8 +296,10 @@ impl Switchboard {
     pub fn reload(&mut self, settings: Settings, now: Now) {
         let ids: Vec<String> = settings.operators.iter().map(|o| o.id.clone()).collect();
         self.ua.set_accounts(accounts(&settings), now.mono);
-        self.ua
-            .set_rate_limits(settings.limits.rates, trunk_sources(&settings));
+        self.ua.set_rate_limits(
+            settings.limits.rates,
+            trunk_sources(&settings, &self.provider_sources),
+        );
         self.acd.set_operators(&ids, now.mono);
         let keep = (self.settings.sip_addr, self.settings.media_ip);
         self.settings = Settings {
@@ -458,9 +464,13 @@ fn acd_config(settings: &Settings) -> AcdConfig {
 }
 
 /// Trunk sources get the trunk's INVITE rate (the UA core does not know the trunk).
-fn trunk_sources(settings: &Settings) -> crate::sip::ua::TrustedSources {
+fn trunk_sources(
+    settings: &Settings,
+    provider: &[std::net::IpAddr],
+) -> crate::sip::ua::TrustedSources {
     let trunk = settings.trunk.clone();
-    Box::new(move |ip| trunk.allows(ip))
+    let provider = provider.to_vec();
+    Box::new(move |ip| trunk.allows(ip) || provider.contains(&ip))
 }
 
 /// The registrar's accounts from the configured operators.

@@ -64,6 +64,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("quality.js", JS),
     asset!("audio.js", JS),
     asset!("retention.js", JS),
+    asset!("worklist.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.

@@ -100,8 +100,21 @@ pub async fn readyz(State(ctx): State<WebContext>) -> Response {
     if let Err(e) = writable(ctx.recordings_root.clone()).await {
         problems.push(format!("recordings: {e}"));
     }
+    // The provider link: failing registration means the provider sends us no calls.
+    let provider = ctx.metrics.borrow().provider.clone();
+    if let Some(p) = provider.as_ref().filter(|p| p.state == "failing") {
+        problems.push(format!(
+            "provider: registration failing since {} ({})",
+            p.since,
+            p.last_error.as_deref().unwrap_or("no answer")
+        ));
+    }
     if problems.is_empty() {
-        (StatusCode::OK, "ready\n").into_response()
+        let mut body = "ready\n".to_string();
+        if let Some(p) = provider {
+            body.push_str(&super::provider_status::readyz_line(&p));
+        }
+        (StatusCode::OK, body).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n") + "\n").into_response()
     }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod credentials;
 pub mod health;
+pub mod provider_status;
 pub mod same_origin;
 
 use std::net::SocketAddr;

@@ -217,6 +217,21 @@ test('statistics for the period count the calls and offer a CSV export', async (
   await shot('06-stats');
 });
 
+test('missed calls are on the worklist, merged per number, and can be marked called back', async () => {
+  await page.locator('#top nav a', { hasText: 'Пропущенные' }).click();
+  await page.locator('#worklist-table').waitFor();
+  const row = page.locator('#worklist-table tr', { hasText: '79161230000' });
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-state'), 'new');
+  assert.equal(await page.locator('#worklist-table tr', { hasText: '74950001122' }).count(), 1);
+  await shot('08-worklist');
+  await row.locator('button[data-action="called_back"]').click();
+  await page.waitForFunction(() => {
+    const r = [...document.querySelectorAll('#worklist-table tr')].find((t) => t.textContent.includes('79161230000'));
+    return r && r.dataset.state === 'called_back' && r.textContent.includes('перезвонили');
+  });
+});
+
 test('logging out ends the session', async () => {
   await page.locator('#logout').click();
   await page.locator('#username').waitFor();

@@ -17,12 +17,14 @@ mod events;
 mod quality;
 mod rows;
 mod throughput;
+mod worklist;
 mod writer;
 pub use batches::*;
 pub use events::*;
 pub use quality::*;
 pub use rows::*;
 pub use throughput::*;
+pub use worklist::*;
 pub use writer::*;
 
 /// One empty register on one backend.
@@ -67,7 +69,9 @@ macro_rules! store_cases {
             forms_get_a_new_version_once_evaluated,
             evaluations_are_listed_filtered_and_answered_once,
             flags_are_kept_once_per_kind,
-            operator_users_carry_their_operator_id
+            operator_users_carry_their_operator_id,
+            missed_calls_merge_per_number_into_the_worklist,
+            call_backs_are_linked_and_decide_the_item_s_state
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn writer_under_load_loses_and_duplicates_nothing() {

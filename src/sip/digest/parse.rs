@@ -31,9 +31,13 @@ pub fn parse_authorization(value: &str) -> Result<Credentials, DigestError> {
 }
 
 /// One `name=value` pair: name lowercased, value unquoted and unescaped.
-type Param = (String, String);
+pub(super) type Param = (String, String);
 
-fn scan_params(text: &str, start: usize, offset: usize) -> Result<Vec<Param>, DigestError> {
+pub(super) fn scan_params(
+    text: &str,
+    start: usize,
+    offset: usize,
+) -> Result<Vec<Param>, DigestError> {
     let mut chars = text[start..]
         .char_indices()
         .map(|(i, c)| (i + start, c))

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The line (engine) is stopping or not running, so live requests get no answer.
     #[error("the line is not running")]
     Unavailable,
+    /// The request is valid but this build cannot carry it out.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     /// The store failed.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::CrossSite => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Store(_) | ApiError::Io(_) | ApiError::Auth(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

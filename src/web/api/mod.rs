@@ -23,6 +23,7 @@ pub mod scope;
 pub mod session;
 pub mod stats;
 pub mod timeline;
+pub mod worklist;
 
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
@@ -81,6 +82,12 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
             "/api/calls/{id}/legal-hold",
             put(retention::set).delete(retention::clear),
         )
+        .route("/api/worklist", get(worklist::list))
+        .route(
+            "/api/worklist/{id}",
+            get(worklist::one).patch(worklist::update),
+        )
+        .route("/api/worklist/{id}/callback", post(worklist::callback))
         .route("/api/openapi.json", get(openapi::get))
         .route("/api", get(not_found))
         .route(

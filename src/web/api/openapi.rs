@@ -27,6 +27,9 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/openapi.json", &["get"]),
     ("/healthz", &["get"]),
     ("/api/calls/{id}/legal-hold", &["put", "delete"]),
+    ("/api/worklist", &["get"]),
+    ("/api/worklist/{id}", &["get", "patch"]),
+    ("/api/worklist/{id}/callback", &["post"]),
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -350,6 +353,7 @@ pub fn document() -> Value {
         "delete": op("Lift a call's legal hold (audited)", Some("admin"), vec![id_param("Call id")], None,
             responses(vec![no_content(), ("404", error("No legal hold on this call"))])),
     });
+    worklist_paths(&mut paths);
     // Every changing request passes the same-origin door first (`web/same_origin.rs`).
     for ops in paths.as_object_mut().expect("an object").values_mut() {
         for (method, o) in ops.as_object_mut().expect("an object") {
@@ -377,6 +381,40 @@ pub fn document() -> Value {
             "schemas": schemas(),
         },
     })
+}
+
+/// The missed-calls worklist's paths.
+fn worklist_paths(paths: &mut Value) {
+    let ok = |d: &str, s: Value| ("200", json_response(d, s));
+    let item = json!({ "type": "object", "properties": {
+        "id": { "type": "integer" }, "number": { "type": "string" },
+        "state": { "type": "string", "enum": ["new", "in_progress", "called_back", "unreachable", "closed"] },
+        "first_at": { "type": "string" }, "last_at": { "type": "string" },
+        "waited_ms": { "type": "integer", "description": "The longest wait of its missed calls" },
+        "missed_calls": { "type": "integer" }, "calls_today": { "type": "integer" },
+        "worked_by": { "type": "string", "nullable": true }, "updated_at": { "type": "string" },
+        "calls": { "type": "array", "items": { "type": "object" } },
+        "history": { "type": "array", "items": { "type": "object" } } } });
+    let state = json!({ "type": "object", "required": ["state"], "properties": {
+        "state": { "type": "string" }, "note": { "type": "string" } } });
+    let operator = json!({ "type": "object", "required": ["operator"], "properties": {
+        "operator": { "type": "string" } } });
+    let p = paths.as_object_mut().expect("an object");
+    p.insert("/api/worklist".into(), json!({ "get": op("Missed calls merged per number, open first", Some("qa"),
+        vec![query("state", "string", "Only items in this state")], None,
+        responses(vec![ok("Items", json!({ "type": "object", "properties": { "items": { "type": "array", "items": item.clone() } } })),
+            ("400", error("Bad parameter"))])) }));
+    p.insert("/api/worklist/{id}".into(), json!({
+        "get": op("One item with its calls and history", Some("qa"), vec![id_param("Item id")], None,
+            responses(vec![ok("The item", item.clone()), ("404", error("No such item"))])),
+        "patch": op("Set an item's state (worked by the caller)", Some("qa"), vec![id_param("Item id")],
+            Some(json_body(state)),
+            responses(vec![ok("The item", item), ("400", error("Bad state")), ("404", error("No such item"))])) }));
+    p.insert("/api/worklist/{id}/callback".into(), json!({ "post": op(
+        "Call the number back: the operator's phone rings first, then the citizen through the provider",
+        Some("qa"), vec![id_param("Item id")], Some(json_body(operator)),
+        responses(vec![("404", error("No such item or operator")), ("409", error("Item closed, or no provider")),
+            ("501", error("Call-backs are not available in this build"))])) }));
 }
 
 pub async fn get() -> Json<Value> {

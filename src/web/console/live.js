@@ -53,7 +53,8 @@ export function renderLive(root) {
       tile('Ожидают', String(snap.waiting.length), snap.waiting.length ? 'warn' : ''),
       tile('Дольше всех ждёт', snap.waiting.length ? duration(longest) : '—', longest > 60000 ? 'bad' : '', 'longest-wait'),
       tile('Звонков сейчас', String(snap.active_calls)),
-      tile('Свободно операторов', String(snap.operators.filter((o) => o.state === 'available').length)));
+      tile('Свободно операторов', String(snap.operators.filter((o) => o.state === 'available').length)),
+      snap.provider ? providerTile(snap.provider) : null);
     mount(waiting, snap.waiting.length
       ? table(['№', 'Номер', 'Ждёт', 'Вызывается'], snap.waiting.map((w) => h('tr', {},
         h('td', {}, String(w.position)),
@@ -127,6 +128,21 @@ function reasonText(reason) {
 function slClass(sl) {
   if (sl === null || sl === undefined) return '';
   return sl >= 0.8 ? 'good' : sl >= 0.6 ? 'warn' : 'bad';
+}
+
+const PROVIDER_STATES = {
+  registering: 'регистрация…', registered: 'зарегистрирован', failing: 'ошибка регистрации',
+  unregistering: 'отключение…', unregistered: 'отключён',
+};
+
+/** The provider link: registered or failing since when, the last error, the OPTIONS round trip. */
+function providerTile(p) {
+  const ok = p.state === 'registered';
+  const ping = p.options && p.options.rtt_seconds != null ? ` · ${Math.round(p.options.rtt_seconds * 1000)} мс` : '';
+  const title = `с ${p.since}${p.last_error ? ` · ${p.last_error}` : ''}`;
+  const t = tile('Провайдер', `${PROVIDER_STATES[p.state] || p.state}${ping}`, ok ? '' : 'bad', 'provider-state');
+  t.setAttribute('title', title);
+  return t;
 }
 
 function tile(title, value, cls = '', id = null) {

@@ -1,0 +1,281 @@
+//! A small SIP provider of our own for the tests: a registrar on real UDP (127.0.0.2,
+//! an ephemeral port) that challenges REGISTER with digest (SHA-256 and MD5 offered),
+//! checks the answer, asks for a longer interval with 423, fails the first attempts
+//! with 503 when told to, grants an interval, answers OPTIONS, and hands every other
+//! message (responses to its INVITEs, requests in its dialogs) to the test.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hotline::sip::digest::{challenge, ha1, parse_authorization, verify, Algorithm};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub const REALM: &str = "provider.test";
+pub const USER: &str = "78112792112";
+pub const PASSWORD: &str = "trunk-secret";
+
+/// How the registrar behaves.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// The first this many REGISTERs get 503.
+    pub fail_first: usize,
+    /// Below this Expires: 423 with Min-Expires.
+    pub min_expires: u32,
+    /// The interval granted (at most what was asked).
+    pub grant: u32,
+}
+
+/// What the registrar saw.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    /// Every REGISTER: (Expires, had valid credentials, algorithm used).
+    pub registers: Vec<(u32, bool, Option<String>)>,
+    /// The Contact of the last accepted binding.
+    pub contact: Option<String>,
+    /// Whether an un-REGISTER (Expires: 0) with valid credentials came.
+    pub unregistered: bool,
+    pub options: usize,
+    /// Every REGISTER's top Via.
+    pub vias: Vec<String>,
+}
+
+pub struct Provider {
+    pub addr: SocketAddr,
+    pub socket: Arc<UdpSocket>,
+    pub seen: Arc<Mutex<Seen>>,
+    /// Messages that were not REGISTER or OPTIONS, with their source.
+    pub other: mpsc::Receiver<(String, SocketAddr)>,
+}
+
+pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n").skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+fn all_headers<'a>(msg: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    msg.split("\r\n").skip(1).filter_map(move |line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// A response echoing the request's transaction headers.
+pub fn respond(request: &str, status: &str, extra: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for via in all_headers(request, "Via") {
+        out.push_str(&format!("Via: {via}\r\n"));
+    }
+    for name in ["From", "Call-ID", "CSeq"] {
+        out.push_str(&format!(
+            "{name}: {}\r\n",
+            header(request, name).unwrap_or("")
+        ));
+    }
+    let to = header(request, "To").unwrap_or("");
+    if to.contains("tag=") {
+        out.push_str(&format!("To: {to}\r\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag=prov\r\n"));
+    }
+    out.push_str(extra);
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+impl Provider {
+    pub async fn start(script: Script) -> Provider {
+        let socket = Arc::new(
+            UdpSocket::bind("127.0.0.2:0")
+                .await
+                .expect("bind 127.0.0.2"),
+        );
+        let addr = socket.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (tx, other) = mpsc::channel(64);
+        tokio::spawn(serve(socket.clone(), script, seen.clone(), tx));
+        Provider {
+            addr,
+            socket,
+            seen,
+            other,
+        }
+    }
+
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The next message that was not REGISTER/OPTIONS (bounded wait).
+    pub async fn next_other(&mut self) -> (String, SocketAddr) {
+        tokio::time::timeout(Duration::from_secs(10), self.other.recv())
+            .await
+            .expect("a message within 10 s")
+            .expect("provider running")
+    }
+}
+
+async fn serve(
+    socket: Arc<UdpSocket>,
+    script: Script,
+    seen: Arc<Mutex<Seen>>,
+    other: mpsc::Sender<(String, SocketAddr)>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    let mut registers = 0usize;
+    loop {
+        let Ok((n, src)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        let reply = if msg.starts_with("REGISTER ") {
+            registers += 1;
+            Some(register(&msg, &script, registers, &seen))
+        } else if msg.starts_with("OPTIONS ") {
+            seen.lock().unwrap().options += 1;
+            Some(respond(
+                &msg,
+                "200 OK",
+                "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n",
+            ))
+        } else {
+            let _ = other.send((msg, src)).await;
+            None
+        };
+        if let Some(reply) = reply {
+            let _ = socket.send_to(reply.as_bytes(), src).await;
+        }
+    }
+}
+
+fn register(msg: &str, script: &Script, count: usize, seen: &Mutex<Seen>) -> String {
+    let expires: u32 = header(msg, "Expires")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(3600);
+    let creds = header(msg, "Authorization").and_then(|v| parse_authorization(v).ok());
+    let valid = creds.as_ref().is_some_and(|c| {
+        c.username == USER
+            && c.realm == REALM
+            && c.nonce == "nonce-1"
+            && verify(&ha1(c.algorithm, USER, REALM, PASSWORD), "REGISTER", c)
+    });
+    let algorithm = creds.as_ref().map(|c| c.algorithm.as_str().to_string());
+    let mut seen = seen.lock().unwrap();
+    seen.registers.push((expires, valid, algorithm));
+    seen.vias.push(header(msg, "Via").unwrap_or("").to_string());
+    if count <= script.fail_first {
+        return respond(msg, "503 Service Unavailable", "");
+    }
+    if !valid {
+        let extra = format!(
+            "WWW-Authenticate: {}\r\nWWW-Authenticate: {}\r\n",
+            challenge(REALM, "nonce-1", "op", Algorithm::Sha256, false),
+            challenge(REALM, "nonce-1", "op", Algorithm::Md5, false)
+        );
+        return respond(msg, "401 Unauthorized", &extra);
+    }
+    if expires == 0 {
+        seen.unregistered = true;
+        return respond(msg, "200 OK", "");
+    }
+    if expires < script.min_expires {
+        let extra = format!("Min-Expires: {}\r\n", script.min_expires);
+        return respond(msg, "423 Interval Too Brief", &extra);
+    }
+    let contact = header(msg, "Contact").unwrap_or("");
+    let uri = contact
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap_or_default();
+    seen.contact = Some(uri.clone());
+    let granted = expires.min(script.grant);
+    respond(
+        msg,
+        "200 OK",
+        &format!("Contact: <{uri}>;expires={granted}\r\n"),
+    )
+}
+
+/// The same registrar over TCP: it accepts connections on 127.0.0.2 and answers on each.
+pub struct TcpProvider {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+impl TcpProvider {
+    pub async fn start(script: Script) -> TcpProvider {
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind 127.0.0.2");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let shared = seen.clone();
+        tokio::spawn(async move {
+            let registers = Arc::new(Mutex::new(0usize));
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_stream(
+                    stream,
+                    script.clone(),
+                    shared.clone(),
+                    registers.clone(),
+                ));
+            }
+        });
+        TcpProvider { addr, seen }
+    }
+
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve_stream(
+    mut stream: tokio::net::TcpStream,
+    script: Script,
+    seen: Arc<Mutex<Seen>>,
+    registers: Arc<Mutex<usize>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+            let len: usize = header(&head, "Content-Length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if buf.len() < end + 4 + len {
+                break;
+            }
+            let msg: Vec<u8> = buf.drain(..end + 4 + len).collect();
+            let msg = String::from_utf8_lossy(&msg).to_string();
+            let reply = if msg.starts_with("REGISTER ") {
+                let count = {
+                    let mut n = registers.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                Some(register(&msg, &script, count, &seen))
+            } else if msg.starts_with("OPTIONS ") {
+                seen.lock().unwrap().options += 1;
+                Some(respond(&msg, "200 OK", ""))
+            } else {
+                None
+            };
+            if let Some(reply) = reply {
+                if stream.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}

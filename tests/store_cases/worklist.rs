@@ -1,0 +1,205 @@
+//! The missed-calls worklist over the register: missed calls merged per number while the
+//! item is open, answered and anonymous calls left out, a repeated sync changing nothing,
+//! state changes with who made them and the history.
+
+use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
+
+use super::{ts, update, Harness};
+
+fn call(id: &str, caller: &str, at: &str) -> RegisterWrite {
+    RegisterWrite::Open(NewCall {
+        id: id.to_owned(),
+        sip_call_id: format!("{id}@trunk.example"),
+        caller: caller.to_owned(),
+        dialed: "792112".to_owned(),
+        source: "udp:192.0.2.1:5060".to_owned(),
+        received_at: ts(at),
+    })
+}
+
+fn ended(id: &str, outcome: Outcome, wait_ms: i64) -> RegisterWrite {
+    update(
+        id,
+        CallUpdate {
+            outcome: Some(outcome),
+            wait_ms: Some(wait_ms),
+            ..CallUpdate::default()
+        },
+    )
+}
+
+pub async fn missed_calls_merge_per_number_into_the_worklist<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    let batch = [
+        call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
+        ended("m1", Outcome::Abandoned, 40_000),
+        call("m2", "+79111234567", "2026-11-24T09:15:00Z"),
+        ended("m2", Outcome::Overflow, 600_000),
+        call("m3", "+79119876543", "2026-11-23T19:00:00Z"),
+        ended("m3", Outcome::AfterHours, 0),
+        call("a1", "+79111234567", "2026-11-24T10:00:00Z"),
+        ended("a1", Outcome::Answered, 5_000),
+        call("x1", "anonymous", "2026-11-24T10:00:00Z"),
+        ended("x1", Outcome::NoOperators, 1_000),
+    ];
+    store.apply(&batch).await.expect("apply");
+    let now = "2026-11-24T12:00:00.000Z";
+    assert_eq!(store.sync_worklist(now).await.unwrap(), 3);
+    assert_eq!(
+        store.sync_worklist(now).await.unwrap(),
+        0,
+        "a second sync changes nothing"
+    );
+
+    let today = "2026-11-23T21:00:00.000Z"; // midnight in Moscow
+    let items = store.worklist(None, today, 50).await.unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let first = &items[0];
+    assert_eq!(first.number, "+79111234567");
+    assert_eq!(first.state, "new");
+    assert_eq!(first.missed_calls, 2);
+    assert_eq!(first.first_at, "2026-11-24T08:05:00.000Z");
+    assert_eq!(first.last_at, "2026-11-24T09:15:00.000Z");
+    assert_eq!(first.longest_wait_ms, 600_000);
+    assert_eq!(
+        first.calls_today, 3,
+        "the answered call counts as a call today"
+    );
+    assert_eq!(items[1].number, "+79119876543");
+    assert_eq!(items[1].calls_today, 0, "yesterday evening is not today");
+
+    // Worked: in progress by an operator, then closed; a new missed call opens a new item.
+    let id = first.id;
+    assert!(store
+        .set_worklist_state(id, "in_progress", "101", "2026-11-24T12:01:00.000Z", None)
+        .await
+        .unwrap());
+    assert!(store
+        .set_worklist_state(
+            id,
+            "called_back",
+            "101",
+            "2026-11-24T12:05:00.000Z",
+            Some("spoke")
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .set_worklist_state(9_999, "closed", "101", now, None)
+        .await
+        .unwrap());
+    store
+        .apply(&[
+            call("m4", "+79111234567", "2026-11-24T13:00:00Z"),
+            ended("m4", Outcome::Abandoned, 10_000),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.sync_worklist(now).await.unwrap(), 1);
+    let open = store.worklist(Some("new"), today, 50).await.unwrap();
+    assert_eq!(
+        open.iter().filter(|i| i.number == "+79111234567").count(),
+        1
+    );
+    assert_ne!(open[0].id, id, "a called-back item gathers no more calls");
+
+    let detail = store.worklist_item(id, today).await.unwrap().expect("item");
+    assert_eq!(detail.item.state, "called_back");
+    assert_eq!(detail.item.worked_by.as_deref(), Some("101"));
+    assert_eq!(
+        detail.calls,
+        vec![
+            ("m1".to_string(), "missed".to_string()),
+            ("m2".to_string(), "missed".to_string())
+        ]
+    );
+    let actions: Vec<String> = detail
+        .history
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e.actor,
+                e.action,
+                e.state.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "system missed -",
+            "system missed -",
+            "101 state in_progress",
+            "101 state called_back"
+        ]
+    );
+    assert_eq!(detail.history[3].detail.as_deref(), Some("spoke"));
+    assert!(store.worklist_item(9_999, today).await.unwrap().is_none());
+
+    // The schema holds the states to the list.
+    assert!(h
+        .exec(&format!(
+            "UPDATE worklist_items SET state = 'lost' WHERE id = {id}"
+        ))
+        .await
+        .is_err());
+}
+
+pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    store
+        .apply(&[
+            call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
+            ended("m1", Outcome::Abandoned, 40_000),
+            call("cb1", "+79111234567", "2026-11-24T12:00:00Z"),
+            call("cb2", "+79111234567", "2026-11-24T12:30:00Z"),
+        ])
+        .await
+        .unwrap();
+    let now = "2026-11-24T12:00:00.000Z";
+    store.sync_worklist(now).await.unwrap();
+    let today = "2026-11-23T21:00:00.000Z";
+    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+
+    assert!(store
+        .record_worklist_callback(id, "cb1", "101", "busy", now)
+        .await
+        .unwrap());
+    let item = store.worklist_item(id, today).await.unwrap().unwrap();
+    assert_eq!(
+        (item.item.state.as_str(), item.item.worked_by.as_deref()),
+        ("in_progress", Some("101"))
+    );
+    assert!(store
+        .record_worklist_callback(id, "cb2", "102", "answered", "2026-11-24T12:31:00.000Z")
+        .await
+        .unwrap());
+    assert!(!store
+        .record_worklist_callback(9_999, "cb2", "102", "answered", now)
+        .await
+        .unwrap());
+
+    let item = store.worklist_item(id, today).await.unwrap().unwrap();
+    assert_eq!(item.item.state, "called_back");
+    assert_eq!(
+        item.calls,
+        vec![
+            ("m1".to_string(), "missed".to_string()),
+            ("cb1".to_string(), "callback".to_string()),
+            ("cb2".to_string(), "callback".to_string())
+        ]
+    );
+    let last = item.history.last().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("102", "callback")
+    );
+    assert_eq!(last.detail.as_deref(), Some("answered cb2"));
+    // Outbound calls never land on the worklist themselves.
+    store
+        .apply(&[ended("cb1", Outcome::Abandoned, 0)])
+        .await
+        .unwrap();
+    assert_eq!(store.sync_worklist(now).await.unwrap(), 0);
+}
