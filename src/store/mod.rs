@@ -56,11 +56,13 @@ mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
+mod subscribers;
 
 pub use records::{
     AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
     Role, TopicFilter, UserRecord,
 };
+pub use subscribers::ReadingRecord;
 
 use std::path::PathBuf;
 
