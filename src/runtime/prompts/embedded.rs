@@ -1,7 +1,8 @@
 //! The default prompts, built into the binary: a binary copied to a bare machine answers
 //! on these. A file of the same name in the configured prompts directory replaces one.
 //!
-//! The list is the WAV files `config/prompts/make_prompts.sh` writes; adding a prompt
+//! The list is the WAV files `config/prompts/make_prompts.sh` and
+//! `make_self_service_prompts.sh` write; adding a prompt
 //! there means adding its line here.
 
 macro_rules! embedded {
@@ -42,6 +43,33 @@ pub const EMBEDDED: &[(&str, &[u8])] = embedded![
     "hold_music",
     "paused",
     "resumed",
+    // The self-service menu and readings dialogue (`make_self_service_prompts.sh`).
+    "menu",
+    "menu_retry",
+    "to_operator",
+    "enter_account",
+    "unknown_account",
+    "meter_cold",
+    "meter_hot",
+    "meter_number",
+    "enter_reading",
+    "you_entered",
+    "confirm_reading",
+    "reading_too_low",
+    "reading_too_high",
+    "reading_saved",
+    "readings_done",
+    "no_input",
+    "digit_0",
+    "digit_1",
+    "digit_2",
+    "digit_3",
+    "digit_4",
+    "digit_5",
+    "digit_6",
+    "digit_7",
+    "digit_8",
+    "digit_9",
 ];
 
 /// The built-in WAV of the prompt named `stem` (`greeting`, `position_3`…), if there is one.
