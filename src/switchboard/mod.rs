@@ -32,6 +32,7 @@ mod media_orders;
 pub mod operators;
 pub mod queue;
 mod routing;
+pub mod self_service;
 mod session;
 mod settings;
 
