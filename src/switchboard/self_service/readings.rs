@@ -79,7 +79,7 @@ impl Readings {
             _ => return (self.fail("no_input"), None),
         };
         if digits == "0" {
-            return (self.to_operator(), None);
+            return (self.hand_to_operator(), None);
         }
         match self.state.clone() {
             State::Account => {
@@ -180,13 +180,13 @@ impl Readings {
     fn fail(&mut self, reason: &str) -> Step {
         self.failures += 1;
         if self.failures >= MAX_FAILURES {
-            return self.to_operator();
+            return self.hand_to_operator();
         }
         let question = match self.state {
             State::Account | State::LookingUp => "enter_account",
             State::Reading => "enter_reading",
             State::Confirm(_) => "confirm_reading",
-            State::Over => return self.to_operator(),
+            State::Over => return self.hand_to_operator(),
         };
         if self.state == State::LookingUp {
             self.state = State::Account;
@@ -199,7 +199,7 @@ impl Readings {
         self.ask(vec![reason.to_owned(), question.to_owned()], max)
     }
 
-    fn to_operator(&mut self) -> Step {
+    fn hand_to_operator(&mut self) -> Step {
         self.state = State::Over;
         Step::Finish {
             prompts: vec!["to_operator".into()],
