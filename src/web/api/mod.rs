@@ -10,6 +10,7 @@ pub mod error;
 pub mod live;
 pub mod openapi;
 pub mod params;
+pub mod readings;
 pub mod recording;
 pub mod session;
 pub mod stats;
@@ -48,6 +49,7 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route("/api/users", get(admin::users).post(admin::add_user))
         .route("/api/tokens", post(admin::add_token))
         .route("/api/openapi.json", get(openapi::get))
+        .route("/api/readings", get(readings::list).post(readings::add))
         .route("/api", get(not_found))
         .route(
             "/api/{*rest}",
