@@ -7,6 +7,7 @@
 pub mod collector;
 pub mod event;
 pub mod goertzel;
+pub mod keys;
 
 /// The sixteen DTMF keys in RFC 4733 §3.2 event order: 0–9, `*`, `#`, A–D.
 pub const KEYS: [char; 16] = [
