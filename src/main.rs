@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The subscribers' accounts and meters, from the billing system's export.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
     /// Development helpers.
     Dev {
         #[command(subcommand)]
@@ -62,6 +67,17 @@ enum UserCommand {
         /// For `--role operator`: the operator id (`[[operators]] id`) the user is.
         #[arg(long)]
         operator: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Replace every account and meter with the CSV `account;meter;kind;last_reading`
+    /// (kind `cold` or `hot`). All or nothing: any bad line is reported with its number
+    /// and nothing is imported.
+    Import {
+        /// The export file.
+        file: PathBuf,
     },
 }
 
@@ -146,6 +162,9 @@ fn main() -> ExitCode {
                     operator,
                 },
         } => report(add_user(&config, &name, &role, operator.as_deref())),
+        Command::Subscribers {
+            command: SubscribersCommand::Import { file },
+        } => report(import_subscribers(&config, &file)),
         Command::Dev {
             command: DevCommand::Seed { calls, days, seed },
         } => report(dev_seed(config, calls, days, seed).map(|()| true)),
@@ -285,6 +304,42 @@ fn check_config(config: &Config) -> ExitCode {
     }
     println!("{}: OK", config.source.display());
     ExitCode::SUCCESS
+}
+
+/// `subscribers import`: false (exit 1) when the file has bad lines.
+fn import_subscribers(config: &Config, file: &std::path::Path) -> anyhow::Result<bool> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let meters = match hotline::model::meters::parse_meters_csv(&text) {
+        Ok(m) => m,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            eprintln!(
+                "{}: {} bad lines; nothing imported",
+                file.display(),
+                errors.len()
+            );
+            return Ok(false);
+        }
+    };
+    current_thread()?.block_on(async {
+        let store = hotline::store::Store::open(&config.database.url, 1)
+            .await
+            .context("opening the call register")?;
+        let accounts = store
+            .import_meters(&meters)
+            .await
+            .context("importing the subscribers")?;
+        store.close().await;
+        println!(
+            "{}: {accounts} accounts, {} meters imported",
+            file.display(),
+            meters.len()
+        );
+        Ok(true)
+    })
 }
 
 /// Whether the register and the recordings agree (after repairing, for `repair`); the

@@ -14,6 +14,8 @@ mod guard;
 mod harness;
 #[path = "web_api/live.rs"]
 mod live;
+#[path = "web_api/readings.rs"]
+mod readings;
 #[path = "web_api/recordings_stats.rs"]
 mod recordings_stats;
 #[path = "web_api/register.rs"]

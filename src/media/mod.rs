@@ -1,10 +1,11 @@
 //! Media, sans-IO: the codecs ([`Codec`]), G.711 ([`g711`]), RTP helpers ([`rtp`]), prompt
-//! playback ([`player`]), symmetric-RTP latching ([`latch`]), one direction of a bridge
+//! playback ([`player`]), DTMF input ([`dtmf`]), symmetric-RTP latching ([`latch`]), one direction of a bridge
 //! ([`relay`]), and the stereo recording of a conversation into a WAV file ([`stereo`]).
 //! The runtime's media tasks and recorder threads wrap these in sockets and files.
 
 pub mod analysis;
 mod codec;
+pub mod dtmf;
 pub mod g711;
 pub mod latch;
 pub mod player;

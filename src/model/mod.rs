@@ -8,6 +8,7 @@
 
 pub mod call_id;
 pub mod live;
+pub mod meters;
 mod outcome;
 pub mod provider;
 pub mod quality;

@@ -60,6 +60,7 @@ mod search;
 pub mod seed;
 mod sqlite;
 mod stats;
+mod subscribers;
 mod worklist;
 
 pub use audio::{AudioFilter, AudioRecord};
@@ -72,6 +73,7 @@ pub use records::{
 };
 pub use retention::LegalHold;
 
+pub use subscribers::ReadingRecord;
 pub use worklist::{
     WorklistDetail, WorklistEntry, WorklistItem, MISSED_OUTCOMES, STATES as WORKLIST_STATES,
 };

@@ -33,6 +33,7 @@ pub mod operators;
 mod provider_entry;
 pub mod queue;
 mod routing;
+pub mod self_service;
 mod session;
 mod settings;
 

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod openapi_quality;
 pub mod params;
 pub mod quality_reports;
+pub mod readings;
 pub mod recording;
 pub mod retention;
 pub mod scope;
@@ -89,6 +90,7 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         )
         .route("/api/worklist/{id}/callback", post(worklist::callback))
         .route("/api/openapi.json", get(openapi::get))
+        .route("/api/readings", get(readings::list).post(readings::add))
         .route("/api", get(not_found))
         .route(
             "/api/{*rest}",

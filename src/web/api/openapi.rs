@@ -16,6 +16,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/calls/{id}/topic", &["put"]),
     ("/api/calls/{id}/recording", &["get"]),
     ("/api/stats", &["get"]),
+    ("/api/readings", &["get", "post"]),
     ("/api/operators", &["get"]),
     ("/api/queue", &["get"]),
     ("/api/live", &["get"]),
@@ -298,6 +299,20 @@ pub fn document() -> Value {
             responses(vec![("200", json!({ "description": "Statistics", "content": {
                 "application/json": { "schema": schema_ref("Stats") },
                 "text/csv": { "schema": { "type": "string" } } } })), ("400", error("Bad parameter"))])) },
+        "/api/readings": {
+            "get": op("Meter readings handed in, by period and account: the billing export", Some("qa"),
+                vec![query("from", "string", "start (date or RFC 3339)"), query("to", "string", "end, exclusive"),
+                     query("account", "string", "one account"), query("format", "string", "`json` (default) or `csv`")], None,
+                responses(vec![("200", json!({ "description": "Readings", "content": {
+                    "application/json": { "schema": { "type": "object", "properties": { "readings": { "type": "array", "items": { "type": "object" } } } } },
+                    "text/csv": { "schema": { "type": "string" } } } })), ("400", error("Bad parameter"))])),
+            "post": op("Enter a reading given during a call (source `operator`)", Some("qa"), vec![],
+                Some(json_body(json!({ "type": "object", "required": ["account", "meter", "value"], "properties": {
+                    "account": { "type": "string" }, "meter": { "type": "string" }, "value": { "type": "integer" },
+                    "call_id": { "type": "string" } } }))),
+                responses(vec![("201", json!({ "description": "Stored" })), ("400", error("Bad value or below the last reading")),
+                    ("404", error("No such meter of the account"))])),
+        },
         "/api/operators": { "get": op("Live state of each operator", Some("supervisor"), vec![], None,
             responses(vec![ok("Operators", json!({ "type": "array", "items": schema_ref("OperatorLive") })),
                 ("503", error("The line is not running"))])) },

@@ -112,7 +112,7 @@ fn figures(a: &DayAggregate, waits: &mut [i64]) -> serde_json::Map<String, Value
 }
 
 /// The period asked for, or the last [`DEFAULT_DAYS`] days up to the end of today.
-fn period(params: &Params, zone: &TimeZone) -> Result<(Timestamp, Timestamp), ApiError> {
+pub(super) fn period(params: &Params, zone: &TimeZone) -> Result<(Timestamp, Timestamp), ApiError> {
     let to = match params.instant("to", zone)? {
         Some(t) => t,
         None => {

@@ -1,0 +1,119 @@
+//! Meter readings for the utility: `GET /api/readings?from=&to=&account=&format=csv` (the
+//! export for the billing system; JSON by default) and `POST /api/readings` (an operator
+//! enters a reading given during a call: source `operator`).
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::params::{json_body, Params};
+use super::stats::period;
+use crate::model::{format_time, is_call_id};
+use crate::store::ReadingRecord;
+use crate::web::auth::{level, Auth};
+use crate::web::WebContext;
+
+const CSV_HEADER: &str = "account;meter;value;previous;at;source;call_id\r\n";
+
+pub async fn list(
+    Auth(_): Auth<{ level::QA }>,
+    State(ctx): State<WebContext>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query);
+    let zone = ctx.config.hours.calendar.zone();
+    let (from, to) = period(&params, zone)?;
+    let as_csv = match params.get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::bad("format", "expected json or csv")),
+    };
+    let rows = ctx
+        .store
+        .readings(params.get("account"), &format_time(from), &format_time(to))
+        .await?;
+    if !as_csv {
+        let items: Vec<Value> = rows.iter().map(as_json).collect();
+        return Ok(Json(json!({ "readings": items })).into_response());
+    }
+    let mut out = String::from(CSV_HEADER);
+    for r in &rows {
+        out.push_str(&format!(
+            "{};{};{};{};{};{};{}\r\n",
+            r.account,
+            r.meter,
+            r.value,
+            r.previous,
+            r.at,
+            r.source,
+            r.call_id.as_deref().unwrap_or("")
+        ));
+    }
+    let mut response = out.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+fn as_json(r: &ReadingRecord) -> Value {
+    json!({
+        "account": r.account, "meter": r.meter, "value": r.value, "previous": r.previous,
+        "at": r.at, "source": r.source, "call_id": r.call_id,
+    })
+}
+
+/// `{"account", "meter", "value", "call_id"?}`: the meter must be one of the account's;
+/// a value below its last reading is refused.
+pub async fn add(
+    Auth(_): Auth<{ level::QA }>,
+    State(ctx): State<WebContext>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body: Value = json_body(&body)?;
+    let text = |key: &'static str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::bad(key, "missing"))
+    };
+    let account = text("account")?;
+    let meter_id = text("meter")?;
+    let value = body
+        .get("value")
+        .and_then(Value::as_i64)
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| ApiError::bad("value", "expected a whole number, 0 or more"))?;
+    let call_id = match body.get("call_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if is_call_id(id) => Some(id.clone()),
+        Some(_) => return Err(ApiError::bad("call_id", "not a call id")),
+    };
+    let meters = ctx.store.meters_of(account).await?;
+    let meter = meters
+        .iter()
+        .find(|m| m.meter == meter_id)
+        .ok_or(ApiError::NotFound("meter"))?;
+    if value < meter.last_reading {
+        return Err(ApiError::bad(
+            "value",
+            format!("below the last reading {}", meter.last_reading),
+        ));
+    }
+    let record = ReadingRecord {
+        account: account.to_owned(),
+        meter: meter_id.to_owned(),
+        value,
+        previous: meter.last_reading,
+        call_id,
+        at: format_time(jiff::Timestamp::now()),
+        source: "operator".into(),
+    };
+    ctx.store.add_reading(&record).await?;
+    Ok((StatusCode::CREATED, Json(as_json(&record))))
+}
