@@ -50,6 +50,8 @@ async fn calls_are_filtered_and_paged_newest_first() {
     let first = &all["calls"][0];
     assert_eq!(first["caller"], "79550000008");
     assert_eq!(first["operator_id"], "103");
+    // 103 is not in `[[operators]]`: no name to show, the id stands alone.
+    assert_eq!(first["operator_name"], Value::Null);
     assert_eq!(first["talk_ms"], 30_000);
     assert_eq!(first["recording_url"], Value::Null);
     assert!(first.as_object().unwrap().contains_key("recording_sha256"));
@@ -94,6 +96,8 @@ async fn one_call_has_its_rings_and_timeline_and_bad_ids_are_404() {
     let qa = api.login("qa").await;
     let v = api.get_json(&format!("/api/calls/{}", ids[0]), &qa).await;
     assert_eq!(v["id"], ids[0].as_str());
+    assert_eq!(v["operator_id"], "101");
+    assert_eq!(v["operator_name"], "Operator 101");
     assert_eq!(
         v["rings"],
         json!([{ "operator_id": "102", "started_at": "2026-11-24T07:00:09.000Z",

@@ -112,10 +112,28 @@ pub async fn list(
         filter.operator = Some(own.to_owned());
     }
     let (calls, total) = ctx.store.search_calls(&filter).await?;
+    let calls: Vec<Value> = calls
+        .iter()
+        .map(|c| with_operator_name(call_json(c), &ctx))
+        .collect();
     Ok(Json(json!({
-        "calls": calls.iter().map(call_json).collect::<Vec<_>>(),
+        "calls": calls,
         "total": total,
     })))
+}
+
+/// Adds `operator_name`: the name `[[operators]]` gives the call's operator (null when the
+/// operator has none, or is no longer configured), so people read names, not extensions.
+fn with_operator_name(mut body: Value, ctx: &WebContext) -> Value {
+    let name = body["operator_id"].as_str().and_then(|id| {
+        ctx.config
+            .operators
+            .iter()
+            .find(|o| o.id == id && !o.name.is_empty())
+            .map(|o| o.name.clone())
+    });
+    body["operator_name"] = json!(name);
+    body
 }
 
 /// The row for a path id, or 404 (also for ids that are not ids at all).
@@ -134,7 +152,7 @@ pub async fn one(
     let call = super::scope::visible(&who, find(&ctx, &id).await?)?;
     let rings = ctx.store.rings(&call.id).await?;
     let events = ctx.store.call_events(&call.id).await?;
-    let mut body = call_json(&call);
+    let mut body = with_operator_name(call_json(&call), &ctx);
     body["rings"] = rings
         .iter()
         .map(|r| {

@@ -120,6 +120,7 @@ fn schemas() -> Value {
         "connected_at",
         "ended_at",
         "operator_id",
+        "operator_name",
         "hangup_by",
         "end_reason",
         "recording_path",

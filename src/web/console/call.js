@@ -39,13 +39,19 @@ function back() {
   return h('p', {}, h('a', { href: list.startsWith('#/calls') ? list : '#/calls', id: 'back' }, '← К списку звонков'));
 }
 
+// "Иванова (101)" when the operator has a name in the configuration, else the id.
+function operatorLabel(call) {
+  if (!call.operator_id) return '—';
+  return call.operator_name ? `${call.operator_name} (${call.operator_id})` : call.operator_id;
+}
+
 function page(call) {
   const facts = [
     ['Номер абонента', call.caller || 'скрыт'],
     ['Набранный номер', call.dialed],
     ['Поступил', dateTime(call.received_at)],
     ['Итог', h('span', { class: `badge ${call.outcome}`, id: 'call-outcome' }, label(OUTCOMES, call.outcome))],
-    ['Оператор', call.operator_id || '—'],
+    ['Оператор', operatorLabel(call)],
     ['Ожидание', duration(call.wait_ms)],
     ['Разговор', duration(call.talk_ms)],
     ['Кто завершил', label(HANGUP_BY, call.hangup_by)],

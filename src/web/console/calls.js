@@ -76,7 +76,7 @@ function list(data, offset, go) {
   const rows = calls.map((c) => h('tr', { class: `outcome-${c.outcome}` },
     h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}`, class: 'call-link' }, dateTime(c.received_at))),
     h('td', { class: 'num' }, c.caller || 'скрыт'),
-    h('td', {}, c.operator_id || '—'),
+    h('td', {}, c.operator_name ? `${c.operator_name} (${c.operator_id})` : (c.operator_id || '—')),
     h('td', {}, h('span', { class: `badge ${c.outcome}` }, label(OUTCOMES, c.outcome))),
     h('td', { class: 'num' }, duration(c.wait_ms)),
     h('td', { class: 'num' }, duration(c.talk_ms)),
