@@ -162,6 +162,19 @@ async fn expired_recordings_are_destroyed_audited_and_held_ones_kept() {
     assert_eq!(v["recording_purged_at"], "2027-01-10T00:00:00.000Z");
     assert_eq!(v["recording_url"], Value::Null);
     assert!(v["recording_sha256"].is_string(), "the facts stay");
+    // An old link to the recording says it was destroyed, not that it never was.
+    let r = api
+        .req(
+            Method::GET,
+            &format!("/api/calls/{}/recording", calls[0]),
+            Some(&qa),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    let e = r.json::<Value>().await.unwrap();
+    assert!(e["error"].as_str().unwrap().contains("retention"), "{e}");
     let v = api.get_json(&format!("/api/calls/{}", calls[1]), &qa).await;
     assert_eq!(v["legal_hold"]["reason"], "court request 12/2027");
     assert_eq!(v["legal_hold"]["set_by"], "admin");

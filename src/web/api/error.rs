@@ -27,6 +27,9 @@ pub enum ApiError {
     /// No such call, user, operator or API path.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The thing existed and was destroyed on purpose (a recording past its retention).
+    #[error("{0}")]
+    Gone(String),
     /// The switchboard refused a supervisor command.
     #[error("{0}")]
     Refused(String),
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

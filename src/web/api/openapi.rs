@@ -295,7 +295,9 @@ pub fn document() -> Value {
             responses(vec![
                 ("200", json!({ "description": "The WAV", "content": { "audio/wav": { "schema": { "type": "string", "format": "binary" } } } })),
                 ("206", json!({ "description": "The range", "content": { "audio/wav": { "schema": { "type": "string", "format": "binary" } } } })),
-                ("404", error("No such call or no recording")), ("416", error("Range not satisfiable"))])) },
+                ("404", error("No such call or no recording")),
+                ("410", error("The recording was destroyed under the retention rules")),
+                ("416", error("Range not satisfiable"))])) },
         "/api/stats": { "get": op("Statistics per day (line's zone), in total, per operator and topic", Some("qa"), stats_params, None,
             responses(vec![("200", json!({ "description": "Statistics", "content": {
                 "application/json": { "schema": schema_ref("Stats") },

@@ -108,6 +108,13 @@ pub async fn get(
         .recording_path
         .as_deref()
         .ok_or(ApiError::NotFound("recording"))?;
+    // A purged recording is gone on purpose: say so, rather than "not found", which
+    // reads like a fault to whoever follows an old link or a list row.
+    if let Some(at) = ctx.store.recording_purged_at(&call.id).await? {
+        return Err(ApiError::Gone(format!(
+            "recording destroyed under the retention rules at {at}"
+        )));
+    }
     let Some(path) = resolve(&ctx.recordings_root, stored) else {
         tracing::warn!(call_id = %call.id, "register names a recording outside the root; refused");
         return Err(ApiError::NotFound("recording"));
