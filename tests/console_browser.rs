@@ -263,6 +263,7 @@ async fn console_in_a_browser_against_a_real_server() {
     }
     add_user(&config, "chief", "supervisor", "Chief-pass-1");
     add_user(&config, "anna", "qa", "Anna-pass-1");
+    add_user(&config, "root", "admin", "Root-pass-1");
     add_operator_user(&config, "ivanova", OPERATOR, "Ivanova-pass-1");
     let _operator = SippOperator::start(
         server.addr,
@@ -292,6 +293,8 @@ async fn console_in_a_browser_against_a_real_server() {
             .env("HOTLINE_SUPERVISOR_PASSWORD", "Chief-pass-1")
             .env("HOTLINE_QA", "anna")
             .env("HOTLINE_QA_PASSWORD", "Anna-pass-1")
+            .env("HOTLINE_ADMIN", "root")
+            .env("HOTLINE_ADMIN_PASSWORD", "Root-pass-1")
             .env("HOTLINE_CALL_ID", &call_id)
             .env("HOTLINE_CALLER", &caller)
             .env("HOTLINE_SEARCH", "1612")

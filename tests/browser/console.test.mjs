@@ -249,6 +249,28 @@ test('a QA user has no live board', async () => {
   await shot('07-qa-no-live');
 });
 
+test('an admin puts a recording under legal hold with a reason, and lifts it', async () => {
+  await page.locator('#logout').click();
+  await page.locator('#username').waitFor();
+  await login(env('HOTLINE_ADMIN'), env('HOTLINE_ADMIN_PASSWORD'));
+  await page.locator('#calls-table').waitFor();
+  const id = env('HOTLINE_CALL_ID');
+  await page.goto(`${BASE}/console/#/call/${encodeURIComponent(id)}`);
+  // A hold needs its reason: without one the console says so and changes nothing.
+  await page.locator('#legal-hold-set').click();
+  await page.getByText('Укажите основание запрета удаления.').waitFor();
+  await page.locator('#legal-hold-reason').fill('запрос прокуратуры 7/2026');
+  await page.locator('#legal-hold-set').click();
+  await page.locator('#legal-hold', { hasText: 'запрос прокуратуры 7/2026' }).waitFor();
+  assert.match(await page.locator('#legal-hold').textContent(), /Запрет удаления/);
+  const call = await (await page.request.get(`${BASE}/api/calls/${encodeURIComponent(id)}`)).json();
+  assert.equal(call.legal_hold.reason, 'запрос прокуратуры 7/2026');
+  await shot('09-legal-hold');
+  await page.locator('#legal-hold-lift').click();
+  await page.locator('#legal-hold-reason').waitFor();
+  assert.equal(await page.locator('#legal-hold').count(), 0);
+});
+
 test('no script errors on any page', () => {
   assert.deepEqual(pageErrors, []);
 });

@@ -10,15 +10,20 @@ import {
 import { createPlayer } from './player.js';
 import { renderGrading } from './grading.js';
 import { audioSection } from './audio.js';
-import { retentionNotes } from './retention.js';
+import { legalHoldControl, retentionNotes } from './retention.js';
 
 export function renderCall(root, { id, user }) {
   let alive = true;
   let player = null;
   mount(root, h('p', { class: 'muted' }, 'Загрузка…'));
-  api('GET', `/api/calls/${encodeURIComponent(id || '')}`).then((call) => {
+  const reload = () => {
+    if (player) player.stop();
+    player = null;
+    load();
+  };
+  const load = () => api('GET', `/api/calls/${encodeURIComponent(id || '')}`).then((call) => {
     if (!alive) return;
-    mount(root, ...page(call));
+    mount(root, ...page(call, user, reload));
     if (call.recording_url) {
       player = createPlayer(call);
       root.querySelector('#recording').append(player.element);
@@ -27,6 +32,7 @@ export function renderCall(root, { id, user }) {
     root.append(quality);
     renderGrading(quality, call, player, user);
   }).catch((e) => alive && mount(root, h('h1', {}, 'Звонок'), errorBox(e.message), back()));
+  load();
   return () => {
     alive = false;
     if (player) player.stop();
@@ -45,7 +51,7 @@ function operatorLabel(call) {
   return call.operator_name ? `${call.operator_name} (${call.operator_id})` : call.operator_id;
 }
 
-function page(call) {
+function page(call, user, reload) {
   const facts = [
     ['Номер абонента', call.caller || 'скрыт'],
     ['Набранный номер', call.dialed],
@@ -76,6 +82,7 @@ function page(call) {
     h('section', { class: 'card', id: 'recording' },
       h('h2', {}, 'Запись разговора'),
       retentionNotes(call),
+      legalHoldControl(call, user, reload),
       call.recording_purged_at ? null : call.recording_url
         ? h('p', { class: 'muted' }, `Длительность ${duration(call.recording_ms)}, ${size(call.recording_bytes)}. Слева — абонент, справа — оператор.`)
         : h('p', { class: 'muted' }, call.recording_error ? `Записи нет: ${call.recording_error}` : 'Записи нет: разговор с оператором не состоялся.')),
