@@ -48,14 +48,9 @@ pub struct AudioFilter {
     pub min_silence_ms: Option<i64>,
     /// Calls flagged `operator_silent`.
     pub operator_silent: bool,
-    /// Calls with any flag (`Some(None)`) or with this kind (`Some(Some(kind))`).
+    /// Calls with any flag (`Some(None)`) or with this kind (`Some(Some(kind))`), set by
+    /// the analysis or by hand.
     pub flagged: Option<Option<String>>,
-}
-
-impl AudioFilter {
-    fn is_empty(&self) -> bool {
-        self == &AudioFilter::default()
-    }
 }
 
 const AUDIO_COLUMNS: &str = "call_id, analysed_at, duration_ms, caller_speech_ms, \
@@ -63,32 +58,34 @@ const AUDIO_COLUMNS: &str = "call_id, analysed_at, duration_ms, caller_speech_ms
      operator_share_permille, caller_rms_mdbfs, caller_peak_mdbfs, caller_clipped, \
      operator_rms_mdbfs, operator_peak_mdbfs, operator_clipped, segments, flags";
 
-/// Appends `AND id IN (analysed calls matching f)` to a search on `calls`.
+/// Appends `AND id IN (analysed calls matching f)` to a search on `calls`, and for
+/// `flagged` `AND id IN (flagged calls)`: flags live in `call_flags`, where the analysis
+/// copies its own kinds and QA people add `manual` ones, so both are found.
 pub(super) fn push_conditions<'a, DB: Db>(q: &mut QueryBuilder<'a, DB>, f: &'a AudioFilter) {
-    if f.is_empty() {
-        return;
-    }
-    q.push(" AND id IN (SELECT call_id FROM call_audio WHERE 1 = 1");
-    if let Some(min) = f.min_overtalk_ms {
-        q.push(" AND overtalk_ms >= ").arg(min);
-    }
-    if let Some(min) = f.min_silence_ms {
-        q.push(" AND silence_ms >= ").arg(min);
-    }
-    if f.operator_silent {
-        q.push(" AND (' ' || flags || ' ') LIKE '% operator_silent %'");
+    if f.min_overtalk_ms.is_some() || f.min_silence_ms.is_some() || f.operator_silent {
+        q.push(" AND id IN (SELECT call_id FROM call_audio WHERE 1 = 1");
+        if let Some(min) = f.min_overtalk_ms {
+            q.push(" AND overtalk_ms >= ").arg(min);
+        }
+        if let Some(min) = f.min_silence_ms {
+            q.push(" AND silence_ms >= ").arg(min);
+        }
+        if f.operator_silent {
+            q.push(" AND (' ' || flags || ' ') LIKE '% operator_silent %'");
+        }
+        q.push(")");
     }
     match &f.flagged {
         Some(None) => {
-            q.push(" AND flags <> ''");
+            q.push(" AND id IN (SELECT call_id FROM call_flags)");
         }
         Some(Some(kind)) => {
-            q.push(" AND (' ' || flags || ' ') LIKE ")
-                .arg(format!("% {kind} %"));
+            q.push(" AND id IN (SELECT call_id FROM call_flags WHERE flag = ")
+                .arg(kind.as_str())
+                .push(")");
         }
         None => {}
     }
-    q.push(")");
 }
 
 fn audio_record(row: &impl Columns) -> Result<AudioRecord, sqlx::Error> {

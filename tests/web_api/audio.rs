@@ -145,5 +145,22 @@ async fn recordings_are_measured_shown_and_searchable() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // A flag set by hand is found like the analysis' own.
+    let r = api
+        .req(
+            Method::POST,
+            &format!("/api/calls/{}/flags", ids[0]),
+            Some(&qa),
+        )
+        .json(&json!({"flag": "manual", "detail": "rude"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(found("flagged=manual").await, [ids[0].clone()]);
+    let mut both = found("flagged=true").await;
+    both.sort();
+    assert_eq!(both, expected);
     api.server.stop().await;
 }

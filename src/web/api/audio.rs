@@ -68,13 +68,11 @@ pub fn audio_filter(params: &Params) -> Result<AudioFilter, ApiError> {
     let flagged = match params.get("flagged") {
         None | Some("false") | Some("0") => None,
         Some("true") | Some("1") => Some(None),
-        Some(kind) if FLAG_KINDS.contains(&kind) => Some(Some(kind.to_owned())),
-        Some(_) => {
-            return Err(ApiError::bad(
-                "flagged",
-                "expected true, false or one of long_dead_air, heavy_overtalk, operator_silent",
-            ))
-        }
+        Some(kind) if FLAG_KINDS.contains(&kind) || kind == "manual" => Some(Some(kind.to_owned())),
+        Some(_) => return Err(ApiError::bad(
+            "flagged",
+            "expected true, false or one of long_dead_air, heavy_overtalk, operator_silent, manual",
+        )),
     };
     Ok(AudioFilter {
         min_overtalk_ms: millis(params, "min_overtalk_ms")?,

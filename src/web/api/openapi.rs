@@ -261,7 +261,7 @@ pub fn document() -> Value {
         query(
             "flagged",
             "string",
-            "`true`: calls with any audio flag; or one kind: `long_dead_air`, `heavy_overtalk`, `operator_silent`",
+            "`true`: calls with any flag (audio or manual); or one kind: `long_dead_air`, `heavy_overtalk`, `operator_silent`, `manual`",
         ),
     ]);
     let mut stats_params = period_params();
