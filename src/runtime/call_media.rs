@@ -37,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
+use crate::media::dtmf::keys::KeyInput;
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 pub use crate::media::Leg;
@@ -106,6 +107,10 @@ pub enum MediaCommand {
     Record { frames: FrameSender },
     /// Stop copying to the recorder.
     StopRecording,
+    /// Listen for the caller's keys (RFC 4733 events, and DTMF tones in the audio) and
+    /// report each as `Key`, or stop listening. Off by default: the tone detector costs
+    /// CPU per packet, so it runs only while the call collects input.
+    CollectKeys(bool),
     /// End the task (what [`CallMediaHandle::close`] sends).
     Close,
 }
@@ -119,6 +124,8 @@ pub enum CallMediaEvent {
     FirstPacket { leg: Leg },
     /// No accepted RTP from the leg for `silent_for` (at least the configured inactivity).
     Inactive { leg: Leg, silent_for: Duration },
+    /// The caller pressed a key (while keys are collected).
+    Key { key: char },
     /// The task ended (closed, or its handle dropped); the last report.
     Closed { stats: CallMediaStats },
 }
@@ -185,6 +192,7 @@ pub fn spawn_call_media(
             pending: VecDeque::with_capacity(8),
             event_retry: None,
             recorder: None,
+            keys: None,
             past_operators: LegStats::default(),
             prompt_packets: 0,
             send_dropped: 0,
@@ -229,6 +237,9 @@ struct CallMedia {
     /// When to offer `pending` again after the engine's queue was full.
     event_retry: Option<Instant>,
     recorder: Option<FrameSender>,
+    /// The caller's keys, while the call collects input (boxed: the tone detector's
+    /// buffers are made once per collection, never per packet).
+    keys: Option<Box<KeyInput>>,
     /// Counters of operator legs already dropped.
     past_operators: LegStats,
     prompt_packets: u64,
@@ -459,12 +470,23 @@ impl CallMedia {
                     let cfg = *self.caller.relay.config();
                     playback.player.set_codec(cfg.codec, cfg.payload_type);
                 }
+                // So do the keys, in its new codec and event payload type.
+                if leg == Leg::Caller && self.keys.is_some() {
+                    self.keys = Some(self.key_input());
+                }
             }
             MediaCommand::Record { frames } => self.recorder = Some(frames),
             MediaCommand::StopRecording => self.recorder = None,
+            MediaCommand::CollectKeys(on) => self.keys = on.then(|| self.key_input()),
             // The loop reads the flag `close` set before this arrives.
             MediaCommand::Close => {}
         }
+    }
+
+    /// A key decoder for the caller's stream as negotiated now.
+    fn key_input(&self) -> Box<KeyInput> {
+        let cfg = self.caller.relay.config();
+        Box::new(KeyInput::new(cfg.codec, cfg.telephone_event))
     }
 
     fn start_playback(&mut self, prompt: Prompt, mode: PlayMode, tag: Option<u32>, now: Instant) {
@@ -548,6 +570,10 @@ impl CallMedia {
         let rearm = std::mem::take(&mut from.inactive_reported);
         if let Some(frames) = &mut self.recorder {
             record(frames, leg, now, &inbound, data, &mut self.record_dropped);
+        }
+        if let (Leg::Caller, Some(keys)) = (leg, self.keys.as_mut()) {
+            let pending = &mut self.pending;
+            keys.handle_packet(data, |key| pending.push_back(CallMediaEvent::Key { key }));
         }
         let forward = match leg {
             Leg::Caller => !self.held,
