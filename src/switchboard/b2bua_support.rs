@@ -48,6 +48,8 @@ pub(super) fn line_with_extra(operators: &[&str], extra: &str) -> Switchboard {
         max_wait = "10m"
         wrap_up = "10s"
         announce_every = "30s"
+        [menu]
+        enabled = false
         "#,
     );
     toml.push_str(extra);

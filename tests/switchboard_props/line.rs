@@ -97,6 +97,8 @@ impl Line {
             max_wait = "3m"
             wrap_up = "5s"
             announce_every = "30s"
+            [menu]
+            enabled = false
             "#,
         );
         for op in 0..OPERATORS {
