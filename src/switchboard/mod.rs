@@ -45,6 +45,8 @@ mod b2bua_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
+mod menu_tests;
+#[cfg(test)]
 mod operator_admin_tests;
 #[cfg(test)]
 mod renegotiation_tests;
