@@ -94,6 +94,7 @@ fn a_key_during_the_menu_sets_the_topic_and_the_operator_sees_it() {
     assert_eq!(out.played().unwrap().0, vec![PromptKind::HoldMusic]);
     assert!(out.opens_operator_leg(), "the operator is rung at once");
 
+    assert_eq!(sb.counters().menu_results.get("billing"), Some(&1));
     let board = sb.snapshot(now);
     assert_eq!(board.waiting.len(), 1);
     assert_eq!(board.waiting[0].topic.as_deref(), Some("billing"));
@@ -170,6 +171,7 @@ fn a_wrong_key_twice_goes_to_the_queue_without_a_topic() {
         menu_event(&out),
         Some((CallEventKind::MenuNoChoice, "9 / 8 → operator".to_owned()))
     );
+    assert_eq!(sb.counters().menu_results.get("no_choice"), Some(&1));
     assert!(queued(&out) && out.opens_operator_leg());
 }
 

@@ -165,6 +165,8 @@ impl Call {
             .unwrap_or_default();
         let to = topic.as_deref().unwrap_or("operator");
         tracing::info!(topic = to, "menu over");
+        ctx.counters
+            .count_menu_result(if chosen { to } else { "no_choice" });
         if topic.is_some() {
             self.register(
                 ctx,
