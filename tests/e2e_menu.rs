@@ -18,11 +18,40 @@ fn line_with_operator() -> String {
     )
 }
 
+/// How the caller's phone sends a key.
+#[derive(Clone, Copy)]
+enum Press {
+    /// RFC 4733 telephone-events with this event code.
+    Event(u8),
+    /// A DTMF tone in the audio (100 ms of it), no events at all.
+    Tone(char),
+}
+
+/// 100 ms of `key`'s DTMF tone as 20 ms PCMU frames.
+fn tone_frames(key: char) -> Vec<[u8; 160]> {
+    let (row, col) = hotline::media::dtmf::goertzel::frequencies(key).expect("a DTMF key");
+    let two_pi = 2.0 * std::f32::consts::PI;
+    let pcm: Vec<i16> = (0..800)
+        .map(|n| {
+            let t = n as f32 / 8000.0;
+            (5000.0 * ((two_pi * row * t).sin() + (two_pi * col * t).sin())) as i16
+        })
+        .collect();
+    pcm.chunks(160)
+        .map(|chunk| {
+            let mut frame = [0u8; 160];
+            hotline::media::g711::encode(hotline::media::Codec::Pcmu, chunk, &mut frame);
+            frame
+        })
+        .collect()
+}
+
 /// The caller's RTP endpoint: answers the server's stream with 20 ms PCMU silence and, if
-/// `key` is given, presses it once a second as RFC 4733 events (payload type 101, as the
-/// SIPp caller's SDP offers): presses before the menu are not collected, the first one
-/// during it chooses, later ones are not collected either. Returns the presses sent.
-fn key_caller(port: u16, key: Option<u8>, limit: Duration) -> std::thread::JoinHandle<u32> {
+/// `key` is given, presses it once a second (events on payload type 101, as the SIPp
+/// caller's SDP offers, or a tone in the audio): presses before the menu are not
+/// collected, the first one during it chooses, later ones are not collected either.
+/// Returns the presses sent.
+fn key_caller(port: u16, key: Option<Press>, limit: Duration) -> std::thread::JoinHandle<u32> {
     let sock = UdpSocket::bind(("127.0.0.1", port)).expect("bind RTP");
     std::thread::spawn(move || {
         sock.set_read_timeout(Some(Duration::from_millis(5)))
@@ -34,6 +63,12 @@ fn key_caller(port: u16, key: Option<u8>, limit: Duration) -> std::thread::JoinH
         let mut next_press = Instant::now() + Duration::from_secs(1);
         let mut last_rx = Instant::now();
         let mut presses = 0;
+        let tone = match key {
+            Some(Press::Tone(k)) => tone_frames(k),
+            _ => Vec::new(),
+        };
+        // Frames of the tone still to send in place of silence.
+        let mut tone_left = 0usize;
         let mut buf = [0u8; 2048];
         while start.elapsed() < limit {
             if let Ok((_, from)) = sock.recv_from(&mut buf) {
@@ -51,16 +86,26 @@ fn key_caller(port: u16, key: Option<u8>, limit: Duration) -> std::thread::JoinH
                 seq = seq.wrapping_add(1);
             };
             if Instant::now() >= next_audio {
-                packet(0, false, ts, &[0xFF; 160]);
+                let frame = match tone_left {
+                    0 => &[0xFF; 160],
+                    n => &tone[tone.len() - n],
+                };
+                packet(0, false, ts, frame);
+                tone_left = tone_left.saturating_sub(1);
                 ts = ts.wrapping_add(160);
                 next_audio += Duration::from_millis(20);
             }
-            if let Some(code) = key.filter(|_| Instant::now() >= next_press) {
-                // One press: the start, then the end packet three times (RFC 4733 §2.5),
-                // all carrying the event's start timestamp.
-                for (i, end) in [false, true, true, true].into_iter().enumerate() {
-                    let flags = if end { 0x80 | 10 } else { 10 };
-                    packet(101, i == 0, ts, &[code, flags, 0x03, 0x20]);
+            if let Some(press) = key.filter(|_| Instant::now() >= next_press) {
+                match press {
+                    // One press: the start, then the end packet three times (RFC 4733
+                    // §2.5), all carrying the event's start timestamp.
+                    Press::Event(code) => {
+                        for (i, end) in [false, true, true, true].into_iter().enumerate() {
+                            let flags = if end { 0x80 | 10 } else { 10 };
+                            packet(101, i == 0, ts, &[code, flags, 0x03, 0x20]);
+                        }
+                    }
+                    Press::Tone(_) => tone_left = tone.len(),
                 }
                 presses += 1;
                 next_press += Duration::from_secs(1);
@@ -75,7 +120,7 @@ fn key_caller(port: u16, key: Option<u8>, limit: Duration) -> std::thread::JoinH
 
 /// A SIPp caller (`caller_hangs_up.xml`, BYE `hold_ms` after the answer) whose RTP is a
 /// [`key_caller`].
-async fn call(server: SocketAddr, key: Option<u8>, hold_ms: u32) -> (SippRun, u32) {
+async fn call(server: SocketAddr, key: Option<Press>, hold_ms: u32) -> (SippRun, u32) {
     let rtp_port = free_udp_port();
     let rtp = key_caller(rtp_port, key, Duration::from_secs(90));
     let run = sipp(
@@ -131,7 +176,7 @@ async fn a_caller_who_presses_2_reaches_the_operator_with_the_topic_billing() {
     let messages = logs.path().join("operator_messages.log");
     let _op = operator(server.addr, &messages).await;
     // Greeting (4.4 s) and notice (4.1 s), the menu cut short by the key, then talk.
-    let (run, presses) = call(server.addr, Some(2), 16_000).await;
+    let (run, presses) = call(server.addr, Some(Press::Event(2)), 16_000).await;
     assert!(run.status.success(), "caller: {}", run.stderr);
     assert!(presses > 0);
 
@@ -154,6 +199,24 @@ async fn a_caller_who_presses_2_reaches_the_operator_with_the_topic_billing() {
         invite.contains("(billing)\" <sip:+79115550101@"),
         "{invite}"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_sent_as_a_tone_in_the_audio_chooses_too() {
+    let server = TestServer::start_with_env(&line_with_operator(), MENU_ON).await;
+    let logs = tempfile::tempdir().unwrap();
+    let messages = logs.path().join("operator_messages.log");
+    let _op = operator(server.addr, &messages).await;
+    let (run, _) = call(server.addr, Some(Press::Tone('3')), 16_000).await;
+    assert!(run.status.success(), "caller: {}", run.stderr);
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
+    assert_eq!(row.outcome, "answered");
+    assert_eq!(row.topic.as_deref(), Some("contract"));
+    let invite = operator_invite(&messages).await;
+    assert!(invite.contains("X-Hotline-Topic: contract"), "{invite}");
     server.stop().await;
 }
 
