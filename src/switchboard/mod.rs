@@ -204,7 +204,8 @@ impl Switchboard {
         self.pump(now);
     }
 
-    /// Fire due timers.
+    /// Fire due timers: the SIP core's, the queue's, and the calls' own (a menu awaiting a
+    /// key, `call_timers.rs`).
     pub fn handle_timeout(&mut self, now: Now) {
         self.ua.handle_timeout(now.mono);
         self.pump(now);
