@@ -157,6 +157,8 @@ impl FuzzLine {
             days = ["mon","tue","wed","thu","fri","sat","sun"]
             open = "00:00"
             close = "24:00"
+            [menu]
+            enabled = false
             [[operators]]
             id = "1"
             name = "Operator 1"

@@ -14,6 +14,7 @@
 mod build;
 mod error;
 mod limits;
+mod menu;
 mod provider;
 mod quality;
 mod reader;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{LimitsConfig, TcpLimits};
+pub use menu::MenuConfig;
 pub use provider::{parse_server, ProviderConfig, ProviderPassword, ProviderTransport, SipServer};
 pub use quality::QualityConfig;
 pub use tls::{SrtpPolicy, TlsConfig};
@@ -68,6 +70,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[limits]`: how much the line takes before it refuses.
     pub limits: LimitsConfig,
+    /// `[menu]`: the topic menu after the recording notice.
+    pub menu: MenuConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
     /// `[log]`: logging.

@@ -4,6 +4,8 @@
 //! simulated time (the clock jumps to the next timer whenever every task is idle), so the
 //! whole file takes milliseconds and no result depends on how busy the machine is.
 
+#[path = "call_media/keys.rs"]
+mod keys;
 #[path = "call_media/support.rs"]
 mod support;
 #[path = "call_media/updates.rs"]

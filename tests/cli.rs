@@ -173,7 +173,8 @@ fn sighup_reloads_the_hours_without_a_restart() {
     let file = dir.path().join("hotline.toml");
     let write_config = |hours: &str| {
         let text = format!(
-            "[sip]\nlisten = \"127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[prompts]\ndir = \"{}\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[recordings]\ndir = \"{}\"\n{hours}",
+            // The menu is off: this is about the hours, and the caller presses no key.
+            "[sip]\nlisten = \"127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[prompts]\ndir = \"{}\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[recordings]\ndir = \"{}\"\n[menu]\nenabled = false\n{hours}",
             repo().join("config/prompts").display(),
             dir.path().join("h.db").display(),
             dir.path().join("rec").display()

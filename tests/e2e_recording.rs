@@ -135,7 +135,8 @@ async fn a_kill_9_in_mid_call_loses_at_most_a_second_and_no_row() {
     std::fs::write(
         &config,
         format!(
-            "[sip]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"46000-46999\"\n[prompts]\ndir = \"{}\"\n[recordings]\ndir = \"{}\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n{ALWAYS_OPEN}\n{OPERATOR}",
+            // The menu is off, as in the shared test configuration: the caller presses no key.
+            "[sip]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"46000-46999\"\n[prompts]\ndir = \"{}\"\n[recordings]\ndir = \"{}\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n[menu]\nenabled = false\n{ALWAYS_OPEN}\n{OPERATOR}",
             repo().join("config/prompts").display(),
             rec.display(),
             db.display()

@@ -43,6 +43,7 @@ fn two_readings_end_to_end() {
         items: vec![('1', "readings".into()), ('2', "billing".into())],
         readings_topic: Some("readings".into()),
         wait_for_key: Duration::from_secs(6),
+        attempts: 2,
     };
     let (mut menu, step) = Menu::start(items);
     total += turn(&step, "1");

@@ -4,7 +4,8 @@
 //! time passing over every timer) never panic, and once every peer lets go and the line
 //! falls quiet, nothing is left behind: no call, no transaction, no RTP port, no running
 //! recording, and every register row opened was closed exactly once, with the counters in
-//! step. The simulated line is in `switchboard_props/line.rs`.
+//! step; with the topic menu on as well (keys pressed at any time). The simulated line is
+//! in `switchboard_props/line.rs`.
 //!
 //! Cases are few by default so `cargo test` stays quick; `PROPTEST_CASES=2000` searches
 //! harder.
@@ -35,6 +36,8 @@ enum Step {
     PromptsEnd,
     StalePrompt(usize),
     Inactive(usize, Leg),
+    /// A caller presses a key (the topic menu listens; elsewhere it is ignored).
+    Key(usize, char),
     Advance(Duration),
 }
 
@@ -63,6 +66,8 @@ fn step() -> impl Strategy<Value = Step> {
             i,
             if op { Leg::Operator } else { Leg::Caller }
         )),
+        2 => (caller(), prop::sample::select(vec!['0', '2', '9', '*', '#']))
+            .prop_map(|(i, k)| Step::Key(i, k)),
         4 => advance,
     ]
 }
@@ -82,6 +87,7 @@ fn apply(line: &mut Line, step: &Step) {
         Step::PromptsEnd => line.prompts_end(),
         Step::StalePrompt(i) => line.prompt_finished(i, true),
         Step::Inactive(i, leg) => line.inactive(i, leg),
+        Step::Key(i, key) => line.key(i, key),
         Step::Advance(by) => line.advance(by),
     }
     line.flush_peers();
@@ -90,7 +96,14 @@ fn apply(line: &mut Line, step: &Step) {
 /// Runs the steps (after registering the phones `registered` marks), lets the line fall
 /// quiet, and checks that nothing was left behind.
 fn run(registered: [bool; OPERATORS], steps: &[Step]) -> Result<(), TestCaseError> {
-    let mut line = Line::new();
+    run_on(Line::new(), registered, steps)
+}
+
+fn run_on(
+    mut line: Line,
+    registered: [bool; OPERATORS],
+    steps: &[Step],
+) -> Result<(), TestCaseError> {
     for (op, _) in registered.iter().enumerate().filter(|(_, r)| **r) {
         line.register(op, 3600);
     }
@@ -155,6 +168,14 @@ proptest! {
         steps in prop::collection::vec(step(), 1..60),
     ) {
         run(registered, &steps)?;
+    }
+
+    #[test]
+    fn nothing_is_left_behind_with_the_topic_menu(
+        registered in prop::sample::select(vec![[true, true], [true, false], [false, false]]),
+        steps in prop::collection::vec(step(), 1..60),
+    ) {
+        run_on(Line::with_menu(true), registered, &steps)?;
     }
 }
 

@@ -53,6 +53,7 @@ pub(super) fn build(
     let database = database(&mut r, &root, &recordings);
     let http = super::security::http(&mut r, &root);
     let limits = super::limits::limits(&mut r, &root);
+    let menu = super::menu::menu(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
     let quality = super::quality::quality(&mut r, &root);
@@ -70,6 +71,7 @@ pub(super) fn build(
             database,
             http,
             limits,
+            menu,
             shutdown,
             log,
             quality,

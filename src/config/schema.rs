@@ -135,6 +135,15 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("options_burst", Toml),
         ],
     ),
+    (
+        "menu",
+        &[
+            ("enabled", Toml),
+            ("options", Toml),
+            ("first_digit_timeout", Text),
+            ("attempts", Toml),
+        ],
+    ),
     ("shutdown", &[("grace", Text)]),
     (
         "log",

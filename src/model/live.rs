@@ -29,6 +29,8 @@ pub struct WaitingLive {
     pub waited_ms: u64,
     /// The operator being rung for them, if any.
     pub ringing: Option<String>,
+    /// The topic the caller chose in the phone menu, if any.
+    pub topic: Option<String>,
 }
 
 /// The whole board at one instant.

@@ -14,6 +14,7 @@ pub mod provider;
 pub mod quality;
 mod record;
 mod time;
+pub mod topic;
 mod writes;
 
 pub use call_id::{is_call_id, new_call_id};

@@ -53,6 +53,8 @@ pub struct CallUpdate {
     pub notice_played_at: Option<Timestamp>,
     /// Whether the caller heard the notice to its end.
     pub notice_completed: Option<bool>,
+    /// The call's topic (one of [`super::topic::TOPICS`]), chosen in the phone menu.
+    pub topic: Option<String>,
 }
 
 /// One attempt to ring an operator for a call (the `ring_attempts` table).
@@ -92,16 +94,24 @@ pub enum CallEventKind {
     CallerMediaMoved,
     /// The operator's media moved to a new address or port.
     OperatorMediaMoved,
+    /// The caller chose in the topic menu (a topic, or 0 for an operator); the detail is
+    /// the keys pressed at each question and where they led (`9 / 2 → billing`).
+    MenuChoice,
+    /// The menu ended without a choice (silence or wrong keys to the last question): the
+    /// caller went to the queue without a topic; the detail is the keys as for a choice.
+    MenuNoChoice,
 }
 
 impl CallEventKind {
-    pub const ALL: [CallEventKind; 6] = [
+    pub const ALL: [CallEventKind; 8] = [
         CallEventKind::CallerHold,
         CallEventKind::CallerResume,
         CallEventKind::OperatorHold,
         CallEventKind::OperatorResume,
         CallEventKind::CallerMediaMoved,
         CallEventKind::OperatorMediaMoved,
+        CallEventKind::MenuChoice,
+        CallEventKind::MenuNoChoice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +122,8 @@ impl CallEventKind {
             CallEventKind::OperatorResume => "operator_resume",
             CallEventKind::CallerMediaMoved => "caller_media_moved",
             CallEventKind::OperatorMediaMoved => "operator_media_moved",
+            CallEventKind::MenuChoice => "menu_choice",
+            CallEventKind::MenuNoChoice => "menu_no_choice",
         }
     }
 

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
+use crate::media::dtmf::keys::KeyInput;
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 pub use crate::media::Leg;
@@ -46,10 +47,12 @@ use crate::switchboard::CallRef;
 mod batch_recv;
 mod handle;
 mod leg;
+mod messages;
 mod record;
 
 pub use self::handle::{CallMediaHandle, CommandError};
 use self::leg::{add_stats, readable, send, LegIo};
+pub use self::messages::{CallMediaEvent, CallMediaStats, MediaCommand};
 use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
 
@@ -63,80 +66,6 @@ const BATCH: usize = 32;
 const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
 const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
-
-/// What the engine tells a call's media task.
-#[derive(Debug)]
-pub enum MediaCommand {
-    /// Play a prompt to the caller, replacing any playing one (whose `PromptFinished` is
-    /// then never reported). `Once` reports `PromptFinished { tag }` after its last frame;
-    /// `Loop` plays until replaced or stopped. While it plays the operator is not heard.
-    Play {
-        prompt: Prompt,
-        mode: PlayMode,
-        tag: u32,
-    },
-    /// Stop any playback: the caller hears silence, or the operator if bridged.
-    StopPlayback,
-    /// Attach the operator leg and bridge both ways; playback stops. A previous operator
-    /// leg is dropped.
-    Bridge {
-        operator_socket: std::net::UdpSocket,
-        operator: LegConfig,
-    },
-    /// The operator put the caller on hold (re-INVITE sendonly/inactive): the caller hears
-    /// `music` looped and nothing goes to the operator.
-    Hold { music: Prompt },
-    /// Back from hold: the music stops and the bridge resumes.
-    Unhold,
-    /// The operator leg is gone (e.g. failover to another operator): caller only again.
-    /// Playback in progress (hold music) continues.
-    Unbridge,
-    /// A leg's new offer/answer (re-INVITE, UPDATE): send to `config`'s address (and latch
-    /// again), in its codec and payload types. `send`: whether we send to that peer at all
-    /// (false while it holds us); when it turns true again our stream resumes with a new
-    /// talkspurt. `receive`: whether the peer is expected to send; while it is not, its
-    /// silence is not inactivity.
-    Update {
-        leg: Leg,
-        config: LegConfig,
-        send: bool,
-        receive: bool,
-    },
-    /// Copy every accepted inbound audio packet of both legs to `frames`.
-    Record { frames: FrameSender },
-    /// Stop copying to the recorder.
-    StopRecording,
-    /// End the task (what [`CallMediaHandle::close`] sends).
-    Close,
-}
-
-/// What a call's media task reports to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallMediaEvent {
-    /// A `Once` prompt sent its last frame.
-    PromptFinished { tag: u32 },
-    /// The leg's first accepted RTP packet (the peer's media works).
-    FirstPacket { leg: Leg },
-    /// No accepted RTP from the leg for `silent_for` (at least the configured inactivity).
-    Inactive { leg: Leg, silent_for: Duration },
-    /// The task ended (closed, or its handle dropped); the last report.
-    Closed { stats: CallMediaStats },
-}
-
-/// Counters of a call's media, reported in `Closed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CallMediaStats {
-    /// The caller leg.
-    pub caller: LegStats,
-    /// All operator legs of the call, summed.
-    pub operator: LegStats,
-    /// Prompt and music packets sent to the caller.
-    pub prompt_packets: u64,
-    /// Packets dropped because a socket's send buffer was full, or the send failed.
-    pub send_dropped: u64,
-    /// Frames dropped because the recorder's queue was full or closed.
-    pub record_dropped: u64,
-}
 
 /// Starts the media task of `call` on `runtime`, sending to the caller as `caller_stream`
 /// (the stream state the call's SDP answer and any earlier prompt left). The socket is
@@ -185,6 +114,7 @@ pub fn spawn_call_media(
             pending: VecDeque::with_capacity(8),
             event_retry: None,
             recorder: None,
+            keys: None,
             past_operators: LegStats::default(),
             prompt_packets: 0,
             send_dropped: 0,
@@ -229,6 +159,9 @@ struct CallMedia {
     /// When to offer `pending` again after the engine's queue was full.
     event_retry: Option<Instant>,
     recorder: Option<FrameSender>,
+    /// The caller's keys, while the call collects input (boxed: the tone detector's
+    /// buffers are made once per collection, never per packet).
+    keys: Option<Box<KeyInput>>,
     /// Counters of operator legs already dropped.
     past_operators: LegStats,
     prompt_packets: u64,
@@ -459,12 +392,23 @@ impl CallMedia {
                     let cfg = *self.caller.relay.config();
                     playback.player.set_codec(cfg.codec, cfg.payload_type);
                 }
+                // So do the keys, in its new codec and event payload type.
+                if leg == Leg::Caller && self.keys.is_some() {
+                    self.keys = Some(self.key_input());
+                }
             }
             MediaCommand::Record { frames } => self.recorder = Some(frames),
             MediaCommand::StopRecording => self.recorder = None,
+            MediaCommand::CollectKeys(on) => self.keys = on.then(|| self.key_input()),
             // The loop reads the flag `close` set before this arrives.
             MediaCommand::Close => {}
         }
+    }
+
+    /// A key decoder for the caller's stream as negotiated now.
+    fn key_input(&self) -> Box<KeyInput> {
+        let cfg = self.caller.relay.config();
+        Box::new(KeyInput::new(cfg.codec, cfg.telephone_event))
     }
 
     fn start_playback(&mut self, prompt: Prompt, mode: PlayMode, tag: Option<u32>, now: Instant) {
@@ -548,6 +492,10 @@ impl CallMedia {
         let rearm = std::mem::take(&mut from.inactive_reported);
         if let Some(frames) = &mut self.recorder {
             record(frames, leg, now, &inbound, data, &mut self.record_dropped);
+        }
+        if let (Leg::Caller, Some(keys)) = (leg, self.keys.as_mut()) {
+            let pending = &mut self.pending;
+            keys.handle_packet(data, |key| pending.push_back(CallMediaEvent::Key { key }));
         }
         let forward = match leg {
             Leg::Caller => !self.held,

@@ -99,6 +99,18 @@ pub fn render(m: &Metrics) -> String {
         "Calls ended, by register outcome.",
         &outcomes,
     );
+    let menu: Vec<_> = m
+        .counters
+        .menu_results
+        .iter()
+        .map(|(r, n)| (label("result", r), *n))
+        .collect();
+    metric(
+        "hotline_menu_results_total",
+        "counter",
+        "Callers out of the topic menu, by the topic chosen, operator (0) or no_choice.",
+        &menu,
+    );
     metric(
         "hotline_calls_active",
         "gauge",
@@ -333,6 +345,7 @@ mod tests {
     fn renders_prometheus_text_with_labels() {
         let mut m = Metrics::default();
         m.counters.calls_by_outcome.insert("answered", 3);
+        m.counters.menu_results.insert("billing".into(), 2);
         m.counters.requests_in.insert("INVITE".into(), 5);
         m.live.active_calls = 2;
         let text = render(&m);
@@ -343,6 +356,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("hotline_calls_active 2\n"));
+        assert!(text.contains("hotline_menu_results_total{result=\"billing\"} 2\n"));
         assert!(text.contains("hotline_operators{state=\"available\"} 0\n"));
         assert!(text.contains("hotline_sip_messages_total{direction=\"in\",method=\"INVITE\"} 5\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

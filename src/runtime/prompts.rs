@@ -2,7 +2,8 @@
 //! messages by their fixed names in the prompts directory (`please_wait.wav`,
 //! `position_1.wav` … `position_9.wav`, `position_many.wav`, `wait_1.wav` … `wait_10.wav`,
 //! `wait_more.wav`, `no_operators.wav`, `overflow.wav`, `hold_music.wav`, `paused.wav`,
-//! `resumed.wav`). Every prompt is built into the binary (`embedded.rs`); a file in the
+//! `resumed.wav`, the topic menu's `menu.wav` and `menu_retry.wav`). Every prompt is
+//! built into the binary (`embedded.rs`); a file in the
 //! prompts directory replaces the built-in one of its name, so a bare machine starts on
 //! the defaults. A malformed file, or a missing file that `[prompts]` names outside the
 //! defaults, stops the start with its name.
@@ -53,6 +54,8 @@ pub struct Prompts {
     hold_music: Prompt,
     paused: Prompt,
     resumed: Prompt,
+    menu: Prompt,
+    menu_retry: Prompt,
 }
 
 impl Prompts {
@@ -88,6 +91,8 @@ impl Prompts {
             hold_music: named("hold_music")?,
             paused: named("paused")?,
             resumed: named("resumed")?,
+            menu: named("menu")?,
+            menu_retry: named("menu_retry")?,
         })
     }
 
@@ -104,6 +109,8 @@ impl Prompts {
             PromptKind::HoldMusic => &self.hold_music,
             PromptKind::Paused => &self.paused,
             PromptKind::Resumed => &self.resumed,
+            PromptKind::Menu => &self.menu,
+            PromptKind::MenuRetry => &self.menu_retry,
         }
     }
 

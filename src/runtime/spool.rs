@@ -337,6 +337,8 @@ struct UpdateLine {
     notice_played_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notice_completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic: Option<String>,
 }
 
 /// Appends `write` to `out` as one spool line, newline included.
@@ -372,6 +374,7 @@ pub fn encode(write: &RegisterWrite, out: &mut Vec<u8>) {
                 recording_error: u.recording_error.clone(),
                 notice_played_at: u.notice_played_at.map(time),
                 notice_completed: u.notice_completed,
+                topic: u.topic.clone(),
             },
         },
         RegisterWrite::Ring(r) => Line::Ring {
@@ -443,6 +446,7 @@ pub fn decode(line: &[u8]) -> Result<RegisterWrite, LineError> {
                 recording_error: u.recording_error,
                 notice_played_at: opt_time(u.notice_played_at)?,
                 notice_completed: u.notice_completed,
+                topic: u.topic,
             },
         },
         Line::Ring {

@@ -48,6 +48,7 @@ fn every_kind() -> Vec<RegisterWrite> {
                 recording_error: Some("disk full".to_owned()),
                 notice_played_at: Some(ts("2026-11-24T15:21:50Z")),
                 notice_completed: Some(false),
+                topic: Some("billing".to_owned()),
             },
         },
         RegisterWrite::Update {

@@ -65,7 +65,13 @@ pub struct NewInvite<'a> {
     pub transport: Transport,
     /// Our SDP offer.
     pub sdp: &'a str,
+    /// The call's topic (chosen in the phone menu): sent as [`TOPIC_HEADER`] and shown
+    /// after the caller's number in the display name, `+79115550101 (billing)`.
+    pub topic: Option<&'a str>,
 }
+
+/// The header that tells an operator's phone (or a CTI script) the call's topic.
+pub const TOPIC_HEADER: &str = "X-Hotline-Topic";
 
 impl Factory {
     pub fn new(addr: SocketAddr, user_agent: impl Into<String>) -> Factory {
@@ -225,7 +231,11 @@ impl Factory {
     pub fn invite(&self, new: &NewInvite<'_>, rng: &mut impl Rng) -> Result<Request, MessageError> {
         let caller = uri_user(new.caller);
         let us = |user: &str| message::local_uri(Some(user), self.addr, None);
-        let shown = Party::new(us(caller)).named(caller);
+        let identity = Party::new(us(caller)).named(caller);
+        let shown = match new.topic {
+            Some(topic) => Party::new(us(caller)).named(format!("{caller} ({topic})")),
+            None => identity.clone(),
+        };
         OutOfDialogRequest {
             method: Method::Invite,
             request_uri: message::parse_uri(new.target)?,
@@ -240,9 +250,13 @@ impl Factory {
                 self.addr_for(new.transport),
                 Some(new.transport),
             )),
-            asserted_identity: Some(shown),
+            asserted_identity: Some(identity),
             allow: ALLOW_METHODS.to_vec(),
             user_agent: Some(self.user_agent.clone()),
+            extension: new
+                .topic
+                .map(|t| vec![(TOPIC_HEADER, t.to_owned())])
+                .unwrap_or_default(),
             body: Some(Body::sdp(new.sdp.as_bytes())),
         }
         .build()
@@ -357,6 +371,7 @@ mod tests {
             caller: "+79115550101",
             transport: Transport::Udp,
             sdp,
+            topic: None,
         };
         let inv = f.invite(&new, &mut rng).unwrap();
         let text = inv.to_string();
@@ -380,6 +395,31 @@ mod tests {
         assert!(!text.contains("X-Evil"), "{text}");
         assert!(
             text.contains("From: \"anonymous\" <sip:anonymous@"),
+            "{text}"
+        );
+        assert!(!text.contains(TOPIC_HEADER), "{text}");
+    }
+
+    #[test]
+    fn an_invite_for_a_call_with_a_topic_shows_it() {
+        let f = factory();
+        let mut rng = SmallRng::seed_from_u64(3);
+        let new = NewInvite {
+            target: "sip:101@192.0.2.7:5081",
+            to_user: "101",
+            caller: "+79115550101",
+            transport: Transport::Udp,
+            sdp: "v=0\r\n",
+            topic: Some("billing"),
+        };
+        let text = f.invite(&new, &mut rng).unwrap().to_string();
+        assert!(text.contains("X-Hotline-Topic: billing\r\n"), "{text}");
+        assert!(
+            text.contains("From: \"+79115550101 (billing)\" <sip:+79115550101@"),
+            "{text}"
+        );
+        assert!(
+            text.contains("P-Asserted-Identity: \"+79115550101\" <sip:+79115550101@"),
             "{text}"
         );
     }

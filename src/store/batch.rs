@@ -136,6 +136,7 @@ pub(super) fn columns(update: &CallUpdate) -> Columns<'_> {
         recording_error,
         notice_played_at,
         notice_completed,
+        topic,
     } = update;
     let time = |t: &Option<jiff::Timestamp>| t.map(|t| Arg::from(format_time(t)));
     fn text(v: &Option<String>) -> Option<Arg<'_>> {
@@ -167,6 +168,7 @@ pub(super) fn columns(update: &CallUpdate) -> Columns<'_> {
             "notice_completed",
             notice_completed.map(|b| Arg::from(i64::from(b))),
         ),
+        ("topic", text(topic)),
     ]
     .into_iter()
     .filter_map(|(column, value)| value.map(|value| (column, value)))
@@ -318,9 +320,11 @@ mod tests {
             recording_error: Some("e".into()),
             notice_played_at: Some(at("2026-11-24T15:00:00Z")),
             notice_completed: Some(false),
+            topic: Some("billing".into()),
         };
         let all = columns(&full);
-        assert_eq!(all.len(), 18);
+        assert_eq!(all.len(), 19);
+        assert!(all.contains(&("topic", Arg::from("billing"))));
         assert!(all.contains(&("notice_completed", Arg::Int(Some(0)))));
         assert!(all.contains(&("final_status", Arg::Int(Some(200)))));
         assert!(columns(&CallUpdate::default()).is_empty());

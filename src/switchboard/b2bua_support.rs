@@ -31,6 +31,15 @@ pub(super) fn line_with(operators: &[&str]) -> Switchboard {
 
 /// A line with more configuration appended (e.g. a `[limits]` section).
 pub(super) fn line_with_extra(operators: &[&str], extra: &str) -> Switchboard {
+    line_with_env(operators, extra, &[])
+}
+
+/// A line with more configuration and `HOTLINE_…` overrides (e.g. the menu turned on).
+pub(super) fn line_with_env(
+    operators: &[&str],
+    extra: &str,
+    env: &[(String, String)],
+) -> Switchboard {
     let mut toml = String::from(
         r#"
         [sip]
@@ -48,6 +57,8 @@ pub(super) fn line_with_extra(operators: &[&str], extra: &str) -> Switchboard {
         max_wait = "10m"
         wrap_up = "10s"
         announce_every = "30s"
+        [menu]
+        enabled = false
         "#,
     );
     toml.push_str(extra);
@@ -57,7 +68,7 @@ pub(super) fn line_with_extra(operators: &[&str], extra: &str) -> Switchboard {
             "[[operators]]\nid = \"{op}\"\nname = \"Operator {op}\"\npassword = \"pass{op}\"\n"
         ));
     }
-    let config = Config::from_toml(&toml, Path::new("test.toml"), &[]).expect("valid test config");
+    let config = Config::from_toml(&toml, Path::new("test.toml"), env).expect("valid test config");
     Switchboard::new(Settings::from_config(&config), 7, t0())
 }
 

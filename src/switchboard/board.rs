@@ -55,6 +55,7 @@ impl Switchboard {
                     position: i + 1,
                     waited_ms: now.mono.saturating_duration_since(since).as_millis() as u64,
                     ringing: self.acd.ringing_operator(call).map(str::to_string),
+                    topic: c.topic().map(str::to_string),
                 })
             })
             .collect();

@@ -21,6 +21,9 @@ pub struct Counters {
     /// and the per-source rates (`invite_rate`, `trunk_invite_rate`, `register_rate`,
     /// `options_rate`).
     pub limited: BTreeMap<&'static str, u64>,
+    /// How callers left the topic menu: by the topic chosen, `operator` (0 pressed), or
+    /// `no_choice` (silence or wrong keys to every question).
+    pub menu_results: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -30,6 +33,15 @@ impl Counters {
 
     pub(super) fn count_limit(&mut self, limit: &'static str) {
         *self.limited.entry(limit).or_insert(0) += 1;
+    }
+
+    pub(super) fn count_menu_result(&mut self, result: &str) {
+        match self.menu_results.get_mut(result) {
+            Some(n) => *n += 1,
+            None => {
+                self.menu_results.insert(result.to_owned(), 1);
+            }
+        }
     }
 
     pub(super) fn count_ring(&mut self, result: RingResult) {

@@ -25,6 +25,10 @@ pub enum PromptKind {
     /// Feature codes *50 / *51 confirm with these.
     Paused,
     Resumed,
+    /// The topic menu ("for meter readings press 1 …").
+    Menu,
+    /// "Your choice was not recognised", before the menu again.
+    MenuRetry,
 }
 
 /// An order for a call's media task.
@@ -44,6 +48,10 @@ pub enum MediaOrder {
     Hold,
     /// Back from hold: relay both ways again.
     Unhold,
+    /// Stop the prompt playing to the caller (a key pressed during a question).
+    StopPlayback,
+    /// Report the caller's keys as `MediaEvent::Key` (true) or stop (false).
+    CollectKeys(bool),
     /// A new offer/answer on a leg (re-INVITE or UPDATE, RFC 3264 §8): from now on send to
     /// `media.sdp_addr` (and latch again to where the peer's RTP then comes from), in its
     /// codec and payload types. `send`: whether we send RTP to this peer at all (false
@@ -65,6 +73,8 @@ pub enum MediaEvent {
     PromptFinished { tag: u32 },
     /// No RTP from this leg for `media.rtp_timeout`.
     Inactive { leg: Leg },
+    /// The caller pressed a key while keys were collected.
+    Key { key: char },
 }
 
 /// The media of one leg as negotiated with its peer: where to send, in what codec.

@@ -26,6 +26,7 @@ pub mod acd;
 mod admission;
 mod board;
 mod call;
+mod call_timers;
 pub mod counters;
 pub mod door;
 mod media_orders;
@@ -43,6 +44,8 @@ mod b2bua_support;
 mod b2bua_tests;
 #[cfg(test)]
 mod limits_tests;
+#[cfg(test)]
+mod menu_tests;
 #[cfg(test)]
 mod operator_admin_tests;
 #[cfg(test)]
@@ -146,6 +149,8 @@ pub struct Switchboard {
     counters: counters::Counters,
     /// The registered provider's resolved addresses (`provider_entry.rs`).
     provider_sources: Vec<std::net::IpAddr>,
+    /// The calls' own deadlines (a menu waiting for a key).
+    timers: call_timers::CallTimers,
 }
 
 impl Switchboard {
@@ -175,6 +180,7 @@ impl Switchboard {
             stats: SwitchboardStats::default(),
             counters: counters::Counters::default(),
             provider_sources: Vec::new(),
+            timers: call_timers::CallTimers::default(),
         }
     }
 
@@ -198,12 +204,17 @@ impl Switchboard {
         self.pump(now);
     }
 
-    /// Fire due timers.
+    /// Fire due timers: the SIP core's, the queue's, and the calls' own (a menu awaiting a
+    /// key, `call_timers.rs`).
     pub fn handle_timeout(&mut self, now: Now) {
         self.ua.handle_timeout(now.mono);
         self.pump(now);
         self.acd.handle_timeout(now.mono);
         self.pump(now);
+        while let Some(call) = self.timers.pop_due(now.mono) {
+            self.with_call(call, now, |c, ctx| c.handle_timeout(ctx));
+            self.pump(now);
+        }
         if let Shutdown::Grace { until } = self.shutdown {
             if until <= now.mono {
                 tracing::warn!(
@@ -235,6 +246,7 @@ impl Switchboard {
         self.with_call(call, now, |c, ctx| match event {
             MediaEvent::PromptFinished { tag } => c.prompt_finished(ctx, tag),
             MediaEvent::Inactive { leg } => c.media_inactive(ctx, leg),
+            MediaEvent::Key { key } => c.key_pressed(ctx, key),
         });
         self.pump(now);
     }
@@ -320,10 +332,15 @@ impl Switchboard {
             Shutdown::Serving => None,
             Shutdown::Grace { until } | Shutdown::Ending { until } => Some(until),
         };
-        [self.ua.poll_timeout(), self.acd.poll_timeout(), shutdown]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.ua.poll_timeout(),
+            self.acd.poll_timeout(),
+            self.timers.next(),
+            shutdown,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -415,6 +432,7 @@ impl Switchboard {
             f(c, &mut ctx)
         };
         let finished = c.is_finished();
+        self.timers.set(call, c.poll_timeout());
         for effect in effects {
             self.on_effect(call, effect, now);
         }
@@ -426,6 +444,7 @@ impl Switchboard {
 
     /// Drop a finished call and the routes to it.
     fn forget(&mut self, call: CallRef) {
+        self.timers.set(call, None);
         if let Some(c) = self.calls.remove(&call) {
             for key in c.dialog_keys() {
                 self.ua.unbind_dialog(&key);

@@ -98,6 +98,8 @@ fn callers_already_queued_at_closing_time_are_still_served() {
         allow = ["127.0.0.1/32"]
         [queue]
         wrap_up = "10s"
+        [menu]
+        enabled = false
         [[operators]]
         id = "101"
         name = "Operator 101"

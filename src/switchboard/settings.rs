@@ -5,7 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::calendar::BusinessCalendar;
 use crate::config::{
-    CodecName, Config, LimitsConfig, OperatorConfig, OperatorSecret, QueueConfig, TrunkConfig,
+    CodecName, Config, LimitsConfig, MenuConfig, OperatorConfig, OperatorSecret, QueueConfig,
+    TrunkConfig,
 };
 use crate::media::Codec;
 use crate::sip::digest::Algorithm;
@@ -43,6 +44,8 @@ pub struct Settings {
     pub limits: LimitsConfig,
     /// Password-guessing limits on operators' logins.
     pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
+    /// The topic menu after the recording notice.
+    pub menu: MenuConfig,
 }
 
 impl Settings {
@@ -79,6 +82,7 @@ impl Settings {
             session_timer: SessionTimerPolicy::default(),
             limits: config.limits.clone(),
             auth_guard: config.sip.auth_guard.clone(),
+            menu: config.menu.clone(),
         }
     }
 }

@@ -33,6 +33,8 @@ fn switchboard(open: bool) -> Switchboard {
         days = {days}
         open = "00:00"
         close = "24:00"
+        [menu]
+        enabled = false
         "#
     );
     let config =

@@ -92,6 +92,10 @@ dir = "{prompts}"
 dir = "{rec}"
 [database]
 url = "{db_url}"
+[menu]
+# Callers go straight to the queue unless a test turns the menu on
+# (`HOTLINE_MENU__ENABLED=true` through `start_with_env`).
+enabled = false
 {extra}
 "#,
             rtp = rtp_range(addr.port()),

@@ -2,7 +2,8 @@
 //! often the batch is replayed, read back in time order.
 
 use hotline::model::CallEventKind::{
-    CallerHold, CallerMediaMoved, CallerResume, OperatorHold, OperatorResume,
+    CallerHold, CallerMediaMoved, CallerResume, MenuChoice, MenuNoChoice, OperatorHold,
+    OperatorResume,
 };
 use hotline::store::StoreError;
 
@@ -75,5 +76,50 @@ pub async fn call_events_are_kept_once_and_read_in_time_order<H: Harness>(h: &H)
         .expect("apply");
     assert_eq!((report.updated, report.skipped.len()), (1, 0));
     assert_eq!(timeline(&store, "c1").await.len(), 5);
+    store.close().await;
+}
+
+/// The phone menu's events are on the timeline of both databases (migration 0011 widened
+/// the kinds), and its choice sets the row's topic.
+pub async fn menu_events_and_the_chosen_topic_are_stored<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    let choice = hotline::model::RegisterWrite::Update {
+        id: "c1".to_owned(),
+        update: hotline::model::CallUpdate {
+            topic: Some("billing".to_owned()),
+            ..Default::default()
+        },
+    };
+    let batch = [
+        open("c1"),
+        open("c2"),
+        event(
+            "c1",
+            "2026-11-24T15:22:20Z",
+            MenuChoice,
+            Some("9 / 2 → billing"),
+        ),
+        choice,
+        event(
+            "c2",
+            "2026-11-24T15:22:30Z",
+            MenuNoChoice,
+            Some("- / - → operator"),
+        ),
+    ];
+    let report = store.apply(&batch).await.expect("apply");
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    assert_eq!(
+        timeline(&store, "c1").await,
+        ["2026-11-24T15:22:20.000Z menu_choice 9 / 2 → billing"]
+    );
+    assert_eq!(
+        timeline(&store, "c2").await,
+        ["2026-11-24T15:22:30.000Z menu_no_choice - / - → operator"]
+    );
+    let row = store.call("c1").await.expect("read").expect("row");
+    assert_eq!(row.topic.as_deref(), Some("billing"));
+    let row = store.call("c2").await.expect("read").expect("row");
+    assert_eq!(row.topic, None);
     store.close().await;
 }

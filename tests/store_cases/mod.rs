@@ -65,6 +65,7 @@ macro_rules! store_cases {
             calls_with_recordings_lists_what_verify_checks,
             a_call_s_updates_in_one_batch_apply_as_if_one_by_one,
             call_events_are_kept_once_and_read_in_time_order,
+            menu_events_and_the_chosen_topic_are_stored,
             writer_retries_through_an_outage_without_losing_writes,
             forms_get_a_new_version_once_evaluated,
             evaluations_are_listed_filtered_and_answered_once,

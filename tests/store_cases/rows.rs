@@ -26,6 +26,7 @@ pub async fn open_and_update_round_trip_every_column<H: Harness>(h: &H) {
         recording_error: Some("disk full".to_owned()),
         notice_played_at: Some(ts("2026-11-24T15:21:50Z")),
         notice_completed: Some(true),
+        topic: Some("billing".to_owned()),
     };
     let mut call = new_call("c1", "2026-11-24T15:21:47.123456Z");
     call.caller = "+7 (911) 123-45-67;ext=\"x\" 'Ж'".to_owned();
@@ -62,7 +63,7 @@ pub async fn open_and_update_round_trip_every_column<H: Harness>(h: &H) {
         recording_error: Some("disk full".to_owned()),
         notice_played_at: Some("2026-11-24T15:21:50.000Z".to_owned()),
         notice_completed: Some(true),
-        topic: None,
+        topic: Some("billing".to_owned()),
     };
     assert_eq!(got, want);
     assert!(store.call("c2").await.expect("read").is_none());

@@ -80,6 +80,11 @@ pub struct Line {
 
 impl Line {
     pub fn new() -> Line {
+        Line::with_menu(false)
+    }
+
+    /// A line whose callers hear the topic menu (`with_menu`) or go straight to the queue.
+    pub fn with_menu(menu: bool) -> Line {
         let mut toml = String::from(
             r#"
             [sip]
@@ -97,6 +102,8 @@ impl Line {
             max_wait = "3m"
             wrap_up = "5s"
             announce_every = "30s"
+            [menu]
+            enabled = false
             "#,
         );
         for op in 0..OPERATORS {
@@ -104,7 +111,8 @@ impl Line {
                 "[[operators]]\nid = \"{op}\"\nname = \"Operator {op}\"\npassword = \"pass{op}\"\n"
             ));
         }
-        let config = Config::from_toml(&toml, Path::new("props.toml"), &[]).expect("valid config");
+        let env = [("HOTLINE_MENU__ENABLED".to_owned(), menu.to_string())];
+        let config = Config::from_toml(&toml, Path::new("props.toml"), &env).expect("valid config");
         let now = Now {
             mono: Instant::now(),
             wall: "2026-11-24T09:00:00Z".parse().expect("literal time"),
@@ -357,6 +365,17 @@ impl Line {
                 .handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
             self.carry_out();
         }
+    }
+
+    /// Caller `i` presses `key` (reported by the media task whatever the call's state).
+    pub fn key(&mut self, i: usize, key: char) {
+        let Some(call) = self.callers[i].as_ref().and_then(|c| c.call) else {
+            return;
+        };
+        let now = self.now;
+        self.sb
+            .handle_media_event(call, MediaEvent::Key { key }, now);
+        self.carry_out();
     }
 
     /// No RTP on one leg of caller `i`'s call for the RTP timeout.

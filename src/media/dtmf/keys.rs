@@ -117,3 +117,44 @@ mod tests {
         assert_eq!(keys, "5");
     }
 }
+
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::media::rtp::{write_packet, RtpHeader};
+
+    #[test]
+    fn decoding_keys_allocates_nothing_per_packet() {
+        let mut input = KeyInput::new(Codec::Pcmu, Some(101));
+        // No events negotiated: every audio packet goes through the tone detector.
+        let mut tones_only = KeyInput::new(Codec::Pcmu, None);
+        let mut packets = Vec::new();
+        for i in 0..500u16 {
+            let (pt, payload): (u8, &[u8]) = if i % 50 == 0 {
+                (101, &[2, 0x8A, 3, 0x20])
+            } else {
+                (0, &[0x55; 160])
+            };
+            let header = RtpHeader {
+                payload_type: pt,
+                marker: false,
+                seq: i,
+                timestamp: u32::from(i) * 160,
+                ssrc: 7,
+            };
+            let mut buf = vec![0u8; 12 + payload.len()];
+            let n = write_packet(&header, payload, &mut buf).unwrap();
+            buf.truncate(n);
+            packets.push(buf);
+        }
+        let mut keys = 0;
+        let info = allocation_counter::measure(|| {
+            for p in &packets {
+                input.handle_packet(p, |_| keys += 1);
+                tones_only.handle_packet(p, |_| keys += 100);
+            }
+        });
+        assert_eq!(keys, 10, "one key per event");
+        assert_eq!(info.count_total, 0, "allocations while decoding keys");
+    }
+}

@@ -164,6 +164,8 @@ impl Engine {
                     .clone(),
             },
             MediaOrder::Unhold => MediaCommand::Unhold,
+            MediaOrder::StopPlayback => MediaCommand::StopPlayback,
+            MediaOrder::CollectKeys(on) => MediaCommand::CollectKeys(on),
             MediaOrder::Update {
                 leg,
                 media,
@@ -189,6 +191,10 @@ impl Engine {
             CallMediaEvent::PromptFinished { tag } => {
                 self.sb
                     .handle_media_event(call, MediaEvent::PromptFinished { tag }, now)
+            }
+            CallMediaEvent::Key { key } => {
+                self.sb
+                    .handle_media_event(call, MediaEvent::Key { key }, now)
             }
             CallMediaEvent::Inactive { leg, .. } => {
                 self.sb

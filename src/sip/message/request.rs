@@ -123,6 +123,9 @@ pub struct OutOfDialogRequest {
     pub allow: Vec<Method>,
     /// Our product name (§20.41); no header when `None`.
     pub user_agent: Option<String>,
+    /// Headers of our own (name, value), e.g. `X-Hotline-Topic`, printed after the
+    /// standard ones; a value with control characters is refused.
+    pub extension: Vec<(&'static str, String)>,
     /// The body, if any.
     pub body: Option<Body>,
 }
@@ -200,6 +203,13 @@ impl OutOfDialogRequest {
                 return Err(invalid("User-Agent", user_agent));
             }
             headers.push(Header::UserAgent(untyped::UserAgent::new(user_agent)));
+        }
+        for (name, value) in &self.extension {
+            let value = value.trim();
+            if !is_token(name) || value.is_empty() || value.chars().any(char::is_control) {
+                return Err(invalid(name, value));
+            }
+            headers.push(Header::Other((*name).to_owned(), value.to_owned()));
         }
         let body = match &self.body {
             Some(body) => {

@@ -153,8 +153,13 @@ impl Call {
                         ..CallUpdate::default()
                     },
                 );
-                self.enqueue(ctx);
+                if ctx.settings.menu.enabled {
+                    self.start_menu(ctx);
+                } else {
+                    self.enqueue(ctx);
+                }
             }
+            State::Menu => self.menu_prompt_finished(ctx),
             // Looped hold music never finishes: this was an announcement.
             State::Queued(_) => self.play_hold_music(ctx),
             State::Farewell(outcome, reason) => {
@@ -177,8 +182,8 @@ impl Call {
         self.play(ctx, vec![PromptKind::RecordingNotice], false);
     }
 
-    /// The notice is over: the caller joins the queue and hears hold music.
-    fn enqueue(&mut self, ctx: &mut Ctx<'_>) {
+    /// The notice (or the menu) is over: the caller joins the queue and hears hold music.
+    pub(super) fn enqueue(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::Queued(None);
         self.times.queued = Some((ctx.now.wall, ctx.now.mono));
         tracing::info!("queued");

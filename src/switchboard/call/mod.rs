@@ -6,14 +6,15 @@
 //!
 //! ```text
 //!   INVITE ─door─► Admitted ─socket─► Serving (after hours, feature code) ──message done──┐
-//!                   │ CANCEL: 487          └─► Greeting ─► Notice ─► Queued ─answer─► Connected
+//!                   │ CANCEL: 487          └─► Greeting ─► Notice ─(Menu)─► Queued ─answer─► Connected
 //!                   │ no port: 503                                   │ overflow,          │
 //!                   ▼                                                ▼ no operators       ▼ BYE either side
 //!                 Ended ◄──────── BYE from the caller, RTP timeout ── Farewell ──────────► Ended
 //! ```
 //! `ARCHITECTURE.md` has the table of states: what enters each, what leaves it.
 //!
-//! Files: `arrival.rs` (answering and the caller's prompts), `ringing.rs` (operators rung
+//! Files: `arrival.rs` (answering and the caller's prompts), `menu.rs` (the topic menu
+//! between the notice and the queue, and the call's one timer), `ringing.rs` (operators rung
 //! for this call), `dialogs.rs` (requests inside either leg's dialog: BYE, re-INVITE,
 //! UPDATE), `ending.rs` (hanging up and the register row's last word).
 //!
@@ -24,6 +25,7 @@
 mod arrival;
 mod dialogs;
 mod ending;
+mod menu;
 mod ringing;
 
 use std::time::Instant;
@@ -102,8 +104,11 @@ enum State {
     Serving,
     /// In hours: the greeting plays.
     Greeting,
-    /// "This conversation is recorded" plays; the caller is queued when it ends.
+    /// "This conversation is recorded" plays; the caller is queued when it ends (or hears
+    /// the menu first, when `[menu]` is enabled).
     Notice,
+    /// The topic menu: its prompt plays and the caller's key is collected; then the queue.
+    Menu,
     /// Waiting for an operator: hold music and announcements; maybe a phone ringing.
     Queued(Option<Ringing>),
     /// A last message (overflow, no operators), then we hang up with this outcome.
@@ -176,6 +181,10 @@ pub(super) struct Call {
     /// BYEs of ours still waiting for an answer.
     pending_byes: usize,
     row_closed: bool,
+    /// The topic the caller chose in the menu (shown to the operators who are rung).
+    topic: Option<String>,
+    /// The menu while it runs (boxed: most of a call's life has none).
+    menu: Option<Box<menu::MenuRun>>,
 }
 
 /// What the arrival decided about a new call.
@@ -228,6 +237,8 @@ impl Call {
             recording: false,
             pending_byes: 0,
             row_closed: false,
+            topic: None,
+            menu: None,
         }
     }
 
@@ -256,6 +267,11 @@ impl Call {
 
     pub fn span(&self) -> &Span {
         &self.span
+    }
+
+    /// The topic chosen in the menu, if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
     }
 
     /// Nothing is left to do: over for the caller, and no BYE or ring of ours pending.

@@ -106,6 +106,7 @@ impl Call {
             caller: &self.caller_number,
             transport: dest.transport,
             sdp: &offer,
+            topic: self.topic.as_deref(),
         };
         let invite = match ctx.ua.factory().invite(&new, ctx.rng) {
             Ok(invite) => invite,

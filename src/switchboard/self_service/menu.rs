@@ -23,11 +23,14 @@ pub struct MenuItems {
     pub items: Vec<(char, String)>,
     pub readings_topic: Option<String>,
     pub wait_for_key: Duration,
+    /// Questions asked before silence or wrong keys send the caller to the queue (at
+    /// least one).
+    pub attempts: u32,
 }
 
 pub struct Menu {
     items: MenuItems,
-    misses: u8,
+    misses: u32,
 }
 
 impl Menu {
@@ -54,7 +57,7 @@ impl Menu {
             });
         }
         self.misses += 1;
-        if self.misses >= 2 {
+        if self.misses >= self.items.attempts.max(1) {
             return Ok(Choice::Done(End::Operator { topic: None }));
         }
         Err(ask(&self.items, true))
@@ -95,6 +98,7 @@ mod tests {
             .collect(),
             readings_topic: Some("readings".into()),
             wait_for_key: Duration::from_secs(5),
+            attempts: 2,
         }
     }
 

@@ -217,7 +217,7 @@ fn schemas() -> Value {
             "pause_reason": opt_text, "call_id": opt_text, "registered": { "type": "boolean" } } },
         "WaitingLive": { "type": "object", "properties": {
             "call_id": text, "caller": text, "position": { "type": "integer" },
-            "waited_ms": { "type": "integer" }, "ringing": opt_text } },
+            "waited_ms": { "type": "integer" }, "ringing": opt_text, "topic": opt_text } },
         "LiveSnapshot": { "type": "object", "properties": {
             "at": text,
             "operators": { "type": "array", "items": schema_ref("OperatorLive") },

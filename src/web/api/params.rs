@@ -116,19 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Remote {
 }
 
 /// The topics QA may give a call, with the labels the console shows.
-pub const TOPICS: &[(&str, &str)] = &[
-    ("billing", "Начисления и оплата"),
-    ("meter_readings", "Показания счётчиков"),
-    ("contract", "Договор"),
-    ("connection", "Техническое подключение"),
-    ("debt", "Задолженность"),
-    ("referred", "Переадресован в другой отдел"),
-    ("other", "Другое"),
-];
-
-pub fn is_topic(s: &str) -> bool {
-    TOPICS.iter().any(|(name, _)| *name == s)
-}
+pub use crate::model::topic::{is_topic, TOPICS};
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,8 @@ export const EVENTS = {
   caller_resume: 'Абонент снял звонок с удержания',
   caller_media_moved: 'Звук абонента стал приходить с другого адреса',
   operator_media_moved: 'Звук оператора стал приходить с другого адреса',
+  menu_choice: 'Выбор в голосовом меню',
+  menu_no_choice: 'Голосовое меню без выбора — в очередь без темы',
 };
 
 /** A hold as the recording's level view explains it, by who held. */

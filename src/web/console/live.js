@@ -4,7 +4,7 @@
 
 import { api, query } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
-import { OPERATOR_STATES, addDays, duration, label, percent, setZone, today } from './format.js';
+import { OPERATOR_STATES, TOPICS, addDays, duration, label, percent, setZone, today } from './format.js';
 
 export function renderLive(root) {
   const status = h('p', { class: 'live-status', id: 'live-status', role: 'status' }, 'Подключение…');
@@ -56,9 +56,10 @@ export function renderLive(root) {
       tile('Свободно операторов', String(snap.operators.filter((o) => o.state === 'available').length)),
       snap.provider ? providerTile(snap.provider) : null);
     mount(waiting, snap.waiting.length
-      ? table(['№', 'Номер', 'Ждёт', 'Вызывается'], snap.waiting.map((w) => h('tr', {},
+      ? table(['№', 'Номер', 'Тема', 'Ждёт', 'Вызывается'], snap.waiting.map((w) => h('tr', {},
         h('td', {}, String(w.position)),
         h('td', { class: 'num' }, w.caller || 'скрыт'),
+        h('td', {}, w.topic ? label(TOPICS, w.topic) : '—'),
         h('td', { class: 'num' }, duration(w.waited_ms + since)),
         h('td', {}, w.ringing || '—'))), { class: 'waiting' })
       : h('p', { class: 'empty' }, 'Очередь пуста.'));

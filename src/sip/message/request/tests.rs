@@ -43,6 +43,7 @@ fn ring() -> OutOfDialogRequest {
             Method::Register,
         ],
         user_agent: Some("hotline/1.0".into()),
+        extension: Vec::new(),
         body: Some(Body::sdp(SDP)),
     }
 }

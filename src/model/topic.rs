@@ -1,0 +1,19 @@
+//! The topics a call may have: set by the caller in the phone menu, or by QA in the
+//! console. One list for both, so that a menu choice and a QA's topic mean the same thing
+//! in searches and statistics.
+
+/// Every topic by its stored name, with the label the console shows.
+pub const TOPICS: &[(&str, &str)] = &[
+    ("billing", "Начисления и оплата"),
+    ("meter_readings", "Показания счётчиков"),
+    ("contract", "Договор"),
+    ("connection", "Техническое подключение"),
+    ("debt", "Задолженность"),
+    ("referred", "Переадресован в другой отдел"),
+    ("other", "Другое"),
+];
+
+/// Whether `name` is one of [`TOPICS`].
+pub fn is_topic(name: &str) -> bool {
+    TOPICS.iter().any(|(n, _)| *n == name)
+}
