@@ -191,6 +191,12 @@ impl Acd {
 
     // --- callers
 
+    /// Is anyone logged in (paused operators count)? A caller asked for a topic while
+    /// nobody is would only hear the "no operators" message after the menu.
+    pub fn anyone_logged_in(&self) -> bool {
+        self.roster.anyone_logged_in()
+    }
+
     /// A caller wants an operator: queue it last, or `NoOperators` if nobody is logged in.
     pub fn handle_caller_arrived(&mut self, call: CallRef, now: Instant) {
         if self.knows(call) {

@@ -226,3 +226,16 @@ fn a_caller_who_hangs_up_in_the_menu_is_abandoned_and_never_queued() {
     let out = drain(&mut sb);
     assert!(!queued(&out) && !out.opens_operator_leg(), "never queued");
 }
+
+#[test]
+fn with_nobody_logged_in_the_menu_is_skipped_for_the_no_operators_message() {
+    let mut sb = menu_line(&["101"]);
+    let now = t0();
+    let (_, _, out) = queued_caller(&mut sb, "m6", now);
+    assert_eq!(
+        out.played().expect("a prompt plays").0,
+        vec![PromptKind::NoOperators],
+        "no topic asked when nobody can take the call"
+    );
+    assert_eq!(collects(&out), None, "no keys collected");
+}

@@ -418,6 +418,7 @@ impl Switchboard {
         let mut effects = Vec::new();
         let c = self.calls.get_mut(&call)?;
         let span = c.span().clone();
+        let operators_present = self.acd.anyone_logged_in();
         let result = {
             let _enter = span.enter();
             let mut ctx = Ctx {
@@ -428,6 +429,7 @@ impl Switchboard {
                 actions: &mut self.actions,
                 effects: &mut effects,
                 counters: &mut self.counters,
+                operators_present,
             };
             f(c, &mut ctx)
         };

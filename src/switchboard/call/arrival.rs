@@ -153,7 +153,9 @@ impl Call {
                         ..CallUpdate::default()
                     },
                 );
-                if ctx.settings.menu.enabled {
+                // With nobody logged in the queue says so at once: asking for a topic
+                // first would only delay that message.
+                if ctx.settings.menu.enabled && ctx.operators_present {
                     self.start_menu(ctx);
                 } else {
                     self.enqueue(ctx);

@@ -90,6 +90,8 @@ pub(super) struct Ctx<'a> {
     pub actions: &'a mut std::collections::VecDeque<Action>,
     pub effects: &'a mut Vec<Effect>,
     pub counters: &'a mut Counters,
+    /// Someone is logged in to take the call (the menu is skipped when nobody is).
+    pub operators_present: bool,
 }
 
 use crate::model::Now;
