@@ -18,6 +18,7 @@ mod menu;
 mod provider;
 mod quality;
 mod reader;
+mod readings;
 mod retention;
 mod schema;
 mod security;
@@ -34,6 +35,7 @@ pub use limits::{LimitsConfig, TcpLimits};
 pub use menu::MenuConfig;
 pub use provider::{parse_server, ProviderConfig, ProviderPassword, ProviderTransport, SipServer};
 pub use quality::QualityConfig;
+pub use readings::ReadingsConfig;
 pub use tls::{SrtpPolicy, TlsConfig};
 pub use values::{CodecName, IpNet, PortRange};
 
@@ -72,6 +74,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[menu]`: the topic menu after the recording notice.
     pub menu: MenuConfig,
+    /// `[readings]`: the meter-readings dialogue the menu's readings key starts.
+    pub readings: ReadingsConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
     /// `[log]`: logging.

@@ -54,6 +54,7 @@ pub(super) fn build(
     let http = super::security::http(&mut r, &root);
     let limits = super::limits::limits(&mut r, &root);
     let menu = super::menu::menu(&mut r, &root);
+    let readings = super::readings::readings(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
     let quality = super::quality::quality(&mut r, &root);
@@ -72,6 +73,7 @@ pub(super) fn build(
             http,
             limits,
             menu,
+            readings,
             shutdown,
             log,
             quality,

@@ -144,6 +144,15 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("attempts", Toml),
         ],
     ),
+    (
+        "readings",
+        &[
+            ("enabled", Toml),
+            ("max_monthly", Toml),
+            ("first_digit_timeout", Text),
+            ("inter_digit_timeout", Text),
+        ],
+    ),
     ("shutdown", &[("grace", Text)]),
     (
         "log",

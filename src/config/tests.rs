@@ -112,7 +112,7 @@ fn code_defaults_match_the_documented_defaults() {
     let documented = load(DEFAULT_TOML).expect("the default file is valid");
     let show = |c: &Config| {
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             c.sip,
             c.trunk,
             c.media,
@@ -123,7 +123,8 @@ fn code_defaults_match_the_documented_defaults() {
             c.http,
             c.shutdown,
             c.log,
-            c.menu
+            c.menu,
+            c.readings
         )
     };
     assert_eq!(show(&empty), show(&documented));
@@ -476,7 +477,7 @@ fn bad_overrides_name_the_variable() {
     assert_eq!(
         lines,
         vec![
-            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, menu, shutdown, log, quality, operators)",
+            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, menu, readings, shutdown, log, quality, operators)",
             "environment variable HOTLINE_SIP__LISEN: `sip.lisen` is not a configuration key (did you mean HOTLINE_SIP__LISTEN?)",
             "environment variable HOTLINE_SIP_LISTEN: expected HOTLINE_<SECTION>__<KEY>, e.g. HOTLINE_SIP__LISTEN",
             "environment variable HOTLINE_OPERATORS: expected a TOML array of tables, e.g. [{ id = \"101\", password = \"…\" }]",

@@ -46,6 +46,8 @@ pub struct Settings {
     pub auth_guard: crate::sip::registrar::guard::GuardPolicy,
     /// The topic menu after the recording notice.
     pub menu: MenuConfig,
+    /// The meter-readings dialogue the menu's readings key starts.
+    pub readings: crate::config::ReadingsConfig,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl Settings {
             limits: config.limits.clone(),
             auth_guard: config.sip.auth_guard.clone(),
             menu: config.menu.clone(),
+            readings: config.readings.clone(),
         }
     }
 }
