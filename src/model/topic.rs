@@ -3,6 +3,9 @@
 //! in searches and statistics.
 
 /// Every topic by its stored name, with the label the console shows.
+/// The topic of the meter-readings dialogue (the menu key that starts it).
+pub const METER_READINGS: &str = "meter_readings";
+
 pub const TOPICS: &[(&str, &str)] = &[
     ("billing", "Начисления и оплата"),
     ("meter_readings", "Показания счётчиков"),

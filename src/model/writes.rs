@@ -100,10 +100,20 @@ pub enum CallEventKind {
     /// The menu ended without a choice (silence or wrong keys to the last question): the
     /// caller went to the queue without a topic; the detail is the keys as for a choice.
     MenuNoChoice,
+    /// The caller keyed an account number in the readings dialogue (the detail); the
+    /// account's meters are looked up.
+    ReadingsAccount,
+    /// A meter reading was confirmed and stored; the detail is `meter: previous → value`.
+    ReadingAccepted,
+    /// The readings dialogue sent the caller to an operator (0, three failures, or the
+    /// account could not be looked up); the detail says which.
+    ReadingsToOperator,
+    /// Every meter of the account was read.
+    ReadingsDone,
 }
 
 impl CallEventKind {
-    pub const ALL: [CallEventKind; 8] = [
+    pub const ALL: [CallEventKind; 12] = [
         CallEventKind::CallerHold,
         CallEventKind::CallerResume,
         CallEventKind::OperatorHold,
@@ -112,6 +122,10 @@ impl CallEventKind {
         CallEventKind::OperatorMediaMoved,
         CallEventKind::MenuChoice,
         CallEventKind::MenuNoChoice,
+        CallEventKind::ReadingsAccount,
+        CallEventKind::ReadingAccepted,
+        CallEventKind::ReadingsToOperator,
+        CallEventKind::ReadingsDone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +138,10 @@ impl CallEventKind {
             CallEventKind::OperatorMediaMoved => "operator_media_moved",
             CallEventKind::MenuChoice => "menu_choice",
             CallEventKind::MenuNoChoice => "menu_no_choice",
+            CallEventKind::ReadingsAccount => "readings_account",
+            CallEventKind::ReadingAccepted => "reading_accepted",
+            CallEventKind::ReadingsToOperator => "readings_to_operator",
+            CallEventKind::ReadingsDone => "readings_done",
         }
     }
 

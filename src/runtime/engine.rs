@@ -36,6 +36,7 @@ use crate::sip::flows::FlowLimits;
 
 mod media;
 mod provider;
+mod readings;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -104,6 +105,8 @@ pub struct Engine {
     provider_stop_by: Option<std::time::Instant>,
     /// What the provider link needs to open its own TCP connection (set by `run`).
     provider_tcp: Option<provider::TcpDialer>,
+    /// The readings dialogue's lookups and readings being stored.
+    readings: readings::ReadingsDb,
 }
 
 /// The engine's repeated errors, each logged once per [`LogEvery::INTERVAL`].
@@ -147,6 +150,8 @@ pub struct Control {
     pub clock: Clock,
     /// The TLS certificate, when SIP over TLS is served.
     pub tls: Option<super::tls::TlsCertificate>,
+    /// The register, for the readings dialogue's lookups and readings.
+    pub store: crate::store::Store,
 }
 
 impl Engine {
@@ -165,6 +170,7 @@ impl Engine {
             reload_rx,
             clock,
             tls,
+            store,
         } = control;
         let (media_tx, media_rx) = mpsc::channel(1024);
         let rtp_ip = sockets.local_addr().ip();
@@ -212,6 +218,7 @@ impl Engine {
             provider,
             provider_stop_by: None,
             provider_tcp: None,
+            readings: readings::ReadingsDb::new(store),
         }
     }
 
@@ -287,6 +294,10 @@ impl Engine {
                 Some(Ok((call_id, outcome))) = self.closing_recordings.join_next(), if !self.closing_recordings.is_empty() => {
                     self.recording_closed(&call_id, outcome);
                 }
+                Some(Ok((call, meters))) = self.readings.lookups.join_next(), if !self.readings.lookups.is_empty() => {
+                    self.sb.handle_meters(call, meters, self.clock.now());
+                }
+                Some(_) = self.readings.saves.join_next(), if !self.readings.saves.is_empty() => {}
                 _ = sleep_until(timer.map(TokioInstant::from_std)), if timer.is_some() => {
                     self.sb.handle_timeout(self.clock.now());
                 }
@@ -315,10 +326,17 @@ impl Engine {
             }
         }
         while let Some(action) = self.sb.poll_action() {
-            if let Action::Register(write) = action {
-                self.register.push(write);
+            match action {
+                Action::Register(write) => self.register.push(write),
+                Action::StoreReading {
+                    call_id,
+                    at,
+                    reading,
+                } => self.readings.save(call_id, at, reading),
+                _ => {}
             }
         }
+        self.readings.finish().await;
         self.register.drain().await;
     }
 
@@ -508,6 +526,12 @@ impl Engine {
                     }
                 }
                 Action::Register(write) => self.register.push(write),
+                Action::LookUpMeters { call, account } => self.readings.look_up(call, account),
+                Action::StoreReading {
+                    call_id,
+                    at,
+                    reading,
+                } => self.readings.save(call_id, at, reading),
             }
         }
     }

@@ -157,7 +157,7 @@ impl Line {
         Ok(Line {
             config,
             sockets,
-            store,
+            store: store.clone(),
             writer,
             writer_task,
             recorder,
@@ -170,6 +170,7 @@ impl Line {
                 reload_rx,
                 clock,
                 tls,
+                store: store.clone(),
             },
             reload_tx,
             metrics,

@@ -2,7 +2,7 @@
 //! messages by their fixed names in the prompts directory (`please_wait.wav`,
 //! `position_1.wav` … `position_9.wav`, `position_many.wav`, `wait_1.wav` … `wait_10.wav`,
 //! `wait_more.wav`, `no_operators.wav`, `overflow.wav`, `hold_music.wav`, `paused.wav`,
-//! `resumed.wav`, the topic menu's `menu.wav` and `menu_retry.wav`). Every prompt is
+//! `resumed.wav`, the topic menu's `menu.wav` and `menu_retry.wav`, the readings dialogue's prompts). Every prompt is
 //! built into the binary (`embedded.rs`); a file in the
 //! prompts directory replaces the built-in one of its name, so a bare machine starts on
 //! the defaults. A malformed file, or a missing file that `[prompts]` names outside the
@@ -18,6 +18,7 @@ use thiserror::Error;
 
 use crate::config::PromptsConfig;
 use crate::media::player::{Prompt, PromptError};
+use crate::switchboard::self_service::prompt::NAMES as DIALOGUE_NAMES;
 use crate::switchboard::PromptKind;
 
 #[derive(Debug, Error)]
@@ -56,6 +57,8 @@ pub struct Prompts {
     resumed: Prompt,
     menu: Prompt,
     menu_retry: Prompt,
+    /// The readings dialogue's prompts, in the order of `self_service::prompt::NAMES`.
+    dialogue: Vec<Prompt>,
 }
 
 impl Prompts {
@@ -93,6 +96,10 @@ impl Prompts {
             resumed: named("resumed")?,
             menu: named("menu")?,
             menu_retry: named("menu_retry")?,
+            dialogue: DIALOGUE_NAMES
+                .iter()
+                .map(|name| named(name))
+                .collect::<Result<Vec<_>, _>>()?,
         })
     }
 
@@ -111,6 +118,7 @@ impl Prompts {
             PromptKind::Resumed => &self.resumed,
             PromptKind::Menu => &self.menu,
             PromptKind::MenuRetry => &self.menu_retry,
+            PromptKind::Dialogue(p) => &self.dialogue[p.index()],
         }
     }
 

@@ -29,6 +29,8 @@ pub enum PromptKind {
     Menu,
     /// "Your choice was not recognised", before the menu again.
     MenuRetry,
+    /// A prompt of the readings dialogue (its questions, reasons, digits read back).
+    Dialogue(super::self_service::prompt::DialoguePrompt),
 }
 
 /// An order for a call's media task.

@@ -61,6 +61,7 @@ use rand::SeedableRng;
 
 use crate::media::player::RtpStreamState;
 use crate::media::relay::LegConfig;
+use crate::model::meters::Meter;
 use crate::model::{Now, RegisterWrite};
 use crate::sip::factory::Factory;
 use crate::sip::message::{FrameError, SipMessage};
@@ -116,6 +117,16 @@ pub enum Action {
     CloseMedia { call: CallRef },
     /// Write to the call register, in order.
     Register(RegisterWrite),
+    /// Look up the meters of `account` for the call's readings dialogue; answer with
+    /// `handle_meters(call, …)` (an error or a slow database: `None`).
+    LookUpMeters { call: CallRef, account: String },
+    /// Store a reading the caller confirmed, with the call's public id and the time
+    /// (source `phone`).
+    StoreReading {
+        call_id: String,
+        at: jiff::Timestamp,
+        reading: self_service::readings::Accepted,
+    },
 }
 
 /// Counters for metrics and tests.
@@ -248,6 +259,13 @@ impl Switchboard {
             MediaEvent::Inactive { leg } => c.media_inactive(ctx, leg),
             MediaEvent::Key { key } => c.key_pressed(ctx, key),
         });
+        self.pump(now);
+    }
+
+    /// The answer to `Action::LookUpMeters`: the account's meters (empty: unknown
+    /// account), or `None` when the database failed or did not answer in time.
+    pub fn handle_meters(&mut self, call: CallRef, meters: Option<Vec<Meter>>, now: Now) {
+        self.with_call(call, now, |c, ctx| c.meters_found(ctx, meters));
         self.pump(now);
     }
 

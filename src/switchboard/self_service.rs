@@ -7,6 +7,7 @@
 //! [`Collected`]: crate::media::dtmf::collector::Collected
 
 pub mod menu;
+pub mod prompt;
 pub mod readings;
 
 use crate::media::dtmf::collector::CollectRules;

@@ -478,6 +478,9 @@ impl Line {
                     }
                     self.sb.handle_media_ready(call, Leg::Caller, port, now);
                 }
+                // No subscribers here: every lookup fails and the caller goes to the queue.
+                Action::LookUpMeters { call, .. } => self.sb.handle_meters(call, None, now),
+                Action::StoreReading { .. } => {}
                 Action::OpenOperatorMedia { call } => {
                     let port = self.free.pop();
                     if let Some(port) = port {

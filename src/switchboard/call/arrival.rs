@@ -162,6 +162,7 @@ impl Call {
                 }
             }
             State::Menu => self.menu_prompt_finished(ctx),
+            State::Readings => self.readings_prompt_finished(ctx),
             // Looped hold music never finishes: this was an announcement.
             State::Queued(_) => self.play_hold_music(ctx),
             State::Farewell(outcome, reason) => {

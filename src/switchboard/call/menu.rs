@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use crate::media::dtmf::collector::{CollectRules, Collected, DigitCollector};
+use crate::model::topic::METER_READINGS;
 use crate::model::{CallEventKind, CallUpdate};
 use crate::switchboard::self_service::menu::{Choice, Menu, MenuItems};
 use crate::switchboard::self_service::{End, Step};
@@ -33,14 +34,18 @@ pub(in crate::switchboard) struct MenuRun {
 impl Call {
     /// The call's next deadline (the menu waiting for a key), if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state != State::Menu {
-            return None;
+        match self.state {
+            State::Menu => self.menu.as_ref()?.collector.as_ref()?.poll_timeout(),
+            State::Readings => self.readings.as_ref()?.collector.as_ref()?.poll_timeout(),
+            _ => None,
         }
-        self.menu.as_ref()?.collector.as_ref()?.poll_timeout()
     }
 
     /// The deadline from `poll_timeout` passed.
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == State::Readings {
+            return self.readings_timeout(ctx);
+        }
         if self.state != State::Menu {
             return;
         }
@@ -60,8 +65,12 @@ impl Call {
         let config = &ctx.settings.menu;
         let items = MenuItems {
             items: config.options.clone(),
-            // The readings dialogue is not offered yet: its key is a topic like the others.
-            readings_topic: None,
+            // With `[readings]` off its key is a topic like the others.
+            readings_topic: ctx
+                .settings
+                .readings
+                .enabled
+                .then(|| METER_READINGS.to_owned()),
             wait_for_key: config.first_digit_timeout,
             attempts: config.attempts,
         };
@@ -94,6 +103,9 @@ impl Call {
 
     /// The caller pressed a key (reported only while keys are collected).
     pub fn key_pressed(&mut self, ctx: &mut Ctx<'_>, key: char) {
+        if self.state == State::Readings {
+            return self.readings_key(ctx, key);
+        }
         if self.state != State::Menu {
             return;
         }
@@ -130,8 +142,10 @@ impl Call {
         });
         let zero = matches!(&answer, Collected::Digits(d) if d == "0");
         match run.menu.handle_collected(answer) {
-            Ok(Choice::Topic(topic)) | Ok(Choice::Readings(topic)) => {
-                self.finish_menu(ctx, Some(topic), true)
+            Ok(Choice::Topic(topic)) => self.finish_menu(ctx, Some(topic), true),
+            Ok(Choice::Readings(topic)) => {
+                self.leave_menu(ctx, Some(topic), true);
+                self.start_readings(ctx);
             }
             Ok(Choice::Done(End::Operator { topic })) => self.finish_menu(ctx, topic, zero),
             Ok(Choice::Done(End::Settled)) => self.finish_menu(ctx, None, false),
@@ -158,6 +172,12 @@ impl Call {
     /// Out of the menu, into the queue: the topic (if any) on the row and the timeline.
     fn finish_menu(&mut self, ctx: &mut Ctx<'_>, topic: Option<String>, chosen: bool) {
         self.media(ctx, MediaOrder::CollectKeys(false));
+        self.leave_menu(ctx, topic, chosen);
+        self.enqueue(ctx);
+    }
+
+    /// The menu is over: the topic (if any) on the row and the timeline.
+    fn leave_menu(&mut self, ctx: &mut Ctx<'_>, topic: Option<String>, chosen: bool) {
         let path = self
             .menu
             .take()
@@ -183,7 +203,6 @@ impl Call {
         };
         self.timeline(ctx, kind, Some(format!("{path} → {to}")));
         self.topic = topic;
-        self.enqueue(ctx);
     }
 }
 

@@ -14,7 +14,8 @@
 //! `ARCHITECTURE.md` has the table of states: what enters each, what leaves it.
 //!
 //! Files: `arrival.rs` (answering and the caller's prompts), `menu.rs` (the topic menu
-//! between the notice and the queue, and the call's one timer), `ringing.rs` (operators rung
+//! between the notice and the queue, and the call's one timer), `readings.rs` (the
+//! meter-readings dialogue the menu may lead to), `ringing.rs` (operators rung
 //! for this call), `dialogs.rs` (requests inside either leg's dialog: BYE, re-INVITE,
 //! UPDATE), `ending.rs` (hanging up and the register row's last word).
 //!
@@ -26,6 +27,7 @@ mod arrival;
 mod dialogs;
 mod ending;
 mod menu;
+mod readings;
 mod ringing;
 
 use std::time::Instant;
@@ -111,6 +113,9 @@ enum State {
     Notice,
     /// The topic menu: its prompt plays and the caller's key is collected; then the queue.
     Menu,
+    /// The meter-readings dialogue (`[readings]`, the menu's readings key): questions,
+    /// keys and the account's lookup; then the queue.
+    Readings,
     /// Waiting for an operator: hold music and announcements; maybe a phone ringing.
     Queued(Option<Ringing>),
     /// A last message (overflow, no operators), then we hang up with this outcome.
@@ -187,6 +192,8 @@ pub(super) struct Call {
     topic: Option<String>,
     /// The menu while it runs (boxed: most of a call's life has none).
     menu: Option<Box<menu::MenuRun>>,
+    /// The readings dialogue while it runs.
+    readings: Option<Box<readings::ReadingsRun>>,
 }
 
 /// What the arrival decided about a new call.
@@ -241,6 +248,7 @@ impl Call {
             row_closed: false,
             topic: None,
             menu: None,
+            readings: None,
         }
     }
 

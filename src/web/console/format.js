@@ -59,6 +59,10 @@ export const EVENTS = {
   operator_media_moved: 'Звук оператора стал приходить с другого адреса',
   menu_choice: 'Выбор в голосовом меню',
   menu_no_choice: 'Голосовое меню без выбора — в очередь без темы',
+  readings_account: 'Показания счётчиков: введён лицевой счёт',
+  reading_accepted: 'Показание принято',
+  readings_to_operator: 'Показания счётчиков: к оператору',
+  readings_done: 'Показания счётчиков переданы',
 };
 
 /** A hold as the recording's level view explains it, by who held. */
