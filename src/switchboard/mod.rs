@@ -49,6 +49,8 @@ mod menu_tests;
 #[cfg(test)]
 mod operator_admin_tests;
 #[cfg(test)]
+mod readings_call_tests;
+#[cfg(test)]
 mod renegotiation_tests;
 #[cfg(test)]
 mod tests;
