@@ -22,6 +22,8 @@ pub enum Outcome {
     Failed,
     /// The server stopped (or crashed) during the call.
     Interrupted,
+    /// Settled by self-service without an operator (every meter reading handed in).
+    SelfService,
 }
 
 impl Outcome {
@@ -36,6 +38,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::SelfService => "self_service",
         }
     }
 
@@ -50,6 +53,7 @@ impl Outcome {
             "rejected" => Outcome::Rejected,
             "failed" => Outcome::Failed,
             "interrupted" => Outcome::Interrupted,
+            "self_service" => Outcome::SelfService,
             _ => return None,
         })
     }

@@ -62,7 +62,7 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
     // loser's transaction fails on tables the winner just made, and is rolled back whole.
     // Running the migrator again then finds them applied; a real error fails every try.
     let mut tries = 0;
-    while let Err(source) = MIGRATOR.run(&pool).await {
+    while let Err(source) = migrate(&pool).await {
         tries += 1;
         if tries == MIGRATE_TRIES {
             pool.close().await;
@@ -71,6 +71,23 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(pool)
+}
+
+/// The pending migrations, on one connection with foreign keys off: a migration that
+/// rebuilds a table others refer to (SQLite's way to change a CHECK) must drop the old
+/// one, which with foreign keys on would delete or refuse every row referring to it. The
+/// switch cannot be made inside the migration's own transaction, hence here; the
+/// connection gets it back before it returns to the pool.
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let result = MIGRATOR.run_direct(&mut *conn).await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    result
 }
 
 /// `sqlite::memory:` or `mode=memory`: no file, so no directory to create.

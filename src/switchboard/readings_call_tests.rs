@@ -2,7 +2,7 @@
 //! it; the account is looked up through the runtime (`LookUpMeters`, answered with
 //! `handle_meters`); each confirmed reading comes out as `StoreReading` with the call's
 //! id; refusals ask again; 0, three failures, or a failed lookup go to the queue with the
-//! topic set.
+//! topic set; every meter read ends the call with outcome `self_service`.
 
 use super::b2bua_support::*;
 use super::self_service::prompt::DialoguePrompt;
@@ -113,7 +113,7 @@ fn at_the_meter(sb: &mut Switchboard, call: CallRef, now: Now) {
 }
 
 #[test]
-fn a_confirmed_reading_is_stored_with_the_call_id_and_the_caller_goes_on() {
+fn a_confirmed_reading_is_stored_and_the_call_ends_as_self_service() {
     let mut sb = readings_line(&["101"]);
     let now = t0();
     let call = in_readings(&mut sb, "r1", now);
@@ -141,9 +141,14 @@ fn a_confirmed_reading_is_stored_with_the_call_id_and_the_caller_goes_on() {
     assert!(ev.contains(&(CallEventKind::ReadingAccepted, "7: 100 → 105".into())));
     assert!(ev.iter().any(|(k, _)| *k == CallEventKind::ReadingsDone));
     let (prompts, tag) = out.played().expect("the confirmation");
-    assert_eq!(prompts, vec![p("reading_saved")]);
+    assert_eq!(prompts, vec![p("reading_saved"), p("readings_done")]);
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    assert!(queued(&drain(&mut sb)));
+    let out = drain(&mut sb);
+    assert!(!queued(&out), "no operator needed");
+    assert!(out.request_to(trunk(), "BYE").is_some(), "we hang up");
+    let end = out.final_update().expect("the row is closed");
+    assert_eq!(end.outcome, Some(Outcome::SelfService));
+    assert_eq!(end.hangup_by, Some(HangupBy::System));
 }
 
 #[test]

@@ -6,20 +6,19 @@
 //! lookup, 0, or three failures on one question send the caller to the queue with the
 //! topic set: never a dead end.
 //!
-//! Every meter read: the caller hears the saved confirmation and goes on to the queue
-//! (the register has no outcome for a call settled without an operator yet), with
-//! `readings_done` on the timeline.
+//! Every meter read: the caller hears the saved confirmation and goodbye, and we hang up
+//! with outcome `self_service` (`readings_done` on the timeline).
 
 use crate::media::dtmf::collector::{CollectRules, Collected, DigitCollector};
 use crate::model::meters::Meter;
 use crate::model::topic::METER_READINGS;
-use crate::model::CallEventKind;
+use crate::model::{CallEventKind, EndReason, HangupBy, Outcome};
 use crate::switchboard::self_service::prompt::DialoguePrompt;
 use crate::switchboard::self_service::readings::{Accepted, ReadingRules, Readings};
 use crate::switchboard::self_service::{End, Step};
 use crate::switchboard::{Action, MediaOrder, PromptKind};
 
-use super::{Call, Ctx, State};
+use super::{Call, Ctx, Ending, State};
 
 /// The dialogue while the caller is in it.
 pub(in crate::switchboard) struct ReadingsRun {
@@ -205,19 +204,22 @@ impl Call {
     /// The dialogue is over: its last prompts, then `end`. `why` goes on the timeline
     /// when the caller goes to an operator (`caller`: 0 or three failures; `database`).
     fn wind_up(&mut self, ctx: &mut Ctx<'_>, prompts: Vec<String>, end: End, why: &str) {
-        let mut prompts: Vec<PromptKind> = prompts.iter().filter_map(|p| dialogue(p)).collect();
-        match &end {
-            End::Settled => {
-                self.timeline(ctx, CallEventKind::ReadingsDone, None);
-                // The caller stays on the line for the queue: no goodbye.
-                prompts.retain(|p| {
-                    Some(*p) != DialoguePrompt::from_name("readings_done").map(PromptKind::Dialogue)
-                });
+        let prompts: Vec<PromptKind> = prompts.iter().filter_map(|p| dialogue(p)).collect();
+        if end == End::Settled {
+            // Settled without an operator: the confirmation and goodbye, then we hang up.
+            self.timeline(ctx, CallEventKind::ReadingsDone, None);
+            self.leave_readings(ctx);
+            self.readings = None;
+            let (outcome, reason) = (Outcome::SelfService, EndReason::PromptDone);
+            if prompts.is_empty() {
+                self.hang_up(ctx, Ending::new(outcome, HangupBy::System, reason));
+            } else {
+                self.state = State::Farewell(outcome, reason);
+                self.play(ctx, prompts, false);
             }
-            End::Operator { .. } => {
-                self.timeline(ctx, CallEventKind::ReadingsToOperator, Some(why.to_owned()));
-            }
+            return;
         }
+        self.timeline(ctx, CallEventKind::ReadingsToOperator, Some(why.to_owned()));
         self.leave_readings(ctx);
         if prompts.is_empty() {
             self.finish_readings(ctx, end);

@@ -30,6 +30,7 @@ export const OUTCOMES = {
   rejected: 'Отклонён',
   failed: 'Сбой',
   interrupted: 'Прерван',
+  self_service: 'Самообслуживание',
   in_progress: 'Идёт',
 };
 
