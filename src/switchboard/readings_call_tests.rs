@@ -251,3 +251,62 @@ fn with_readings_off_key_one_only_sets_the_topic() {
     assert_eq!(sb.calls[&call].topic(), Some("meter_readings"));
     assert!(queued(&out));
 }
+
+#[test]
+fn a_caller_who_hangs_up_during_the_lookup_is_abandoned_and_the_late_answer_is_ignored() {
+    let mut sb = readings_line(&["101"]);
+    let now = t0();
+    register(&mut sb, "101", now);
+    let (call, to_tag, _) = queued_caller(&mut sb, "r7", now);
+    keys(&mut sb, call, "1", now);
+    let out = keys(&mut sb, call, "123#", now);
+    assert_eq!(lookup(&out).as_deref(), Some("123"), "the lookup is out");
+    let out = send(
+        &mut sb,
+        &bye_from("r7", "c-r7", &to_tag, 2, trunk()),
+        trunk(),
+        now.advanced(Duration::from_secs(1)),
+    );
+    assert_eq!(out.status_to(trunk()), vec![200]);
+    let end = out.final_update().expect("the row is closed");
+    assert_eq!(end.outcome, Some(Outcome::Abandoned));
+    assert_eq!(end.hangup_by, Some(HangupBy::Caller));
+    // The database answers after the caller has gone: nothing is asked or queued.
+    sb.handle_meters(
+        call,
+        Some(vec![meter(100)]),
+        now.advanced(Duration::from_secs(2)),
+    );
+    let out = drain(&mut sb);
+    assert!(out.played().is_none() && !queued(&out) && !out.opens_operator_leg());
+    // Nor does a key deadline fire for the gone call.
+    sb.handle_timeout(now.advanced(Duration::from_secs(30)));
+    let out = drain(&mut sb);
+    assert!(out.played().is_none() && stored(&out).is_none());
+}
+
+#[test]
+fn a_caller_who_hangs_up_during_the_goodbye_is_still_self_service() {
+    let mut sb = readings_line(&["101"]);
+    let now = t0();
+    register(&mut sb, "101", now);
+    let (call, to_tag, _) = queued_caller(&mut sb, "r8", now);
+    keys(&mut sb, call, "1", now);
+    at_the_meter(&mut sb, call, now);
+    keys(&mut sb, call, "105#", now);
+    let out = keys(&mut sb, call, "1", now);
+    assert!(stored(&out).is_some(), "the reading is stored");
+    let out = send(
+        &mut sb,
+        &bye_from("r8", "c-r8", &to_tag, 2, trunk()),
+        trunk(),
+        now.advanced(Duration::from_secs(1)),
+    );
+    assert_eq!(out.status_to(trunk()), vec![200]);
+    let end = out.final_update().expect("the row is closed");
+    assert_eq!(
+        end.outcome,
+        Some(Outcome::SelfService),
+        "settled: hanging up on the goodbye is not an abandoned call"
+    );
+}
