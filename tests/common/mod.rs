@@ -202,6 +202,18 @@ pub struct SippRun {
 
 /// Run one SIPp call against `server` (bounded in time; killed if it overruns).
 pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun {
+    sipp_within(server, scenario, args, Duration::from_secs(60)).await
+}
+
+/// [`sipp`] for a call that may last up to `limit` (SIPp's own timeouts follow it).
+pub async fn sipp_within(
+    server: SocketAddr,
+    scenario: &str,
+    args: &[&str],
+    limit: Duration,
+) -> SippRun {
+    let timeout = format!("{}s", limit.as_secs());
+    let recv_timeout = (limit.as_millis() / 2).max(30_000).to_string();
     let logs = tempfile::tempdir().unwrap();
     let port = free_udp_port().to_string();
     let mut cmd = tokio::process::Command::new("sipp");
@@ -217,9 +229,9 @@ pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun 
             "1",
             "-nostdin",
             "-timeout",
-            "60s",
+            &timeout,
             "-recv_timeout",
-            "30000",
+            &recv_timeout,
         ])
         .args(["-trace_err", "-error_file"])
         .arg(logs.path().join("err.log"))
@@ -232,7 +244,7 @@ pub async fn sipp(server: SocketAddr, scenario: &str, args: &[&str]) -> SippRun 
         .spawn()
         .expect("sipp is installed (Debian package sip-tester)");
     let pid = child.id().expect("pid");
-    let out = tokio::time::timeout(Duration::from_secs(70), child.wait_with_output())
+    let out = tokio::time::timeout(limit + Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("sipp finishes")
         .expect("sipp ran");
