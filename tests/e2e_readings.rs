@@ -159,6 +159,8 @@ struct Listened {
     answered: usize,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// What was heard and keyed when (seconds from the start), for a failure's message.
+    log: Vec<String>,
 }
 
 /// A caller who listens like a person: each answer is keyed once the server's audio has
@@ -183,7 +185,9 @@ fn listening_caller(
             answered: 0,
             first: None,
             last: None,
+            log: Vec::new(),
         };
+        let mut in_sound = false;
         let mut last_sound = Instant::now();
         let mut sound_since_answer = false;
         // The keys of the answer being keyed, and when the next one goes.
@@ -205,6 +209,17 @@ fn listening_caller(
                     if loud > 300 {
                         last_sound = now;
                         sound_since_answer = true;
+                        if !in_sound {
+                            in_sound = true;
+                            let at = start.elapsed().as_secs_f32();
+                            heard.log.push(format!("{at:.2} sound"));
+                        }
+                    } else if in_sound
+                        && now.duration_since(last_sound) > Duration::from_millis(300)
+                    {
+                        in_sound = false;
+                        let at = last_sound.duration_since(start).as_secs_f32();
+                        heard.log.push(format!("{at:.2} quiet"));
                     }
                 }
             }
@@ -235,6 +250,8 @@ fn listening_caller(
                 if now >= *at {
                     match keys.next() {
                         Some(key) => {
+                            let secs = start.elapsed().as_secs_f32();
+                            heard.log.push(format!("{secs:.2} key {key}"));
                             let code = match key {
                                 '#' => 11,
                                 '*' => 10,
@@ -273,7 +290,7 @@ fn listening_caller(
 async fn a_listening_caller_hands_in_two_readings_end_to_end() {
     let server = TestServer::start_with_env(&line_with_operator(), MENU_ON).await;
     let meter = |meter: &str, kind, last_reading| Meter {
-        account: "4021".into(),
+        account: "100123".into(),
         meter: meter.into(),
         kind,
         last_reading,
@@ -281,14 +298,14 @@ async fn a_listening_caller_hands_in_two_readings_end_to_end() {
     server
         .store
         .import_meters(&[
-            meter("1", MeterKind::Cold, 312),
-            meter("2", MeterKind::Hot, 148),
+            meter("1", MeterKind::Cold, 1234),
+            meter("2", MeterKind::Hot, 567),
         ])
         .await
         .expect("import");
     let _op = SippOperator::echoing(server.addr, "1001", "pass1001").await;
 
-    const ANSWERS: &[&str] = &["1", "4021#", "318#", "1", "151#", "1"];
+    const ANSWERS: &[&str] = &["1", "100123#", "1241#", "1", "571#", "1"];
     let limit = Duration::from_secs(200);
     let rtp_port = free_udp_port();
     let rtp = listening_caller(rtp_port, ANSWERS, limit);
@@ -304,11 +321,21 @@ async fn a_listening_caller_hands_in_two_readings_end_to_end() {
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())
         .await;
-    assert_eq!(heard.answered, ANSWERS.len(), "{row:?}");
+    let events = server.store.call_events(&row.id).await.expect("timeline");
+    assert_eq!(
+        heard.answered,
+        ANSWERS.len(),
+        "{row:?} {events:?}\n{}",
+        heard.log.join("\n")
+    );
     assert_eq!(row.outcome, "self_service");
     let mut readings = server
         .store
-        .readings(Some("4021"), "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")
+        .readings(
+            Some("100123"),
+            "2000-01-01T00:00:00Z",
+            "2100-01-01T00:00:00Z",
+        )
         .await
         .expect("readings");
     readings.sort_by(|a, b| a.meter.cmp(&b.meter));
@@ -316,7 +343,7 @@ async fn a_listening_caller_hands_in_two_readings_end_to_end() {
         .iter()
         .map(|r| (r.meter.as_str(), r.previous, r.value))
         .collect();
-    assert_eq!(got, vec![("1", 312, 318), ("2", 148, 151)]);
+    assert_eq!(got, vec![("1", 1234, 1241), ("2", 567, 571)]);
     let (first, last) = (heard.first.unwrap(), heard.last.unwrap());
     println!(
         "two readings by phone, from the first audio to the hang-up: {:.1} s",

@@ -144,6 +144,7 @@ impl Call {
             return;
         };
         run.collector = None;
+        tracing::debug!(?answer, "readings answer");
         let (step, accepted) = run.dialogue.handle_collected(answer);
         if let Some(accepted) = accepted {
             self.store_reading(ctx, accepted);

@@ -179,6 +179,7 @@ impl Readings {
     /// the operator after the third.
     fn fail(&mut self, reason: &str) -> Step {
         self.failures += 1;
+        tracing::debug!(reason, failures = self.failures, "readings: asked again");
         if self.failures >= MAX_FAILURES {
             return self.hand_to_operator();
         }
