@@ -54,6 +54,26 @@ impl Store {
     ) -> Result<Vec<ReadingRecord>, StoreError> {
         on_pool!(self, pool => readings(pool, account, from, to))
     }
+
+    /// The readings handed in during call `call_id`, oldest first.
+    pub async fn call_readings(&self, call_id: &str) -> Result<Vec<ReadingRecord>, StoreError> {
+        on_pool!(self, pool => call_readings(pool, call_id))
+    }
+}
+
+const READING_COLUMNS: &str =
+    "SELECT account, meter, value, previous, call_id, at, source FROM readings WHERE ";
+
+fn reading(row: &impl Columns) -> Result<ReadingRecord, sqlx::Error> {
+    Ok(ReadingRecord {
+        account: row.text("account")?,
+        meter: row.text("meter")?,
+        value: row.int("value")?,
+        previous: row.int("previous")?,
+        call_id: row.opt_text("call_id")?,
+        at: row.text("at")?,
+        source: row.text("source")?,
+    })
 }
 
 async fn import<DB: Db>(pool: &Pool<DB>, meters: &[Meter]) -> Result<usize, StoreError> {
@@ -153,23 +173,20 @@ async fn readings<DB: Db>(
     from: &str,
     to: &str,
 ) -> Result<Vec<ReadingRecord>, StoreError> {
-    let mut q = QueryBuilder::new(
-        "SELECT account, meter, value, previous, call_id, at, source FROM readings WHERE at >= ",
-    );
-    q.arg(from).push(" AND at < ").arg(to);
+    let mut q = QueryBuilder::new(READING_COLUMNS);
+    q.push("at >= ").arg(from).push(" AND at < ").arg(to);
     if let Some(a) = account {
         q.push(" AND account = ").arg(a);
     }
     q.push(" ORDER BY at, id");
-    read_all(&fetch_all(pool, &mut q).await?, |row| {
-        Ok(ReadingRecord {
-            account: row.text("account")?,
-            meter: row.text("meter")?,
-            value: row.int("value")?,
-            previous: row.int("previous")?,
-            call_id: row.opt_text("call_id")?,
-            at: row.text("at")?,
-            source: row.text("source")?,
-        })
-    })
+    read_all(&fetch_all(pool, &mut q).await?, reading)
+}
+
+async fn call_readings<DB: Db>(
+    pool: &Pool<DB>,
+    call_id: &str,
+) -> Result<Vec<ReadingRecord>, StoreError> {
+    let mut q = QueryBuilder::new(READING_COLUMNS);
+    q.push("call_id = ").arg(call_id).push(" ORDER BY at, id");
+    read_all(&fetch_all(pool, &mut q).await?, reading)
 }
