@@ -52,7 +52,19 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<ReadingRecord>, StoreError> {
-        on_pool!(self, pool => readings(pool, account, from, to))
+        on_pool!(self, pool => readings(pool, account, from, to, None))
+    }
+
+    /// The newest `limit` of [`Store::readings`], newest first (a page to show, where the
+    /// whole period could be a city's month).
+    pub async fn latest_readings(
+        &self,
+        account: Option<&str>,
+        from: &str,
+        to: &str,
+        limit: u32,
+    ) -> Result<Vec<ReadingRecord>, StoreError> {
+        on_pool!(self, pool => readings(pool, account, from, to, Some(limit)))
     }
 
     /// The readings handed in during call `call_id`, oldest first.
@@ -172,13 +184,22 @@ async fn readings<DB: Db>(
     account: Option<&str>,
     from: &str,
     to: &str,
+    newest: Option<u32>,
 ) -> Result<Vec<ReadingRecord>, StoreError> {
     let mut q = QueryBuilder::new(READING_COLUMNS);
     q.push("at >= ").arg(from).push(" AND at < ").arg(to);
     if let Some(a) = account {
         q.push(" AND account = ").arg(a);
     }
-    q.push(" ORDER BY at, id");
+    match newest {
+        None => {
+            q.push(" ORDER BY at, id");
+        }
+        Some(limit) => {
+            q.push(" ORDER BY at DESC, id DESC LIMIT ")
+                .arg(i64::from(limit));
+        }
+    }
     read_all(&fetch_all(pool, &mut q).await?, reading)
 }
 

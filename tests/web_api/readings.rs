@@ -200,6 +200,24 @@ async fn an_operator_enters_readings_during_own_calls_and_looks_up_one_account()
     }
     let all = api.get_json("/api/readings", &qa).await;
     assert_eq!(all["readings"].as_array().unwrap().len(), 3);
+    assert_eq!(all["more"], false);
+    // A page of the newest, still oldest first, saying whether older ones were left out.
+    let values = |v: &Value| -> Vec<i64> {
+        v["readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"].as_i64().unwrap())
+            .collect()
+    };
+    let newest = api.get_json("/api/readings?limit=2", &qa).await;
+    assert_eq!(
+        (values(&newest), &newest["more"]),
+        (vec![50, 131], &json!(true))
+    );
+    let newest = api.get_json("/api/readings?limit=3", &qa).await;
+    assert_eq!(newest["more"], false);
+    assert_eq!(values(&newest), [131, 50, 131]);
 
     // Her call's page lists the reading taken in it.
     let call = api.get_json(&format!("/api/calls/{own}"), &olga).await;

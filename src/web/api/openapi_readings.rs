@@ -25,7 +25,8 @@ pub fn reading_schema() -> Value {
 /// The readings paths' descriptions.
 pub fn paths() -> Map<String, Value> {
     let readings = json!({ "type": "object", "properties": {
-        "readings": { "type": "array", "items": schema_ref("Reading") } } });
+        "readings": { "type": "array", "items": schema_ref("Reading") },
+        "more": { "type": "boolean", "description": "With `limit`: older readings of the period were left out" } } });
     let v = json!({
         "/api/readings": {
             "get": op("Meter readings handed in, by period and account, oldest first: the billing export. \
@@ -33,6 +34,7 @@ pub fn paths() -> Map<String, Value> {
                 vec![query("from", "string", "start (date or RFC 3339); default: 30 days ago"),
                      query("to", "string", "end, exclusive"),
                      query("account", "string", "one account (required for the operator role)"),
+                     query("limit", "integer", "only the newest so many, 1..5000 (default: all of the period)"),
                      query("format", "string", "`json` (default) or `csv` (`account;meter;value;previous;at;source;call_id`)")], None,
                 responses(vec![("200", json!({ "description": "Readings", "content": {
                     "application/json": { "schema": readings },

@@ -23,6 +23,8 @@ use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
 const CSV_HEADER: &str = "account;meter;value;previous;at;source;call_id\r\n";
+/// The most readings one `limit` may ask for (0, or none: all of the period).
+const MAX_LIMIT: u64 = 5_000;
 
 pub async fn list(
     Auth(who): Auth<{ level::OPERATOR }>,
@@ -40,13 +42,25 @@ pub async fn list(
         Some("csv") => true,
         Some(_) => return Err(ApiError::bad("format", "expected json or csv")),
     };
-    let rows = ctx
-        .store
-        .readings(params.get("account"), &format_time(from), &format_time(to))
-        .await?;
+    let (account, from, to) = (params.get("account"), format_time(from), format_time(to));
+    // `limit`: only the newest so many (one more is fetched to tell whether there are more).
+    let limit = params.uint("limit", 0, MAX_LIMIT)?;
+    let (rows, more) = if limit == 0 {
+        (ctx.store.readings(account, &from, &to).await?, false)
+    } else {
+        let wanted = u32::try_from(limit).expect("limit <= MAX_LIMIT");
+        let mut rows = ctx
+            .store
+            .latest_readings(account, &from, &to, wanted + 1)
+            .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        rows.reverse();
+        (rows, more)
+    };
     if !as_csv {
         let items: Vec<Value> = rows.iter().map(as_json).collect();
-        return Ok(Json(json!({ "readings": items })).into_response());
+        return Ok(Json(json!({ "readings": items, "more": more })).into_response());
     }
     let mut out = String::from(CSV_HEADER);
     for r in &rows {

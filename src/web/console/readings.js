@@ -9,6 +9,8 @@ import { h, mount, errorBox, table } from './dom.js';
 import { READING_SOURCES, addDays, dateTime, label, today } from './format.js';
 import { readingForm } from './reading_form.js';
 
+const SHOWN = 500;
+
 export function renderReadings(root, { params, navigate, user }) {
   const now = today();
   const f = {
@@ -33,6 +35,8 @@ export function renderReadings(root, { params, navigate, user }) {
     h('a', { href: '#/readings', class: 'btn' }, 'Сбросить')));
 
   const q = { from: f.from, to: addDays(f.to, 1), account: f.account };
+  // The page shows the newest readings; the whole period is the CSV's.
+  const shown = { ...q, limit: SHOWN };
   // The export is the same search; an operator's needs an account, like the search.
   const csv = operator && !f.account ? null : h('a', {
     class: 'btn', id: 'readings-csv', href: `/api/readings${query({ ...q, format: 'csv' })}`,
@@ -62,8 +66,8 @@ export function renderReadings(root, { params, navigate, user }) {
       return;
     }
     mount(result, h('p', { class: 'muted' }, 'Загрузка…'));
-    api('GET', `/api/readings${query(q)}`).then((data) => {
-      if (alive) mount(result, list((data && data.readings) || []));
+    api('GET', `/api/readings${query(shown)}`).then((data) => {
+      if (alive) mount(result, list((data && data.readings) || [], data && data.more));
     }).catch((e) => alive && mount(result, errorBox(e.message)));
   }
   load();
@@ -74,7 +78,7 @@ function field(text, control) {
   return h('label', { class: 'field' }, h('span', {}, text), control);
 }
 
-function list(readings) {
+function list(readings, more) {
   if (!readings.length) return h('p', { class: 'empty' }, 'Показаний по этим условиям не найдено.');
   // Newest first, as the call list: the reading just entered is on top.
   const rows = [...readings].reverse().map((r) => h('tr', { class: `source-${r.source}` },
@@ -90,5 +94,7 @@ function list(readings) {
   return h('div', {},
     table(['Лицевой счёт', 'Счётчик', 'Показание', 'Предыдущее', 'Время', 'Источник', 'Звонок'], rows,
       { class: 'readings compact', id: 'readings-table' }),
-    h('p', { class: 'muted small', id: 'readings-count' }, `Показаний: ${readings.length}`));
+    h('p', { class: 'muted small', id: 'readings-count' }, more
+      ? `Показаны последние ${readings.length}. Уточните поиск или выгрузите CSV, чтобы получить все.`
+      : `Показаний: ${readings.length}`));
 }
