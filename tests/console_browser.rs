@@ -4,7 +4,9 @@
 //! side (tests/browser/console.test.mjs, playwright-core driving Debian's chromium) logs in,
 //! searches, opens a call (its rings, its hold in the timeline and on the level view) and
 //! loads its recording, pauses and resumes the operator on the
-//! live board, reads the statistics, and saves a screenshot of each page under
+//! live board, reads the statistics (with the self-service share and the readings), and as
+//! an operator looks up an account's meter readings and enters some (on the readings page
+//! and on a call's page), and saves a screenshot of each page under
 //! `target/console-screenshots/`.
 //!
 //! Needs `chromium`, `node` and `npm ci --prefix tests/browser` (scripts/install-deps.sh).
@@ -17,15 +19,19 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use hotline::model::new_call_id;
+use hotline::model::meters::{Meter, MeterKind};
+use hotline::model::{format_time, new_call_id};
 use hotline::model::{
     CallEvent, CallEventKind, CallUpdate, HangupBy, NewCall, Outcome, RegisterWrite, RingAttempt,
 };
+use hotline::store::ReadingRecord;
 use jiff::{tz::TimeZone, Timestamp};
 use sha2::{Digest, Sha256};
 
 const OPERATOR: &str = "1001";
 const RECORDING_SECONDS: f64 = 3.0;
+/// The subscriber whose meters the readings steps use.
+const ACCOUNT: &str = "100200300";
 
 fn chromium() -> PathBuf {
     PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
@@ -232,6 +238,55 @@ async fn seed_calls(server: &TestServer) -> (String, String) {
     (answered, caller)
 }
 
+/// Billing's export of one account (meters K-101, cold, last 120, and H-202, hot, last 45),
+/// and a self-service call an hour ago in which the caller keyed in K-101 = 131.
+async fn seed_readings(server: &TestServer) {
+    let meter = |meter: &str, kind, last_reading| Meter {
+        account: ACCOUNT.to_string(),
+        meter: meter.to_string(),
+        kind,
+        last_reading,
+    };
+    server
+        .store
+        .import_meters(&[
+            meter("K-101", MeterKind::Cold, 120),
+            meter("H-202", MeterKind::Hot, 45),
+        ])
+        .await
+        .expect("meters imported");
+    let t = at(3600 * 1000);
+    let id = new_call_id(t, &mut rand::rng());
+    let writes = vec![
+        open(&id, "74950009988", t),
+        RegisterWrite::Update {
+            id: id.clone(),
+            update: CallUpdate {
+                answered_at: Some(plus(t, 300)),
+                ended_at: Some(plus(t, 60_000)),
+                outcome: Some(Outcome::SelfService),
+                hangup_by: Some(HangupBy::System),
+                ..CallUpdate::default()
+            },
+        },
+    ];
+    let report = server.store.apply(&writes).await.expect("register written");
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    server
+        .store
+        .add_reading(&ReadingRecord {
+            account: ACCOUNT.to_string(),
+            meter: "K-101".to_string(),
+            value: 131,
+            previous: 120,
+            call_id: Some(id),
+            at: format_time(plus(t, 40_000)),
+            source: "phone".to_string(),
+        })
+        .await
+        .expect("reading stored");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_a_browser_against_a_real_server() {
     let repo = repo();
@@ -252,6 +307,7 @@ async fn console_in_a_browser_against_a_real_server() {
     let server = TestServer::start(&extra).await;
     let config = server.dir.path().join("hotline.toml");
     let (call_id, caller) = seed_calls(&server).await;
+    seed_readings(&server).await;
     // The recording's audio metrics, measured by the server's worker, for the call page.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while server.store.audio(&call_id).await.expect("query").is_none() {
@@ -304,7 +360,10 @@ async fn console_in_a_browser_against_a_real_server() {
             .env("HOTLINE_OPERATOR", OPERATOR)
             .env("HOTLINE_STATS_FROM", from.to_string())
             .env("HOTLINE_STATS_TO", today.to_string())
-            .env("HOTLINE_STATS_CALLS", "3")
+            .env("HOTLINE_STATS_CALLS", "4")
+            .env("HOTLINE_STATS_SELF_SERVICE", "25 %")
+            .env("HOTLINE_STATS_READINGS", "1")
+            .env("HOTLINE_ACCOUNT", ACCOUNT)
             .env("HOTLINE_OPERATOR_USER", "ivanova")
             .env("HOTLINE_OPERATOR_PASSWORD", "Ivanova-pass-1")
             .env("CHROMIUM", chromium())

@@ -2,8 +2,9 @@
 //! modules under `tests/web_api/`: the role matrix, sessions, tokens and the login limit,
 //! search filters and paging, one call with its rings, events and holds, topics, the
 //! statistics of the known register, recordings in ranges and the audit log, the live
-//! board, the `user add` and `dev seed` commands), each against a server whose register
-//! is a fresh PostgreSQL database. Same data, same answers as on SQLite.
+//! board, the `user add` and `dev seed` commands, meter readings and who may enter them),
+//! each against a server whose register is a fresh PostgreSQL database. Same data, same
+//! answers as on SQLite.
 //!
 //! Needs a server: `sudo bash scripts/install-deps.sh`, or `HOTLINE_TEST_PG_URL` pointing
 //! at one where the role may create databases. Without one these tests fail, loudly.
@@ -20,6 +21,8 @@ mod harness;
 #[path = "web_api/live.rs"]
 mod live;
 mod pg_support;
+#[path = "web_api/readings.rs"]
+mod readings;
 #[path = "web_api/recordings_stats.rs"]
 mod recordings_stats;
 #[path = "web_api/register.rs"]

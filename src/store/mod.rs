@@ -68,8 +68,8 @@ pub use quality_records::{
     EvaluationFilter, EvaluationRecord, FlagRecord, FormRecord, NewEvaluation, QueueEntry,
 };
 pub use records::{
-    AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
-    Role, TopicFilter, UserRecord,
+    AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, ReadingsDay,
+    RingRecord, Role, TopicFilter, UserRecord,
 };
 pub use retention::LegalHold;
 

@@ -15,8 +15,8 @@ use super::{accounts, register, search, stats, Store, StoreError};
 use crate::model::CallRecord;
 
 use super::records::{
-    AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, RingRecord,
-    Role, UserRecord,
+    AuditEntry, CallFilter, DayAggregate, EventRecord, OperatorAggregate, Principal, ReadingsDay,
+    RingRecord, Role, UserRecord,
 };
 
 impl Store {
@@ -158,6 +158,17 @@ impl Store {
         offset_seconds: i32,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         on_pool!(self, pool => stats::answered_waits(pool, from, to, offset_seconds))
+    }
+
+    /// Meter readings handed in over `[from, to)` per local day and source (days as in
+    /// [`Store::day_aggregates`]); days without readings are left out.
+    pub async fn readings_days(
+        &self,
+        from: &str,
+        to: &str,
+        offset_seconds: i32,
+    ) -> Result<Vec<ReadingsDay>, StoreError> {
+        on_pool!(self, pool => stats::readings_days(pool, from, to, offset_seconds))
     }
 
     /// Answered calls per operator over `[from, to)`, by operator id.

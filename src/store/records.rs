@@ -66,7 +66,8 @@ pub struct AuditEntry {
     pub at: String,
     pub username: Option<String>,
     /// `login`, `login_failed`, `logout`, `recording_stream`, `recording_download`,
-    /// `topic_set`, `operator_pause`, `operator_resume`, `user_add`, `token_add`.
+    /// `topic_set`, `operator_pause`, `operator_resume`, `user_add`, `token_add`,
+    /// `reading_add`, ….
     pub action: String,
     pub call_id: Option<String>,
     /// The peer address of the HTTP connection.
@@ -133,6 +134,8 @@ pub struct DayAggregate {
     pub overflow: u64,
     pub no_operators: u64,
     pub rejected: u64,
+    /// Settled by the phone's self-service without an operator.
+    pub self_service: u64,
     /// Sum and count of `wait_ms` over answered calls that have one.
     pub wait_ms_sum: i64,
     pub wait_n: u64,
@@ -141,6 +144,18 @@ pub struct DayAggregate {
     /// Sum and count of `talk_ms` over answered calls that have one.
     pub talk_ms_sum: i64,
     pub talk_n: u64,
+}
+
+/// Meter readings handed in on one local day (or a slice of one, as [`DayAggregate`]), by
+/// source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadingsDay {
+    /// `YYYY-MM-DD` in the zone whose offset the query was given.
+    pub date: String,
+    /// Keyed in by callers (source `phone`).
+    pub phone: u64,
+    /// Entered by operators in the console (source `operator`).
+    pub operator: u64,
 }
 
 /// One operator's answered calls over a period.

@@ -10,7 +10,7 @@
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::{fetch_all, push_local_day, read_all, Columns, Db, PushArg};
-use super::records::{DayAggregate, OperatorAggregate};
+use super::records::{DayAggregate, OperatorAggregate, ReadingsDay};
 
 use super::StoreError;
 
@@ -44,6 +44,7 @@ pub(super) async fn day_aggregates<DB: Db>(
          COUNT(*) FILTER (WHERE outcome = 'overflow') AS overflow, \
          COUNT(*) FILTER (WHERE outcome = 'no_operators') AS no_operators, \
          COUNT(*) FILTER (WHERE outcome = 'rejected') AS rejected, \
+         COUNT(*) FILTER (WHERE outcome = 'self_service') AS self_service, \
          CAST(COALESCE(SUM(wait_ms) FILTER (WHERE outcome = 'answered'), 0) AS BIGINT) AS wait_sum, \
          COUNT(wait_ms) FILTER (WHERE outcome = 'answered') AS wait_n, \
          COUNT(*) FILTER (WHERE outcome = 'answered' AND wait_ms <= 20000) AS within_20s, \
@@ -63,6 +64,7 @@ pub(super) async fn day_aggregates<DB: Db>(
             overflow: count(r.int("overflow")?),
             no_operators: count(r.int("no_operators")?),
             rejected: count(r.int("rejected")?),
+            self_service: count(r.int("self_service")?),
             wait_ms_sum: r.int("wait_sum")?,
             wait_n: count(r.int("wait_n")?),
             within_20s: count(r.int("within_20s")?),
@@ -126,6 +128,36 @@ pub(super) async fn topic_counts<DB: Db>(
     let rows = fetch_all(pool, &mut q).await?;
     read_all(&rows, |r| {
         Ok((r.opt_text("topic")?, count(r.int("calls")?)))
+    })
+}
+
+/// Readings handed in per local day, by source. Like the calls, a plain range of `at` text
+/// (the `readings_at` index answers it); only the day label is computed.
+pub(super) async fn readings_days<DB: Db>(
+    pool: &Pool<DB>,
+    from: &str,
+    to: &str,
+    offset_seconds: i32,
+) -> Result<Vec<ReadingsDay>, StoreError> {
+    let mut q = QueryBuilder::new("SELECT ");
+    push_local_day(&mut q, "at", offset_seconds);
+    q.push(
+        " AS day, \
+         COUNT(*) FILTER (WHERE source = 'phone') AS phone, \
+         COUNT(*) FILTER (WHERE source = 'operator') AS operator \
+         FROM readings WHERE at >= ",
+    )
+    .arg(from)
+    .push(" AND at < ")
+    .arg(to)
+    .push(" GROUP BY day ORDER BY day");
+    let rows = fetch_all(pool, &mut q).await?;
+    read_all(&rows, |r| {
+        Ok(ReadingsDay {
+            date: r.opt_text("day")?.unwrap_or_default(),
+            phone: count(r.int("phone")?),
+            operator: count(r.int("operator")?),
+        })
     })
 }
 

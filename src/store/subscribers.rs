@@ -52,8 +52,40 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<ReadingRecord>, StoreError> {
-        on_pool!(self, pool => readings(pool, account, from, to))
+        on_pool!(self, pool => readings(pool, account, from, to, None))
     }
+
+    /// The newest `limit` of [`Store::readings`], newest first (a page to show, where the
+    /// whole period could be a city's month).
+    pub async fn latest_readings(
+        &self,
+        account: Option<&str>,
+        from: &str,
+        to: &str,
+        limit: u32,
+    ) -> Result<Vec<ReadingRecord>, StoreError> {
+        on_pool!(self, pool => readings(pool, account, from, to, Some(limit)))
+    }
+
+    /// The readings handed in during call `call_id`, oldest first.
+    pub async fn call_readings(&self, call_id: &str) -> Result<Vec<ReadingRecord>, StoreError> {
+        on_pool!(self, pool => call_readings(pool, call_id))
+    }
+}
+
+const READING_COLUMNS: &str =
+    "SELECT account, meter, value, previous, call_id, at, source FROM readings WHERE ";
+
+fn reading(row: &impl Columns) -> Result<ReadingRecord, sqlx::Error> {
+    Ok(ReadingRecord {
+        account: row.text("account")?,
+        meter: row.text("meter")?,
+        value: row.int("value")?,
+        previous: row.int("previous")?,
+        call_id: row.opt_text("call_id")?,
+        at: row.text("at")?,
+        source: row.text("source")?,
+    })
 }
 
 async fn import<DB: Db>(pool: &Pool<DB>, meters: &[Meter]) -> Result<usize, StoreError> {
@@ -152,24 +184,30 @@ async fn readings<DB: Db>(
     account: Option<&str>,
     from: &str,
     to: &str,
+    newest: Option<u32>,
 ) -> Result<Vec<ReadingRecord>, StoreError> {
-    let mut q = QueryBuilder::new(
-        "SELECT account, meter, value, previous, call_id, at, source FROM readings WHERE at >= ",
-    );
-    q.arg(from).push(" AND at < ").arg(to);
+    let mut q = QueryBuilder::new(READING_COLUMNS);
+    q.push("at >= ").arg(from).push(" AND at < ").arg(to);
     if let Some(a) = account {
         q.push(" AND account = ").arg(a);
     }
-    q.push(" ORDER BY at, id");
-    read_all(&fetch_all(pool, &mut q).await?, |row| {
-        Ok(ReadingRecord {
-            account: row.text("account")?,
-            meter: row.text("meter")?,
-            value: row.int("value")?,
-            previous: row.int("previous")?,
-            call_id: row.opt_text("call_id")?,
-            at: row.text("at")?,
-            source: row.text("source")?,
-        })
-    })
+    match newest {
+        None => {
+            q.push(" ORDER BY at, id");
+        }
+        Some(limit) => {
+            q.push(" ORDER BY at DESC, id DESC LIMIT ")
+                .arg(i64::from(limit));
+        }
+    }
+    read_all(&fetch_all(pool, &mut q).await?, reading)
+}
+
+async fn call_readings<DB: Db>(
+    pool: &Pool<DB>,
+    call_id: &str,
+) -> Result<Vec<ReadingRecord>, StoreError> {
+    let mut q = QueryBuilder::new(READING_COLUMNS);
+    q.push("call_id = ").arg(call_id).push(" ORDER BY at, id");
+    read_all(&fetch_all(pool, &mut q).await?, reading)
 }

@@ -65,6 +65,9 @@ pub const ASSETS: &[Asset] = &[
     asset!("audio.js", JS),
     asset!("retention.js", JS),
     asset!("worklist.js", JS),
+    asset!("readings.js", JS),
+    asset!("reading_form.js", JS),
+    asset!("call_readings.js", JS),
 ];
 
 /// Same-origin only; `blob:` for the decoded recording's player, `data:` for the favicon.

@@ -11,6 +11,12 @@
 //   HOTLINE_HOLD                where on the recording the operator held the caller (m:ss–m:ss)
 //   HOTLINE_OPERATOR            a registered operator to pause and resume
 //   HOTLINE_STATS_FROM, HOTLINE_STATS_TO, HOTLINE_STATS_CALLS  a period and its call count
+//   HOTLINE_STATS_SELF_SERVICE, HOTLINE_STATS_READINGS  that period's self-service share
+//                               (as shown) and meter readings handed in
+//   HOTLINE_OPERATOR_USER, HOTLINE_OPERATOR_PASSWORD  a console user of role operator, who
+//                               answered HOTLINE_CALL_ID
+//   HOTLINE_ACCOUNT             an account with meters K-101 (cold, last 120) and H-202 (hot,
+//                               last 45), and one reading keyed in by phone: K-101 = 131
 //   SCREENSHOTS                 where to save a PNG of each page
 //
 // Every wait is bounded; the first failure stops the run with what the page showed.
@@ -209,6 +215,12 @@ test('statistics for the period count the calls and offer a CSV export', async (
   // A bar per series and day with calls (a day without any draws none).
   await page.waitForFunction(() => document.querySelectorAll('#chart-calls rect').length > 0);
   await page.locator('#stats-days tbody tr').first().waitFor();
+  // The share of calls settled without an operator, and the readings handed in per day.
+  assert.equal(await page.locator('#tile-self-service .tile-value').textContent(), env('HOTLINE_STATS_SELF_SERVICE'));
+  assert.equal(await page.locator('#tile-readings .tile-value').textContent(), env('HOTLINE_STATS_READINGS'));
+  const readingDays = await page.locator('#stats-readings-days tbody tr').allTextContents();
+  assert.ok(readingDays.length >= 1, 'a row per day');
+  await page.waitForFunction(() => document.querySelectorAll('#chart-readings rect').length > 0);
   const csv = await page.locator('#csv').getAttribute('href');
   assert.match(csv, /^\/api\/stats\?.*format=csv/);
   const response = await page.request.get(`${BASE}${csv}`);
@@ -269,6 +281,93 @@ test('an admin puts a recording under legal hold with a reason, and lifts it', a
   await page.locator('#legal-hold-lift').click();
   await page.locator('#legal-hold-reason').waitFor();
   assert.equal(await page.locator('#legal-hold').count(), 0);
+});
+
+test('an operator finds the readings of an account, enters one, and sees it in the table', async () => {
+  await page.locator('#logout').click();
+  await page.locator('#username').waitFor();
+  await login(env('HOTLINE_OPERATOR_USER'), env('HOTLINE_OPERATOR_PASSWORD'));
+  await page.locator('#calls-table').waitFor();
+  await page.locator('#top nav a', { hasText: 'Показания' }).click();
+  // An operator looks up one account at a time: without one, the page asks for it.
+  await page.getByText('Укажите лицевой счёт абонента, чтобы увидеть его показания.').waitFor();
+  assert.equal(await page.locator('#readings-csv').count(), 0);
+
+  const account = env('HOTLINE_ACCOUNT');
+  await page.locator('#r-account').fill(account);
+  await page.getByRole('button', { name: 'Найти' }).click();
+  await page.waitForFunction((a) => location.hash.includes(`account=${a}`), account);
+  await page.locator('#readings-table').waitFor();
+  const found = await page.locator('#readings-table tbody tr').allTextContents();
+  assert.equal(found.length, 1, found.join(' | '));
+  const cells = await page.locator('#readings-table tbody tr').first().locator('td').allTextContents();
+  assert.deepEqual(cells.slice(0, 4), [account, 'K-101', '131', '120']);
+  assert.equal(cells[5], 'по телефону');
+  assert.equal(cells[6], 'звонок');
+
+  // The export for billing is the same search, as CSV.
+  const csv = await page.locator('#readings-csv').getAttribute('href');
+  assert.match(csv, new RegExp(`^/api/readings\\?.*account=${account}.*format=csv`));
+  const response = await page.request.get(`${BASE}${csv}`);
+  assert.equal(response.status(), 200);
+  const lines = (await response.text()).trim().split(/\r?\n/);
+  assert.equal(lines[0], 'account;meter;value;previous;at;source;call_id');
+  assert.ok(lines[1].startsWith(`${account};K-101;131;120;`), lines[1]);
+
+  // The form has the account searched for and offers its meters with their last readings.
+  await page.waitForFunction(() => {
+    const m = document.querySelector('#reading-meter');
+    return m && !m.disabled && m.options.length === 2;
+  });
+  const meters = await page.locator('#reading-meter option').allTextContents();
+  assert.deepEqual(meters, ['K-101 — холодная вода, последнее 120', 'H-202 — горячая вода, последнее 45']);
+  await page.locator('#reading-meter').selectOption('H-202');
+  // A value below the last one is caught before it is sent.
+  await page.locator('#reading-value').fill('40');
+  await page.locator('#reading-save').click();
+  await page.getByText('Показание меньше последнего известного (45). Проверьте цифры.').waitFor();
+  await page.locator('#reading-value').fill('52');
+  await page.locator('#reading-save').click();
+  await page.getByText('Показание 52 по счётчику H-202 сохранено').waitFor();
+  // The new reading heads the table, entered by an operator.
+  await page.waitForFunction(() => document.querySelectorAll('#readings-table tbody tr').length === 2);
+  const top = await page.locator('#readings-table tbody tr').first().locator('td').allTextContents();
+  assert.deepEqual(top.slice(0, 4), [account, 'H-202', '52', '45']);
+  assert.equal(top[5], 'оператор');
+  assert.equal(top[6], '—');
+  await shot('10-readings');
+});
+
+test('on the call page the operator enters a reading tied to that call', async () => {
+  const id = env('HOTLINE_CALL_ID');
+  const account = env('HOTLINE_ACCOUNT');
+  await page.goto(`${BASE}/console/#/call/${encodeURIComponent(id)}`);
+  await page.locator('#call-readings').waitFor();
+  await page.getByText('В этом звонке показаний не передавали.').waitFor();
+  await page.locator('#reading-account').fill(account);
+  await page.waitForFunction(() => {
+    const m = document.querySelector('#reading-meter');
+    return m && !m.disabled && m.options.length === 2;
+  });
+  await page.locator('#reading-meter').selectOption('K-101');
+  await page.locator('#reading-value').fill('140');
+  await page.locator('#reading-save').click();
+  await page.getByText('Показание 140 по счётчику K-101 сохранено').waitFor();
+  const row = async () => page.locator('#call-readings-table tbody tr').first().locator('td').allTextContents();
+  let cells = await row();
+  assert.deepEqual(cells.slice(0, 4), [account, 'K-101', '140', '120']);
+  assert.equal(cells[5], 'оператор');
+  // It is stored with the call: there after a reload, and on the readings page with a link
+  // back to this call.
+  await page.reload();
+  await page.locator('#call-readings-table').waitFor();
+  cells = await row();
+  assert.deepEqual(cells.slice(0, 3), [account, 'K-101', '140']);
+  await shot('11-call-readings');
+  await page.goto(`${BASE}/console/#/readings?account=${account}`);
+  await page.waitForFunction(() => document.querySelectorAll('#readings-table tbody tr').length === 3);
+  const link = page.locator('#readings-table tbody tr').first().locator('a.call-link');
+  assert.equal(await link.getAttribute('href'), `#/call/${encodeURIComponent(id)}`);
 });
 
 test('no script errors on any page', () => {

@@ -97,6 +97,8 @@ async fn openapi_describes_every_path_without_credentials() {
         ("/api/calls/{id}/topic", &["put"]),
         ("/api/calls/{id}/recording", &["get"]),
         ("/api/stats", &["get"]),
+        ("/api/readings", &["get", "post"]),
+        ("/api/subscribers/{account}", &["get"]),
         ("/api/operators", &["get"]),
         ("/api/queue", &["get"]),
         ("/api/live", &["get"]),

@@ -23,14 +23,16 @@ async fn stats_match_the_known_register() {
         json!({ "date": "2026-11-24", "calls": 4, "answered": 2, "abandoned": 1,
                 "after_hours": 1, "overflow": 0, "no_operators": 0, "rejected": 0,
                 "wait_ms_avg": 20_000, "wait_ms_p90": 30_000, "service_level": 0.5,
-                "talk_ms_avg": 90_000 })
+                "talk_ms_avg": 90_000, "self_service": 0, "self_service_share": 0.0,
+                "readings_phone": 0, "readings_operator": 0 })
     );
     assert_eq!(
         days[1],
         json!({ "date": "2026-11-25", "calls": 3, "answered": 1, "abandoned": 0,
                 "after_hours": 0, "overflow": 1, "no_operators": 0, "rejected": 1,
                 "wait_ms_avg": 5_000, "wait_ms_p90": 5_000, "service_level": 1.0,
-                "talk_ms_avg": 180_000 })
+                "talk_ms_avg": 180_000, "self_service": 0, "self_service_share": 0.0,
+                "readings_phone": 0, "readings_operator": 0 })
     );
     let t = &s["total"];
     assert_eq!(t["calls"], 7);
@@ -87,7 +89,7 @@ async fn stats_match_the_known_register() {
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(
         lines[1],
-        "2026-11-24,4,2,1,1,0,0,0,20000,30000,0.5000,90000"
+        "2026-11-24,4,2,1,1,0,0,0,20000,30000,0.5000,90000,0,0.0000,0,0"
     );
 
     for query in ["from=2026-11-26&to=2026-11-24", "format=xml", "to=soon"] {

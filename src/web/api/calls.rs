@@ -168,6 +168,13 @@ pub async fn one(
     body["holds"] = Value::Array(timeline::holds(&events, call.ended_at.as_deref()));
     body["timeline"] = Value::Array(timeline::timeline(&call, &events));
     body["audio"] = super::audio::audio_json(ctx.store.audio(&call.id).await?.as_ref());
+    body["readings"] = ctx
+        .store
+        .call_readings(&call.id)
+        .await?
+        .iter()
+        .map(super::readings::as_json)
+        .collect();
     super::retention::add_retention(&ctx, &call, &mut body).await?;
     Ok(Json(body))
 }

@@ -15,6 +15,7 @@ pub mod grading;
 pub mod live;
 pub mod openapi;
 pub mod openapi_quality;
+pub mod openapi_readings;
 pub mod params;
 pub mod quality_reports;
 pub mod readings;
@@ -23,6 +24,7 @@ pub mod retention;
 pub mod scope;
 pub mod session;
 pub mod stats;
+pub mod subscribers;
 pub mod timeline;
 pub mod worklist;
 
@@ -91,6 +93,7 @@ pub fn routes(shutdown: CancellationToken) -> Router<WebContext> {
         .route("/api/worklist/{id}/callback", post(worklist::callback))
         .route("/api/openapi.json", get(openapi::get))
         .route("/api/readings", get(readings::list).post(readings::add))
+        .route("/api/subscribers/{account}", get(subscribers::one))
         .route("/api", get(not_found))
         .route(
             "/api/{*rest}",

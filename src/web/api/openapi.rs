@@ -16,7 +16,6 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/calls/{id}/topic", &["put"]),
     ("/api/calls/{id}/recording", &["get"]),
     ("/api/stats", &["get"]),
-    ("/api/readings", &["get", "post"]),
     ("/api/operators", &["get"]),
     ("/api/queue", &["get"]),
     ("/api/live", &["get"]),
@@ -33,11 +32,11 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/api/worklist/{id}/callback", &["post"]),
 ];
 
-fn schema_ref(name: &str) -> Value {
+pub(super) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn query(name: &str, kind: &str, description: &str) -> Value {
+pub(super) fn query(name: &str, kind: &str, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false,
             "schema": { "type": kind }, "description": description })
 }
@@ -47,20 +46,20 @@ fn id_param(what: &str) -> Value {
             "schema": { "type": "string" }, "description": what })
 }
 
-fn json_response(description: &str, schema: Value) -> Value {
+pub(super) fn json_response(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema } } })
 }
 
-fn json_body(schema: Value) -> Value {
+pub(super) fn json_body(schema: Value) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": schema } } })
 }
 
-fn error(description: &str) -> Value {
+pub(super) fn error(description: &str) -> Value {
     json_response(description, schema_ref("Error"))
 }
 
 /// One operation: its summary, the role it needs, parameters, body and answers.
-fn op(
+pub(super) fn op(
     summary: &str,
     role: Option<&str>,
     params: Vec<Value>,
@@ -83,7 +82,7 @@ fn op(
     o
 }
 
-fn responses(list: Vec<(&str, Value)>) -> Map<String, Value> {
+pub(super) fn responses(list: Vec<(&str, Value)>) -> Map<String, Value> {
     list.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
@@ -154,9 +153,24 @@ fn schemas() -> Value {
         "overflow",
         "no_operators",
         "rejected",
+        "self_service",
     ] {
         totals.insert(c.into(), json!({ "type": "integer" }));
     }
+    for (c, source) in [
+        ("readings_phone", "keyed in by callers"),
+        ("readings_operator", "entered by operators"),
+    ] {
+        totals.insert(
+            c.into(),
+            json!({ "type": "integer", "description": format!("Meter readings {source} (by the day they were handed in)") }),
+        );
+    }
+    totals.insert(
+        "self_service_share".into(),
+        json!({ "type": "number", "nullable": true,
+                "description": "Share of the calls that ended `self_service` (settled without an operator)" }),
+    );
     for c in ["wait_ms_avg", "wait_ms_p90", "talk_ms_avg"] {
         totals.insert(c.into(), opt_int.clone());
     }
@@ -195,7 +209,9 @@ fn schemas() -> Value {
                         "received", "answered", "notice", "queued", "connected", "ended",
                         "caller_hold", "caller_resume", "operator_hold", "operator_resume",
                         "caller_media_moved", "operator_media_moved"] },
-                    "detail": { "type": "string", "nullable": true, "description": "Events only" } } } } } }] },
+                    "detail": { "type": "string", "nullable": true, "description": "Events only" } } } },
+            "readings": { "type": "array", "description": "Meter readings handed in during the call, oldest first",
+                "items": schema_ref("Reading") } } }] },
         "CallEvent": { "type": "object", "properties": {
             "at": text,
             "kind": { "type": "string", "enum": CallEventKind::ALL.map(CallEventKind::as_str) },
@@ -211,6 +227,7 @@ fn schemas() -> Value {
                 "talk_ms_avg": opt_int, "talk_ms_total": { "type": "integer" } } } },
             "topics": { "type": "array", "items": { "type": "object", "properties": {
                 "topic": opt_text, "label": opt_text, "calls": { "type": "integer" } } } } } },
+        "Reading": super::openapi_readings::reading_schema(),
         "OperatorLive": { "type": "object", "properties": {
             "id": text, "name": text,
             "state": { "type": "string", "enum": ["offline", "available", "ringing", "talking", "wrap_up", "paused"] },
@@ -225,7 +242,7 @@ fn schemas() -> Value {
             "active_calls": { "type": "integer" }, "longest_wait_ms": { "type": "integer" } } },
         "AuditEntry": { "type": "object", "properties": {
             "at": text, "username": opt_text,
-            "action": { "type": "string", "enum": ["login", "login_failed", "logout", "recording_stream", "recording_download", "topic_set", "operator_pause", "operator_resume", "user_add", "token_add"] },
+            "action": { "type": "string", "enum": ["login", "login_failed", "logout", "recording_stream", "recording_download", "topic_set", "operator_pause", "operator_resume", "user_add", "token_add", "reading_add"] },
             "call_id": opt_text, "remote": opt_text, "detail": opt_text } },
     })
 }
@@ -302,20 +319,6 @@ pub fn document() -> Value {
             responses(vec![("200", json!({ "description": "Statistics", "content": {
                 "application/json": { "schema": schema_ref("Stats") },
                 "text/csv": { "schema": { "type": "string" } } } })), ("400", error("Bad parameter"))])) },
-        "/api/readings": {
-            "get": op("Meter readings handed in, by period and account: the billing export", Some("qa"),
-                vec![query("from", "string", "start (date or RFC 3339)"), query("to", "string", "end, exclusive"),
-                     query("account", "string", "one account"), query("format", "string", "`json` (default) or `csv`")], None,
-                responses(vec![("200", json!({ "description": "Readings", "content": {
-                    "application/json": { "schema": { "type": "object", "properties": { "readings": { "type": "array", "items": { "type": "object" } } } } },
-                    "text/csv": { "schema": { "type": "string" } } } })), ("400", error("Bad parameter"))])),
-            "post": op("Enter a reading given during a call (source `operator`)", Some("qa"), vec![],
-                Some(json_body(json!({ "type": "object", "required": ["account", "meter", "value"], "properties": {
-                    "account": { "type": "string" }, "meter": { "type": "string" }, "value": { "type": "integer" },
-                    "call_id": { "type": "string" } } }))),
-                responses(vec![("201", json!({ "description": "Stored" })), ("400", error("Bad value or below the last reading")),
-                    ("404", error("No such meter of the account"))])),
-        },
         "/api/operators": { "get": op("Live state of each operator", Some("supervisor"), vec![], None,
             responses(vec![ok("Operators", json!({ "type": "array", "items": schema_ref("OperatorLive") })),
                 ("503", error("The line is not running"))])) },
@@ -372,6 +375,10 @@ pub fn document() -> Value {
             responses(vec![no_content(), ("404", error("No legal hold on this call"))])),
     });
     worklist_paths(&mut paths);
+    paths
+        .as_object_mut()
+        .expect("an object")
+        .extend(super::openapi_readings::paths());
     // Every changing request passes the same-origin door first (`web/same_origin.rs`).
     for ops in paths.as_object_mut().expect("an object").values_mut() {
         for (method, o) in ops.as_object_mut().expect("an object") {
@@ -450,6 +457,7 @@ mod tests {
         let every: Vec<_> = PATHS
             .iter()
             .chain(super::super::openapi_quality::PATHS)
+            .chain(super::super::openapi_readings::PATHS)
             .collect();
         assert_eq!(paths.len(), every.len());
         for (path, methods) in every {

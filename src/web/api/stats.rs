@@ -10,7 +10,9 @@
 //! Definitions: averages and the p90 of wait are over answered calls (the wait from
 //! joining the queue to being connected); the service level is the share of answered
 //! calls connected within 20 s of queueing (null with no answered calls); talk is over
-//! answered calls.
+//! answered calls; the self-service share is the share of all the day's (or period's) calls
+//! that ended `self_service` (null with no calls). Readings are counted by the local day
+//! they were handed in, by source (`readings_phone`, `readings_operator`).
 
 use std::collections::BTreeMap;
 
@@ -26,7 +28,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{Params, TOPICS};
 use crate::model::format_time;
-use crate::store::DayAggregate;
+use crate::store::{DayAggregate, ReadingsDay};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
@@ -69,6 +71,7 @@ fn merge(a: &mut DayAggregate, b: &DayAggregate) {
     a.overflow += b.overflow;
     a.no_operators += b.no_operators;
     a.rejected += b.rejected;
+    a.self_service += b.self_service;
     a.wait_ms_sum += b.wait_ms_sum;
     a.wait_n += b.wait_n;
     a.within_20s += b.within_20s;
@@ -90,7 +93,11 @@ pub fn p90(sorted: &[i64]) -> Option<i64> {
 }
 
 /// One day's (or the total's) figures as the contract names them.
-fn figures(a: &DayAggregate, waits: &mut [i64]) -> serde_json::Map<String, Value> {
+fn figures(
+    a: &DayAggregate,
+    waits: &mut [i64],
+    readings: &ReadingsDay,
+) -> serde_json::Map<String, Value> {
     waits.sort_unstable();
     let v = json!({
         "calls": a.calls,
@@ -104,6 +111,10 @@ fn figures(a: &DayAggregate, waits: &mut [i64]) -> serde_json::Map<String, Value
         "wait_ms_p90": p90(waits),
         "service_level": (a.answered > 0).then(|| a.within_20s as f64 / a.answered as f64),
         "talk_ms_avg": average(a.talk_ms_sum, a.talk_n),
+        "self_service": a.self_service,
+        "self_service_share": (a.calls > 0).then(|| a.self_service as f64 / a.calls as f64),
+        "readings_phone": readings.phone,
+        "readings_operator": readings.operator,
     });
     match v {
         Value::Object(map) => map,
@@ -161,13 +172,22 @@ fn local_date(t: Timestamp, zone: &TimeZone, exclusive: bool) -> Date {
     t.to_zoned(zone.clone()).date()
 }
 
+/// What one local day (or the whole period) gathers from the store's queries.
+#[derive(Default)]
+struct Day {
+    calls: DayAggregate,
+    /// The answered calls' waits, for the percentile.
+    waits: Vec<i64>,
+    readings: ReadingsDay,
+}
+
 /// The whole answer, as JSON.
 pub async fn compute(ctx: &WebContext, from: Timestamp, to: Timestamp) -> Result<Value, ApiError> {
     let zone = ctx.config.hours.calendar.zone();
     let (from_text, to_text) = (format_time(from), format_time(to));
 
     // Every local date of the period, so quiet days show as zeros.
-    let mut days: BTreeMap<String, (DayAggregate, Vec<i64>)> = BTreeMap::new();
+    let mut days: BTreeMap<String, Day> = BTreeMap::new();
     let (first, last) = (local_date(from, zone, false), local_date(to, zone, true));
     for date in first.series(1.day()).take_while(|d| *d <= last) {
         let date = date.to_string();
@@ -175,28 +195,40 @@ pub async fn compute(ctx: &WebContext, from: Timestamp, to: Timestamp) -> Result
             date: date.clone(),
             ..DayAggregate::default()
         };
-        days.insert(date, (agg, Vec::new()));
+        days.insert(
+            date,
+            Day {
+                calls: agg,
+                ..Day::default()
+            },
+        );
     }
     for (a, b, offset) in constant_offset_spans(zone, from, to) {
         let (a, b) = (format_time(a), format_time(b));
         for slice in ctx.store.day_aggregates(&a, &b, offset).await? {
             let entry = days.entry(slice.date.clone()).or_default();
-            merge(&mut entry.0, &slice);
+            merge(&mut entry.calls, &slice);
         }
         for (date, wait) in ctx.store.answered_waits(&a, &b, offset).await? {
-            days.entry(date).or_default().1.push(wait);
+            days.entry(date).or_default().waits.push(wait);
+        }
+        for slice in ctx.store.readings_days(&a, &b, offset).await? {
+            let entry = &mut days.entry(slice.date.clone()).or_default().readings;
+            entry.phone += slice.phone;
+            entry.operator += slice.operator;
         }
     }
 
-    let mut total = DayAggregate::default();
-    let mut all_waits = Vec::new();
+    let mut total = Day::default();
     let mut day_rows = Vec::with_capacity(days.len());
-    for (date, (agg, mut waits)) in days {
-        merge(&mut total, &agg);
-        all_waits.extend_from_slice(&waits);
+    for (date, mut day) in days {
+        merge(&mut total.calls, &day.calls);
+        total.waits.extend_from_slice(&day.waits);
+        total.readings.phone += day.readings.phone;
+        total.readings.operator += day.readings.operator;
         let mut row = serde_json::Map::new();
         row.insert("date".into(), Value::String(date));
-        row.extend(figures(&agg, &mut waits));
+        row.extend(figures(&day.calls, &mut day.waits, &day.readings));
         day_rows.push(Value::Object(row));
     }
 
@@ -240,14 +272,15 @@ pub async fn compute(ctx: &WebContext, from: Timestamp, to: Timestamp) -> Result
         "to": to_text,
         "zone": zone.iana_name().unwrap_or("UTC"),
         "days": day_rows,
-        "total": figures(&total, &mut all_waits),
+        "total": figures(&total.calls, &mut total.waits, &total.readings),
         "operators": operators,
         "topics": topics,
     }))
 }
 
-/// The CSV columns after `date`, in order.
-const CSV_COLUMNS: [&str; 11] = [
+/// The CSV columns after `date`, in order (columns added later go last, so a consumer
+/// reading by position keeps working).
+const CSV_COLUMNS: [&str; 15] = [
     "calls",
     "answered",
     "abandoned",
@@ -259,6 +292,10 @@ const CSV_COLUMNS: [&str; 11] = [
     "wait_ms_p90",
     "service_level",
     "talk_ms_avg",
+    "self_service",
+    "self_service_share",
+    "readings_phone",
+    "readings_operator",
 ];
 
 /// The per-day table as CSV (RFC 4180 line ends), the total last.
@@ -381,13 +418,23 @@ mod tests {
             talk_n: 3,
             ..DayAggregate::default()
         };
-        let f = figures(&a, &mut [30_000, 10_000, 20_000]);
+        let readings = ReadingsDay {
+            phone: 2,
+            operator: 1,
+            ..ReadingsDay::default()
+        };
+        let f = figures(&a, &mut [30_000, 10_000, 20_000], &readings);
         assert_eq!(f["wait_ms_avg"], 20_000);
         assert_eq!(f["wait_ms_p90"], 30_000);
         assert_eq!(f["talk_ms_avg"], 100_000);
         assert!((f["service_level"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
-        let none = figures(&DayAggregate::default(), &mut []);
+        assert_eq!(f["self_service"], 0);
+        assert_eq!(f["self_service_share"], 0.0);
+        assert_eq!(f["readings_phone"], 2);
+        assert_eq!(f["readings_operator"], 1);
+        let none = figures(&DayAggregate::default(), &mut [], &ReadingsDay::default());
         assert_eq!(none["service_level"], Value::Null);
+        assert_eq!(none["self_service_share"], Value::Null);
         assert_eq!(none["wait_ms_avg"], Value::Null);
     }
 
@@ -397,15 +444,24 @@ mod tests {
             "days": [{"date": "2026-11-24", "calls": 2, "answered": 1, "abandoned": 1,
                       "after_hours": 0, "overflow": 0, "no_operators": 0, "rejected": 0,
                       "wait_ms_avg": 5000, "wait_ms_p90": 5000, "service_level": 1.0,
-                      "talk_ms_avg": 60000}],
+                      "talk_ms_avg": 60000, "self_service": 1, "self_service_share": 0.5,
+                      "readings_phone": 3, "readings_operator": 1}],
             "total": {"calls": 2, "answered": 1, "abandoned": 1, "after_hours": 0,
                       "overflow": 0, "no_operators": 0, "rejected": 0, "wait_ms_avg": null,
-                      "wait_ms_p90": null, "service_level": null, "talk_ms_avg": null},
+                      "wait_ms_p90": null, "service_level": null, "talk_ms_avg": null,
+                      "self_service": 0, "self_service_share": null,
+                      "readings_phone": 0, "readings_operator": 0},
         });
         let text = csv(&v);
         let lines: Vec<&str> = text.split("\r\n").collect();
         assert!(lines[0].starts_with("date,calls,answered,abandoned"));
-        assert_eq!(lines[1], "2026-11-24,2,1,1,0,0,0,0,5000,5000,1.0000,60000");
-        assert_eq!(lines[2], "total,2,1,1,0,0,0,0,,,,");
+        assert!(lines[0].ends_with(
+            ",talk_ms_avg,self_service,self_service_share,readings_phone,readings_operator"
+        ));
+        assert_eq!(
+            lines[1],
+            "2026-11-24,2,1,1,0,0,0,0,5000,5000,1.0000,60000,1,0.5000,3,1"
+        );
+        assert_eq!(lines[2], "total,2,1,1,0,0,0,0,,,,,0,,0,0");
     }
 }

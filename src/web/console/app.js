@@ -1,5 +1,5 @@
 // The console's entry: who is logged in, the header, and the hash routes
-// (#/login, #/calls, #/call/<id>, #/live, #/stats, #/worklist). Each view renders into <main> and may
+// (#/login, #/calls, #/call/<id>, #/live, #/stats, #/worklist, #/readings). Each view renders into <main> and may
 // return a function that stops what it started (a live stream, an audio graph, a timer).
 
 import { api, onUnauthorized } from './api.js';
@@ -12,6 +12,7 @@ import { renderLive } from './live.js';
 import { renderStats } from './stats.js';
 import { renderForms, renderMine, renderQueue, renderReports } from './quality.js';
 import { renderWorklist } from './worklist.js';
+import { renderReadings } from './readings.js';
 
 const RANK = { operator: 0, qa: 1, supervisor: 2, admin: 3 };
 
@@ -30,6 +31,7 @@ const ROUTES = {
   forms: { title: 'Формы', role: 'qa', render: renderForms, nav: true },
   mine: { title: 'Мои оценки', role: 'operator', only: 'operator', render: renderMine, nav: true },
   worklist: { title: 'Пропущенные', role: 'qa', render: renderWorklist, nav: true },
+  readings: { title: 'Показания', role: 'operator', render: renderReadings, nav: true },
 };
 
 const state = { user: null, cleanup: null };

@@ -1,6 +1,7 @@
 // One call: what the register says about it, its timeline (with holds and resumes) and ring
-// attempts, the topic QA assigns (PUT /api/calls/{id}/topic), and the recording with its
-// player, whose level view shades the holds.
+// attempts, the topic QA assigns (PUT /api/calls/{id}/topic), the meter readings handed in
+// during it (and a form to enter one), and the recording with its player, whose level view
+// shades the holds.
 
 import { api } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
@@ -11,6 +12,7 @@ import { createPlayer } from './player.js';
 import { renderGrading } from './grading.js';
 import { audioSection } from './audio.js';
 import { legalHoldControl, retentionNotes } from './retention.js';
+import { callReadings } from './call_readings.js';
 
 export function renderCall(root, { id, user }) {
   let alive = true;
@@ -79,6 +81,7 @@ function page(call, user, reload) {
         timeline(call.timeline || []),
         h('h2', {}, 'Вызовы операторов'),
         rings(call.rings || []))),
+    callReadings(call),
     h('section', { class: 'card', id: 'recording' },
       h('h2', {}, 'Запись разговора'),
       retentionNotes(call),

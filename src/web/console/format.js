@@ -34,6 +34,11 @@ export const OUTCOMES = {
   in_progress: 'Идёт',
 };
 
+/** Who handed a meter reading in. */
+export const READING_SOURCES = { phone: 'по телефону', operator: 'оператор' };
+
+export const METER_KINDS = { cold: 'холодная вода', hot: 'горячая вода' };
+
 export const ROLES = { operator: 'оператор', qa: 'контроль качества', supervisor: 'руководитель', admin: 'администратор' };
 
 export const OPERATOR_STATES = {

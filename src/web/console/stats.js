@@ -1,12 +1,16 @@
-// Statistics for a period: totals, per-day charts and table, per operator, per topic, and a
-// CSV export of the same query. The period's `to` is shown inclusive, sent exclusive.
+// Statistics for a period: totals (with the share of calls settled in self-service),
+// per-day charts and table, meter readings per day by source, per operator, per topic, and
+// a CSV export of the same query. The period's `to` is shown inclusive, sent exclusive.
 
 import { api, query } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
 import { TOPICS, addDays, day, duration, label, percent, setZone, today } from './format.js';
 import { MS_STEPS, barChart, hbars } from './charts.js';
 
-const COLORS = { calls: '#5b6b7b', answered: '#2e8540', abandoned: '#d4761c', after_hours: '#7a5ab8', sl: '#1f6fb2', wait: '#b03a2e' };
+const COLORS = {
+  calls: '#5b6b7b', answered: '#2e8540', abandoned: '#d4761c', after_hours: '#7a5ab8', sl: '#1f6fb2', wait: '#b03a2e',
+  self_service: '#2a9d8f', readings_phone: '#2a9d8f', readings_operator: '#1f6fb2',
+};
 
 export function renderStats(root, { params, navigate }) {
   const now = today();
@@ -55,6 +59,10 @@ function report(data) {
     tile('Звонков', t.calls), tile('Отвечено', t.answered), tile('Не дождались', t.abandoned),
     tile('Нерабочее время', t.after_hours), tile('Превышено ожидание', t.overflow),
     tile('Нет операторов', t.no_operators),
+    // A soft hyphen, so the long word breaks in a narrow tile.
+    tile('Само\u00adобслуживание', percent(t.self_service_share), `звонков: ${t.self_service ?? 0}`, 'tile-self-service'),
+    tile('Показаний принято', (t.readings_phone ?? 0) + (t.readings_operator ?? 0),
+      `телефон ${t.readings_phone ?? 0}, оператор ${t.readings_operator ?? 0}`, 'tile-readings'),
     tile('Уровень обслуживания', percent(t.service_level), 'ответ в течение 20 с'),
     tile('Ожидание, среднее', duration(t.wait_ms_avg)), tile('Ожидание, 90 %', duration(t.wait_ms_p90)),
     tile('Разговор, средний', duration(t.talk_ms_avg)));
@@ -63,22 +71,36 @@ function report(data) {
   return [
     tiles,
     h('section', { class: 'card' }, h('h2', {}, 'Звонки по дням'),
-      barChart({ id: 'chart-calls', categories: labels, series: [series('calls', 'Всего'), series('answered', 'Отвечено'), series('abandoned', 'Не дождались'), series('after_hours', 'Нерабочее время')] })),
+      barChart({ id: 'chart-calls', categories: labels, series: [series('calls', 'Всего'), series('answered', 'Отвечено'), series('abandoned', 'Не дождались'), series('after_hours', 'Нерабочее время'), series('self_service', 'Самообслуживание')] })),
     h('div', { class: 'two' },
       h('section', { class: 'card' }, h('h2', {}, 'Уровень обслуживания'),
         barChart({ categories: labels, max: 1, format: percent, width: 520, height: 200, series: [{ name: 'Уровень обслуживания', color: COLORS.sl, values: days.map((d) => d.service_level) }] })),
       h('section', { class: 'card' }, h('h2', {}, 'Среднее ожидание'),
         barChart({ categories: labels, format: duration, steps: MS_STEPS, width: 520, height: 200, series: [{ name: 'Среднее ожидание', color: COLORS.wait, values: days.map((d) => d.wait_ms_avg) }] }))),
     h('section', { class: 'card' }, h('h2', {}, 'По дням'),
-      table(['День', 'Звонков', 'Отвечено', 'Не дождались', 'Нерабочее', 'Превышено', 'Нет операторов', 'Отклонено', 'Ожидание ср.', 'Ожидание 90 %', 'Уровень', 'Разговор ср.'],
+      table(['День', 'Звонков', 'Отвечено', 'Не дождались', 'Нерабочее', 'Превышено', 'Нет операторов', 'Отклонено', 'Самообсл.', 'Ожидание ср.', 'Ожидание 90 %', 'Уровень', 'Разговор ср.'],
         days.map((d) => h('tr', {},
           h('td', {}, day(d.date, true)), num(d.calls), num(d.answered), num(d.abandoned), num(d.after_hours),
-          num(d.overflow), num(d.no_operators), num(d.rejected), num(duration(d.wait_ms_avg)), num(duration(d.wait_ms_p90)),
+          num(d.overflow), num(d.no_operators), num(d.rejected), num(d.self_service), num(duration(d.wait_ms_avg)), num(duration(d.wait_ms_p90)),
           num(percent(d.service_level)), num(duration(d.talk_ms_avg)))), { class: 'days', id: 'stats-days' })),
+    readings(days, labels, series),
     h('div', { class: 'two' },
       h('section', { class: 'card' }, h('h2', {}, 'Операторы'), operators(data.operators || [])),
       h('section', { class: 'card' }, h('h2', {}, 'Темы обращений'), topics(data.topics || []))),
   ];
+}
+
+// Meter readings handed in per day, keyed in by callers or entered by operators.
+function readings(days, labels, series) {
+  const total = days.reduce((n, d) => n + (d.readings_phone ?? 0) + (d.readings_operator ?? 0), 0);
+  return h('section', { class: 'card', id: 'stats-readings' }, h('h2', {}, 'Показания счётчиков по дням'),
+    total === 0 ? h('p', { class: 'empty' }, 'За этот период показаний не принимали.') : [
+      barChart({ id: 'chart-readings', categories: labels, height: 200, series: [series('readings_phone', 'По телефону'), series('readings_operator', 'Операторами')] }),
+      table(['День', 'По телефону', 'Операторами', 'Всего', 'Самообслуживание'], days.map((d) => h('tr', {},
+        h('td', {}, day(d.date, true)), num(d.readings_phone), num(d.readings_operator),
+        num((d.readings_phone ?? 0) + (d.readings_operator ?? 0)), num(percent(d.self_service_share)))),
+      { class: 'days', id: 'stats-readings-days' }),
+    ]);
 }
 
 function operators(list) {
@@ -100,8 +122,8 @@ function num(v) {
   return h('td', { class: 'num' }, v === null || v === undefined ? '—' : String(v));
 }
 
-function tile(title, value, hint) {
-  return h('div', { class: 'tile' }, h('div', { class: 'tile-title' }, title),
+function tile(title, value, hint, id) {
+  return h('div', { class: 'tile', id }, h('div', { class: 'tile-title' }, title),
     h('div', { class: 'tile-value' }, value === null || value === undefined ? '—' : String(value)),
     hint ? h('div', { class: 'tile-hint' }, hint) : null);
 }
