@@ -115,6 +115,17 @@ async fn readings_round_trip(store: &Store) {
         .unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0], reading("2026-12-04T10:15:00.000Z", "1001", "phone"));
+    // The reading handed in is now the meter's last one, though billing still says 120;
+    // another account's reading of a meter of the same name does not count.
+    let now = store.meters_of("1001").await.unwrap();
+    assert_eq!(now[0].last_reading, 131);
+    // A billing export with a higher figure wins again.
+    let newer = vec![Meter {
+        last_reading: 140,
+        ..meters[0].clone()
+    }];
+    store.import_meters(&newer).await.unwrap();
+    assert_eq!(store.meters_of("1001").await.unwrap()[0].last_reading, 140);
     let one = store
         .readings(
             Some("2002"),

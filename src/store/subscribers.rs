@@ -153,10 +153,22 @@ fn meter(row: &impl Columns) -> Result<Meter, sqlx::Error> {
     })
 }
 
+/// The account's meters in the export's order. A meter's last reading is the greater of
+/// billing's figure and the highest reading handed in since: a reading given this month
+/// (by phone or to an operator) is the floor for the next one even before billing's next
+/// export carries it, so the same figure cannot be refused or "go backwards" in between.
 async fn meters_of<DB: Db>(pool: &Pool<DB>, account: &str) -> Result<Vec<Meter>, StoreError> {
-    let mut q =
-        QueryBuilder::new("SELECT account, meter, kind, last_reading FROM meters WHERE account = ");
-    q.arg(account).push(" ORDER BY position");
+    let mut q = QueryBuilder::new(
+        "SELECT m.account, m.meter, m.kind, \
+         CASE WHEN r.highest IS NOT NULL AND r.highest > m.last_reading \
+         THEN r.highest ELSE m.last_reading END AS last_reading \
+         FROM meters m LEFT JOIN (SELECT meter, MAX(value) AS highest FROM readings \
+         WHERE account = ",
+    );
+    q.arg(account)
+        .push(" GROUP BY meter) r ON r.meter = m.meter WHERE m.account = ")
+        .arg(account)
+        .push(" ORDER BY m.position");
     read_all(&fetch_all(pool, &mut q).await?, meter)
 }
 
