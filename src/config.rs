@@ -203,6 +203,9 @@ pub struct OperatorConfig {
     pub name: String,
     /// How the operator authenticates.
     pub secret: OperatorSecret,
+    /// Topics (`model::topic::TOPICS`) this operator is offered first: a caller who chose
+    /// one waits up to `[menu] skill_wait` for an operator with it. Empty: none.
+    pub skills: Vec<String>,
 }
 
 /// An operator's credential. `Debug` never shows it.

@@ -256,3 +256,40 @@ async fn a_caller_who_presses_nothing_still_reaches_the_operator() {
     assert!(!invite.contains("X-Hotline-Topic"), "{invite}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billing_caller_is_rung_to_the_operator_with_the_billing_skill() {
+    // 1001 has no skills and registers first, so is idle the longest; 1002 has billing.
+    let config = format!(
+        "{}[[operators]]\nid = \"1002\"\nname = \"Operator 1002\"\npassword = \"pass1002\"\n\
+         skills = [\"billing\"]\n",
+        line_with_operator()
+    );
+    let server = TestServer::start_with_env(&config, MENU_ON).await;
+    let logs = tempfile::tempdir().unwrap();
+    let _first = operator(server.addr, &logs.path().join("op1001.log")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _skilled = SippOperator::start(
+        server.addr,
+        "1002",
+        "pass1002",
+        free_udp_port(),
+        free_udp_port(),
+        &["-rtp_echo"],
+    )
+    .await;
+    let (run, presses) = call(server.addr, Some(Press::Event(2)), 16_000).await;
+    assert!(run.status.success(), "caller: {}", run.stderr);
+    assert!(presses > 0);
+    let row = server
+        .wait_row(&run.call_id, |r| r.ended_at.is_some())
+        .await;
+    assert_eq!(row.outcome, "answered");
+    assert_eq!(row.topic.as_deref(), Some("billing"));
+    assert_eq!(
+        row.operator_id.as_deref(),
+        Some("1002"),
+        "the skilled operator, though 1001 was free longer"
+    );
+    server.stop().await;
+}

@@ -4,6 +4,7 @@
 //! Defaults here are the contract's (DESIGN.md, "Configuration keys"); the documented file
 //! `config/hotline.toml` spells out every one of them.
 
+use crate::model::topic::{is_topic, TOPICS};
 use crate::sip::digest::Algorithm;
 use crate::sip::registrar::guard::GuardPolicy;
 use std::collections::{BTreeMap, BTreeSet};
@@ -442,8 +443,24 @@ fn operators(r: &mut Reader<'_>, root: &Table) -> Vec<OperatorConfig> {
             }
             (_, _, secret) => secret,
         };
+        let skills = r.list(&s, "skills", Vec::new(), |topic| {
+            if is_topic(topic) {
+                Ok(topic.to_owned())
+            } else {
+                let known: Vec<&str> = TOPICS.iter().map(|(name, _)| *name).collect();
+                Err(format!(
+                    "unknown topic {topic:?}; expected one of {}",
+                    known.join(", ")
+                ))
+            }
+        });
         if let Some(secret) = secret {
-            out.push(OperatorConfig { id, name, secret });
+            out.push(OperatorConfig {
+                id,
+                name,
+                secret,
+                skills,
+            });
         }
     }
     out

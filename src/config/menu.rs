@@ -23,6 +23,9 @@ pub struct MenuConfig {
     /// Questions asked (the menu again after silence or a wrong key) before the caller
     /// goes to the queue without a topic.
     pub attempts: u32,
+    /// How long a caller with a topic waits for an operator with that skill before any
+    /// operator may take them; zero: skills are not used for routing.
+    pub skill_wait: Duration,
 }
 
 impl Default for MenuConfig {
@@ -41,6 +44,7 @@ impl Default for MenuConfig {
             .collect(),
             first_digit_timeout: Duration::from_secs(5),
             attempts: 2,
+            skill_wait: Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +67,7 @@ pub(super) fn menu(r: &mut Reader<'_>, root: &Table) -> MenuConfig {
             Zero::Refused,
         ),
         attempts: r.integer(&s, "attempts", d.attempts, 1, 5),
+        skill_wait: r.duration(&s, "skill_wait", d.skill_wait, Zero::Allowed),
     }
 }
 

@@ -142,6 +142,7 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("options", Toml),
             ("first_digit_timeout", Text),
             ("attempts", Toml),
+            ("skill_wait", Text),
         ],
     ),
     (
@@ -180,7 +181,7 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
 pub(super) const OPERATORS: &str = "operators";
 
 /// Keys of one `[[operators]]` entry.
-pub(super) const OPERATOR_KEYS: &[&str] = &["id", "name", "password", "ha1"];
+pub(super) const OPERATOR_KEYS: &[&str] = &["id", "name", "password", "ha1", "skills"];
 
 /// Prefix of every override variable.
 const PREFIX: &str = "HOTLINE_";

@@ -624,3 +624,44 @@ fn tls_keys_are_read_and_checked() {
         "{text}"
     );
 }
+
+#[test]
+fn operator_skills_are_topics_and_skill_wait_is_a_duration() {
+    let config = load(
+        r#"
+        [menu]
+        skill_wait = "90s"
+        [[operators]]
+        id = "101"
+        password = "x"
+        skills = ["billing", "debt"]
+        [[operators]]
+        id = "102"
+        password = "y"
+        "#,
+    )
+    .expect("valid");
+    assert_eq!(config.menu.skill_wait, Duration::from_secs(90));
+    assert_eq!(config.operators[0].skills, vec!["billing", "debt"]);
+    assert!(config.operators[1].skills.is_empty());
+    let lines = errors(
+        r#"
+        [menu]
+        skill_wait = "soon"
+        [[operators]]
+        id = "101"
+        password = "x"
+        skills = ["billing", "plumbing"]
+        "#,
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].starts_with("conf/test.toml: menu.skill_wait: \"soon\" is not a duration"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[0],
+        "conf/test.toml: operators[0].skills[1]: unknown topic \"plumbing\"; expected one of \
+         billing, meter_readings, contract, connection, debt, referred, other"
+    );
+}

@@ -17,6 +17,8 @@ pub struct OperatorLive {
     pub call_id: Option<String>,
     /// Whether a softphone is registered for them.
     pub registered: bool,
+    /// The topics they are offered first (`[[operators]] skills`).
+    pub skills: Vec<String>,
 }
 
 /// One caller waiting in the queue.

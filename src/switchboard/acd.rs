@@ -16,6 +16,10 @@
 //!   (wrap-up over, online, resumed); meanwhile they may take the next caller;
 //! - `max_no_answer` consecutive unanswered (or failed) rings pause the operator
 //!   (`PauseReason::NoAnswer`); answering or resuming resets the count;
+//! - a caller who chose a topic (the menu) is offered only operators with that skill
+//!   until `skill_wait` after arrival, then anyone; at once to anyone when no operator
+//!   with the skill is taking calls (logged in and not paused), so nobody waits for a
+//!   skill nobody on shift has. A `skill_wait` of zero turns skills off;
 //! - a caller arriving while `max_waiting` callers already wait overflows at once
 //!   (`QueueFull`): the queue, its timers and announcements stay bounded under a flood;
 //! - `max_wait` after arrival the caller overflows; waiting callers hear their position
@@ -36,7 +40,7 @@
 //! The public inputs and reads are here; the rules every input ends in (offering operators,
 //! timers, announcements) are in `acd_rules.rs`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -69,6 +73,9 @@ pub struct AcdConfig {
     pub unattended_grace: Duration,
     /// Callers who may wait at once (`limits.max_waiting`); one more gets `QueueFull`.
     pub max_waiting: usize,
+    /// How long a caller with a topic waits for an operator with that skill (`[menu]
+    /// skill_wait`); zero: skills are not used.
+    pub skill_wait: Duration,
 }
 
 impl AcdConfig {
@@ -90,6 +97,7 @@ impl AcdConfig {
             retry: Self::DEFAULT_RETRY,
             unattended_grace: Self::DEFAULT_UNATTENDED_GRACE,
             max_waiting: usize::MAX,
+            skill_wait: Duration::ZERO,
         }
     }
 }
@@ -156,6 +164,8 @@ pub struct Acd {
     roster: Roster,
     queue: Queue,
     handle_times: HandleTimes,
+    /// Each operator's skills (topics); operators without any are absent.
+    pub(super) skills: HashMap<OperatorId, Vec<String>>,
     /// Set while nobody is logged in but callers wait: when they get `NoOperators`.
     unattended_until: Option<Instant>,
     actions: VecDeque<AcdAction>,
@@ -177,6 +187,7 @@ impl Acd {
             default_handle_time: cap(config.default_handle_time),
             retry: cap(config.retry),
             unattended_grace: cap(config.unattended_grace),
+            skill_wait: cap(config.skill_wait),
             ..config
         };
         Acd {
@@ -184,6 +195,7 @@ impl Acd {
             config,
             roster: Roster::new(operators),
             queue: Queue::default(),
+            skills: HashMap::new(),
             unattended_until: None,
             actions: VecDeque::new(),
         }
@@ -199,6 +211,12 @@ impl Acd {
 
     /// A caller wants an operator: queue it last, or `NoOperators` if nobody is logged in.
     pub fn handle_caller_arrived(&mut self, call: CallRef, now: Instant) {
+        self.handle_caller_arrived_for(call, None, now);
+    }
+
+    /// [`Acd::handle_caller_arrived`] for a caller who chose `topic`: operators with that
+    /// skill first, for up to `skill_wait`.
+    pub fn handle_caller_arrived_for(&mut self, call: CallRef, topic: Option<&str>, now: Instant) {
         if self.knows(call) {
             tracing::debug!(?call, "caller already queued or talking");
             return;
@@ -211,7 +229,10 @@ impl Acd {
             self.actions.push_back(AcdAction::QueueFull { call });
             return;
         }
-        let waiter = Waiter::new(call, now, self.config.announce_every);
+        let mut waiter = Waiter::new(call, now, self.config.announce_every);
+        if let Some(topic) = topic.filter(|_| !self.config.skill_wait.is_zero()) {
+            waiter.skill = Some((topic.to_owned(), now + self.config.skill_wait));
+        }
         self.queue.push(waiter);
         self.settle(now);
     }
@@ -418,6 +439,18 @@ impl Acd {
         Ok(())
     }
 
+    /// The operators' skills (a new configuration); callers waiting are offered again.
+    pub fn set_skills(&mut self, skills: HashMap<OperatorId, Vec<String>>, now: Instant) {
+        self.skills = skills;
+        self.skills.retain(|_, topics| !topics.is_empty());
+        self.settle(now);
+    }
+
+    /// `[menu] skill_wait` from a new configuration, for callers who arrive from now on.
+    pub fn set_skill_wait(&mut self, skill_wait: Duration) {
+        self.config.skill_wait = skill_wait.min(Self::LONGEST);
+    }
+
     /// A new configuration's operator list. Operators no longer listed leave at once (a
     /// ringing phone is cancelled) unless in a conversation, which they finish first; new
     /// ones start `Offline` until reported registered.
@@ -514,3 +547,7 @@ mod presence_tests;
 #[cfg(test)]
 #[path = "acd_soak_tests.rs"]
 mod soak_tests;
+
+#[cfg(test)]
+#[path = "acd_skills_tests.rs"]
+mod skills_tests;

@@ -64,6 +64,14 @@ impl Acd {
 
         for waiter in self.queue.iter_mut() {
             waiter.prune_tried(now);
+            // The skill wait is over: anyone may take this caller now.
+            if waiter
+                .skill
+                .as_ref()
+                .is_some_and(|(_, until)| *until <= now)
+            {
+                waiter.skill = None;
+            }
         }
         self.settle(now);
         self.announce(now);
@@ -82,6 +90,7 @@ impl Acd {
                 Some(w.queued_at + self.config.max_wait),
                 w.next_announce,
                 w.ringing.as_ref().map(|r| r.until),
+                w.skill.as_ref().map(|(_, until)| *until),
             ]
             .into_iter()
             .flatten()
@@ -220,10 +229,21 @@ impl Acd {
                 return;
             }
             let waiter = self.queue.get(call).expect("listed just above");
+            let skill = waiter
+                .skill
+                .as_ref()
+                .map(|(topic, _)| topic.as_str())
+                .filter(|topic| self.skill_on_shift(topic));
+            let skills = &self.skills;
+            let has_skill = |id: &str| {
+                skill.is_none_or(|topic| {
+                    skills.get(id).is_some_and(|t| t.iter().any(|s| s == topic))
+                })
+            };
             // An operator this caller cannot have yet is left for the callers behind it.
             let Some(id) = self
                 .roster
-                .longest_idle(|id| waiter.may_ring(id, now))
+                .longest_idle(|id| waiter.may_ring(id, now) && has_skill(id))
                 .cloned()
             else {
                 continue;
@@ -240,6 +260,18 @@ impl Acd {
             });
             self.update(&id, |op| op.state = OperatorState::Ringing(call));
         }
+    }
+
+    /// Someone with this skill is taking calls (logged in, not paused): worth waiting for.
+    fn skill_on_shift(&self, topic: &str) -> bool {
+        self.roster.iter().any(|o| {
+            !o.removed
+                && !matches!(o.state, OperatorState::Offline | OperatorState::Paused(_))
+                && self
+                    .skills
+                    .get(&o.id)
+                    .is_some_and(|t| t.iter().any(|s| s == topic))
+        })
     }
 
     /// Announce to each caller whose announcement is due (not to one whose phone rings:

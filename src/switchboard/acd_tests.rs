@@ -19,6 +19,7 @@ pub(super) fn config() -> AcdConfig {
         retry: s(5),
         unattended_grace: s(60),
         max_waiting: usize::MAX,
+        skill_wait: Duration::ZERO,
     }
 }
 

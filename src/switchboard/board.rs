@@ -40,6 +40,7 @@ impl Switchboard {
                     pause_reason,
                     call_id,
                     registered: self.ua.registrar().binding(&op.id).is_some(),
+                    skills: op.skills.clone(),
                 }
             })
             .collect();

@@ -239,3 +239,24 @@ fn with_nobody_logged_in_the_menu_is_skipped_for_the_no_operators_message() {
     );
     assert_eq!(collects(&out), None, "no keys collected");
 }
+
+#[test]
+fn a_topic_chosen_in_the_menu_rings_the_operator_with_that_skill_first() {
+    // 101 registers first (idle the longest) and has no skills; 102 has billing.
+    let operators = "[[operators]]\nid = \"101\"\nname = \"A\"\npassword = \"pass101\"\n\
+        [[operators]]\nid = \"102\"\nname = \"B\"\npassword = \"pass102\"\nskills = [\"billing\"]\n";
+    let env = [("HOTLINE_MENU__ENABLED".to_owned(), "true".to_owned())];
+    let mut sb = line_with_env(&[], operators, &env);
+    let now = t0();
+    register(&mut sb, "101", now);
+    register(&mut sb, "102", now.advanced(Duration::from_secs(1)));
+    let now = now.advanced(Duration::from_secs(2));
+    let (call, _) = at_the_menu(&mut sb, "m7", now);
+    let out = key(&mut sb, call, '2', now);
+    assert!(queued(&out) && out.opens_operator_leg());
+    let text = ring(&mut sb, call, "102", now).to_string();
+    assert!(text.contains("X-Hotline-Topic: billing\r\n"), "{text}");
+    let board = sb.snapshot(now);
+    assert_eq!(board.operators[1].skills, vec!["billing"]);
+    assert!(board.operators[0].skills.is_empty());
+}

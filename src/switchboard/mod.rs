@@ -180,9 +180,11 @@ impl Switchboard {
             now.mono,
         );
         ua.set_rate_limits(settings.limits.rates, trunk_sources(&settings, &[]));
+        let mut acd = Acd::new(acd_config(&settings), &ids);
+        acd.set_skills(skills(&settings), now.mono);
         Switchboard {
             ua,
-            acd: Acd::new(acd_config(&settings), &ids),
+            acd,
             calls: HashMap::new(),
             settings,
             actions: VecDeque::new(),
@@ -334,6 +336,8 @@ impl Switchboard {
             trunk_sources(&settings, &self.provider_sources),
         );
         self.acd.set_operators(&ids, now.mono);
+        self.acd.set_skill_wait(settings.menu.skill_wait);
+        self.acd.set_skills(skills(&settings), now.mono);
         let keep = (self.settings.sip_addr, self.settings.media_ip);
         self.settings = Settings {
             sip_addr: keep.0,
@@ -501,8 +505,18 @@ enum Shutdown {
 fn acd_config(settings: &Settings) -> AcdConfig {
     AcdConfig {
         max_waiting: settings.limits.max_waiting as usize,
+        skill_wait: settings.menu.skill_wait,
         ..AcdConfig::from_queue(&settings.queue)
     }
+}
+
+/// Each operator's skills, for the queue.
+fn skills(settings: &Settings) -> std::collections::HashMap<String, Vec<String>> {
+    settings
+        .operators
+        .iter()
+        .map(|o| (o.id.clone(), o.skills.clone()))
+        .collect()
 }
 
 /// Trunk sources get the trunk's INVITE rate (the UA core does not know the trunk).

@@ -33,6 +33,8 @@ pub(crate) struct Waiter {
     pub ringing: Option<RingDeadline>,
     /// Operators who failed this caller, and when they may be offered it again.
     tried: Vec<(OperatorId, Instant)>,
+    /// The skill (topic) this caller waits for, and until when; then anyone may take it.
+    pub skill: Option<(String, Instant)>,
 }
 
 impl Waiter {
@@ -43,6 +45,7 @@ impl Waiter {
             next_announce: (!announce_every.is_zero()).then(|| queued_at + announce_every),
             ringing: None,
             tried: Vec::new(),
+            skill: None,
         }
     }
 

@@ -137,7 +137,14 @@ impl Switchboard {
     pub(super) fn on_effect(&mut self, call: CallRef, effect: Effect, now: Now) {
         let at = now.mono;
         match effect {
-            Effect::Queued => self.acd.handle_caller_arrived(call, at),
+            Effect::Queued => {
+                let topic = self
+                    .calls
+                    .get(&call)
+                    .and_then(|c| c.topic().map(str::to_owned));
+                self.acd
+                    .handle_caller_arrived_for(call, topic.as_deref(), at)
+            }
             Effect::LeftQueue => self.acd.handle_caller_left(call, at),
             Effect::ConversationEnded => self.acd.handle_call_ended(call, at),
             Effect::RingFailed { operator, result } => {

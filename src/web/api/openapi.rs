@@ -231,7 +231,8 @@ fn schemas() -> Value {
         "OperatorLive": { "type": "object", "properties": {
             "id": text, "name": text,
             "state": { "type": "string", "enum": ["offline", "available", "ringing", "talking", "wrap_up", "paused"] },
-            "pause_reason": opt_text, "call_id": opt_text, "registered": { "type": "boolean" } } },
+            "pause_reason": opt_text, "call_id": opt_text, "registered": { "type": "boolean" },
+            "skills": { "type": "array", "items": text } } },
         "WaitingLive": { "type": "object", "properties": {
             "call_id": text, "caller": text, "position": { "type": "integer" },
             "waited_ms": { "type": "integer" }, "ringing": opt_text, "topic": opt_text } },

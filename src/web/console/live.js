@@ -65,7 +65,8 @@ export function renderLive(root) {
       : h('p', { class: 'empty' }, 'Очередь пуста.'));
     mount(operators, snap.operators.length
       ? table(['Оператор', 'Состояние', 'Звонок', 'Телефон', ''], snap.operators.map((o) => h('tr', { dataset: { operator: o.id } },
-        h('td', {}, h('b', {}, o.id), ' ', h('span', { class: 'muted' }, o.name && o.name !== o.id ? o.name : '')),
+        h('td', {}, h('b', {}, o.id), ' ', h('span', { class: 'muted' }, o.name && o.name !== o.id ? o.name : ''),
+          o.skills && o.skills.length ? h('div', { class: 'muted small skills' }, o.skills.map((s) => label(TOPICS, s)).join(', ')) : ''),
         h('td', {}, h('span', { class: `state ${o.state}` }, label(OPERATOR_STATES, o.state)),
           o.pause_reason ? h('span', { class: 'muted small' }, ` (${reasonText(o.pause_reason)})`) : ''),
         h('td', {}, o.call_id ? h('a', { href: `#/call/${encodeURIComponent(o.call_id)}` }, 'открыть') : '—'),
