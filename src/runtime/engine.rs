@@ -430,6 +430,9 @@ impl Engine {
             LiveCommand::Resume { operator, reply } => {
                 let _ = reply.send(self.sb.resume_operator(&operator, now));
             }
+            LiveCommand::CallBack { request, reply } => {
+                let _ = reply.send(self.start_callback(request));
+            }
         }
     }
 

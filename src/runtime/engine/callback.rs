@@ -8,7 +8,8 @@ use crate::media::player::RtpStreamState;
 use crate::media::relay::LegConfig;
 use crate::model::format_time;
 use crate::runtime::call_media;
-use crate::switchboard::callback::CallBackDone;
+use crate::sip::{Peer, Transport};
+use crate::switchboard::callback::{CallBackDone, CallBackRefused, CallBackRequest};
 use crate::switchboard::{CallRef, Leg};
 
 use super::Engine;
@@ -18,6 +19,27 @@ use super::Engine;
 const ROW_WAIT: Duration = Duration::from_secs(10);
 
 impl Engine {
+    /// A call-back from the API: only through a provider we are registered with, on the
+    /// first hop the registration uses.
+    pub(super) fn start_callback(
+        &mut self,
+        request: CallBackRequest,
+    ) -> Result<String, CallBackRefused> {
+        let route = self.provider.as_ref().and_then(|link| {
+            let transport = if link.is_tcp() {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
+            let registered = link.state().is_registered();
+            link.hop()
+                .filter(|_| registered)
+                .map(|addr| Peer { transport, addr })
+        });
+        self.sb.set_provider_route(route);
+        self.sb.start_callback(request, self.clock.now())
+    }
+
     /// Bind the citizen leg's socket and tell the switchboard at once.
     pub(super) fn open_citizen_media(&mut self, call: CallRef) {
         let port = match self.pool.bind() {
