@@ -403,3 +403,48 @@ fn a_queued_caller_is_not_offered_to_an_operator_on_a_call_back() {
         "the only operator is busy with the call-back"
     );
 }
+
+#[test]
+fn a_session_refresh_from_the_provider_gets_our_session_unchanged_and_a_new_answer_address_is_followed(
+) {
+    let mut sb = line();
+    let now = t0();
+    let (call, inv) = citizen_invite(&mut sb, now);
+    let mut early = message::response_to(&inv, 183, Some("prov"));
+    message::set_body(&mut early, "application/sdp", provider_sdp(40000));
+    sb.handle_message(SipMessage::Response(early), provider(), now);
+    drain(&mut sb);
+    let mut ok = message::response_to(&inv, 200, Some("prov"));
+    message::push_header(&mut ok, "Contact", "<sip:+79115550101@127.0.0.2:5060>").unwrap();
+    message::set_body(&mut ok, "application/sdp", provider_sdp(40002));
+    sb.handle_message(SipMessage::Response(ok), provider(), now);
+    let out = drain(&mut sb);
+    let moved = out.actions.iter().find_map(|a| match a {
+        Action::Media {
+            call: c,
+            order: MediaOrder::Update { leg, media, .. },
+        } if *c == call => Some((*leg, media.sdp_addr.port())),
+        _ => None,
+    });
+    assert_eq!(moved, Some((Leg::Caller, 40002)));
+
+    let sdp = String::from_utf8(provider_sdp(40002)).unwrap();
+    let reinvite = format!(
+        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-refresh;rport\r\n\
+         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
+         CSeq: 2 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        message::from_tag(&inv).unwrap().unwrap(),
+        header(&inv, "Call-ID").unwrap(),
+        sdp.len()
+    );
+    let out = send(
+        &mut sb,
+        &reinvite,
+        provider(),
+        now.advanced(Duration::from_secs(900)),
+    );
+    let ok = out.response_to(provider(), 200).expect("refresh answered");
+    assert_eq!(ok.body, inv.body, "our first offer, o= line unchanged");
+    assert!(done(&out).is_none(), "the call goes on");
+}

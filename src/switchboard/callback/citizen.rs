@@ -30,7 +30,6 @@ pub(super) struct CitizenLeg {
     pub invite: Request,
     pub key: TxKey,
     pub dest: Peer,
-    pub port: u16,
 }
 
 impl CitizenLeg {
@@ -40,7 +39,6 @@ impl CitizenLeg {
         template: OutboundInvite,
         auth: InviteAuth,
         dest: Peer,
-        port: u16,
         owner: Owner,
     ) -> Result<CitizenLeg, SendError> {
         let (invite, key) = send(ctx, &template, 1, None, dest, owner)?;
@@ -51,7 +49,6 @@ impl CitizenLeg {
             invite,
             key,
             dest,
-            port,
         })
     }
 

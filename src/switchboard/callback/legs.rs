@@ -78,7 +78,6 @@ impl CallBack {
                 self.stage = Stage::RingingOperator { key };
                 self.deadline = Some(ctx.now.mono + ctx.settings.queue.ring_timeout);
                 self.op.invite = Some(invite);
-                self.op.port = Some(port);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "INVITE to operator not sent");
@@ -114,7 +113,7 @@ impl CallBack {
         };
         let auth = InviteAuth::new(&provider.auth_username, &provider.password.0);
         let owner = self.owner(Leg::Caller);
-        match CitizenLeg::start(ctx, template, auth, dest, port, owner) {
+        match CitizenLeg::start(ctx, template, auth, dest, owner) {
             Ok(leg) => {
                 tracing::info!("calling the citizen through the provider");
                 self.awaiting.push(leg.key.clone());
@@ -178,7 +177,7 @@ impl CallBack {
         let Some(invite) = self.op.invite.clone() else {
             return;
         };
-        let Ok(mut dialog) = Dialog::uac(&invite, resp, self.op_dest(ctx)) else {
+        let Ok(dialog) = Dialog::uac(&invite, resp, self.op_dest(ctx)) else {
             tracing::warn!("operator's 200 OK cannot form a dialog");
             return self.finish(
                 ctx,
@@ -204,7 +203,6 @@ impl CallBack {
                 EndReason::SdpNoAudio,
             );
         };
-        let _ = &mut dialog;
         self.op.dialog = Some(dialog);
         self.op.media = Some(leg_media(&agreed));
         tracing::info!(operator = %self.operator, "operator answered: calling the citizen");
@@ -302,6 +300,21 @@ impl CallBack {
             if !self.bridged {
                 return self.finish(ctx, "failed", HangupBy::System, EndReason::SdpNoAudio);
             }
+        } else if let Some(agreed) = sdp::parse(&resp.body)
+            .ok()
+            .and_then(|a| sdp::negotiate(&a, &ctx.settings.codecs).ok())
+        {
+            // The answer's SDP may differ from the early media's (another media server
+            // played the ring-back): follow it.
+            ctx.actions.push_back(Action::Media {
+                call: self.call_ref,
+                order: MediaOrder::Update {
+                    leg: Leg::Caller,
+                    media: leg_media(&agreed),
+                    send: true,
+                    receive: true,
+                },
+            });
         }
         self.stage = Stage::Connected;
         self.deadline = None;
@@ -428,13 +441,13 @@ impl CallBack {
                 self.finish(ctx, outcome, by, reason);
             }
             Method::Invite | Method::Update if !req.body.is_empty() => {
-                let port = match leg {
-                    Leg::Operator => self.op.port,
-                    Leg::Caller => self.citizen.as_ref().map(|c| c.port),
+                // A session refresh: our session as first offered, unchanged (same o=
+                // line and version, RFC 3264 §8); the media goes on as it is.
+                let ours = match leg {
+                    Leg::Operator => self.op.invite.as_ref().map(|i| i.body.clone()),
+                    Leg::Caller => self.citizen.as_ref().map(|c| c.invite.body.clone()),
                 };
-                let body = port
-                    .map(|p| sdp::offer(&local_session(ctx, p), &ctx.settings.codecs, 101))
-                    .unwrap_or_default();
+                let body = String::from_utf8_lossy(&ours.unwrap_or_default()).into_owned();
                 let transport = match leg {
                     Leg::Operator => self.op_dest(ctx).transport,
                     Leg::Caller => self

@@ -102,7 +102,6 @@ enum Stage {
 #[derive(Default)]
 struct OperatorSide {
     invite: Option<Request>,
-    port: Option<u16>,
     dialog: Option<Dialog>,
     /// Where the bridge sends the operator's media (from their answer).
     media: Option<LegConfig>,
