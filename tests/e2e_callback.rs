@@ -206,13 +206,30 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
     assert!(loud(0) > 8000, "citizen's channel: {}", loud(0));
     assert!(loud(1) > 8000, "operator's channel: {}", loud(1));
 
-    let mut state = String::new();
+    let mut detail = None;
     wait_for("the worklist item", async || {
-        let detail = server.store.worklist_item(item, "").await.unwrap().unwrap();
-        state = detail.item.state.clone();
-        state == "called_back"
+        detail = server.store.worklist_item(item, "").await.unwrap();
+        detail.as_ref().unwrap().item.state == "called_back"
     })
     .await;
+    let detail = detail.unwrap();
+    assert!(
+        detail
+            .calls
+            .contains(&(call_id.clone(), "callback".to_string())),
+        "{:?}",
+        detail.calls
+    );
+    let db = server.dir.path().join("hotline.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (direction,): (String,) = sqlx::query_as("SELECT direction FROM calls WHERE id = ?")
+        .bind(&call_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(direction, "outbound");
     server.stop().await;
 }
 
