@@ -17,6 +17,7 @@ use super::Engine;
 /// How long the worklist write waits for the call's row to be written (register writes
 /// go through their own ordered queue; the item links to the row).
 const ROW_WAIT: Duration = Duration::from_secs(10);
+const ROW_POLL: Duration = Duration::from_millis(100);
 
 impl Engine {
     /// A call-back from the API: only through a provider we are registered with, on the
@@ -92,11 +93,12 @@ impl Engine {
         let store = self.readings.store().clone();
         let now = format_time(self.clock.now().wall);
         self.readings.saves.spawn(async move {
-            let deadline = tokio::time::Instant::now() + ROW_WAIT;
-            while !matches!(store.call(&done.call_id).await, Ok(Some(_)))
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            // Bounded by tries, not a clock read (the runtime reads time only in clock.rs).
+            for _ in 0..ROW_WAIT.as_millis() / ROW_POLL.as_millis() {
+                if matches!(store.call(&done.call_id).await, Ok(Some(_))) {
+                    break;
+                }
+                tokio::time::sleep(ROW_POLL).await;
             }
             match store
                 .record_worklist_callback(
