@@ -448,3 +448,25 @@ fn a_session_refresh_from_the_provider_gets_our_session_unchanged_and_a_new_answ
     assert_eq!(ok.body, inv.body, "our first offer, o= line unchanged");
     assert!(done(&out).is_none(), "the call goes on");
 }
+
+#[test]
+fn an_operator_phone_ringing_past_the_ring_timeout_is_cancelled() {
+    let mut sb = line();
+    let now = t0();
+    sb.start_callback(request("101"), now).unwrap();
+    let call = opened_operator_leg(&drain(&mut sb));
+    let inv = ring(&mut sb, call, "101", now);
+    let ringing = message::response_to(&inv, 180, Some("op"));
+    sb.handle_message(SipMessage::Response(ringing), phone("101"), now);
+    drain(&mut sb);
+    let later = now.advanced(Duration::from_secs(16));
+    sb.handle_timeout(later);
+    let out = drain(&mut sb);
+    assert!(out.request_to(phone("101"), "CANCEL").is_some());
+    assert_eq!(done(&out).unwrap().outcome, "operator_unavailable");
+    assert!(out.request_to(provider(), "INVITE").is_none());
+    // The phone's 487 closes the ring; nothing is left.
+    let resp = message::response_to(&inv, 487, Some("op"));
+    sb.handle_message(SipMessage::Response(resp), phone("101"), later);
+    assert_eq!(sb.active_calls(), 0);
+}
