@@ -34,6 +34,7 @@ use super::throttle::LogEvery;
 use super::Sockets;
 use crate::sip::flows::FlowLimits;
 
+mod callback;
 mod media;
 mod provider;
 mod readings;
@@ -52,6 +53,8 @@ const HELD_RETRY: Duration = Duration::from_millis(20);
 #[derive(Default)]
 struct MediaSlot {
     caller_port: Option<u16>,
+    /// A call-back's citizen socket, until its media task starts (`engine/callback.rs`).
+    caller_socket: Option<std::net::UdpSocket>,
     task: Option<CallMediaHandle>,
     operator_port: Option<u16>,
     operator_socket: Option<std::net::UdpSocket>,
@@ -427,6 +430,9 @@ impl Engine {
             LiveCommand::Resume { operator, reply } => {
                 let _ = reply.send(self.sb.resume_operator(&operator, now));
             }
+            LiveCommand::CallBack { request, reply } => {
+                let _ = reply.send(self.start_callback(request));
+            }
         }
     }
 
@@ -496,6 +502,13 @@ impl Engine {
                     stream,
                 } => self.open_caller_media(call, media, stream),
                 Action::OpenOperatorMedia { call } => self.open_operator_media(call),
+                Action::OpenCitizenMedia { call } => self.open_citizen_media(call),
+                Action::StartCitizenMedia {
+                    call,
+                    media,
+                    stream,
+                } => self.start_citizen_media(call, media, stream),
+                Action::CallBackDone(done) => self.callback_done(done),
                 Action::Media { call, order } => self.media_order(call, order),
                 Action::StartRecording {
                     call,

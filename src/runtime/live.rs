@@ -5,6 +5,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::LiveSnapshot;
 use crate::switchboard::acd::AcdError;
+use crate::switchboard::callback::{CallBackRefused, CallBackRequest};
 
 pub enum LiveCommand {
     Snapshot {
@@ -18,6 +19,11 @@ pub enum LiveCommand {
     Resume {
         operator: String,
         reply: oneshot::Sender<Result<(), AcdError>>,
+    },
+    /// Start a call-back of a worklist item; the reply is the outbound call's id.
+    CallBack {
+        request: CallBackRequest,
+        reply: oneshot::Sender<Result<String, CallBackRefused>>,
     },
 }
 
@@ -70,6 +76,20 @@ impl LiveHandle {
         rx.await
             .map_err(|_| LiveError::Unavailable)?
             .map_err(LiveError::from)
+    }
+
+    /// Start a call-back (`switchboard::callback`): `Ok(Err(_))` when the switchboard
+    /// refused it, with why.
+    pub async fn call_back(
+        &self,
+        request: CallBackRequest,
+    ) -> Result<Result<String, CallBackRefused>, LiveError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(LiveCommand::CallBack { request, reply })
+            .await
+            .map_err(|_| LiveError::Unavailable)?;
+        rx.await.map_err(|_| LiveError::Unavailable)
     }
 
     pub async fn resume(&self, operator: &str) -> Result<(), LiveError> {

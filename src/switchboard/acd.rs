@@ -152,6 +152,9 @@ pub enum AcdError {
     /// The operator is not registered, so there is nothing to pause or resume.
     #[error("operator {0} is not logged in")]
     NotLoggedIn(String),
+    /// A call-back for an operator who is ringing, talking, wrapping up or paused.
+    #[error("operator {0} is not free")]
+    NotFree(String),
     /// `resume` for an operator who is not paused (nor about to be).
     #[error("operator {0} is not paused")]
     NotPaused(String),
@@ -340,6 +343,31 @@ impl Acd {
             }
         }
         self.settle(now);
+    }
+
+    /// A call-back takes this operator (`call`): only a registered operator who is free
+    /// now, so that a queued caller is never passed over for a call the system places.
+    /// They count as talking from here; `handle_call_ended(call)` frees them again.
+    pub fn reserve_for_callback(
+        &mut self,
+        call: CallRef,
+        operator: &str,
+        now: Instant,
+    ) -> Result<(), AcdError> {
+        match self.operator_state(operator) {
+            None => return Err(AcdError::UnknownOperator(operator.to_string())),
+            Some(OperatorState::Offline) => {
+                return Err(AcdError::NotLoggedIn(operator.to_string()))
+            }
+            Some(OperatorState::Available) => {}
+            Some(_) => return Err(AcdError::NotFree(operator.to_string())),
+        }
+        self.update(operator, |op| {
+            op.state = OperatorState::Talking(call);
+            op.talk_since = Some(now);
+        });
+        self.settle(now);
+        Ok(())
     }
 
     // --- presence

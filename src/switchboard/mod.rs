@@ -27,6 +27,8 @@ mod admission;
 mod board;
 mod call;
 mod call_timers;
+pub mod callback;
+mod callback_routing;
 pub mod counters;
 pub mod door;
 mod media_orders;
@@ -42,6 +44,8 @@ mod settings;
 mod b2bua_support;
 #[cfg(test)]
 mod b2bua_tests;
+#[cfg(test)]
+mod callback_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
@@ -99,6 +103,19 @@ pub enum Action {
         media: LegConfig,
         stream: RtpStreamState,
     },
+    /// Bind an RTP socket for a call-back's citizen leg (its media task starts later, with
+    /// `StartCitizenMedia`, once the provider's SDP is known); answer with
+    /// `handle_media_ready(call, Leg::Caller, …)`. The citizen is the call's caller leg.
+    OpenCitizenMedia { call: CallRef },
+    /// Start the call-back's media on the citizen's socket (symmetric RTP towards
+    /// `media`, our stream starting at `stream`), as `OpenCallerMedia` does for a caller.
+    StartCitizenMedia {
+        call: CallRef,
+        media: LegConfig,
+        stream: RtpStreamState,
+    },
+    /// A call-back is over: record its outcome on the worklist item.
+    CallBackDone(callback::CallBackDone),
     /// Bind an RTP socket for an operator leg (a ring); answer with
     /// `handle_media_ready(call, Leg::Operator, …)`. The bridge takes it later.
     OpenOperatorMedia { call: CallRef },
@@ -164,6 +181,11 @@ pub struct Switchboard {
     provider_sources: Vec<std::net::IpAddr>,
     /// The calls' own deadlines (a menu waiting for a key).
     timers: call_timers::CallTimers,
+    /// Call-backs of missed calls in progress (`callback/`); their refs share the calls'
+    /// numbering, so SIP routing and timers tell them apart by the map they are in.
+    callbacks: HashMap<CallRef, callback::CallBack>,
+    /// The provider's first hop once resolved (`callback_routing.rs`).
+    provider_hop: Option<Peer>,
 }
 
 impl Switchboard {
@@ -196,6 +218,8 @@ impl Switchboard {
             counters: counters::Counters::default(),
             provider_sources: Vec::new(),
             timers: call_timers::CallTimers::default(),
+            callbacks: HashMap::new(),
+            provider_hop: None,
         }
     }
 
@@ -227,7 +251,11 @@ impl Switchboard {
         self.acd.handle_timeout(now.mono);
         self.pump(now);
         while let Some(call) = self.timers.pop_due(now.mono) {
-            self.with_call(call, now, |c, ctx| c.handle_timeout(ctx));
+            if self.is_callback(call) {
+                self.with_callback(call, now, |c, ctx| c.handle_timeout(ctx));
+            } else {
+                self.with_call(call, now, |c, ctx| c.handle_timeout(ctx));
+            }
             self.pump(now);
         }
         if let Shutdown::Grace { until } = self.shutdown {
@@ -247,6 +275,9 @@ impl Switchboard {
     /// The runtime opened an RTP socket for a leg of the call (`Some(port)`), or could
     /// not (`None`).
     pub fn handle_media_ready(&mut self, call: CallRef, leg: Leg, port: Option<u16>, now: Now) {
+        if self.callback_media_ready(call, leg, port, now) {
+            return self.pump(now);
+        }
         let found = self.with_call(call, now, |c, ctx| c.media_ready(ctx, leg, port));
         if found.is_none() && port.is_some() {
             // The call is gone: give back the port, and anything else the runtime still
@@ -258,6 +289,9 @@ impl Switchboard {
 
     /// What the call's media task reports.
     pub fn handle_media_event(&mut self, call: CallRef, event: MediaEvent, now: Now) {
+        if self.callback_media(call, event, now) {
+            return self.pump(now);
+        }
         self.with_call(call, now, |c, ctx| match event {
             MediaEvent::PromptFinished { tag } => c.prompt_finished(ctx, tag),
             MediaEvent::Inactive { leg } => c.media_inactive(ctx, leg),
@@ -309,8 +343,10 @@ impl Switchboard {
     pub fn is_stopped(&self, now: Now) -> bool {
         match self.shutdown {
             Shutdown::Serving => false,
-            Shutdown::Grace { .. } => self.calls.is_empty(),
-            Shutdown::Ending { until } => self.calls.is_empty() || until <= now.mono,
+            Shutdown::Grace { .. } => self.calls.is_empty() && self.callbacks.is_empty(),
+            Shutdown::Ending { until } => {
+                (self.calls.is_empty() && self.callbacks.is_empty()) || until <= now.mono
+            }
         }
     }
 
@@ -320,6 +356,11 @@ impl Switchboard {
         refs.sort();
         for call in refs {
             self.with_call(call, now, |c, ctx| c.interrupt(ctx));
+        }
+        let mut refs: Vec<CallRef> = self.callbacks.keys().copied().collect();
+        refs.sort();
+        for call in refs {
+            self.with_callback(call, now, |c, ctx| c.interrupt(ctx));
         }
         self.pump(now);
     }
@@ -381,12 +422,12 @@ impl Switchboard {
 
     /// Calls not yet over (including ones whose BYE is still in flight).
     pub fn active_calls(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + self.callbacks.len()
     }
 
     /// Nothing left to do: no calls and no live transactions.
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.ua.transactions() == 0
+        self.calls.is_empty() && self.callbacks.is_empty() && self.ua.transactions() == 0
     }
 
     pub fn stats(&self) -> SwitchboardStats {
@@ -454,6 +495,7 @@ impl Switchboard {
                 effects: &mut effects,
                 counters: &mut self.counters,
                 operators_present,
+                provider_hop: self.provider_hop,
             };
             f(c, &mut ctx)
         };

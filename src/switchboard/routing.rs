@@ -25,6 +25,9 @@ impl Switchboard {
     }
 
     pub(super) fn on_ua_event(&mut self, event: UaEvent<Owner>, now: Now) {
+        if owner_of(&event).is_some_and(|o| self.is_callback(o.call)) {
+            return self.on_callback_event(event, now);
+        }
         match event {
             UaEvent::Transmit { peer, data } => {
                 self.actions.push_back(Action::Transmit { peer, data })
@@ -183,5 +186,19 @@ impl Switchboard {
                 }
             }
         }
+    }
+}
+
+/// The call (or call-back) an event of the SIP core belongs to, if any.
+fn owner_of(event: &UaEvent<Owner>) -> Option<Owner> {
+    match event {
+        UaEvent::InDialog { owner, .. }
+        | UaEvent::Acked { owner }
+        | UaEvent::Cancelled { owner, .. }
+        | UaEvent::AckTimeout { owner }
+        | UaEvent::Response { owner, .. }
+        | UaEvent::Timeout { owner, .. }
+        | UaEvent::Ended { owner, .. } => Some(*owner),
+        UaEvent::Transmit { .. } | UaEvent::NewInvite { .. } | UaEvent::Binding(_) => None,
     }
 }

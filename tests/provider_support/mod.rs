@@ -2,7 +2,11 @@
 //! an ephemeral port) that challenges REGISTER with digest (SHA-256 and MD5 offered),
 //! checks the answer, asks for a longer interval with 423, fails the first attempts
 //! with 503 when told to, grants an interval, answers OPTIONS, and hands every other
-//! message (responses to its INVITEs, requests in its dialogs) to the test.
+//! message (responses to its INVITEs, requests in its dialogs) to the test. Told to
+//! ([`Provider::answer_invites`]), it also takes INVITEs from us as a citizen's phone
+//! behind the provider would: 401 first, then on the authenticated retry 180 and the
+//! final answer; a 200 carries SDP, a 1000 Hz tone is played to our offer, and the
+//! citizen hangs up after a while.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -40,6 +44,20 @@ pub struct Seen {
     pub options: usize,
     /// Every REGISTER's top Via.
     pub vias: Vec<String>,
+    /// Every INVITE to us as the provider: (Request-URI, From, P-Asserted-Identity,
+    /// Max-Forwards, had valid credentials).
+    pub invites: Vec<(String, String, String, String, bool)>,
+    /// BYEs received in calls we answered.
+    pub byes: usize,
+}
+
+/// How INVITEs to the provider are answered once authenticated.
+#[derive(Clone, Copy, Debug)]
+pub struct InviteScript {
+    /// The final status (200: answered with SDP and a tone).
+    pub status: u16,
+    /// After a 200: the citizen hangs up after this long.
+    pub talk: Duration,
 }
 
 pub struct Provider {
@@ -48,6 +66,8 @@ pub struct Provider {
     pub seen: Arc<Mutex<Seen>>,
     /// Messages that were not REGISTER or OPTIONS, with their source.
     pub other: mpsc::Receiver<(String, SocketAddr)>,
+    /// INVITEs are answered only when set.
+    pub invites: Arc<Mutex<Option<InviteScript>>>,
 }
 
 pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
@@ -97,13 +117,26 @@ impl Provider {
         let addr = socket.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (tx, other) = mpsc::channel(64);
-        tokio::spawn(serve(socket.clone(), script, seen.clone(), tx));
+        let invites = Arc::new(Mutex::new(None));
+        tokio::spawn(serve(
+            socket.clone(),
+            script,
+            seen.clone(),
+            tx,
+            invites.clone(),
+        ));
         Provider {
             addr,
             socket,
             seen,
             other,
+            invites,
         }
+    }
+
+    /// From now on INVITEs to the provider are answered as `script` says.
+    pub fn answer_invites(&self, script: InviteScript) {
+        *self.invites.lock().unwrap() = Some(script);
     }
 
     pub fn seen(&self) -> Seen {
@@ -124,6 +157,7 @@ async fn serve(
     script: Script,
     seen: Arc<Mutex<Seen>>,
     other: mpsc::Sender<(String, SocketAddr)>,
+    invites: Arc<Mutex<Option<InviteScript>>>,
 ) {
     let mut buf = vec![0u8; 65_536];
     let mut registers = 0usize;
@@ -132,6 +166,7 @@ async fn serve(
             return;
         };
         let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        let answering: Option<InviteScript> = *invites.lock().unwrap();
         let reply = if msg.starts_with("REGISTER ") {
             registers += 1;
             Some(register(&msg, &script, registers, &seen))
@@ -142,6 +177,14 @@ async fn serve(
                 "200 OK",
                 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n",
             ))
+        } else if let (true, Some(answer)) = (msg.starts_with("INVITE "), answering) {
+            invite(&socket, &msg, src, answer, &seen).await;
+            None
+        } else if msg.starts_with("ACK ") && answering.is_some() {
+            None
+        } else if msg.starts_with("BYE ") && answering.is_some() {
+            seen.lock().unwrap().byes += 1;
+            Some(respond(&msg, "200 OK", ""))
         } else {
             let _ = other.send((msg, src)).await;
             None
@@ -150,6 +193,123 @@ async fn serve(
             let _ = socket.send_to(reply.as_bytes(), src).await;
         }
     }
+}
+
+/// An INVITE from us: challenged until it carries valid credentials, then answered.
+async fn invite(
+    socket: &Arc<UdpSocket>,
+    msg: &str,
+    src: SocketAddr,
+    script: InviteScript,
+    seen: &Mutex<Seen>,
+) {
+    let creds = header(msg, "Authorization").and_then(|v| parse_authorization(v).ok());
+    let valid = creds.as_ref().is_some_and(|c| {
+        c.username == USER
+            && c.realm == REALM
+            && c.nonce == "nonce-inv"
+            && verify(&ha1(c.algorithm, USER, REALM, PASSWORD), "INVITE", c)
+    });
+    let uri = msg.split(' ').nth(1).unwrap_or("").to_string();
+    seen.lock().unwrap().invites.push((
+        uri,
+        header(msg, "From").unwrap_or("").to_string(),
+        header(msg, "P-Asserted-Identity").unwrap_or("").to_string(),
+        header(msg, "Max-Forwards").unwrap_or("").to_string(),
+        valid,
+    ));
+    let send = |text: String| async move {
+        let _ = socket.send_to(text.as_bytes(), src).await;
+    };
+    if !valid {
+        let extra = format!(
+            "WWW-Authenticate: {}\r\n",
+            challenge(REALM, "nonce-inv", "op", Algorithm::Md5, false)
+        );
+        return send(respond(msg, "401 Unauthorized", &extra)).await;
+    }
+    send(respond(msg, "180 Ringing", "")).await;
+    if script.status != 200 {
+        let status = format!("{} Not Now", script.status);
+        return send(respond(msg, &status, "")).await;
+    }
+    let rtp = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind RTP");
+    let port = rtp.local_addr().unwrap().port();
+    let sdp = format!(
+        "v=0\r\no=prov 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    );
+    let contact = format!(
+        "Contact: <sip:{USER}@{}>\r\nContent-Type: application/sdp\r\n",
+        socket.local_addr().unwrap()
+    );
+    let ok = respond(msg, "200 OK", &contact).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{sdp}", sdp.len()),
+    );
+    if let Some(to) = offer_address(msg) {
+        std::thread::spawn(move || play_tone(rtp, to, script.talk));
+    }
+    send(ok).await;
+    // The citizen hangs up after the talk: a BYE in the dialog we answered.
+    let bye = bye_for(msg, &socket.local_addr().unwrap());
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(script.talk).await;
+        let _ = socket.send_to(bye.as_bytes(), src).await;
+    });
+}
+
+/// Where our offer asks for RTP.
+fn offer_address(msg: &str) -> Option<SocketAddr> {
+    let body = msg.split("\r\n\r\n").nth(1)?;
+    let ip = body
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))?
+        .trim()
+        .to_string();
+    let port = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))?
+        .split(' ')
+        .next()?
+        .to_string();
+    format!("{ip}:{port}").parse().ok()
+}
+
+/// A 1000 Hz PCMU tone in 20 ms packets for `length`.
+fn play_tone(rtp: std::net::UdpSocket, to: SocketAddr, length: Duration) {
+    let start = std::time::Instant::now();
+    let (mut seq, mut ts, mut n) = (1u16, 160u32, 0usize);
+    while start.elapsed() < length {
+        let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        packet[4..8].copy_from_slice(&ts.to_be_bytes());
+        for _ in 0..160 {
+            let v = 0.4 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0).sin();
+            packet.push(audio_codec_algorithms::encode_ulaw((v * 32767.0) as i16));
+            n += 1;
+        }
+        let _ = rtp.send_to(&packet, to);
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(160);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The BYE the citizen sends in the dialog our INVITE made (we are the UAS).
+fn bye_for(invite: &str, us: &SocketAddr) -> String {
+    let target = header(invite, "Contact")
+        .and_then(|c| c.split_once('<'))
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap_or_default();
+    let to = header(invite, "To").unwrap_or("");
+    format!(
+        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {us};branch=z9hG4bK-prov-bye\r\nMax-Forwards: 70\r\n\
+         From: {to};tag=prov\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        header(invite, "From").unwrap_or(""),
+        header(invite, "Call-ID").unwrap_or("")
+    )
 }
 
 fn register(msg: &str, script: &Script, count: usize, seen: &Mutex<Seen>) -> String {

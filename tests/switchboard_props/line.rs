@@ -481,6 +481,16 @@ impl Line {
                 // No subscribers here: every lookup fails and the caller goes to the queue.
                 Action::LookUpMeters { call, .. } => self.sb.handle_meters(call, None, now),
                 Action::StoreReading { .. } => {}
+                // This line places no call-backs; were it to, the citizen's socket comes
+                // from the same pool as a caller's.
+                Action::OpenCitizenMedia { call } => {
+                    let port = self.free.pop();
+                    if let Some(port) = port {
+                        self.media.entry(call).or_default().caller = Some(port);
+                    }
+                    self.sb.handle_media_ready(call, Leg::Caller, port, now);
+                }
+                Action::StartCitizenMedia { .. } | Action::CallBackDone(_) => {}
                 Action::OpenOperatorMedia { call } => {
                     let port = self.free.pop();
                     if let Some(port) = port {

@@ -124,7 +124,7 @@ async fn the_worklist_gathers_missed_calls_per_number_and_is_worked() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
-    // A call-back needs a known operator and a provider to call through.
+    // A call-back needs a known operator and a provider to call through (503 without).
     let callback = format!("/api/worklist/{id}/callback");
     let r = api
         .req(Method::POST, &callback, Some(&qa))
@@ -146,7 +146,7 @@ async fn the_worklist_gathers_missed_calls_per_number_and_is_worked() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let e: Value = r.json().await.unwrap();
     assert!(e["error"].as_str().unwrap().contains("no provider"), "{e}");
 

@@ -121,7 +121,7 @@ impl Engine {
 
     /// The pool is exhausted (or the OS refuses): each call gets its 503 or failed ring,
     /// but the log gets one line per interval, with how many calls it hit.
-    fn no_rtp_port(&mut self, e: &std::io::Error) {
+    pub(super) fn no_rtp_port(&mut self, e: &std::io::Error) {
         self.metrics.rtp_port_failures += 1;
         if let Some(n) = self.quiet.no_rtp_port.hit(self.clock.mono()) {
             tracing::error!(error = %e, in_use = self.pool.in_use(), failures = n, "cannot bind an RTP port");

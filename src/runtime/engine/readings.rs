@@ -35,6 +35,11 @@ impl ReadingsDb {
         }
     }
 
+    /// The store, for other writes off the engine task (a call-back's outcome).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn look_up(&mut self, call: CallRef, account: String) {
         let store = self.store.clone();
         self.lookups.spawn(async move {

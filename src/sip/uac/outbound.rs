@@ -23,13 +23,13 @@ const MAX_CHALLENGES: u8 = 2;
 pub enum OutboundOutcome {
     /// 2xx: the citizen answered.
     Answered,
-    /// 486 Busy Here, 600 Busy Everywhere.
+    /// 486 Busy Here, 600 Busy Everywhere, 603 Decline (the citizen pressed "reject").
     Busy,
     /// No answer: 408, 480, 487 (our ring timeout cancelled it).
     NoAnswer,
     /// The number does not exist or cannot be reached: 404, 484, 604, 410.
     Unreachable,
-    /// Refused: 403, 603, other 4xx, or our credentials refused.
+    /// Refused: 403, other 4xx, or our credentials refused.
     Rejected,
     /// The provider failed or did not answer at all: 5xx, Timer B.
     ProviderFailed,
@@ -56,7 +56,7 @@ impl OutboundOutcome {
         match status {
             200..=299 => OutboundOutcome::Answered,
             300..=399 => OutboundOutcome::Redirected,
-            486 | 600 => OutboundOutcome::Busy,
+            486 | 600 | 603 => OutboundOutcome::Busy,
             408 | 480 | 487 => OutboundOutcome::NoAnswer,
             404 | 410 | 484 | 604 => OutboundOutcome::Unreachable,
             500..=599 => OutboundOutcome::ProviderFailed,
@@ -323,7 +323,7 @@ mod tests {
             (484, Unreachable),
             (604, Unreachable),
             (403, Rejected),
-            (603, Rejected),
+            (603, Busy),
             (488, Rejected),
             (500, ProviderFailed),
             (503, ProviderFailed),

@@ -18,7 +18,7 @@ use super::super::PromptKind;
 use super::{dialog_key, Call, Ctx, Effect, Ending, State};
 
 /// The caller's stream from us: random SSRC, sequence and timestamp (RFC 3550 §5.1).
-pub(super) fn new_stream(rng: &mut SmallRng) -> RtpStreamState {
+pub(in crate::switchboard) fn new_stream(rng: &mut SmallRng) -> RtpStreamState {
     RtpStreamState {
         ssrc: rng.random(),
         seq: rng.random(),

@@ -53,6 +53,7 @@ use super::door::Service;
 use super::session::MediaSession;
 use super::{Action, CallRef, MediaOrder, PromptKind, Settings};
 
+pub(super) use self::arrival::{local_session, new_stream};
 pub(super) use self::ending::Ending;
 use self::ringing::Rings;
 
@@ -94,6 +95,9 @@ pub(super) struct Ctx<'a> {
     pub counters: &'a mut Counters,
     /// Someone is logged in to take the call (the menu is skipped when nobody is).
     pub operators_present: bool,
+    /// The provider's first hop (outbound proxy or registrar) once resolved: where a
+    /// call-back's INVITE to the citizen goes.
+    pub provider_hop: Option<Peer>,
 }
 
 use crate::model::Now;
@@ -365,6 +369,6 @@ fn dialog_key(d: &Dialog) -> DialogKey {
 }
 
 /// Milliseconds between two monotonic instants, for the register (never negative).
-fn millis(from: Instant, to: Instant) -> i64 {
+pub(super) fn millis(from: Instant, to: Instant) -> i64 {
     i64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(i64::MAX)
 }

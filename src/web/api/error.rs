@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The line (engine) is stopping or not running, so live requests get no answer.
     #[error("the line is not running")]
     Unavailable,
+    /// No provider to place a call through (not configured, or not registered now).
+    #[error("{0}")]
+    NoProvider(String),
     /// The request is valid but this build cannot carry it out.
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -84,7 +87,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CrossSite => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::NoProvider(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Store(_) | ApiError::Io(_) | ApiError::Auth(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -439,8 +439,12 @@ fn worklist_paths(paths: &mut Value) {
     p.insert("/api/worklist/{id}/callback".into(), json!({ "post": op(
         "Call the number back: the operator's phone rings first, then the citizen through the provider",
         Some("qa"), vec![id_param("Item id")], Some(json_body(operator)),
-        responses(vec![("404", error("No such item or operator")), ("409", error("Item closed, or no provider")),
-            ("501", error("Call-backs are not available in this build"))])) }));
+        responses(vec![("202", json_response("Started: the outbound call's id, the item and the operator",
+                json!({ "type": "object", "properties": { "call_id": { "type": "string" },
+                    "item": { "type": "integer" }, "operator": { "type": "string" } } }))),
+            ("404", error("No such item or operator")),
+            ("409", error("Item settled, or the operator not registered or not free")),
+            ("503", error("No provider configured or registered to call through"))])) }));
 }
 
 pub async fn get() -> Json<Value> {

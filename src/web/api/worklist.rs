@@ -8,6 +8,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -16,6 +17,7 @@ use super::error::ApiError;
 use super::params::{json_body, Params, Remote};
 use crate::model::format_time;
 use crate::store::{AuditEntry, WorklistDetail, WorklistItem, WORKLIST_STATES};
+use crate::switchboard::callback::{CallBackRefused, CallBackRequest};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
@@ -174,16 +176,17 @@ pub async fn update(
     Ok(Json(detail_json(&detail)))
 }
 
-/// `{"operator": "101"}`: ring that operator, then call the number back through the
-/// provider. Checked here (the item, the operator, a provider to call through); placing
-/// the call needs the outbound leg, which this build does not have yet, so a valid
-/// request gets 501 and says so.
+/// `{"operator": "101"}`: ring that operator, then call the item's own number back
+/// through the provider (no other number can be given: the trunk is nobody's way out).
+/// 202 with the outbound call's id; 409 when the operator is not registered or not free
+/// or the item is settled; 503 when there is no provider registered to call through.
 pub async fn callback(
-    Auth(_): Auth<{ level::QA }>,
+    Auth(who): Auth<{ level::QA }>,
     State(ctx): State<WebContext>,
+    remote: Remote,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id)?;
     let body: Value = json_body(&body)?;
     let operator = match body.get("operator") {
@@ -206,11 +209,40 @@ pub async fn callback(
         )));
     }
     if ctx.config.trunk.provider.is_none() {
-        return Err(ApiError::Refused(
+        return Err(ApiError::NoProvider(
             "no provider is configured ([trunk.provider]): nothing to call back through".into(),
         ));
     }
-    Err(ApiError::NotImplemented(
-        "call-backs through the provider are not available in this build",
+    let request = CallBackRequest {
+        item: id,
+        number: item.item.number.clone(),
+        operator: operator.clone(),
+        requested_by: who.username.clone(),
+    };
+    let call_id = match ctx.live.call_back(request).await {
+        Err(_) => return Err(ApiError::Unavailable),
+        Ok(Err(CallBackRefused::NoProvider)) => {
+            return Err(ApiError::NoProvider(
+                "not registered with the provider: call-backs wait until it is".into(),
+            ))
+        }
+        Ok(Err(CallBackRefused::ShuttingDown)) => return Err(ApiError::Unavailable),
+        Ok(Err(CallBackRefused::UnknownOperator(_))) => return Err(ApiError::NotFound("operator")),
+        Ok(Err(refused)) => return Err(ApiError::Refused(refused.to_string())),
+        Ok(Ok(call_id)) => call_id,
+    };
+    ctx.store
+        .audit(&AuditEntry {
+            at: format_time(now),
+            username: Some(who.username),
+            action: "worklist_callback".into(),
+            call_id: Some(call_id.clone()),
+            remote: remote.text(),
+            detail: Some(format!("item {id} through operator {operator}")),
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "call_id": call_id, "item": id, "operator": operator })),
     ))
 }

@@ -69,6 +69,9 @@ function explain(status, detail, path) {
     case 416: return 'Запрошенный фрагмент записи недоступен.';
     case 415: return 'Сервер не принял формат запроса. Обновите страницу и повторите.';
     case 429: return 'Слишком много неудачных попыток входа. Вход временно заблокирован, попробуйте позже.';
+    // A call-back without a registered provider says why; the admin can act on that.
+    case 503: if (detail) return `Сейчас недоступно: ${detail}.`;
+      return 'Ошибка на сервере. Повторите попытку позже или сообщите администратору.';
     default:
       if (status >= 500) return 'Ошибка на сервере. Повторите попытку позже или сообщите администратору.';
       return `Запрос не выполнен (код ${status}).`;

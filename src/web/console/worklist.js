@@ -34,8 +34,13 @@ export function renderWorklist(root) {
   async function act(item, body, path) {
     mount(message);
     try {
-      if (path) await api('POST', path, body);
-      else await api('PATCH', `/api/worklist/${item.id}`, body);
+      if (path) {
+        // 202: the operator's phone rings now; the item shows the result when the call ends.
+        const started = await api('POST', path, body);
+        mount(message, h('p', {}, `Перезвон начат: звонит телефон оператора ${body.operator}, затем номер ${item.number} (звонок ${started.call_id}).`));
+      } else {
+        await api('PATCH', `/api/worklist/${item.id}`, body);
+      }
       await load();
     } catch (e) {
       mount(message, errorBox(e.message));

@@ -1,0 +1,275 @@
+//! A call-back of a missed call, end to end over real sockets: the line registers with a
+//! provider of our own (`provider_support`), an operator softphone (SIPp, echoing RTP)
+//! registers, a missed call is on the worklist, and `POST /api/worklist/{id}/callback`
+//! rings the operator, then calls the citizen through the provider (401, then the
+//! authenticated INVITE with the hotline number in From and P-Asserted-Identity); the
+//! citizen's tone and the operator's echo are recorded on both channels, and the
+//! worklist item ends `called_back`. A busy citizen leaves the item open.
+
+mod common;
+mod provider_support;
+
+use std::time::{Duration, Instant};
+
+use common::{SippOperator, TestServer, CLOSED};
+use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
+use provider_support::{InviteScript, Provider, Script, PASSWORD, USER};
+
+const CITIZEN: &str = "+79115550101";
+
+async fn line(provider: &Provider) -> TestServer {
+    TestServer::start(&format!(
+        r#"{CLOSED}
+[trunk.provider]
+registrar = "sip:{addr}"
+username = "{USER}"
+password = "{PASSWORD}"
+expires = 600
+options_interval = "0s"
+[[operators]]
+id = "101"
+name = "Operator 101"
+password = "pass101"
+"#,
+        addr = provider.addr
+    ))
+    .await
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A missed after-hours call from the citizen in the register, and its worklist item.
+async fn missed_call(server: &TestServer, client: &reqwest::Client, cookie: &str) -> i64 {
+    let at = jiff::Timestamp::now();
+    server
+        .store
+        .apply(&[
+            RegisterWrite::Open(NewCall {
+                id: "missed-1".into(),
+                sip_call_id: "missed-1@test".into(),
+                caller: CITIZEN.into(),
+                dialed: "792112".into(),
+                source: "udp:127.0.0.1:5071".into(),
+                received_at: at,
+            }),
+            RegisterWrite::Update {
+                id: "missed-1".into(),
+                update: CallUpdate {
+                    ended_at: Some(at),
+                    outcome: Some(Outcome::AfterHours),
+                    ..CallUpdate::default()
+                },
+            },
+        ])
+        .await
+        .unwrap();
+    let list: serde_json::Value = client
+        .get(format!("http://{}/api/worklist", server.http))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["items"][0]["id"].as_i64().expect("an item")
+}
+
+async fn login(server: &TestServer, client: &reqwest::Client) -> String {
+    let phc = hotline::web::credentials::hash_password("qa-password").unwrap();
+    let now = hotline::model::format_time(jiff::Timestamp::now());
+    server
+        .store
+        .add_user("qa", &phc, hotline::store::Role::Qa, &now)
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.http);
+    let login = client
+        .post(format!("{base}/api/login"))
+        .header("origin", base.as_str())
+        .json(&serde_json::json!({ "username": "qa", "password": "qa-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn call_back(
+    server: &TestServer,
+    client: &reqwest::Client,
+    cookie: &str,
+    item: i64,
+) -> (u16, serde_json::Value) {
+    let base = format!("http://{}", server.http);
+    let r = client
+        .post(format!("{base}/api/worklist/{item}/callback"))
+        .header("cookie", cookie)
+        .header("origin", base.as_str())
+        .json(&serde_json::json!({ "operator": "101" }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The line registered with the provider and the operator's softphone registered.
+async fn ready(provider: &Provider) -> (TestServer, SippOperator, reqwest::Client, String) {
+    let server = line(provider).await;
+    wait_for("registration", async || {
+        let body = reqwest::get(format!("http://{}/metrics", server.http))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.contains("\nhotline_provider_registered 1\n")
+    })
+    .await;
+    let op = SippOperator::echoing(server.addr, "101", "pass101").await;
+    let client = reqwest::Client::new();
+    let cookie = login(&server, &client).await;
+    (server, op, client, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
+    let provider = Provider::start(Script {
+        fail_first: 0,
+        min_expires: 0,
+        grant: 600,
+    })
+    .await;
+    provider.answer_invites(InviteScript {
+        status: 200,
+        talk: Duration::from_secs(4),
+    });
+    let (server, _op, client, cookie) = ready(&provider).await;
+    let item = missed_call(&server, &client, &cookie).await;
+
+    let (status, started) = call_back(&server, &client, &cookie, item).await;
+    assert_eq!(status, 202, "{started}");
+    let call_id = started["call_id"].as_str().unwrap().to_string();
+
+    let mut row = None;
+    wait_for("the recording", async || {
+        row = server.store.call(&call_id).await.unwrap();
+        row.as_ref()
+            .is_some_and(|r| r.recording_sha256.is_some() || r.recording_error.is_some())
+    })
+    .await;
+    let row = row.unwrap();
+    assert_eq!(row.outcome, "answered", "{row:?}");
+    assert_eq!(row.operator_id.as_deref(), Some("101"));
+    assert_eq!(row.recording_error, None);
+
+    let seen = provider.seen();
+    assert_eq!(seen.invites.len(), 2, "{:?}", seen.invites);
+    assert!(
+        !seen.invites[0].4 && seen.invites[1].4,
+        "401, then credentials"
+    );
+    let (uri, from, pai, max_forwards, _) = &seen.invites[1];
+    assert!(uri.starts_with(&format!("sip:{CITIZEN}@")), "{uri}");
+    assert!(from.contains(&format!("sip:{USER}@")), "{from}");
+    assert!(pai.contains(&format!("sip:{USER}@")), "{pai}");
+    assert_eq!(max_forwards, "70");
+
+    // Left: the citizen's tone; right: the operator (echoing what they hear).
+    let file = server
+        .dir
+        .path()
+        .join("recordings")
+        .join(row.recording_path.unwrap());
+    let mut wav = hound::WavReader::open(&file).unwrap();
+    assert_eq!(wav.spec().channels, 2);
+    let all: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let loud = |channel: usize| {
+        all.iter()
+            .skip(channel)
+            .step_by(2)
+            .filter(|s| s.unsigned_abs() > 1000)
+            .count()
+    };
+    assert!(loud(0) > 8000, "citizen's channel: {}", loud(0));
+    assert!(loud(1) > 8000, "operator's channel: {}", loud(1));
+
+    let mut detail = None;
+    wait_for("the worklist item", async || {
+        detail = server.store.worklist_item(item, "").await.unwrap();
+        detail.as_ref().unwrap().item.state == "called_back"
+    })
+    .await;
+    let detail = detail.unwrap();
+    assert!(
+        detail
+            .calls
+            .contains(&(call_id.clone(), "callback".to_string())),
+        "{:?}",
+        detail.calls
+    );
+    let db = server.dir.path().join("hotline.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (direction,): (String,) = sqlx::query_as("SELECT direction FROM calls WHERE id = ?")
+        .bind(&call_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(direction, "outbound");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_citizen_leaves_the_item_open_with_the_attempt_noted() {
+    let provider = Provider::start(Script {
+        fail_first: 0,
+        min_expires: 0,
+        grant: 600,
+    })
+    .await;
+    provider.answer_invites(InviteScript {
+        status: 486,
+        talk: Duration::ZERO,
+    });
+    let (server, _op, client, cookie) = ready(&provider).await;
+    let item = missed_call(&server, &client, &cookie).await;
+    let (status, started) = call_back(&server, &client, &cookie, item).await;
+    assert_eq!(status, 202, "{started}");
+    let call_id = started["call_id"].as_str().unwrap().to_string();
+
+    let mut history = Vec::new();
+    wait_for("the attempt on the item", async || {
+        let detail = server.store.worklist_item(item, "").await.unwrap().unwrap();
+        history = detail.history.clone();
+        detail.item.state == "in_progress"
+    })
+    .await;
+    let attempt = history
+        .iter()
+        .find(|h| h.action == "callback")
+        .expect("the call-back in the item's history");
+    assert_eq!(attempt.actor, "101");
+    assert_eq!(
+        attempt.detail.as_deref(),
+        Some(format!("busy {call_id}").as_str())
+    );
+    let row = server.store.call(&call_id).await.unwrap().unwrap();
+    assert_eq!(row.outcome, "failed");
+    assert_eq!(row.final_status, Some(486));
+    // The operator may take the next call-back at once (after the wrap-up).
+    server.stop().await;
+}
