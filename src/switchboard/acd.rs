@@ -17,9 +17,10 @@
 //! - `max_no_answer` consecutive unanswered (or failed) rings pause the operator
 //!   (`PauseReason::NoAnswer`); answering or resuming resets the count;
 //! - a caller who chose a topic (the menu) is offered only operators with that skill
-//!   until `skill_wait` after arrival, then anyone; at once to anyone when no operator
-//!   with the skill is taking calls (logged in and not paused), so nobody waits for a
-//!   skill nobody on shift has. A `skill_wait` of zero turns skills off;
+//!   until `skill_wait` after arrival, then anyone (a free operator with the skill
+//!   still first); at once to anyone when no operator with the skill is taking calls
+//!   (logged in and not paused), so nobody waits for a skill nobody on shift has. A
+//!   `skill_wait` of zero turns skills off;
 //! - a caller arriving while `max_waiting` callers already wait overflows at once
 //!   (`QueueFull`): the queue, its timers and announcements stay bounded under a flood;
 //! - `max_wait` after arrival the caller overflows; waiting callers hear their position
@@ -234,7 +235,8 @@ impl Acd {
         }
         let mut waiter = Waiter::new(call, now, self.config.announce_every);
         if let Some(topic) = topic.filter(|_| !self.config.skill_wait.is_zero()) {
-            waiter.skill = Some((topic.to_owned(), now + self.config.skill_wait));
+            waiter.topic = Some(topic.to_owned());
+            waiter.skill_until = Some(now + self.config.skill_wait);
         }
         self.queue.push(waiter);
         self.settle(now);

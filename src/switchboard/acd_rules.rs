@@ -65,12 +65,8 @@ impl Acd {
         for waiter in self.queue.iter_mut() {
             waiter.prune_tried(now);
             // The skill wait is over: anyone may take this caller now.
-            if waiter
-                .skill
-                .as_ref()
-                .is_some_and(|(_, until)| *until <= now)
-            {
-                waiter.skill = None;
+            if waiter.skill_until.is_some_and(|until| until <= now) {
+                waiter.skill_until = None;
             }
         }
         self.settle(now);
@@ -90,7 +86,7 @@ impl Acd {
                 Some(w.queued_at + self.config.max_wait),
                 w.next_announce,
                 w.ringing.as_ref().map(|r| r.until),
-                w.skill.as_ref().map(|(_, until)| *until),
+                w.skill_until,
             ]
             .into_iter()
             .flatten()
@@ -229,23 +225,29 @@ impl Acd {
                 return;
             }
             let waiter = self.queue.get(call).expect("listed just above");
-            let skill = waiter
-                .skill
-                .as_ref()
-                .map(|(topic, _)| topic.as_str())
-                .filter(|topic| self.skill_on_shift(topic));
+            let topic = waiter.topic.as_deref();
+            // Only the skilled may take the caller while its wait lasts and one is on shift.
+            let skilled_only = waiter.skill_until.is_some()
+                && topic.is_some_and(|topic| self.skill_on_shift(topic));
             let skills = &self.skills;
-            let has_skill = |id: &str| {
-                skill.is_none_or(|topic| {
+            let skilled = |id: &str| {
+                topic.is_some_and(|topic| {
                     skills.get(id).is_some_and(|t| t.iter().any(|s| s == topic))
                 })
             };
-            // An operator this caller cannot have yet is left for the callers behind it.
-            let Some(id) = self
+            // A free operator with the caller's skill first, then (unless the caller waits
+            // for the skill) anyone. An operator this caller cannot have yet is left for
+            // the callers behind it.
+            let pick = self
                 .roster
-                .longest_idle(|id| waiter.may_ring(id, now) && has_skill(id))
-                .cloned()
-            else {
+                .longest_idle(|id| waiter.may_ring(id, now) && skilled(id))
+                .or_else(|| {
+                    (!skilled_only)
+                        .then(|| self.roster.longest_idle(|id| waiter.may_ring(id, now)))
+                        .flatten()
+                })
+                .cloned();
+            let Some(id) = pick else {
                 continue;
             };
             let until = now + self.config.ring_timeout;

@@ -33,8 +33,10 @@ pub(crate) struct Waiter {
     pub ringing: Option<RingDeadline>,
     /// Operators who failed this caller, and when they may be offered it again.
     tried: Vec<(OperatorId, Instant)>,
-    /// The skill (topic) this caller waits for, and until when; then anyone may take it.
-    pub skill: Option<(String, Instant)>,
+    /// The topic (skill) this caller chose: operators with it are offered first.
+    pub topic: Option<String>,
+    /// Until when only operators with `topic` are offered; `None` once the wait is over.
+    pub skill_until: Option<Instant>,
 }
 
 impl Waiter {
@@ -45,7 +47,8 @@ impl Waiter {
             next_announce: (!announce_every.is_zero()).then(|| queued_at + announce_every),
             ringing: None,
             tried: Vec::new(),
-            skill: None,
+            topic: None,
+            skill_until: None,
         }
     }
 
