@@ -114,20 +114,20 @@ impl Call {
             return;
         };
         tracing::debug!(%key, "key");
-        let barged_in = run.collector.is_none();
-        let collector = run
-            .collector
-            .get_or_insert_with(|| DigitCollector::start(run.rules, now));
-        let answer = collector.handle_key(key, now);
+        let (answer, barged_in) = collect_key(&mut run.collector, run.rules, key, now);
         if barged_in {
-            // A key during the question stops its prompts; a finished prompt reported
-            // meanwhile is stale.
-            self.play_tag = self.play_tag.wrapping_add(1);
-            self.media(ctx, MediaOrder::StopPlayback);
+            self.stop_question(ctx);
         }
         if let Some(answer) = answer {
             self.menu_answered(ctx, answer);
         }
+    }
+
+    /// A key during a question stopped its prompts; a finished prompt reported meanwhile
+    /// is stale.
+    pub(super) fn stop_question(&mut self, ctx: &mut Ctx<'_>) {
+        self.play_tag = self.play_tag.wrapping_add(1);
+        self.media(ctx, MediaOrder::StopPlayback);
     }
 
     fn menu_answered(&mut self, ctx: &mut Ctx<'_>, answer: Collected) {
@@ -207,6 +207,22 @@ impl Call {
 }
 
 /// The prompt a menu step names.
+/// `key` for the question being asked (the menu's or the readings dialogue's): collected,
+/// the collector starting with it if it came while the question's prompts still played.
+/// The answer once complete, and whether the key barged in on the prompts.
+pub(super) fn collect_key(
+    collector: &mut Option<DigitCollector>,
+    rules: CollectRules,
+    key: char,
+    now: Instant,
+) -> (Option<Collected>, bool) {
+    let barged_in = collector.is_none();
+    let answer = collector
+        .get_or_insert_with(|| DigitCollector::start(rules, now))
+        .handle_key(key, now);
+    (answer, barged_in)
+}
+
 fn prompt(name: &str) -> Option<PromptKind> {
     match name {
         "menu" => Some(PromptKind::Menu),

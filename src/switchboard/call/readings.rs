@@ -18,6 +18,7 @@ use crate::switchboard::self_service::readings::{Accepted, ReadingRules, Reading
 use crate::switchboard::self_service::{End, Step};
 use crate::switchboard::{Action, MediaOrder, PromptKind};
 
+use super::menu::collect_key;
 use super::{Call, Ctx, Ending, State};
 
 /// The dialogue while the caller is in it.
@@ -83,16 +84,9 @@ impl Call {
         if run.looking_up || run.ending.is_some() {
             return; // nothing is asked now
         }
-        let barged_in = run.collector.is_none();
-        let collector = run
-            .collector
-            .get_or_insert_with(|| DigitCollector::start(run.rules, now));
-        let answer = collector.handle_key(key, now);
+        let (answer, barged_in) = collect_key(&mut run.collector, run.rules, key, now);
         if barged_in {
-            // A key during the question stops its prompts; a finished prompt reported
-            // meanwhile is stale.
-            self.play_tag = self.play_tag.wrapping_add(1);
-            self.media(ctx, MediaOrder::StopPlayback);
+            self.stop_question(ctx);
         }
         if let Some(answer) = answer {
             self.readings_answered(ctx, answer);
