@@ -15,6 +15,7 @@ mod build;
 mod error;
 mod limits;
 mod menu;
+mod operators;
 mod provider;
 mod quality;
 mod reader;
