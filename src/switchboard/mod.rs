@@ -202,8 +202,8 @@ impl Switchboard {
             now.mono,
         );
         ua.set_rate_limits(settings.limits.rates, trunk_sources(&settings, &[]));
-        let mut acd = Acd::new(acd_config(&settings), &ids);
-        acd.set_skills(skills(&settings), now.mono);
+        let mut acd = Acd::new(settings.acd_config(), &ids);
+        acd.set_skills(settings.operator_skills(), now.mono);
         Switchboard {
             ua,
             acd,
@@ -378,7 +378,7 @@ impl Switchboard {
         );
         self.acd.set_operators(&ids, now.mono);
         self.acd.set_skill_wait(settings.menu.skill_wait);
-        self.acd.set_skills(skills(&settings), now.mono);
+        self.acd.set_skills(settings.operator_skills(), now.mono);
         let keep = (self.settings.sip_addr, self.settings.media_ip);
         self.settings = Settings {
             sip_addr: keep.0,
@@ -541,24 +541,6 @@ enum Shutdown {
     Grace { until: Instant },
     /// Calls in progress were ended; their BYEs have until `until`.
     Ending { until: Instant },
-}
-
-/// The queue's rules: `[queue]` and `limits.max_waiting`.
-fn acd_config(settings: &Settings) -> AcdConfig {
-    AcdConfig {
-        max_waiting: settings.limits.max_waiting as usize,
-        skill_wait: settings.menu.skill_wait,
-        ..AcdConfig::from_queue(&settings.queue)
-    }
-}
-
-/// Each operator's skills, for the queue.
-fn skills(settings: &Settings) -> std::collections::HashMap<String, Vec<String>> {
-    settings
-        .operators
-        .iter()
-        .map(|o| (o.id.clone(), o.skills.clone()))
-        .collect()
 }
 
 /// Trunk sources get the trunk's INVITE rate (the UA core does not know the trunk).

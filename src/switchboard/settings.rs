@@ -51,6 +51,23 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The queue's rules: `[queue]`, `limits.max_waiting` and `[menu] skill_wait`.
+    pub(super) fn acd_config(&self) -> super::AcdConfig {
+        super::AcdConfig {
+            max_waiting: self.limits.max_waiting as usize,
+            skill_wait: self.menu.skill_wait,
+            ..super::AcdConfig::from_queue(&self.queue)
+        }
+    }
+
+    /// Each operator's skills, for the queue.
+    pub(super) fn operator_skills(&self) -> std::collections::HashMap<String, Vec<String>> {
+        self.operators
+            .iter()
+            .map(|o| (o.id.clone(), o.skills.clone()))
+            .collect()
+    }
+
     pub fn from_config(config: &Config) -> Settings {
         let listen = config.sip.listen;
         let ip = config.sip.public_address;
