@@ -7,6 +7,7 @@
 //! store persists them, the web serves them, and none of them needs to know the others.
 
 pub mod call_id;
+pub mod callback;
 pub mod live;
 pub mod meters;
 mod outcome;

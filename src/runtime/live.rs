@@ -3,9 +3,9 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::model::callback::{CallBackRefused, CallBackRequest};
 use crate::model::LiveSnapshot;
 use crate::switchboard::acd::AcdError;
-use crate::switchboard::callback::{CallBackRefused, CallBackRequest};
 
 pub enum LiveCommand {
     Snapshot {

@@ -40,34 +40,7 @@ use self::citizen::CitizenLeg;
 /// How long the citizen's phone may ring before we CANCEL (then: no answer).
 pub const CITIZEN_RING_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// What the console asked for: call back the number of worklist item `item`, through
-/// `operator`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallBackRequest {
-    pub item: i64,
-    /// The item's own number (never one typed by a person).
-    pub number: String,
-    pub operator: String,
-    /// Who pressed "call back" (a console user or the operator), for the log.
-    pub requested_by: String,
-}
-
-/// Why a call-back was not started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallBackRefused {
-    #[error("no provider is configured or registered")]
-    NoProvider,
-    #[error("the line is shutting down")]
-    ShuttingDown,
-    #[error("no operator {0:?} in the configuration")]
-    UnknownOperator(String),
-    #[error("operator {0} is not registered")]
-    NotRegistered(String),
-    #[error("operator {0} is not free")]
-    OperatorBusy(String),
-    #[error("the worklist item's number is not a phone number")]
-    NotANumber,
-}
+pub use crate::model::callback::{CallBackRefused, CallBackRequest};
 
 /// The end of a call-back, for the worklist item (`store::worklist::record_callback`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,9 +15,9 @@ use tokio::sync::Mutex;
 
 use super::error::ApiError;
 use super::params::{json_body, Params, Remote};
+use crate::model::callback::{CallBackRefused, CallBackRequest};
 use crate::model::format_time;
 use crate::store::{AuditEntry, WorklistDetail, WorklistItem, WORKLIST_STATES};
-use crate::switchboard::callback::{CallBackRefused, CallBackRequest};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
 
