@@ -259,7 +259,8 @@ async fn a_caller_who_presses_nothing_still_reaches_the_operator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_caller_is_rung_to_the_operator_with_the_billing_skill() {
-    // 1001 has no skills and registers first, so is idle the longest; 1002 has billing.
+    // 1001 has no skills and registers first (each start waits for its 200), so is idle
+    // the longest; 1002 has billing.
     let config = format!(
         "{}[[operators]]\nid = \"1002\"\nname = \"Operator 1002\"\npassword = \"pass1002\"\n\
          skills = [\"billing\"]\n",
@@ -268,7 +269,6 @@ async fn a_billing_caller_is_rung_to_the_operator_with_the_billing_skill() {
     let server = TestServer::start_with_env(&config, MENU_ON).await;
     let logs = tempfile::tempdir().unwrap();
     let _first = operator(server.addr, &logs.path().join("op1001.log")).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let _skilled = SippOperator::start(
         server.addr,
         "1002",
