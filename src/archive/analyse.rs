@@ -76,7 +76,7 @@ pub fn vad_settings(q: &QualityConfig) -> VadSettings {
 
 /// The flag thresholds from `[quality]` (a zero duration turns a flag off).
 pub fn flag_thresholds(q: &QualityConfig) -> FlagThresholds {
-    let on = |d: Duration| (!d.is_zero()).then(|| d.as_millis() as u64);
+    let on = |d: Duration| (!d.is_zero()).then_some(d.as_millis() as u64);
     FlagThresholds {
         dead_air_ms: on(q.dead_air_flag),
         overtalk_ms: on(q.overtalk_flag),

@@ -44,7 +44,7 @@ pub(super) fn build(
         }
     }
     let sip = sip(&mut r, &root, base);
-    let trunk = trunk(&mut r, &root, env);
+    let trunk = trunk(&mut r, &root, env, base);
     let media = media(&mut r, &root);
     let hours = hours(&mut r, &root);
     let queue = queue(&mut r, &root);
@@ -214,7 +214,7 @@ fn phone_number(text: &str) -> Result<String, String> {
     Ok(number)
 }
 
-fn trunk(r: &mut Reader<'_>, root: &Table, env: &[(String, String)]) -> TrunkConfig {
+fn trunk(r: &mut Reader<'_>, root: &Table, env: &[(String, String)], base: &Path) -> TrunkConfig {
     // `provider` is a sub-table, not an overridable key, so it is known here only.
     let mut known = keys_of("trunk").expect("trunk is in the schema");
     known.push("provider");
@@ -230,7 +230,7 @@ fn trunk(r: &mut Reader<'_>, root: &Table, env: &[(String, String)]) -> TrunkCon
     let loopback =
         IpNet::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 32).expect("a /32 host is a valid prefix");
     let allow = r.list(&s, "allow", vec![loopback], parse_ip_net);
-    let provider = super::provider::provider(r, s.table, env);
+    let provider = super::provider::provider(r, s.table, env, base);
     TrunkConfig {
         numbers,
         allow,

@@ -10,9 +10,11 @@
 //! expires = 600
 //! outbound_proxy = "sip:…"                      # optional
 //! options_interval = "30s"                      # OPTIONS keepalive; "0s" = none
+//! tls_ca = "provider-ca.pem"                    # TLS only; default: the public CAs
 //! ```
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::{Table, Value};
@@ -29,6 +31,7 @@ pub(super) const PROVIDER_KEYS: &[&str] = &[
     "expires",
     "outbound_proxy",
     "options_interval",
+    "tls_ca",
 ];
 
 /// The transport a provider URI names (`;transport=`, or `sips:` for TLS).
@@ -101,6 +104,9 @@ pub struct ProviderConfig {
     pub outbound_proxy: Option<SipServer>,
     /// How often an OPTIONS keepalive is sent; zero sends none.
     pub options_interval: Duration,
+    /// The CA certificates (PEM) a TLS provider's certificate must chain to; `None`: the
+    /// public web CAs built into the binary. Relative to the config file's directory.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl ProviderConfig {
@@ -203,14 +209,15 @@ fn user_name(text: &str) -> Result<String, String> {
     }
 }
 
-/// What `check-config` should say about a valid provider section: this build reaches the
-/// provider over UDP or TCP; a TLS URI is registered over UDP.
+/// What `check-config` should say about a valid provider section: a CA file that is
+/// never used because the first hop is not TLS.
 pub(super) fn warning(p: &ProviderConfig) -> Option<String> {
     let hop = p.next_hop();
-    (hop.transport == ProviderTransport::Tls).then(|| {
+    (p.tls_ca.is_some() && hop.transport != ProviderTransport::Tls).then(|| {
         format!(
-            "trunk.provider: {} asks for TLS, but the provider is reached over UDP in this build",
-            hop.uri
+            "trunk.provider.tls_ca is set, but {} is reached over {}: the file is not used",
+            hop.uri,
+            hop.transport.as_str()
         )
     })
 }
@@ -220,6 +227,7 @@ pub(super) fn provider(
     r: &mut Reader<'_>,
     trunk: Option<&Table>,
     env: &[(String, String)],
+    base: &Path,
 ) -> Option<ProviderConfig> {
     let value: Option<&Value> = trunk.and_then(|t| t.get("provider"));
     value?;
@@ -279,6 +287,15 @@ pub(super) fn provider(
         Duration::from_secs(30),
         Zero::Allowed,
     );
+    let tls_ca = r
+        .text(&s, "tls_ca")
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| base.join(t.trim()));
+    if let Some(path) = &tls_ca {
+        if let Err(e) = std::fs::metadata(path) {
+            r.invalid(&s.key("tls_ca"), format!("{}: {e}", path.display()));
+        }
+    }
     if r.errors.len() > errors_before {
         return None;
     }
@@ -290,6 +307,7 @@ pub(super) fn provider(
         expires,
         outbound_proxy,
         options_interval,
+        tls_ca,
     })
 }
 

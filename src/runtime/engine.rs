@@ -106,8 +106,10 @@ pub struct Engine {
     provider: Option<super::provider::ProviderLink>,
     /// When shutting down: how long the un-REGISTER may take.
     provider_stop_by: Option<std::time::Instant>,
-    /// What the provider link needs to open its own TCP connection (set by `run`).
-    provider_tcp: Option<provider::TcpDialer>,
+    /// What the provider link needs to open its own TCP or TLS connection (set by `run`).
+    provider_stream: Option<provider::StreamDialer>,
+    /// The TLS side's counters (accepted connections and ours to the provider).
+    tls_stats: Arc<TcpStats>,
     /// The readings dialogue's lookups and readings being stored.
     readings: readings::ReadingsDb,
 }
@@ -220,7 +222,8 @@ impl Engine {
             trim: super::memory::TrimAfterPeak::default(),
             provider,
             provider_stop_by: None,
-            provider_tcp: None,
+            provider_stream: None,
+            tls_stats: Arc::new(TcpStats::default()),
             readings: readings::ReadingsDb::new(store),
         }
     }
@@ -234,24 +237,26 @@ impl Engine {
             clock: self.clock,
             stats: self.tcp_stats.clone(),
         };
-        self.provider_tcp = Some(provider::TcpDialer {
-            events: tcp_tx.clone(),
+        let (tls_tx, mut tls_rx) = mpsc::channel::<TcpEvent>(1024);
+        self.provider_stream = Some(provider::StreamDialer {
+            tcp_events: tcp_tx.clone(),
+            tls_events: tls_tx.clone(),
             cancel: tasks.clone(),
             acceptor: Acceptor {
                 limits: acceptor.limits,
                 clock: acceptor.clock,
                 stats: acceptor.stats.clone(),
             },
+            tls_stats: self.tls_stats.clone(),
             pending: Vec::new(),
             connecting: false,
         });
         tokio::spawn(tcp::accept_loop(listener, tcp_tx, tasks.clone(), acceptor));
-        let (tls_tx, mut tls_rx) = mpsc::channel::<TcpEvent>(1024);
         if let Some((listener, certificate)) = self.tls.take() {
             let acceptor = Acceptor {
                 limits: self.tcp_limits,
                 clock: self.clock,
-                stats: Arc::new(TcpStats::default()),
+                stats: self.tls_stats.clone(),
             };
             let cancel = tasks.clone();
             tokio::spawn(super::tls::accept_loop(
@@ -398,6 +403,7 @@ impl Engine {
         m.registrar = self.sb.registrar_stats();
         m.register = self.register.stats();
         m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
+        m.tls = super::metrics::TlsCounts::of(&self.tls_stats);
         m.rtp_ports_in_use = self.pool.in_use() as u64;
         self.quiet.flush(self.clock.mono());
         // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
@@ -451,17 +457,16 @@ impl Engine {
         }
     }
 
-    /// An event of a TCP or TLS connection. The provider's own connection is TCP only.
+    /// An event of a TCP or TLS connection; the provider link's own connection (TCP or
+    /// TLS) has its responses taken first.
     fn on_stream(&mut self, ev: TcpEvent, transport: Transport) {
-        let tcp = transport == Transport::Tcp;
         match ev {
             TcpEvent::Connected { addr, writer } => {
                 self.writers_mut(transport).insert(addr, writer);
-                if tcp {
-                    self.provider_tcp_connected(addr);
-                }
+                self.provider_stream_connected(addr, transport);
             }
-            TcpEvent::Message { addr, msg } if tcp && self.provider_claims_tcp(&msg, addr) => {}
+            TcpEvent::Message { addr, msg }
+                if self.provider_claims_stream(&msg, addr, transport) => {}
             TcpEvent::Message { addr, msg } => {
                 self.sb
                     .handle_message(msg, Peer { transport, addr }, self.clock.now())
@@ -475,16 +480,15 @@ impl Engine {
             TcpEvent::Broken { addr, why } => {
                 tracing::info!(%addr, why, ?transport, "stream framing error: connection closed");
                 self.writers_mut(transport).remove(&addr);
-                if tcp {
-                    self.provider_tcp_closed(addr);
-                }
+                self.provider_stream_closed(addr, transport, None);
             }
             TcpEvent::Closed { addr } => {
                 self.writers_mut(transport).remove(&addr);
-                if tcp {
-                    self.provider_tcp_closed(addr);
-                }
+                self.provider_stream_closed(addr, transport, None);
                 self.writers_mut(transport).release_spare();
+            }
+            TcpEvent::DialFailed { addr, why } => {
+                self.provider_stream_closed(addr, transport, Some(&why));
             }
         }
     }

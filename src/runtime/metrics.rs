@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 mod limits;
 mod provider;
+mod tls;
 pub use limits::TcpCounts;
+pub use tls::TlsCounts;
 
 use crate::media::relay::LegStats;
 use crate::model::LiveSnapshot;
@@ -35,6 +37,7 @@ pub struct Metrics {
     pub recordings_done: u64,
     pub recording_failures: u64,
     pub tcp: TcpCounts,
+    pub tls: TlsCounts,
     pub rtp_ports_in_use: u64,
     pub rtp_port_failures: u64,
     /// The provider link, when `[trunk.provider]` is configured.
@@ -333,6 +336,7 @@ pub fn render(m: &Metrics) -> String {
         &one(m.registrar.bindings as u64),
     );
     out.push_str(&limits::render(m));
+    out.push_str(&tls::render(m));
     out.push_str(&provider::render(m));
     out
 }

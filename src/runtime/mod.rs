@@ -23,6 +23,7 @@ pub mod spool;
 pub mod tcp;
 pub mod throttle;
 pub mod tls;
+pub mod tls_client;
 
 pub use clock::Clock;
 pub use sockets::Sockets;

@@ -22,6 +22,8 @@ use crate::sip::uac::{
 };
 use crate::sip::Transport;
 
+use super::tls_client::{ProviderTls, TlsClientError};
+
 /// How long a name lookup of the provider may take before the attempt counts as failed.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -36,7 +38,7 @@ pub struct ProviderLink {
     sources: Vec<IpAddr>,
     rng: SmallRng,
     started: bool,
-    /// UDP, or TCP when the first hop's URI asks for it.
+    /// UDP, or TCP or TLS when the first hop's URI asks for it.
     transport: Transport,
 }
 
@@ -45,18 +47,10 @@ impl ProviderLink {
     /// address (its port goes into Via and Contact).
     pub fn new(config: &Config, local: SocketAddr, now: Now, seed: u64) -> Option<ProviderLink> {
         let provider = config.trunk.provider.clone()?;
-        let transport = match provider.next_hop().transport {
-            ProviderTransport::Udp => Transport::Udp,
-            ProviderTransport::Tcp => Transport::Tcp,
-            ProviderTransport::Tls => {
-                tracing::warn!("TLS to the provider is not in this build; registering over UDP");
-                Transport::Udp
-            }
-        };
-        let contact_transport = if transport == Transport::Tcp {
-            ";transport=tcp"
-        } else {
-            ""
+        let (transport, contact_transport) = match provider.next_hop().transport {
+            ProviderTransport::Udp => (Transport::Udp, ""),
+            ProviderTransport::Tcp => (Transport::Tcp, ";transport=tcp"),
+            ProviderTransport::Tls => (Transport::Tls, ";transport=tls"),
         };
         let mut rng = SmallRng::seed_from_u64(seed);
         let public = config.sip.public_address;
@@ -64,7 +58,13 @@ impl ProviderLink {
             IpAddr::V6(v6) => format!("[{v6}]"),
             IpAddr::V4(v4) => v4.to_string(),
         };
-        let sent_by = format!("{host}:{}", local.port());
+        // Over TLS our Contact names the TLS listener when there is one (a provider that
+        // does not reuse the registration's connection opens a new one there).
+        let port = match (transport, &config.sip.tls) {
+            (Transport::Tls, Some(tls)) => tls.listen.port(),
+            _ => local.port(),
+        };
+        let sent_by = format!("{host}:{port}");
         let registrar_host = &provider.registrar.host;
         let aor = format!("sip:{}@{}", provider.username, uri_host(registrar_host));
         let registration = Registration::new(
@@ -131,9 +131,20 @@ impl ProviderLink {
         Ok(None)
     }
 
-    /// Whether requests go over the link's own TCP connection.
-    pub fn is_tcp(&self) -> bool {
-        self.transport == Transport::Tcp
+    /// The transport every request to the provider goes over.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Whether requests go over the link's own TCP or TLS connection.
+    pub fn is_stream(&self) -> bool {
+        self.transport.is_reliable()
+    }
+
+    /// What a TLS connection to the first hop checks its certificate with, read afresh
+    /// for each connection (a renewed `tls_ca` file applies at the next connect).
+    pub fn tls_client(&self) -> Result<ProviderTls, TlsClientError> {
+        ProviderTls::new(&self.config.next_hop().host, self.config.tls_ca.as_deref())
     }
 
     /// The first hop, once resolved.

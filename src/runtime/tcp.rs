@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +56,12 @@ pub enum TcpEvent {
     Closed {
         addr: SocketAddr,
     },
+    /// A connection of ours (to the provider) that never opened: the TCP connect or the
+    /// TLS handshake failed, for the reason given.
+    DialFailed {
+        addr: SocketAddr,
+        why: String,
+    },
 }
 
 /// What the TCP side counts, read by the engine for `/metrics`.
@@ -69,6 +75,16 @@ pub struct TcpStats {
     pub refused_per_address: AtomicU64,
     /// Connections closed at their idle deadline.
     pub idle_closed: AtomicU64,
+    /// TLS only: handshakes that failed on connections accepted (plain text, scanners,
+    /// clients that do not trust us) and on connections we opened (a provider whose
+    /// certificate we do not trust).
+    pub handshakes_failed_inbound: AtomicU64,
+    pub handshakes_failed_outbound: AtomicU64,
+    /// TLS only: connections we opened whose handshake succeeded.
+    pub outbound_connected: AtomicU64,
+    /// TLS only: certificate pairs reloaded after a change, and new pairs refused.
+    pub certificate_reloads: AtomicU64,
+    pub certificate_reload_failures: AtomicU64,
 }
 
 /// How the acceptor runs.
@@ -147,16 +163,15 @@ pub async fn accept_loop(
 /// A connection we opened ourselves (to the provider), framed and reported to the engine
 /// like an accepted one (`Connected`, messages, `Closed`). Not counted against the
 /// per-address limit: it is ours.
-pub fn spawn_outbound(
-    stream: TcpStream,
+pub fn spawn_outbound<S>(
+    stream: S,
+    addr: SocketAddr,
     events: mpsc::Sender<TcpEvent>,
     cancel: CancellationToken,
     acceptor: &Acceptor,
-) {
-    let Ok(addr) = stream.peer_addr() else {
-        return;
-    };
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let conn = Connection {
         addr,
         events,

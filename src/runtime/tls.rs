@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::TlsConfig;
 use crate::sip::flows::{FlowIdle, TcpFlows};
 
-use super::tcp::{Acceptor, Connection, TcpEvent};
+use super::tcp::{Acceptor, Connection, TcpEvent, TcpStats};
 
 /// How often the certificate files are looked at while no connection arrives.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -110,8 +110,8 @@ impl TlsCertificate {
     }
 
     /// Reloads the pair if a file changed. A pair that does not load is logged and the
-    /// one in use kept (and tried again once a file changes again).
-    pub fn refresh(&mut self) {
+    /// one in use kept (and tried again once a file changes again); both are counted.
+    pub fn refresh(&mut self, stats: &TcpStats) {
         let now = (stamp(&self.cert), stamp(&self.key));
         if now == self.stamps {
             return;
@@ -120,9 +120,13 @@ impl TlsCertificate {
         match load(&self.cert, &self.key) {
             Ok(server) => {
                 self.acceptor = TlsAcceptor::from(server);
+                stats.certificate_reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");
             }
             Err(e) => {
+                stats
+                    .certificate_reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "new TLS certificate not usable: the previous one is kept");
             }
         }
@@ -150,7 +154,7 @@ pub async fn accept_loop(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            _ = reload.tick() => certificate.refresh(),
+            _ = reload.tick() => certificate.refresh(&stats),
             Some(ip) = closed_rx.recv() => {
                 flows.closed(ip);
                 stats.open.store(flows.open() as u64, Ordering::Relaxed);
@@ -165,7 +169,7 @@ pub async fn accept_loop(
                     stats.accepted.fetch_add(1, Ordering::Relaxed);
                     stats.open.store(flows.open() as u64, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
-                    certificate.refresh();
+                    certificate.refresh(&stats);
                     let tls = certificate.acceptor.clone();
                     let conn = Connection {
                         addr,
@@ -177,11 +181,21 @@ pub async fn accept_loop(
                     };
                     let closed = closed_tx.clone();
                     let within = limits.first_message_within;
+                    let failed = stats.clone();
                     tokio::spawn(async move {
-                        match tokio::time::timeout(within, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => conn.run(stream).await,
-                            Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                            Err(_) => tracing::debug!(%addr, "TLS handshake not finished in time"),
+                        let failure = match tokio::time::timeout(within, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                conn.run(stream).await;
+                                None
+                            }
+                            Ok(Err(e)) => Some(e.to_string()),
+                            Err(_) => Some("not finished in time".to_owned()),
+                        };
+                        if let Some(why) = failure {
+                            failed
+                                .handshakes_failed_inbound
+                                .fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%addr, why, "TLS handshake failed");
                         }
                         let _ = closed.send(addr.ip()).await;
                     });

@@ -96,7 +96,7 @@ pub fn client_ip(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .last()
+        .next_back()
         .or(peer_ip)
 }
 

@@ -21,9 +21,7 @@ fn tones_wav(total_ms: u64, left: &[(u64, u64)], right: &[(u64, u64)]) -> Vec<u8
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&16u32.to_le_bytes());
     for v in [1u16, 2] {
         out.extend_from_slice(&v.to_le_bytes());
     }

@@ -100,16 +100,51 @@ colour = "red"
 }
 
 #[test]
-fn a_transport_this_build_cannot_use_is_warned_about() {
+fn a_tls_provider_takes_a_ca_file_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not read until the link starts").unwrap();
     let tls = FULL.replace(
         "sip:proxy.provider.example;transport=tcp",
         "sips:proxy.provider.example",
+    ) + "tls_ca = \"ca.pem\"\n";
+    let file = dir.path().join("hotline.toml");
+    let config = Config::from_toml(&tls, &file, &[]).unwrap();
+    let p = config.trunk.provider.as_ref().unwrap();
+    assert_eq!(p.next_hop().transport, ProviderTransport::Tls);
+    assert_eq!(p.next_hop().port, 5061);
+    assert_eq!(
+        p.tls_ca.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
     );
-    let warnings = load(&tls, &[]).unwrap().warnings().join("\n");
+    assert!(config
+        .warnings()
+        .iter()
+        .all(|w| !w.contains("trunk.provider")));
+
+    let e = errors(
+        &FULL.replace("expires = 900", "tls_ca = \"missing-ca.pem\""),
+        &[],
+    );
+    assert!(e.contains("trunk.provider.tls_ca"), "{e}");
+    assert!(e.contains("missing-ca.pem"), "{e}");
+}
+
+#[test]
+fn a_ca_file_for_a_provider_reached_without_tls_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "").unwrap();
+    let text = FULL.to_owned() + "tls_ca = \"ca.pem\"\n";
+    let config = Config::from_toml(&text, &dir.path().join("hotline.toml"), &[]).unwrap();
+    let warnings = config.warnings().join("\n");
     assert!(
-        warnings.contains("sips:proxy.provider.example asks for TLS"),
+        warnings.contains(
+            "tls_ca is set, but sip:proxy.provider.example;transport=tcp is reached over TCP"
+        ),
         "{warnings}"
     );
-    let tcp = load(FULL, &[]).unwrap();
-    assert!(!tcp.warnings().join("\n").contains("trunk.provider"));
+    assert!(!load(FULL, &[])
+        .unwrap()
+        .warnings()
+        .join("\n")
+        .contains("trunk.provider"));
 }

@@ -8,7 +8,7 @@ use crate::media::player::RtpStreamState;
 use crate::media::relay::LegConfig;
 use crate::model::format_time;
 use crate::runtime::call_media;
-use crate::sip::{Peer, Transport};
+use crate::sip::Peer;
 use crate::switchboard::callback::{CallBackDone, CallBackRefused, CallBackRequest};
 use crate::switchboard::{CallRef, Leg};
 
@@ -27,11 +27,7 @@ impl Engine {
         request: CallBackRequest,
     ) -> Result<String, CallBackRefused> {
         let route = self.provider.as_ref().and_then(|link| {
-            let transport = if link.is_tcp() {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            };
+            let transport = link.transport();
             let registered = link.state().is_registered();
             link.hop()
                 .filter(|_| registered)

@@ -4,47 +4,105 @@
 //! is shorter), and its state published with the metrics.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use crate::runtime::tcp::{self, Acceptor, TcpEvent};
+use crate::runtime::tcp::{self, Acceptor, TcpEvent, TcpStats};
+use crate::runtime::tls_client::{ProviderTls, TlsClientError};
 use crate::sip::message::{to_bytes, SipMessage};
+use crate::sip::Transport;
 
-/// How long opening the provider's TCP connection may take.
+/// How long opening the provider's connection (TCP connect and TLS handshake) may take.
 const CONNECT_WITHIN: Duration = Duration::from_secs(5);
 
-/// What the provider link needs to open its own TCP connection, and what waits for it.
-pub(super) struct TcpDialer {
-    pub events: mpsc::Sender<TcpEvent>,
+/// What the provider link needs to open its own TCP or TLS connection, and what waits
+/// for it.
+pub(super) struct StreamDialer {
+    /// Where a TCP connection reports (with the accepted ones).
+    pub tcp_events: mpsc::Sender<TcpEvent>,
+    /// Where a TLS connection reports (with the accepted ones).
+    pub tls_events: mpsc::Sender<TcpEvent>,
     pub cancel: CancellationToken,
     pub acceptor: Acceptor,
+    /// The TLS side's counters (handshakes to the provider count there).
+    pub tls_stats: Arc<TcpStats>,
     pub pending: Vec<Vec<u8>>,
     pub connecting: bool,
 }
 
-impl TcpDialer {
+impl StreamDialer {
     /// Connects off the engine task; the connection reports itself like an accepted one,
-    /// and a failure reports as `Closed` so the link retries.
-    fn dial(&self, to: SocketAddr) {
-        let (events, cancel) = (self.events.clone(), self.cancel.clone());
+    /// and a failure reports as `DialFailed` with its reason so the link retries.
+    fn dial(&self, to: SocketAddr, tls: Option<Result<ProviderTls, TlsClientError>>) {
+        let events = if tls.is_some() {
+            self.tls_events.clone()
+        } else {
+            self.tcp_events.clone()
+        };
+        let cancel = self.cancel.clone();
         let acceptor = Acceptor {
             limits: self.acceptor.limits,
             clock: self.acceptor.clock,
-            stats: self.acceptor.stats.clone(),
+            stats: if tls.is_some() {
+                self.tls_stats.clone()
+            } else {
+                self.acceptor.stats.clone()
+            },
         };
         tokio::spawn(async move {
-            let connect = tokio::net::TcpStream::connect(to);
-            match tokio::time::timeout(CONNECT_WITHIN, connect).await {
-                Ok(Ok(stream)) => tcp::spawn_outbound(stream, events, cancel, &acceptor),
-                _ => {
-                    tracing::warn!(%to, "provider: cannot open a TCP connection");
-                    let _ = events.send(TcpEvent::Closed { addr: to }).await;
+            let opened = tokio::time::timeout(CONNECT_WITHIN, open(to, tls, &acceptor.stats)).await;
+            let why = match opened {
+                Ok(Ok(Opened::Tcp(stream))) => {
+                    return tcp::spawn_outbound(stream, to, events, cancel, &acceptor);
                 }
-            }
+                Ok(Ok(Opened::Tls(stream))) => {
+                    return tcp::spawn_outbound(*stream, to, events, cancel, &acceptor);
+                }
+                Ok(Err(why)) => why,
+                Err(_) => format!("no connection within {}s", CONNECT_WITHIN.as_secs()),
+            };
+            tracing::warn!(%to, why, "provider: cannot open a connection");
+            let _ = events.send(TcpEvent::DialFailed { addr: to, why }).await;
         });
+    }
+}
+
+/// A connection to the provider, plain or with TLS.
+enum Opened {
+    Tcp(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// TCP connect, then the TLS handshake when asked for; a failure says which step failed.
+async fn open(
+    to: SocketAddr,
+    tls: Option<Result<ProviderTls, TlsClientError>>,
+    stats: &TcpStats,
+) -> Result<Opened, String> {
+    let tls = tls.transpose().map_err(|e| e.to_string())?;
+    let stream = tokio::net::TcpStream::connect(to)
+        .await
+        .map_err(|e| format!("TCP connect to {to}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Opened::Tcp(stream));
+    };
+    match tls.connector.connect(tls.name, stream).await {
+        Ok(stream) => {
+            stats.outbound_connected.fetch_add(1, Ordering::Relaxed);
+            Ok(Opened::Tls(Box::new(stream)))
+        }
+        Err(e) => {
+            stats
+                .handshakes_failed_outbound
+                .fetch_add(1, Ordering::Relaxed);
+            Err(format!("TLS handshake with {to}: {e}"))
+        }
     }
 }
 
@@ -115,43 +173,59 @@ impl Engine {
     }
 
     /// Sends what the link has queued: on the line's UDP socket, or on the link's own TCP
-    /// connection (opened on demand; what waits for it is sent once it is up).
+    /// or TLS connection (opened on demand; what waits for it is sent once it is up).
     pub(super) async fn provider_send(&mut self) {
         let Some(link) = &mut self.provider else {
             return;
         };
-        let tcp = link.is_tcp();
+        let transport = link.transport();
         for (to, bytes) in link.transmit() {
-            if !tcp {
+            if !transport.is_reliable() {
                 if let Err(e) = self.udp.send_to(&bytes, to).await {
                     tracing::debug!(%to, error = %e, "provider: UDP send failed");
                 }
                 continue;
             }
-            match self.tcp_writers.get(&to) {
+            let writers = match transport {
+                Transport::Tls => &self.tls_writers,
+                _ => &self.tcp_writers,
+            };
+            match writers.get(&to) {
                 Some(w) => {
                     let _ = w.try_send(bytes);
                 }
                 None => {
-                    let Some(dialer) = &mut self.provider_tcp else {
+                    let Some(dialer) = &mut self.provider_stream else {
                         continue;
                     };
                     dialer.pending.push(bytes);
                     if !dialer.connecting {
                         dialer.connecting = true;
-                        dialer.dial(to);
+                        let tls = (transport == Transport::Tls).then(|| link.tls_client());
+                        dialer.dial(to, tls);
                     }
                 }
             }
         }
     }
 
-    /// A TCP connection came up: if it is the provider's, send what waited for it.
-    pub(super) fn provider_tcp_connected(&mut self, addr: SocketAddr) {
-        if self.provider.as_ref().and_then(|l| l.hop()) != Some(addr) {
+    /// Whether `addr` over `transport` is the provider link's own connection.
+    fn is_provider_stream(&self, addr: SocketAddr, transport: Transport) -> bool {
+        self.provider
+            .as_ref()
+            .is_some_and(|l| l.is_stream() && l.transport() == transport && l.hop() == Some(addr))
+    }
+
+    /// A connection came up: if it is the provider's, send what waited for it.
+    pub(super) fn provider_stream_connected(&mut self, addr: SocketAddr, transport: Transport) {
+        if !self.is_provider_stream(addr, transport) {
             return;
         }
-        if let (Some(dialer), Some(w)) = (&mut self.provider_tcp, self.tcp_writers.get(&addr)) {
+        let writer = match transport {
+            Transport::Tls => self.tls_writers.get(&addr),
+            _ => self.tcp_writers.get(&addr),
+        };
+        if let (Some(dialer), Some(w)) = (&mut self.provider_stream, writer) {
             dialer.connecting = false;
             for bytes in dialer.pending.drain(..) {
                 let _ = w.try_send(bytes);
@@ -159,28 +233,42 @@ impl Engine {
         }
     }
 
-    /// A message on the provider's TCP connection: taken if it answers our REGISTER or
+    /// A message on the provider's connection: taken if it answers our REGISTER or
     /// OPTIONS.
-    pub(super) fn provider_claims_tcp(&mut self, msg: &SipMessage, addr: SocketAddr) -> bool {
-        let tcp = self.provider.as_ref().is_some_and(|l| l.is_tcp());
-        tcp && matches!(msg, SipMessage::Response(_)) && self.provider_claims(&to_bytes(msg), addr)
+    pub(super) fn provider_claims_stream(
+        &mut self,
+        msg: &SipMessage,
+        addr: SocketAddr,
+        transport: Transport,
+    ) -> bool {
+        matches!(msg, SipMessage::Response(_))
+            && self.is_provider_stream(addr, transport)
+            && self.provider_claims(&to_bytes(msg), addr)
     }
 
-    /// The provider's TCP connection closed (or never opened): the attempt under way fails
-    /// and is retried with back-off, over a new connection.
-    pub(super) fn provider_tcp_closed(&mut self, addr: SocketAddr) {
-        let now = self.clock.now();
-        let Some(link) = &mut self.provider else {
-            return;
-        };
-        if link.hop() != Some(addr) || !link.is_tcp() {
+    /// The provider's connection closed, or never opened (`why` says why): the attempt
+    /// under way fails and is retried with back-off, over a new connection.
+    pub(super) fn provider_stream_closed(
+        &mut self,
+        addr: SocketAddr,
+        transport: Transport,
+        why: Option<&str>,
+    ) {
+        if !self.is_provider_stream(addr, transport) {
             return;
         }
-        if let Some(dialer) = &mut self.provider_tcp {
+        let now = self.clock.now();
+        if let Some(dialer) = &mut self.provider_stream {
             dialer.connecting = false;
             dialer.pending.clear();
         }
-        link.transport_error("TCP connection to the provider closed", now);
+        let closed = format!("{} connection to the provider closed", transport.as_str());
+        let Some(link) = &mut self.provider else {
+            return;
+        };
+        let before = link.state();
+        link.transport_error(why.unwrap_or(&closed), now);
+        log_change(&before, &link.state());
     }
 
     /// Shutdown: un-REGISTER, to be answered within the shorter of the grace and

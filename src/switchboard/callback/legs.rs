@@ -102,7 +102,15 @@ impl CallBack {
             number: self.number.clone(),
             provider_host: host,
             hotline_number: provider.username.clone(),
-            contact: format!("sip:{}@{sip}", provider.username),
+            // Over a stream the provider's requests in the dialog must come back on it.
+            contact: match dest.transport {
+                crate::sip::Transport::Udp => format!("sip:{}@{sip}", provider.username),
+                t => format!(
+                    "sip:{}@{sip};transport={}",
+                    provider.username,
+                    t.as_str().to_ascii_lowercase()
+                ),
+            },
             via_sent_by: sip.to_string(),
             transport: dest.transport,
             call_id: self.sip_call_id.clone(),
