@@ -1,7 +1,8 @@
 //! The provider reached over TLS, end to end on 127.0.0.1/127.0.0.2 with the registrar of
 //! `provider_support` behind a certificate from its own CA: registration, keepalive and
 //! un-REGISTER on one TLS connection when `tls_ca` names that CA, a call from the
-//! provider on that connection answered on it, and a certificate we do not trust failing
+//! provider on that connection answered on it, a new connection and REGISTER at once when
+//! the provider drops it, and a certificate we do not trust failing
 //! the registration with the reason in `/readyz` and the handshake counted in `/metrics`.
 
 mod common;
@@ -152,8 +153,26 @@ async fn registers_over_tls_with_its_ca_and_takes_a_call_on_that_connection() {
     assert_eq!(row.outcome, "after_hours");
     assert!(row.source.contains("127.0.0.2"), "{}", row.source);
 
-    let seen = provider.seen.clone();
     assert_eq!(provider.handshakes(), 1, "no second connection was opened");
+
+    // The provider drops the connection: the line registers again at once on a new one.
+    let registers = provider.seen().registers.len();
+    provider.close_connection().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while provider.handshakes() < 2 || provider.seen().registers.len() <= registers {
+        assert!(
+            Instant::now() < deadline,
+            "no new connection and REGISTER within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_http(&server, "/metrics", |_, body| {
+        body.contains("\nhotline_provider_registered 1\n")
+            && body.contains("\nhotline_tls_outbound_connections_total 2\n")
+    })
+    .await;
+
+    let seen = provider.seen.clone();
     server.stop().await;
     assert!(
         seen.lock().unwrap().unregistered,

@@ -218,6 +218,13 @@ impl ProviderLink {
             .handle_transport_error(reason, now, &mut self.rng);
     }
 
+    /// The link's own TCP or TLS connection closed or never opened: see
+    /// [`Registration::handle_connection_lost`].
+    pub fn connection_lost(&mut self, reason: &str, now: Now) {
+        self.registration
+            .handle_connection_lost(reason, now, &mut self.rng);
+    }
+
     /// Un-REGISTERs and stops pinging (shutdown).
     pub fn stop(&mut self, now: Now) {
         if let Some(o) = &mut self.options {

@@ -21,8 +21,8 @@ struct Shared {
     script: Script,
     seen: Arc<Mutex<Seen>>,
     registers: Arc<Mutex<usize>>,
-    /// The newest connection's queue of requests from the test.
-    inject: Arc<Mutex<Option<mpsc::Sender<String>>>>,
+    /// The newest connection's queue of requests from the test (`None`: close it).
+    inject: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
     other: mpsc::Sender<String>,
 }
 
@@ -75,7 +75,7 @@ pub struct TlsProvider {
     pub ca_pem: PathBuf,
     /// Handshakes completed.
     pub handshakes: Arc<Mutex<usize>>,
-    inject: Arc<Mutex<Option<mpsc::Sender<String>>>>,
+    inject: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
     other: mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -148,13 +148,18 @@ impl TlsProvider {
 
     /// Sends `msg` to us on the newest connection.
     pub async fn send(&self, msg: String) {
-        let tx = self
-            .inject
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("a connection is open");
-        tx.send(msg).await.expect("the connection is open");
+        self.inject(Some(msg)).await;
+    }
+
+    /// Closes the newest connection, as a provider's SBC restarting does.
+    pub async fn close_connection(&self) {
+        self.inject(None).await;
+    }
+
+    async fn inject(&self, what: Option<String>) {
+        let tx = self.inject.lock().unwrap().clone();
+        let tx = tx.expect("a connection is open");
+        tx.send(what).await.expect("the connection is open");
     }
 
     /// The next message from us that is not about REGISTER or OPTIONS (bounded wait).
@@ -173,7 +178,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut injected) = mpsc::channel::<String>(16);
+    let (tx, mut injected) = mpsc::channel::<Option<String>>(16);
     *shared.inject.lock().unwrap() = Some(tx);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 8192];
@@ -216,8 +221,14 @@ where
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             },
-            Some(msg) = injected.recv() => {
-                if wr.write_all(msg.as_bytes()).await.is_err() {
+            Some(msg) = injected.recv() => match msg {
+                Some(msg) => {
+                    if wr.write_all(msg.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = wr.shutdown().await;
                     return;
                 }
             }

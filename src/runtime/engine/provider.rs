@@ -247,7 +247,8 @@ impl Engine {
     }
 
     /// The provider's connection closed, or never opened (`why` says why): the attempt
-    /// under way fails and is retried with back-off, over a new connection.
+    /// under way fails and is retried with back-off; a binding we hold is registered
+    /// again at once over a new connection.
     pub(super) fn provider_stream_closed(
         &mut self,
         addr: SocketAddr,
@@ -267,7 +268,7 @@ impl Engine {
             return;
         };
         let before = link.state();
-        link.transport_error(why.unwrap_or(&closed), now);
+        link.connection_lost(why.unwrap_or(&closed), now);
         log_change(&before, &link.state());
     }
 

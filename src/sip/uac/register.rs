@@ -267,6 +267,20 @@ impl Registration {
         }
     }
 
+    /// The connection the binding was made over (TCP or TLS) is gone. A REGISTER under way
+    /// fails as on any transport error; a binding we hold is registered again at once, over
+    /// a new connection, since the provider's calls to us travel on the registration's
+    /// connection (RFC 5626 §4.4.1: a flow that fails is recovered by registering anew).
+    /// Un-registering or stopped, nothing happens.
+    pub fn handle_connection_lost(&mut self, reason: &str, now: Now, rng: &mut impl Rng) {
+        if self.pending.is_some() {
+            return self.handle_transport_error(reason, now, rng);
+        }
+        if self.status.phase == RegistrationPhase::Registered {
+            self.send(Purpose::Register, now, rng, 0);
+        }
+    }
+
     /// A response from the registrar. Returns `false` when it is not for our outstanding
     /// REGISTER (a stray, late or foreign response), which changes nothing.
     pub fn handle_response(&mut self, bytes: &[u8], now: Now, rng: &mut impl Rng) -> bool {

@@ -479,3 +479,54 @@ mod arbitrary_input {
         }
     }
 }
+
+#[test]
+fn a_lost_connection_registers_again_at_once_unless_unregistering() {
+    let mut rig = Rig::new(Transport::Tls);
+    let first = rig.one_sent();
+    rig.answer(&first, "200 OK", "Contact: <sip:x>;expires=600\r\n");
+    assert_eq!(rig.phase(), RegistrationPhase::Registered);
+    let now = rig.now;
+    rig.reg.handle_connection_lost(
+        "TLS connection closed",
+        now,
+        &mut SmallRng::seed_from_u64(7),
+    );
+    let again = rig.one_sent();
+    assert!(again.starts_with("REGISTER "), "{again}");
+    assert_eq!(cseq_of(&again), cseq_of(&first) + 1);
+    assert_eq!(expires_of(&again), 600);
+    assert_eq!(
+        rig.phase(),
+        RegistrationPhase::Registered,
+        "the binding still stands"
+    );
+
+    // Lost again while that REGISTER is under way: the attempt fails and backs off.
+    let now = rig.now;
+    rig.reg.handle_connection_lost(
+        "TLS connection closed",
+        now,
+        &mut SmallRng::seed_from_u64(8),
+    );
+    assert_eq!(rig.phase(), RegistrationPhase::Failing);
+    assert!(rig.sent().is_empty());
+    let wait = rig.fire_next();
+    assert!(wait >= RETRY_MIN / 2, "backed off {wait:?}");
+    let retry = rig.one_sent();
+    rig.answer(&retry, "200 OK", "Contact: <sip:x>;expires=600\r\n");
+    assert_eq!(rig.phase(), RegistrationPhase::Registered);
+
+    // Un-registering: a closed connection is expected, nothing is sent.
+    let now = rig.now;
+    rig.reg.stop(now, &mut SmallRng::seed_from_u64(9));
+    let unregister = rig.one_sent();
+    rig.answer(&unregister, "200 OK", "");
+    let now = rig.now;
+    rig.reg.handle_connection_lost(
+        "TLS connection closed",
+        now,
+        &mut SmallRng::seed_from_u64(10),
+    );
+    assert!(rig.sent().is_empty());
+}
