@@ -301,3 +301,32 @@ fn with_the_provider_as_refresher_its_refresh_restarts_the_watch() {
     let out = run_until(&mut sb, now, at.advanced(Duration::from_secs(88)));
     assert_session_lost(&out);
 }
+
+#[test]
+fn a_re_invite_of_the_provider_crossing_ours_gets_491() {
+    let mut sb = line();
+    let now = t0();
+    let inv = connected(&mut sb, Some("90;refresher=uac"), now);
+    let at = now.advanced(Duration::from_secs(45));
+    let refresh = run_until(&mut sb, now, at)
+        .request_to(provider(), "INVITE")
+        .unwrap();
+    let theirs = format!(
+        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-glare;rport\r\n\
+         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
+         CSeq: 5 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        message::from_tag(&inv).unwrap().unwrap(),
+        header(&inv, "Call-ID").unwrap(),
+    );
+    let out = send(&mut sb, &theirs, provider(), at);
+    assert_eq!(out.status_to(provider()).last(), Some(&491));
+    // Ours goes on: its 2xx re-arms the timer.
+    answer_refresh(
+        &mut sb,
+        &refresh,
+        200,
+        &[("Session-Expires", "90;refresher=uac")],
+        at,
+    );
+    assert_eq!(deadline(&sb), Some(at.mono + Duration::from_secs(45)));
+}

@@ -262,8 +262,14 @@ impl CallBack {
 
     /// A session refresh from the provider (re-INVITE or UPDATE on the citizen's leg): the
     /// answer carries the timer we grant (§9, never making us the refresher), or 422
-    /// when its interval is too short; a 2xx restarts the timer.
+    /// when its interval is too short, or 491 to a re-INVITE crossing ours; a 2xx
+    /// restarts the timer.
     pub(super) fn citizen_refresh(&mut self, ctx: &mut Ctx<'_>, key: TxKey, req: &Request) {
+        if req.method == Method::Invite && self.session.as_ref().is_some_and(|s| s.in_flight()) {
+            // Our re-INVITE crossed theirs (RFC 3261 §14.2): they try again later.
+            let resp = ctx.ua.factory().reply(req, 491, None);
+            return ctx.ua.respond(&key, resp, ctx.now.mono);
+        }
         let answer = session_timer_answer(req, &ctx.settings.session_timer);
         if let UasAnswer::TooSmall { .. } = answer {
             let mut resp = ctx.ua.factory().reply(req, 422, None);
