@@ -125,11 +125,10 @@ impl CallBack {
     /// interval in force (at least a 422's Min-SE) with us as refresher.
     fn send_refresh(&mut self, ctx: &mut Ctx<'_>) {
         let owner = self.owner(Leg::Caller);
-        let (Some(c), Some(mut dialog), Some(s)) = (
-            self.citizen.as_ref(),
-            self.citizen_dialog.take(),
-            self.session.as_mut(),
-        ) else {
+        let (Some(c), Some(s)) = (self.citizen.as_ref(), self.session.as_mut()) else {
+            return;
+        };
+        let Some(mut dialog) = self.citizen_dialog.take() else {
             return;
         };
         s.retry_at = None;
