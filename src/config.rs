@@ -77,6 +77,8 @@ pub struct Config {
     pub menu: MenuConfig,
     /// `[readings]`: the meter-readings dialogue the menu's readings key starts.
     pub readings: ReadingsConfig,
+    /// `[worklist]`: the missed-calls worklist.
+    pub worklist: WorklistConfig,
     /// `[shutdown]`: graceful stop.
     pub shutdown: ShutdownConfig,
     /// `[log]`: logging.
@@ -193,6 +195,14 @@ pub struct QueueConfig {
     pub announce_every: Duration,
     /// Consecutive unanswered rings before an operator is paused; 0 never pauses.
     pub max_no_answer: u32,
+}
+
+/// `[worklist]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorklistConfig {
+    /// Failed call-backs (busy, no answer, failed) in a row after which an item becomes
+    /// `unreachable` by itself; 0 never.
+    pub max_attempts: u32,
 }
 
 /// One `[[operators]]` entry.

@@ -56,6 +56,7 @@ pub(super) fn build(
     let limits = super::limits::limits(&mut r, &root);
     let menu = super::menu::menu(&mut r, &root);
     let readings = super::readings::readings(&mut r, &root);
+    let worklist = worklist(&mut r, &root);
     let shutdown = shutdown(&mut r, &root);
     let log = log(&mut r, &root);
     let quality = super::quality::quality(&mut r, &root);
@@ -75,6 +76,7 @@ pub(super) fn build(
             limits,
             menu,
             readings,
+            worklist,
             shutdown,
             log,
             quality,
@@ -363,6 +365,13 @@ fn queue(r: &mut Reader<'_>, root: &Table) -> QueueConfig {
         wrap_up: r.duration(&s, "wrap_up", Duration::from_secs(10), Zero::Allowed),
         announce_every: r.duration(&s, "announce_every", Duration::from_secs(30), Zero::Refused),
         max_no_answer: r.integer(&s, "max_no_answer", 3, 0, 1000),
+    }
+}
+
+fn worklist(r: &mut Reader<'_>, root: &Table) -> WorklistConfig {
+    let s = section(r, root, "worklist");
+    WorklistConfig {
+        max_attempts: r.integer(&s, "max_attempts", 3, 0, 100),
     }
 }
 

@@ -154,6 +154,7 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
             ("inter_digit_timeout", Text),
         ],
     ),
+    ("worklist", &[("max_attempts", Toml)]),
     ("shutdown", &[("grace", Text)]),
     (
         "log",

@@ -112,7 +112,7 @@ fn code_defaults_match_the_documented_defaults() {
     let documented = load(DEFAULT_TOML).expect("the default file is valid");
     let show = |c: &Config| {
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             c.sip,
             c.trunk,
             c.media,
@@ -124,10 +124,12 @@ fn code_defaults_match_the_documented_defaults() {
             c.shutdown,
             c.log,
             c.menu,
-            c.readings
+            c.readings,
+            c.worklist
         )
     };
     assert_eq!(show(&empty), show(&documented));
+    assert_eq!(empty.worklist.max_attempts, 3);
     let (a, b) = (&empty.hours.calendar, &documented.hours.calendar);
     assert_eq!(
         (a.days(), a.open(), a.close()),
@@ -164,6 +166,8 @@ fn typed_values_are_parsed() {
         [queue]
         max_no_answer = 0
         wrap_up = "0s"
+        [worklist]
+        max_attempts = 0
         [log]
         format = "json"
         level = "hotline=debug,info"
@@ -198,6 +202,7 @@ fn typed_values_are_parsed() {
     assert_eq!(config.media.codecs, vec![CodecName::Pcma]);
     assert_eq!(config.queue.max_no_answer, 0);
     assert_eq!(config.queue.wrap_up, Duration::ZERO);
+    assert_eq!(config.worklist.max_attempts, 0, "0: never by count");
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(config.log.show_numbers);
     let calendar = &config.hours.calendar;
@@ -244,6 +249,10 @@ fn each_bad_value_names_file_key_and_reason() {
         ("[queue]\nmax_wait = \"-1m\"", r#"conf/test.toml: queue.max_wait: "-1m" is negative; a duration cannot be"#),
         ("[queue]\nmax_no_answer = -1", "conf/test.toml: queue.max_no_answer: -1 is out of range (0-1000)"),
         ("[queue]\nmax_no_answer = \"3\"", "conf/test.toml: queue.max_no_answer: expected an integer, found a string"),
+        ("[worklist]\nmax_attempts = -1", "conf/test.toml: worklist.max_attempts: -1 is out of range (0-100)"),
+        ("[worklist]\nmax_attempts = 101", "conf/test.toml: worklist.max_attempts: 101 is out of range (0-100)"),
+        ("[worklist]\nmax_attempts = \"3\"", "conf/test.toml: worklist.max_attempts: expected an integer, found a string"),
+        ("[worklist]\nmax_atempts = 3", "conf/test.toml: worklist.max_atempts: unknown key (did you mean `max_attempts`?)"),
         ("[trunk]\nnumbers = []", "conf/test.toml: trunk.numbers: at least one number is needed (calls to other numbers get 404)"),
         ("[trunk]\nnumbers = [\"hotline\"]", r#"conf/test.toml: trunk.numbers[0]: "hotline" is not a phone number (expected digits, optionally a leading +)"#),
         ("[trunk]\nallow = [\"10.0.0.1/8\"]", r#"conf/test.toml: trunk.allow[0]: "10.0.0.1/8" has bits set after the prefix (did you mean "10.0.0.0/8"?)"#),
@@ -393,7 +402,7 @@ fn bad_overrides_name_the_variable() {
     assert_eq!(
         lines,
         vec![
-            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, menu, readings, shutdown, log, quality, operators)",
+            "environment variable HOTLINE_SIPP__LISTEN: `sipp` is not a configuration section (sip, trunk, media, hours, queue, prompts, recordings, database, http, limits, menu, readings, worklist, shutdown, log, quality, operators)",
             "environment variable HOTLINE_SIP__LISEN: `sip.lisen` is not a configuration key (did you mean HOTLINE_SIP__LISTEN?)",
             "environment variable HOTLINE_SIP_LISTEN: expected HOTLINE_<SECTION>__<KEY>, e.g. HOTLINE_SIP__LISTEN",
             "environment variable HOTLINE_OPERATORS: expected a TOML array of tables, e.g. [{ id = \"101\", password = \"…\" }]",

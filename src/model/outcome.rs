@@ -206,10 +206,13 @@ pub enum EndReason {
     TooManyCalls,
     /// `limits.max_waiting` callers already waited: the overflow message at once.
     QueueFull,
+    /// The session timer ran out (RFC 4028 §10): our refresh was answered 408 or 481, or
+    /// not at all, or the peer's refresh never came; we hung up both legs.
+    SessionExpired,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 26] = [
+    pub const ALL: [EndReason; 27] = [
         EndReason::PromptDone,
         EndReason::FeatureDone,
         EndReason::CallerBye,
@@ -236,6 +239,7 @@ impl EndReason {
         EndReason::SessionTooSmall,
         EndReason::TooManyCalls,
         EndReason::QueueFull,
+        EndReason::SessionExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -266,6 +270,7 @@ impl EndReason {
             EndReason::SessionTooSmall => "session_interval_too_small",
             EndReason::TooManyCalls => "too_many_calls",
             EndReason::QueueFull => "queue_full",
+            EndReason::SessionExpired => "session_expired",
         }
     }
 

@@ -82,6 +82,8 @@ pub struct Engine {
     media_tx: mpsc::Sender<(CallRef, CallMediaEvent)>,
     media_rx: mpsc::Receiver<(CallRef, CallMediaEvent)>,
     rtp_timeout: Duration,
+    /// `worklist.max_attempts`: failed call-backs after which an item is `unreachable`.
+    worklist_max_attempts: u32,
     /// Where calls' media tasks run.
     media_threads: MediaThreads,
     /// When to hand freed memory back to the system.
@@ -200,6 +202,7 @@ impl Engine {
             media_tx,
             media_rx,
             rtp_timeout: config.media.rtp_timeout,
+            worklist_max_attempts: config.worklist.max_attempts,
             trimmer: Trimmer::new(clock.mono()),
             media_threads: if clock.is_simulated() {
                 MediaThreads::current()
@@ -375,6 +378,7 @@ impl Engine {
             }
         };
         self.prompts = prompts;
+        self.worklist_max_attempts = config.worklist.max_attempts;
         self.sb.reload(
             crate::switchboard::Settings::from_config(&config),
             self.clock.now(),

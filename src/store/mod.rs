@@ -75,7 +75,8 @@ pub use retention::LegalHold;
 
 pub use subscribers::ReadingRecord;
 pub use worklist::{
-    WorklistDetail, WorklistEntry, WorklistItem, MISSED_OUTCOMES, STATES as WORKLIST_STATES,
+    CallBackAttempt, WorklistDetail, WorklistEntry, WorklistItem, MISSED_OUTCOMES,
+    STATES as WORKLIST_STATES,
 };
 
 use std::path::PathBuf;

@@ -20,6 +20,11 @@ pub const MISSED_OUTCOMES: [&str; 4] = ["abandoned", "overflow", "after_hours", 
 /// Item states.
 pub const STATES: [&str; 5] = ["new", "in_progress", "called_back", "unreachable", "closed"];
 
+/// Call-back outcomes that count as a failed attempt on the number (see
+/// [`record_callback`]): the citizen was called and not reached. `operator_unavailable`
+/// is not one (the citizen was never called), `unreachable` ends the item anyway.
+pub const FAILED_ATTEMPTS: [&str; 3] = ["busy", "no_answer", "failed"];
+
 /// States in which an item still gathers calls from its number.
 const OPEN_STATES: &str = "('new', 'in_progress', 'unreachable')";
 
@@ -61,6 +66,18 @@ pub struct WorklistDetail {
     /// (call id, `missed` or `callback`), oldest first.
     pub calls: Vec<(String, String)>,
     pub history: Vec<WorklistEntry>,
+}
+
+/// One call-back attempt on an item, as [`record_callback`] stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBackAttempt<'a> {
+    pub item_id: i64,
+    /// The outbound call's public id (its register row).
+    pub call_id: &'a str,
+    /// The operator who made it.
+    pub operator: &'a str,
+    /// `answered`, `busy`, `no_answer`, `failed`, `unreachable`, `operator_unavailable`.
+    pub outcome: &'a str,
 }
 
 const ITEM_COLUMNS: &str = "i.id, i.number, i.state, i.first_at, i.last_at, i.longest_wait_ms, \
@@ -113,7 +130,7 @@ pub(super) async fn sync<DB: Db>(pool: &Pool<DB>, now: &str) -> Result<u64, Stor
     for (call_id, number, at, wait_ms, outcome) in missed {
         let item = open_item(pool, &number).await?;
         let item_id = match item {
-            Some(id) => {
+            Some((id, state)) => {
                 let mut q = QueryBuilder::new("UPDATE worklist_items SET missed_calls = missed_calls + 1, last_at = CASE WHEN last_at < ");
                 q.arg(at.as_str()).push(" THEN ").arg(at.as_str());
                 q.push(" ELSE last_at END, longest_wait_ms = CASE WHEN longest_wait_ms < ");
@@ -121,6 +138,20 @@ pub(super) async fn sync<DB: Db>(pool: &Pool<DB>, now: &str) -> Result<u64, Stor
                 q.push(" ELSE longest_wait_ms END, state = CASE WHEN state = 'unreachable' THEN 'new' ELSE state END, updated_at = ");
                 q.arg(now).push(" WHERE id = ").arg(id);
                 execute(pool, &mut q).await?;
+                if state == "unreachable" {
+                    // The number called us: it is reachable after all. A state line also
+                    // starts the count of failed call-backs afresh (`failed_attempts`).
+                    history(
+                        pool,
+                        id,
+                        now,
+                        "system",
+                        "state",
+                        Some("new"),
+                        Some(&format!("reopened by {call_id}")),
+                    )
+                    .await?;
+                }
                 id
             }
             None => {
@@ -159,16 +190,47 @@ pub(super) async fn sync<DB: Db>(pool: &Pool<DB>, now: &str) -> Result<u64, Stor
     Ok(joined)
 }
 
-/// The open item of a number, if any (the newest, should there be more).
-async fn open_item<DB: Db>(pool: &Pool<DB>, number: &str) -> Result<Option<i64>, StoreError> {
-    let mut q = QueryBuilder::new("SELECT id FROM worklist_items WHERE number = ");
+/// The open item of a number and its state, if any (the newest, should there be more).
+async fn open_item<DB: Db>(
+    pool: &Pool<DB>,
+    number: &str,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let mut q = QueryBuilder::new("SELECT id, state FROM worklist_items WHERE number = ");
     q.arg(number)
         .push(" AND state IN ")
         .push(OPEN_STATES)
         .push(" ORDER BY id DESC LIMIT 1");
     let row = fetch_optional(pool, &mut q).await?;
-    let ids = read_all(&row.into_iter().collect::<Vec<_>>(), |r| r.int("id"))?;
-    Ok(ids.first().copied())
+    let items = read_all(&row.into_iter().collect::<Vec<_>>(), |r| {
+        Ok((r.int("id")?, r.text("state")?))
+    })?;
+    Ok(items.into_iter().next())
+}
+
+/// Failed call-backs of an item since its state was last set otherwise than by a
+/// call-back (by hand, or reopened by a new missed call): its history read in the order
+/// it was written, each `callback` line whose outcome (the detail's first word) is one of
+/// [`FAILED_ATTEMPTS`] counting one, each `state` line starting again from zero.
+async fn failed_attempts<DB: Db>(pool: &Pool<DB>, item_id: i64) -> Result<u32, StoreError> {
+    let mut q = QueryBuilder::new("SELECT action, detail FROM worklist_history WHERE item_id = ");
+    q.arg(item_id)
+        .push(format_args!(" ORDER BY {}", DB::DIALECT.write_order()));
+    let rows = fetch_all(pool, &mut q).await?;
+    let lines = read_all(&rows, |r| Ok((r.text("action")?, r.opt_text("detail")?)))?;
+    let mut count = 0u32;
+    for (action, detail) in lines {
+        match action.as_str() {
+            "state" => count = 0,
+            "callback" => {
+                let outcome = detail.as_deref().and_then(|d| d.split(' ').next());
+                if outcome.is_some_and(|o| FAILED_ATTEMPTS.contains(&o)) {
+                    count = count.saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(count)
 }
 
 /// Appends one line to an item's history.
@@ -282,20 +344,34 @@ pub(super) async fn set_state<DB: Db>(
 /// A call-back made for an item: the outbound call's row is marked `outbound` and linked
 /// to the item, and its outcome decides the item's state (answered → `called_back`, a
 /// number that cannot be reached → `unreachable`, anything else (busy, no answer…) leaves
-/// it `in_progress`); the history says who called and how it went. `false` if no such item.
+/// it `in_progress`, until the `max_attempts`th failed attempt in a row (see
+/// [`failed_attempts`]) makes it `unreachable` too; 0 never does); the history says who
+/// called and how it went. `false` if no such item.
 pub(super) async fn record_callback<DB: Db>(
     pool: &Pool<DB>,
-    item_id: i64,
-    call_id: &str,
-    operator: &str,
-    outcome: &str,
+    attempt: &CallBackAttempt<'_>,
+    max_attempts: u32,
     now: &str,
 ) -> Result<bool, StoreError> {
-    let state = match outcome {
+    let CallBackAttempt {
+        item_id,
+        call_id,
+        operator,
+        outcome,
+    } = *attempt;
+    let mut state = match outcome {
         "answered" => "called_back",
         "unreachable" => "unreachable",
         _ => "in_progress",
     };
+    let mut detail = format!("{outcome} {call_id}");
+    if max_attempts > 0 && FAILED_ATTEMPTS.contains(&outcome) {
+        let attempts = failed_attempts(pool, item_id).await?.saturating_add(1);
+        if attempts >= max_attempts {
+            state = "unreachable";
+            detail = format!("{detail}: {attempts} attempts without answer");
+        }
+    }
     let mut q = QueryBuilder::new("UPDATE worklist_items SET state = ");
     q.arg(state).push(", worked_by = ").arg(operator);
     q.push(", updated_at = ")
@@ -314,7 +390,6 @@ pub(super) async fn record_callback<DB: Db>(
         .arg(call_id)
         .push(", 'callback') ON CONFLICT DO NOTHING");
     execute(pool, &mut q).await?;
-    let detail = format!("{outcome} {call_id}");
     history(
         pool,
         item_id,
@@ -354,17 +429,16 @@ impl super::Store {
         on_pool!(self, pool => detail(pool, id, today_from))
     }
 
-    /// Records a call-back's outbound call and outcome on an item (see
+    /// Records a call-back's outbound call and outcome on an item, the item becoming
+    /// `unreachable` after `max_attempts` failed ones in a row (0: never by count; see
     /// [`record_callback`]); `Ok(false)` if there is no such item.
     pub async fn record_worklist_callback(
         &self,
-        item_id: i64,
-        call_id: &str,
-        operator: &str,
-        outcome: &str,
+        attempt: &CallBackAttempt<'_>,
+        max_attempts: u32,
         now: &str,
     ) -> Result<bool, StoreError> {
-        on_pool!(self, pool => record_callback(pool, item_id, call_id, operator, outcome, now))
+        on_pool!(self, pool => record_callback(pool, attempt, max_attempts, now))
     }
 
     /// Sets an item's state by `actor`; `Ok(false)` if there is no such item.

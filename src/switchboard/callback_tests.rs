@@ -6,14 +6,14 @@ use super::b2bua_support::*;
 use super::callback::{CallBackDone, CallBackRefused, CallBackRequest};
 use crate::sip::digest::{challenge, parse_authorization, verify};
 
-const PROVIDER: &str = r#"
+pub(super) const PROVIDER: &str = r#"
 [trunk.provider]
 registrar = "sip:127.0.0.2:5060"
 username = "78112792112"
 password = "secret"
 "#;
 
-fn provider() -> Peer {
+pub(super) fn provider() -> Peer {
     Peer {
         transport: Transport::Udp,
         addr: "127.0.0.2:5060".parse().unwrap(),
@@ -21,7 +21,7 @@ fn provider() -> Peer {
 }
 
 /// A line with operator 101 registered and the provider reachable.
-fn line() -> Switchboard {
+pub(super) fn line() -> Switchboard {
     let mut sb = line_with_extra(&["101", "102"], PROVIDER);
     register(&mut sb, "101", t0());
     sb.set_provider_route(Some(provider()));
@@ -37,7 +37,7 @@ fn request(operator: &str) -> CallBackRequest {
     }
 }
 
-fn done(out: &Out) -> Option<CallBackDone> {
+pub(super) fn done(out: &Out) -> Option<CallBackDone> {
     out.actions.iter().find_map(|a| match a {
         Action::CallBackDone(d) => Some(d.clone()),
         _ => None,
@@ -65,7 +65,7 @@ fn operator_answered(sb: &mut Switchboard, now: Now) -> (CallRef, Request, Out) 
 }
 
 /// The operator answered and the citizen leg's socket is open: the INVITE to the provider.
-fn citizen_invite(sb: &mut Switchboard, now: Now) -> (CallRef, Request) {
+pub(super) fn citizen_invite(sb: &mut Switchboard, now: Now) -> (CallRef, Request) {
     let (call, _, out) = operator_answered(sb, now);
     assert!(out
         .actions
@@ -79,7 +79,7 @@ fn citizen_invite(sb: &mut Switchboard, now: Now) -> (CallRef, Request) {
     (call, inv)
 }
 
-fn provider_says(sb: &mut Switchboard, inv: &Request, status: u16, now: Now) -> Out {
+pub(super) fn provider_says(sb: &mut Switchboard, inv: &Request, status: u16, now: Now) -> Out {
     let resp = message::response_to(inv, status, Some("prov"));
     sb.handle_message(SipMessage::Response(resp), provider(), now);
     drain(sb)
@@ -93,14 +93,14 @@ fn challenge_401(sb: &mut Switchboard, inv: &Request, nonce: &str, now: Now) -> 
     drain(sb)
 }
 
-fn provider_sdp(port: u16) -> Vec<u8> {
+pub(super) fn provider_sdp(port: u16) -> Vec<u8> {
     format!(
         "v=0\r\no=prov 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
     )
     .into_bytes()
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+pub(super) fn header(req: &Request, name: &str) -> Option<String> {
     let text = req.to_string();
     text.split("\r\n")
         .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))

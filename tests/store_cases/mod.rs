@@ -72,7 +72,9 @@ macro_rules! store_cases {
             flags_are_kept_once_per_kind,
             operator_users_carry_their_operator_id,
             missed_calls_merge_per_number_into_the_worklist,
-            call_backs_are_linked_and_decide_the_item_s_state
+            call_backs_are_linked_and_decide_the_item_s_state,
+            failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_the_count_again,
+            max_attempts_zero_never_makes_an_item_unreachable_by_count
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn writer_under_load_loses_and_duplicates_nothing() {

@@ -3,6 +3,7 @@
 //! state changes with who made them and the history.
 
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
+use hotline::store::{CallBackAttempt, Store};
 
 use super::{ts, update, Harness};
 
@@ -146,6 +147,39 @@ pub async fn missed_calls_merge_per_number_into_the_worklist<H: Harness>(h: &H) 
         .is_err());
 }
 
+/// One call-back recorded with the default `worklist.max_attempts` (3).
+async fn attempt(
+    store: &Store,
+    item_id: i64,
+    call_id: &str,
+    operator: &str,
+    outcome: &str,
+    now: &str,
+) -> bool {
+    attempt_with(store, item_id, call_id, operator, outcome, now, 3).await
+}
+
+async fn attempt_with(
+    store: &Store,
+    item_id: i64,
+    call_id: &str,
+    operator: &str,
+    outcome: &str,
+    now: &str,
+    max_attempts: u32,
+) -> bool {
+    let a = CallBackAttempt {
+        item_id,
+        call_id,
+        operator,
+        outcome,
+    };
+    store
+        .record_worklist_callback(&a, max_attempts, now)
+        .await
+        .expect("recorded")
+}
+
 pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H) {
     let store = h.store(1).await;
     store
@@ -162,23 +196,24 @@ pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H
     let today = "2026-11-23T21:00:00.000Z";
     let id = store.worklist(None, today, 10).await.unwrap()[0].id;
 
-    assert!(store
-        .record_worklist_callback(id, "cb1", "101", "busy", now)
-        .await
-        .unwrap());
+    assert!(attempt(&store, id, "cb1", "101", "busy", now).await);
     let item = store.worklist_item(id, today).await.unwrap().unwrap();
     assert_eq!(
         (item.item.state.as_str(), item.item.worked_by.as_deref()),
         ("in_progress", Some("101"))
     );
-    assert!(store
-        .record_worklist_callback(id, "cb2", "102", "answered", "2026-11-24T12:31:00.000Z")
+    assert!(
+        attempt(
+            &store,
+            id,
+            "cb2",
+            "102",
+            "answered",
+            "2026-11-24T12:31:00.000Z"
+        )
         .await
-        .unwrap());
-    assert!(!store
-        .record_worklist_callback(9_999, "cb2", "102", "answered", now)
-        .await
-        .unwrap());
+    );
+    assert!(!attempt(&store, 9_999, "cb2", "102", "answered", now).await);
 
     let item = store.worklist_item(id, today).await.unwrap().unwrap();
     assert_eq!(item.item.state, "called_back");
@@ -202,4 +237,132 @@ pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H
         .await
         .unwrap();
     assert_eq!(store.sync_worklist(now).await.unwrap(), 0);
+}
+
+/// The history lines of an item as `actor action state detail`.
+async fn lines(store: &Store, id: i64) -> Vec<String> {
+    let today = "2026-11-23T21:00:00.000Z";
+    let item = store.worklist_item(id, today).await.unwrap().expect("item");
+    item.history
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e.actor,
+                e.action,
+                e.state.as_deref().unwrap_or("-"),
+                e.detail.as_deref().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+async fn state(store: &Store, id: i64) -> String {
+    let today = "2026-11-23T21:00:00.000Z";
+    let item = store.worklist_item(id, today).await.unwrap().expect("item");
+    item.item.state
+}
+
+pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_the_count_again<
+    H: Harness,
+>(
+    h: &H,
+) {
+    let store = h.store(1).await;
+    let mut writes = vec![
+        call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
+        ended("m1", Outcome::Abandoned, 40_000),
+    ];
+    for i in 1..=7 {
+        writes.push(call(
+            &format!("cb{i}"),
+            "+79111234567",
+            "2026-11-24T12:00:00Z",
+        ));
+    }
+    store.apply(&writes).await.unwrap();
+    let now = "2026-11-24T12:00:00.000Z";
+    store.sync_worklist(now).await.unwrap();
+    let today = "2026-11-23T21:00:00.000Z";
+    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+
+    // An operator who did not answer is no attempt on the number; busy, no answer and
+    // failed are, whoever made them.
+    assert!(attempt(&store, id, "cb1", "101", "busy", now).await);
+    assert!(attempt(&store, id, "cb2", "101", "operator_unavailable", now).await);
+    assert!(attempt(&store, id, "cb3", "102", "no_answer", now).await);
+    assert_eq!(state(&store, id).await, "in_progress");
+    assert!(attempt(&store, id, "cb4", "101", "failed", now).await);
+    assert_eq!(state(&store, id).await, "unreachable");
+    assert_eq!(
+        lines(&store, id).await.last().unwrap(),
+        "101 callback unreachable failed cb4: 3 attempts without answer"
+    );
+    // The console lists it with the unreachable ones.
+    let listed = store
+        .worklist(Some("unreachable"), today, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id]);
+
+    // The number calls again: the item is reopened and counts from zero.
+    store
+        .apply(&[
+            call("m2", "+79111234567", "2026-11-24T13:00:00Z"),
+            ended("m2", Outcome::AfterHours, 0),
+        ])
+        .await
+        .unwrap();
+    let later = "2026-11-24T13:01:00.000Z";
+    assert_eq!(store.sync_worklist(later).await.unwrap(), 1);
+    assert_eq!(state(&store, id).await, "new");
+    assert!(lines(&store, id)
+        .await
+        .contains(&"system state new reopened by m2".to_string()));
+    assert!(attempt(&store, id, "cb5", "101", "busy", later).await);
+    assert!(attempt(&store, id, "cb6", "101", "no_answer", later).await);
+    assert_eq!(
+        state(&store, id).await,
+        "in_progress",
+        "two attempts since it was reopened"
+    );
+    // A change by hand also starts the count again.
+    assert!(store
+        .set_worklist_state(id, "in_progress", "supervisor", later, Some("try again"))
+        .await
+        .unwrap());
+    assert!(attempt(&store, id, "cb7", "101", "busy", later).await);
+    assert_eq!(state(&store, id).await, "in_progress");
+}
+
+pub async fn max_attempts_zero_never_makes_an_item_unreachable_by_count<H: Harness>(h: &H) {
+    let store = h.store(1).await;
+    let mut writes = vec![
+        call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
+        ended("m1", Outcome::Abandoned, 40_000),
+    ];
+    for i in 1..=5 {
+        writes.push(call(
+            &format!("cb{i}"),
+            "+79111234567",
+            "2026-11-24T12:00:00Z",
+        ));
+    }
+    store.apply(&writes).await.unwrap();
+    let now = "2026-11-24T12:00:00.000Z";
+    store.sync_worklist(now).await.unwrap();
+    let today = "2026-11-23T21:00:00.000Z";
+    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+    for i in 1..=4 {
+        let cb = format!("cb{i}");
+        assert!(attempt_with(&store, id, &cb, "101", "no_answer", now, 0).await);
+    }
+    assert_eq!(state(&store, id).await, "in_progress");
+    // One is enough with max_attempts = 1... after four earlier ones as well.
+    assert!(attempt_with(&store, id, "cb5", "101", "busy", now, 1).await);
+    assert_eq!(state(&store, id).await, "unreachable");
+    assert_eq!(
+        lines(&store, id).await.last().unwrap(),
+        "101 callback unreachable busy cb5: 5 attempts without answer"
+    );
 }

@@ -158,3 +158,43 @@ async fn the_worklist_gathers_missed_calls_per_number_and_is_worked() {
         "{audit:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_after_three_failed_call_backs_is_listed_unreachable_with_the_reason() {
+    let api = Api::start().await;
+    let mut writes: Vec<RegisterWrite> =
+        missed("u1", "+79112223344", 30, Outcome::Abandoned, 20_000).into();
+    for cb in ["cb1", "cb2", "cb3"] {
+        writes.push(RegisterWrite::Open(NewCall {
+            id: cb.to_owned(),
+            sip_call_id: format!("{cb}@hotline"),
+            caller: "+79112223344".to_owned(),
+            dialed: "+79112223344".to_owned(),
+            source: "udp:127.0.0.2:5060".to_owned(),
+            received_at: Timestamp::now(),
+        }));
+    }
+    api.store().apply(&writes).await.unwrap();
+    let qa = api.login("qa").await;
+    let list = api.get_json("/api/worklist", &qa).await;
+    let id = list["items"][0]["id"].as_i64().unwrap();
+
+    let now = hotline::model::format_time(Timestamp::now());
+    for (cb, outcome) in [("cb1", "busy"), ("cb2", "no_answer"), ("cb3", "no_answer")] {
+        let attempt = hotline::store::CallBackAttempt {
+            item_id: id,
+            call_id: cb,
+            operator: "101",
+            outcome,
+        };
+        let stored = api.store().record_worklist_callback(&attempt, 3, &now);
+        assert!(stored.await.unwrap());
+    }
+    let item = api.get_json(&format!("/api/worklist/{id}"), &qa).await;
+    assert_eq!(item["state"], "unreachable", "{item}");
+    let last = item["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], "101");
+    assert_eq!(last["detail"], "no_answer cb3: 3 attempts without answer");
+    let filtered = api.get_json("/api/worklist?state=unreachable", &qa).await;
+    assert_eq!(filtered["items"][0]["id"], id);
+}

@@ -9,6 +9,7 @@ use crate::media::relay::LegConfig;
 use crate::model::format_time;
 use crate::runtime::call_media;
 use crate::sip::Peer;
+use crate::store::CallBackAttempt;
 use crate::switchboard::callback::{CallBackDone, CallBackRefused, CallBackRequest};
 use crate::switchboard::{CallRef, Leg};
 
@@ -84,10 +85,12 @@ impl Engine {
         }
     }
 
-    /// The call-back's outcome on its worklist item, once its row exists.
+    /// The call-back's outcome on its worklist item, once its row exists (the item turns
+    /// `unreachable` after `worklist.max_attempts` failed ones).
     pub(super) fn callback_done(&mut self, done: CallBackDone) {
         let store = self.readings.store().clone();
         let now = format_time(self.clock.now().wall);
+        let max_attempts = self.worklist_max_attempts;
         self.readings.saves.spawn(async move {
             // Bounded by tries, not a clock read (the runtime reads time only in clock.rs).
             for _ in 0..ROW_WAIT.as_millis() / ROW_POLL.as_millis() {
@@ -98,10 +101,13 @@ impl Engine {
             }
             match store
                 .record_worklist_callback(
-                    done.item,
-                    &done.call_id,
-                    &done.operator,
-                    &done.outcome,
+                    &CallBackAttempt {
+                        item_id: done.item,
+                        call_id: &done.call_id,
+                        operator: &done.operator,
+                        outcome: &done.outcome,
+                    },
+                    max_attempts,
                     &now,
                 )
                 .await

@@ -78,6 +78,11 @@ impl CitizenLeg {
         }
     }
 
+    /// Our Contact on this leg (re-INVITEs carry it too).
+    pub fn contact(&self) -> &str {
+        &self.template.contact
+    }
+
     /// The CSeq of the INVITE now out (its ACK carries it).
     pub fn cseq(&self) -> u32 {
         self.cseq

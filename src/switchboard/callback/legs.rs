@@ -145,6 +145,9 @@ impl CallBack {
             }
             return;
         }
+        if self.refresh_response(ctx, key, resp) {
+            return;
+        }
         let citizen = self.citizen.as_ref().is_some_and(|c| &c.key == key);
         if status >= 200 {
             self.awaiting.retain(|k| k != key);
@@ -326,6 +329,7 @@ impl CallBack {
         }
         self.stage = Stage::Connected;
         self.deadline = None;
+        self.start_session_timer(resp, ctx.now.mono);
         self.connected = Some((ctx.now.wall, ctx.now.mono));
         tracing::info!("the citizen answered: bridged and recorded");
         self.recording = true;
@@ -402,6 +406,9 @@ impl CallBack {
             self.pending_byes = self.pending_byes.saturating_sub(1);
             return;
         }
+        if self.refresh_unanswered(ctx, key) {
+            return;
+        }
         if !self.awaiting.contains(key) {
             return;
         }
@@ -420,13 +427,17 @@ impl CallBack {
 
     /// An INVITE transaction of ours ended without a final answer we could use.
     pub fn transaction_ended(&mut self, ctx: &mut Ctx<'_>, key: &TxKey) {
+        if key.method() == Method::Invite && self.refresh_unanswered(ctx, key) {
+            return;
+        }
         if key.method() == Method::Invite && self.awaiting.contains(key) {
             self.timeout(ctx, key);
         }
     }
 
     /// A request inside either dialog: BYE ends the call-back; a session refresh is
-    /// answered with the session as it is.
+    /// answered with the session as it is (the citizen's also with its timer,
+    /// `refresh.rs`).
     pub fn in_dialog(&mut self, ctx: &mut Ctx<'_>, leg: Leg, key: TxKey, req: Request) {
         match req.method {
             Method::Bye => {
@@ -448,22 +459,15 @@ impl CallBack {
                 };
                 self.finish(ctx, outcome, by, reason);
             }
+            Method::Invite | Method::Update if leg == Leg::Caller => {
+                self.citizen_refresh(ctx, key, &req);
+            }
             Method::Invite | Method::Update if !req.body.is_empty() => {
-                // A session refresh: our session as first offered, unchanged (same o=
-                // line and version, RFC 3264 §8); the media goes on as it is.
-                let ours = match leg {
-                    Leg::Operator => self.op.invite.as_ref().map(|i| i.body.clone()),
-                    Leg::Caller => self.citizen.as_ref().map(|c| c.invite.body.clone()),
-                };
+                // The operator's phone refreshing: our session as first offered,
+                // unchanged (same o= line and version, RFC 3264 §8); the media goes on.
+                let ours = self.op.invite.as_ref().map(|i| i.body.clone());
                 let body = String::from_utf8_lossy(&ours.unwrap_or_default()).into_owned();
-                let transport = match leg {
-                    Leg::Operator => self.op_dest(ctx).transport,
-                    Leg::Caller => self
-                        .citizen
-                        .as_ref()
-                        .map(|c| c.dest.transport)
-                        .unwrap_or(crate::sip::Transport::Udp),
-                };
+                let transport = self.op_dest(ctx).transport;
                 let ok = ctx
                     .ua
                     .factory()

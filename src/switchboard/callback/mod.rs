@@ -11,12 +11,17 @@
 //!        any failure, BYE, CANCEL, ring timeout ─────────────────────────────────► Ended
 //! ```
 //!
+//! Once connected, the citizen's leg keeps the session timer the provider's 200 OK set
+//! (`refresh.rs`): we refresh it when we are the refresher, and hang up both legs when the
+//! session is lost (end reason `session_expired`).
+//!
 //! The register gets one row for it, closed once; the worklist item gets the attempt's
 //! outcome once (`Action::CallBackDone`). The operator is held in the queue as talking
 //! from the start, and freed by the switchboard when the call-back is over.
 
 mod citizen;
 mod legs;
+mod refresh;
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +41,7 @@ use super::call::{Ctx, Owner};
 use super::{Action, CallRef};
 
 use self::citizen::CitizenLeg;
+use self::refresh::SessionRefresh;
 
 /// How long the citizen's phone may ring before we CANCEL (then: no answer).
 pub const CITIZEN_RING_TIMEOUT: Duration = Duration::from_secs(45);
@@ -109,6 +115,8 @@ pub(super) struct CallBack {
     timed_out: bool,
     /// The provider's final status to the citizen's INVITE.
     final_status: Option<u16>,
+    /// The citizen leg's session timer, once connected (if the 200 OK set one).
+    session: Option<SessionRefresh>,
 }
 
 /// What the switchboard gives a new call-back.
@@ -144,6 +152,7 @@ impl CallBack {
             deadline: None,
             timed_out: false,
             final_status: None,
+            session: None,
         }
     }
 
@@ -170,12 +179,21 @@ impl CallBack {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        let session = self
+            .session
+            .as_ref()
+            .filter(|_| self.stage == Stage::Connected)
+            .and_then(SessionRefresh::deadline);
+        [self.deadline, session].into_iter().flatten().min()
     }
 
-    /// Nothing is left to do: over, and no BYE or INVITE of ours unanswered.
+    /// Nothing is left to do: over, and no BYE or INVITE (nor session refresh) of ours
+    /// unanswered.
     pub fn is_finished(&self) -> bool {
-        self.stage == Stage::Ended && self.pending_byes == 0 && self.awaiting.is_empty()
+        self.stage == Stage::Ended
+            && self.pending_byes == 0
+            && self.awaiting.is_empty()
+            && !self.session.as_ref().is_some_and(SessionRefresh::in_flight)
     }
 
     /// The dialogs this call-back was reachable by (to unbind when it is forgotten).
@@ -287,8 +305,12 @@ impl CallBack {
         self.finish(ctx, "failed", HangupBy::System, EndReason::Shutdown);
     }
 
-    /// A ring deadline passed: the operator's phone or the citizen's rang too long.
+    /// A deadline passed: the operator's phone or the citizen's rang too long, or the
+    /// session timer's.
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if self.stage == Stage::Connected {
+            return self.session_due(ctx);
+        }
         self.deadline = None;
         match self.stage {
             Stage::RingingOperator { .. } => {
