@@ -139,6 +139,7 @@ fn open(id: &str, caller: &str, received_at: Timestamp) -> RegisterWrite {
         dialed: "792112".to_string(),
         source: "127.0.0.1".to_string(),
         received_at,
+        direction: hotline::model::CallDirection::Inbound,
     })
 }
 

@@ -57,6 +57,7 @@ async fn missed_call(server: &TestServer, client: &reqwest::Client, cookie: &str
                 dialed: "792112".into(),
                 source: "udp:127.0.0.1:5071".into(),
                 received_at: at,
+                direction: hotline::model::CallDirection::Inbound,
             }),
             RegisterWrite::Update {
                 id: "missed-1".into(),

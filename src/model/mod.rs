@@ -25,5 +25,6 @@ pub use provider::{ProviderPing, ProviderState};
 pub use record::CallRecord;
 pub use time::{format_time, Now};
 pub use writes::{
-    CallEvent, CallEventKind, CallUpdate, NewCall, RecordingResult, RegisterWrite, RingAttempt,
+    CallDirection, CallEvent, CallEventKind, CallUpdate, NewCall, RecordingResult, RegisterWrite,
+    RingAttempt,
 };

@@ -25,7 +25,7 @@ use tracing::Span;
 
 use crate::media::relay::LegConfig;
 use crate::media::Leg;
-use crate::model::{CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite};
+use crate::model::{CallDirection, CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Method, Request};
 use crate::sip::transaction::TxKey;
@@ -157,6 +157,7 @@ impl CallBack {
                 dialed: self.number.clone(),
                 source,
                 received_at: self.started_at,
+                direction: CallDirection::Outbound,
             },
         )));
         self.media_open = true;
