@@ -13,7 +13,7 @@ username = "78112792112"
 password = "secret"
 "#;
 
-fn provider() -> Peer {
+pub(super) fn provider() -> Peer {
     Peer {
         transport: Transport::Udp,
         addr: "127.0.0.2:5060".parse().unwrap(),
@@ -21,19 +21,20 @@ fn provider() -> Peer {
 }
 
 /// A line with operator 101 registered and the provider reachable.
-fn line() -> Switchboard {
+pub(super) fn line() -> Switchboard {
     let mut sb = line_with_extra(&["101", "102"], PROVIDER);
     register(&mut sb, "101", t0());
     sb.set_provider_route(Some(provider()));
     sb
 }
 
-fn request(operator: &str) -> CallBackRequest {
+pub(super) fn request(operator: &str) -> CallBackRequest {
     CallBackRequest {
         item: 7,
         number: "+79115550101".into(),
         operator: operator.into(),
         requested_by: "supervisor".into(),
+        topic: None,
     }
 }
 
@@ -44,7 +45,7 @@ fn done(out: &Out) -> Option<CallBackDone> {
     })
 }
 
-fn opened_operator_leg(out: &Out) -> CallRef {
+pub(super) fn opened_operator_leg(out: &Out) -> CallRef {
     out.actions
         .iter()
         .find_map(|a| match a {
@@ -79,7 +80,7 @@ fn citizen_invite(sb: &mut Switchboard, now: Now) -> (CallRef, Request) {
     (call, inv)
 }
 
-fn provider_says(sb: &mut Switchboard, inv: &Request, status: u16, now: Now) -> Out {
+pub(super) fn provider_says(sb: &mut Switchboard, inv: &Request, status: u16, now: Now) -> Out {
     let resp = message::response_to(inv, status, Some("prov"));
     sb.handle_message(SipMessage::Response(resp), provider(), now);
     drain(sb)
@@ -93,14 +94,14 @@ fn challenge_401(sb: &mut Switchboard, inv: &Request, nonce: &str, now: Now) -> 
     drain(sb)
 }
 
-fn provider_sdp(port: u16) -> Vec<u8> {
+pub(super) fn provider_sdp(port: u16) -> Vec<u8> {
     format!(
         "v=0\r\no=prov 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
     )
     .into_bytes()
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+pub(super) fn header(req: &Request, name: &str) -> Option<String> {
     let text = req.to_string();
     text.split("\r\n")
         .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))

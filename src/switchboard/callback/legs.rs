@@ -75,7 +75,7 @@ impl CallBack {
             Ok(key) => {
                 tracing::info!(operator = %self.operator, "ringing the operator for a call-back");
                 self.awaiting.push(key.clone());
-                self.stage = Stage::RingingOperator { key };
+                self.enter(Stage::RingingOperator { key }, ctx.now);
                 self.deadline = Some(ctx.now.mono + ctx.settings.queue.ring_timeout);
                 self.op.invite = Some(invite);
             }
@@ -118,7 +118,7 @@ impl CallBack {
                 tracing::info!("calling the citizen through the provider");
                 self.awaiting.push(leg.key.clone());
                 self.citizen = Some(leg);
-                self.stage = Stage::RingingCitizen;
+                self.enter(Stage::RingingCitizen, ctx.now);
                 self.deadline = Some(ctx.now.mono + CITIZEN_RING_TIMEOUT);
             }
             Err(e) => {
@@ -206,7 +206,7 @@ impl CallBack {
         self.op.dialog = Some(dialog);
         self.op.media = Some(leg_media(&agreed));
         tracing::info!(operator = %self.operator, "operator answered: calling the citizen");
-        self.stage = Stage::OpeningCitizen;
+        self.enter(Stage::OpeningCitizen, ctx.now);
         self.deadline = None;
         ctx.actions.push_back(Action::OpenCitizenMedia {
             call: self.call_ref,
@@ -316,7 +316,7 @@ impl CallBack {
                 },
             });
         }
-        self.stage = Stage::Connected;
+        self.enter(Stage::Connected, ctx.now);
         self.deadline = None;
         self.connected = Some((ctx.now.wall, ctx.now.mono));
         tracing::info!("the citizen answered: bridged and recorded");
