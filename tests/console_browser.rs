@@ -4,7 +4,7 @@
 //! side (tests/browser/console.test.mjs, playwright-core driving Debian's chromium) logs in,
 //! searches, opens a call (its rings, its hold in the timeline and on the level view) and
 //! loads its recording, pauses and resumes the operator on the
-//! live board, reads the statistics (with the self-service share and the readings), and as
+//! live board (and shows a call-back in progress there), reads the statistics (with the self-service share and the readings), and as
 //! an operator looks up an account's meter readings and enters some (on the readings page
 //! and on a call's page), and saves a screenshot of each page under
 //! `target/console-screenshots/`.
@@ -139,6 +139,7 @@ fn open(id: &str, caller: &str, received_at: Timestamp) -> RegisterWrite {
         dialed: "792112".to_string(),
         source: "127.0.0.1".to_string(),
         received_at,
+        direction: hotline::model::CallDirection::Inbound,
     })
 }
 

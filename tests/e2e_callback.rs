@@ -4,7 +4,8 @@
 //! rings the operator, then calls the citizen through the provider (401, then the
 //! authenticated INVITE with the hotline number in From and P-Asserted-Identity); the
 //! citizen's tone and the operator's echo are recorded on both channels, and the
-//! worklist item ends `called_back`. A busy citizen leaves the item open.
+//! worklist item ends `called_back`. While connected, the call-back is on the live board
+//! (`/api/live`) and its row is already `outbound`. A busy citizen leaves the item open.
 
 mod common;
 mod provider_support;
@@ -57,12 +58,15 @@ async fn missed_call(server: &TestServer, client: &reqwest::Client, cookie: &str
                 dialed: "792112".into(),
                 source: "udp:127.0.0.1:5071".into(),
                 received_at: at,
+                direction: hotline::model::CallDirection::Inbound,
             }),
             RegisterWrite::Update {
                 id: "missed-1".into(),
                 update: CallUpdate {
                     ended_at: Some(at),
                     outcome: Some(Outcome::AfterHours),
+                    // Chosen in the phone menu before the line closed.
+                    topic: Some("billing".into()),
                     ..CallUpdate::default()
                 },
             },
@@ -86,7 +90,7 @@ async fn login(server: &TestServer, client: &reqwest::Client) -> String {
     let now = hotline::model::format_time(jiff::Timestamp::now());
     server
         .store
-        .add_user("qa", &phc, hotline::store::Role::Qa, &now)
+        .add_user("qa", &phc, hotline::store::Role::Supervisor, &now)
         .await
         .unwrap();
     let base = format!("http://{}", server.http);
@@ -123,6 +127,44 @@ async fn call_back(
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The first live board snapshot (`/api/live`) that `wanted` accepts, within 30 s.
+async fn board_when(
+    server: &TestServer,
+    client: &reqwest::Client,
+    cookie: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut r = client
+        .get(format!("http://{}/api/live", server.http))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut text = String::new();
+    let mut seen = Vec::new();
+    loop {
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                continue;
+            };
+            let snap: serde_json::Value = serde_json::from_str(data).unwrap();
+            if wanted(&snap) {
+                return snap;
+            }
+            seen.push(snap);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the board within 30 s; seen {seen:?}");
+        match tokio::time::timeout(left, r.chunk()).await {
+            Ok(chunk) => text.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("open"))),
+            Err(_) => panic!("the board within 30 s; seen {seen:?}"),
+        }
+    }
 }
 
 /// The line registered with the provider and the operator's softphone registered.
@@ -162,6 +204,46 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
     let (status, started) = call_back(&server, &client, &cookie, item).await;
     assert_eq!(status, 202, "{started}");
     let call_id = started["call_id"].as_str().unwrap().to_string();
+
+    // While the two talk: on the live board, with the operator on it.
+    let snap = board_when(&server, &client, &cookie, |s| {
+        s["callbacks"][0]["stage"] == "talking"
+    })
+    .await;
+    let entry = &snap["callbacks"][0];
+    assert_eq!(snap["callbacks"].as_array().unwrap().len(), 1, "{snap}");
+    assert_eq!(entry["call_id"], call_id.as_str(), "{entry}");
+    assert_eq!(entry["item"], item, "{entry}");
+    assert_eq!(entry["number"], "+7911555****", "{entry}");
+    assert_eq!(entry["operator"], "101", "{entry}");
+    assert_eq!(entry["direction"], "outbound", "{entry}");
+    assert_eq!(entry["topic"], "billing", "{entry}");
+    let since: jiff::Timestamp = entry["since"].as_str().unwrap().parse().unwrap();
+    let at: jiff::Timestamp = snap["at"].as_str().unwrap().parse().unwrap();
+    assert!(since <= at, "{entry}");
+    assert!(entry["stage_ms"].as_u64().unwrap() < 10_000, "{entry}");
+    let op = &snap["operators"][0];
+    assert_eq!(
+        (&op["state"], &op["call_id"]),
+        (&"talking".into(), &call_id.as_str().into())
+    );
+    assert!(snap["waiting"].as_array().unwrap().is_empty(), "{snap}");
+
+    // Its row is outbound during the call, not only once it is over.
+    let db = server.dir.path().join("hotline.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (direction, outcome): (String, String) =
+        sqlx::query_as("SELECT direction, outcome FROM calls WHERE id = ?")
+            .bind(&call_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (direction.as_str(), outcome.as_str()),
+        ("outbound", "in_progress")
+    );
 
     let mut row = None;
     wait_for("the recording", async || {
@@ -220,10 +302,11 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
         "{:?}",
         detail.calls
     );
-    let db = server.dir.path().join("hotline.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    // Off the board once over.
+    board_when(&server, &client, &cookie, |s| {
+        s["callbacks"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
     let (direction,): (String,) = sqlx::query_as("SELECT direction FROM calls WHERE id = ?")
         .bind(&call_id)
         .fetch_one(&pool)

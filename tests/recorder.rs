@@ -271,6 +271,7 @@ async fn register(store: &Store, id: &str, rec: Option<&RecordingSummary>, error
         dialed: "792112".to_owned(),
         source: "udp:192.0.2.1:5060".to_owned(),
         received_at: at,
+        direction: hotline::model::CallDirection::Inbound,
     });
     let update = RegisterWrite::Update {
         id: id.to_owned(),
@@ -322,6 +323,7 @@ async fn verify_finds_changed_missing_stray_and_unrecorded() {
         dialed: "792112".into(),
         source: "udp:192.0.2.1:5060".into(),
         received_at: at,
+        direction: hotline::model::CallDirection::Inbound,
     });
     store.apply(&[open_live]).await.unwrap();
 

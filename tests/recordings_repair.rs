@@ -43,6 +43,7 @@ async fn register(store: &Store, id: &str, facts: Option<(i64, i64, String)>, er
         dialed: "792112".to_owned(),
         source: "udp:192.0.2.1:5060".to_owned(),
         received_at: at,
+        direction: hotline::model::CallDirection::Inbound,
     });
     let update = RegisterWrite::Update {
         id: id.to_owned(),

@@ -30,6 +30,7 @@ fn call_writes(i: usize) -> [RegisterWrite; 4] {
             dialed: "792112".to_owned(),
             source: "udp:127.0.0.1:5060".to_owned(),
             received_at: received,
+            direction: hotline::model::CallDirection::Inbound,
         }),
         RegisterWrite::Update {
             id: id.clone(),

@@ -12,6 +12,8 @@ pub struct CallBackRequest {
     pub operator: String,
     /// Who pressed "call back" (a console user or the operator), for the log.
     pub requested_by: String,
+    /// The topic of the item's latest missed call that has one, for the live board.
+    pub topic: Option<String>,
 }
 
 /// Why a call-back was not started.

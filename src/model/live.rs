@@ -35,6 +35,32 @@ pub struct WaitingLive {
     pub topic: Option<String>,
 }
 
+/// A call-back in progress (`POST /api/worklist/{id}/callback`): a call the line places
+/// itself, the operator's softphone rung first, then the citizen through the provider.
+/// On the board from the start until it is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallBackLive {
+    /// The outbound call's public id (its register row).
+    pub call_id: String,
+    /// The worklist item being called back.
+    pub item: i64,
+    /// The citizen's number (shown like a waiting caller's, per `log.show_numbers`).
+    pub number: String,
+    /// The operator making the call-back.
+    pub operator: String,
+    /// Always `outbound`: the line placed this call (as the register row says).
+    pub direction: String,
+    /// `ringing_operator`, `ringing_citizen` (the operator answered; early media may
+    /// already reach them), `talking` (both bridged and recorded).
+    pub stage: String,
+    /// RFC 3339 UTC, when the stage began.
+    pub since: String,
+    /// How long the stage has lasted, as `waited_ms` counts a caller's wait.
+    pub stage_ms: u64,
+    /// The topic of the missed call being returned, if the caller chose one.
+    pub topic: Option<String>,
+}
+
 /// The whole board at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LiveSnapshot {
@@ -42,7 +68,9 @@ pub struct LiveSnapshot {
     pub at: String,
     pub operators: Vec<OperatorLive>,
     pub waiting: Vec<WaitingLive>,
-    /// Calls in progress of any kind (prompts, queue, talking).
+    /// Call-backs in progress, oldest first.
+    pub callbacks: Vec<CallBackLive>,
+    /// Calls in progress of any kind (prompts, queue, talking, call-backs).
     pub active_calls: usize,
     pub longest_wait_ms: u64,
     /// The provider link, when `[trunk.provider]` is configured.

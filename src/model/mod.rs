@@ -19,11 +19,12 @@ pub mod topic;
 mod writes;
 
 pub use call_id::{is_call_id, new_call_id};
-pub use live::{LiveSnapshot, OperatorLive, WaitingLive};
+pub use live::{CallBackLive, LiveSnapshot, OperatorLive, WaitingLive};
 pub use outcome::{EndReason, HangupBy, Outcome, RingResult};
 pub use provider::{ProviderPing, ProviderState};
 pub use record::CallRecord;
 pub use time::{format_time, Now};
 pub use writes::{
-    CallEvent, CallEventKind, CallUpdate, NewCall, RecordingResult, RegisterWrite, RingAttempt,
+    CallDirection, CallEvent, CallEventKind, CallUpdate, NewCall, RecordingResult, RegisterWrite,
+    RingAttempt,
 };

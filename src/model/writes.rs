@@ -25,6 +25,33 @@ pub struct NewCall {
     /// Where the INVITE came from (`udp:1.2.3.4:5060`).
     pub source: String,
     pub received_at: Timestamp,
+    /// Who placed the call: written with the row, never changed (so a row left unfinished
+    /// by a crash keeps it too).
+    pub direction: CallDirection,
+}
+
+/// Who placed a call: a caller (`inbound`), or the line itself, a call-back through the
+/// provider (`outbound`). Stored as the snake_case name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    #[default]
+    Inbound,
+    Outbound,
+}
+
+impl CallDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallDirection::Inbound => "inbound",
+            CallDirection::Outbound => "outbound",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [CallDirection::Inbound, CallDirection::Outbound]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
 }
 
 /// Changes to an existing row. `None` leaves a column as it is.

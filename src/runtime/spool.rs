@@ -28,8 +28,8 @@ use tokio::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader};
 
 use super::database::Database;
 use crate::model::{
-    CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, NewCall, Outcome, RegisterWrite,
-    RingAttempt, RingResult,
+    CallDirection, CallEvent, CallEventKind, CallUpdate, EndReason, HangupBy, NewCall, Outcome,
+    RegisterWrite, RingAttempt, RingResult,
 };
 use crate::store::{ApplyReport, StoreError};
 
@@ -277,6 +277,9 @@ enum Line {
         dialed: String,
         source: String,
         received_at: String,
+        /// Absent in lines spooled before calls had a direction: those were inbound.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direction: Option<String>,
     },
     Update {
         id: String,
@@ -352,6 +355,7 @@ pub fn encode(write: &RegisterWrite, out: &mut Vec<u8>) {
             dialed: c.dialed.clone(),
             source: c.source.clone(),
             received_at: time(c.received_at),
+            direction: Some(c.direction.as_str().to_owned()),
         },
         RegisterWrite::Update { id, update: u } => Line::Update {
             id: id.clone(),
@@ -408,6 +412,7 @@ pub fn decode(line: &[u8]) -> Result<RegisterWrite, LineError> {
             dialed,
             source,
             received_at,
+            direction,
         } => RegisterWrite::Open(NewCall {
             id,
             sip_call_id,
@@ -415,6 +420,10 @@ pub fn decode(line: &[u8]) -> Result<RegisterWrite, LineError> {
             dialed,
             source,
             received_at: time(received_at)?,
+            direction: match direction {
+                None => CallDirection::Inbound,
+                Some(d) => CallDirection::parse(&d).ok_or(LineError::Vocabulary(d))?,
+            },
         }),
         Line::Update { id, update: u } => RegisterWrite::Update {
             id,

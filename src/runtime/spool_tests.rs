@@ -17,6 +17,7 @@ fn open(id: &str) -> RegisterWrite {
         dialed: "792112".to_owned(),
         source: "udp:127.0.0.1:5060".to_owned(),
         received_at: ts("2026-11-24T15:21:47.123456789Z"),
+        direction: CallDirection::Inbound,
     })
 }
 
@@ -67,7 +68,11 @@ fn every_kind() -> Vec<RegisterWrite> {
 
 #[test]
 fn every_write_round_trips_on_one_line() {
-    for write in every_kind() {
+    let mut call_back = open("c2");
+    if let RegisterWrite::Open(call) = &mut call_back {
+        call.direction = CallDirection::Outbound;
+    }
+    for write in every_kind().into_iter().chain([call_back]) {
         let mut out = Vec::new();
         encode(&write, &mut out);
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
@@ -93,6 +98,19 @@ fn absent_fields_are_left_out_of_the_line() {
         String::from_utf8(out).expect("utf-8"),
         "{\"kind\":\"update\",\"id\":\"c9\",\"outcome\":\"abandoned\"}\n"
     );
+}
+
+#[test]
+fn an_open_spooled_without_a_direction_is_inbound() {
+    let line = b"{\"kind\":\"open\",\"id\":\"c3\",\"sip_call_id\":\"c3@trunk\",\"caller\":\"1\",\"dialed\":\"2\",\"source\":\"udp:192.0.2.1:5060\",\"received_at\":\"2026-11-24T15:21:47Z\"}";
+    let Ok(RegisterWrite::Open(call)) = decode(line) else {
+        panic!("an open line");
+    };
+    assert_eq!(call.direction, CallDirection::Inbound);
+    assert!(matches!(
+        decode(b"{\"kind\":\"open\",\"id\":\"c3\",\"sip_call_id\":\"s\",\"caller\":\"1\",\"dialed\":\"2\",\"source\":\"s\",\"received_at\":\"2026-11-24T15:21:47Z\",\"direction\":\"sideways\"}"),
+        Err(LineError::Vocabulary(_))
+    ));
 }
 
 #[test]

@@ -187,7 +187,7 @@ fn call_id(write: &RegisterWrite) -> &str {
 fn insert<DB: Db>(write: &RegisterWrite) -> QueryBuilder<'_, DB> {
     let (head, values, key): (&str, Vec<Arg<'_>>, &str) = match write {
         RegisterWrite::Open(call) => (
-            "calls (id, sip_call_id, caller, dialed, source, received_at, outcome)",
+            "calls (id, sip_call_id, caller, dialed, source, received_at, outcome, direction)",
             vec![
                 (&call.id).into(),
                 (&call.sip_call_id).into(),
@@ -196,6 +196,7 @@ fn insert<DB: Db>(write: &RegisterWrite) -> QueryBuilder<'_, DB> {
                 (&call.source).into(),
                 format_time(call.received_at).into(),
                 Outcome::InProgress.as_str().into(),
+                call.direction.as_str().into(),
             ],
             "id",
         ),

@@ -192,6 +192,7 @@ mod tests {
             dialed: "d".into(),
             source: "src".into(),
             received_at: at("2026-11-24T15:00:00Z"),
+            direction: crate::model::CallDirection::Inbound,
         })
     }
 

@@ -341,8 +341,8 @@ pub(super) async fn set_state<DB: Db>(
     Ok(true)
 }
 
-/// A call-back made for an item: the outbound call's row is marked `outbound` and linked
-/// to the item, and its outcome decides the item's state (answered → `called_back`, a
+/// A call-back made for an item: the outbound call's row (`outbound` since its `Open`) is
+/// linked to the item, and its outcome decides the item's state (answered → `called_back`, a
 /// number that cannot be reached → `unreachable`, anything else (busy, no answer…) leaves
 /// it `in_progress`, until the `max_attempts`th failed attempt in a row (see
 /// [`failed_attempts`]) makes it `unreachable` too; 0 never does); the history says who
@@ -381,9 +381,6 @@ pub(super) async fn record_callback<DB: Db>(
     if execute(pool, &mut q).await? != 1 {
         return Ok(false);
     }
-    let mut q = QueryBuilder::new("UPDATE calls SET direction = 'outbound' WHERE id = ");
-    q.arg(call_id);
-    execute(pool, &mut q).await?;
     let mut q = QueryBuilder::new("INSERT INTO worklist_calls (item_id, call_id, role) VALUES (");
     q.arg(item_id)
         .push(", ")

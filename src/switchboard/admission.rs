@@ -4,7 +4,9 @@
 
 use tracing::Span;
 
-use crate::model::{CallUpdate, HangupBy, NewCall as RowOpen, Now, Outcome, RegisterWrite};
+use crate::model::{
+    CallDirection, CallUpdate, HangupBy, NewCall as RowOpen, Now, Outcome, RegisterWrite,
+};
 use crate::sdp;
 use crate::sip::factory::SHUTDOWN_RETRY_AFTER_S;
 use crate::sip::message::{self, Request};
@@ -42,6 +44,7 @@ impl Switchboard {
                 dialed: dialed.clone().unwrap_or_default(),
                 source: source.to_string(),
                 received_at: now.wall,
+                direction: CallDirection::Inbound,
             })));
 
         let sdp_body = message::has_sdp_body(&invite).then_some(invite.body.as_slice());

@@ -1,7 +1,7 @@
 //! The live board's view of the switchboard, and the supervisor's pause/resume: reads of
 //! the ACD and the registrar turned into `live` values, commands turned into ACD inputs.
 
-use crate::model::{format_time, LiveSnapshot, Now, OperatorLive, WaitingLive};
+use crate::model::{format_time, CallBackLive, LiveSnapshot, Now, OperatorLive, WaitingLive};
 
 use super::acd::{AcdError, OperatorState, PauseReason};
 use super::{loggable_number, Switchboard};
@@ -9,7 +9,11 @@ use super::{loggable_number, Switchboard};
 impl Switchboard {
     /// The line as it is now.
     pub fn snapshot(&self, now: Now) -> LiveSnapshot {
-        let public_id = |call| self.calls.get(&call).map(|c| c.public_id().to_string());
+        let public_id = |call| {
+            let id = self.calls.get(&call).map(|c| c.public_id());
+            id.or_else(|| self.callbacks.get(&call).map(|c| c.public_id()))
+                .map(str::to_string)
+        };
         let operators = self
             .settings
             .operators
@@ -60,12 +64,21 @@ impl Switchboard {
                 })
             })
             .collect();
+        let mut callbacks: Vec<_> = self
+            .callbacks
+            .iter()
+            .filter_map(|(call, c)| Some((*call, c.live(now, self.settings.show_numbers)?)))
+            .collect();
+        // Call refs are handed out in order: the oldest call-back first.
+        callbacks.sort_by_key(|(call, _)| *call);
+        let callbacks: Vec<CallBackLive> = callbacks.into_iter().map(|(_, c)| c).collect();
         LiveSnapshot {
             at: format_time(now.wall),
             operators,
             longest_wait_ms: waiting.iter().map(|w| w.waited_ms).max().unwrap_or(0),
             waiting,
-            active_calls: self.calls.len(),
+            active_calls: self.calls.len() + callbacks.len(),
+            callbacks,
             provider: None,
         }
     }

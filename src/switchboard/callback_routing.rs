@@ -74,7 +74,7 @@ impl Switchboard {
                 request,
                 span,
             },
-            now.wall,
+            now,
         );
         self.callbacks.insert(call_ref, cb);
         self.stats.calls_started += 1;

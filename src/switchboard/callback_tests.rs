@@ -28,12 +28,13 @@ pub(super) fn line() -> Switchboard {
     sb
 }
 
-fn request(operator: &str) -> CallBackRequest {
+pub(super) fn request(operator: &str) -> CallBackRequest {
     CallBackRequest {
         item: 7,
         number: "+79115550101".into(),
         operator: operator.into(),
         requested_by: "supervisor".into(),
+        topic: None,
     }
 }
 
@@ -44,7 +45,7 @@ pub(super) fn done(out: &Out) -> Option<CallBackDone> {
     })
 }
 
-fn opened_operator_leg(out: &Out) -> CallRef {
+pub(super) fn opened_operator_leg(out: &Out) -> CallRef {
     out.actions
         .iter()
         .find_map(|a| match a {

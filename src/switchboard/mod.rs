@@ -45,6 +45,8 @@ mod b2bua_support;
 #[cfg(test)]
 mod b2bua_tests;
 #[cfg(test)]
+mod callback_board_tests;
+#[cfg(test)]
 mod callback_refresh_tests;
 #[cfg(test)]
 mod callback_tests;

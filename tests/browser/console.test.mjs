@@ -203,6 +203,43 @@ test('the live board shows an operator paused and resumed as it happens', async 
     const r = document.querySelector(`#operators-table tr[data-operator="${o}"]`);
     return r && r.textContent.includes('Свободен');
   }, op);
+  assert.equal(await page.locator('#live-callbacks').textContent(), 'Перезвонов сейчас нет.');
+});
+
+test('a call-back in progress is on the live board with its stage, number and operator', async () => {
+  // The server's snapshot of a call-back (tests/e2e_callback.rs checks the server side).
+  const op = env('HOTLINE_OPERATOR');
+  const at = new Date().toISOString();
+  const snap = {
+    at,
+    operators: [{ id: op, name: op, state: 'talking', pause_reason: null, call_id: 'cb-1', registered: true, skills: [] }],
+    waiting: [],
+    callbacks: [{
+      call_id: 'cb-1', item: 3, number: '+7911555****', operator: op, direction: 'outbound',
+      stage: 'ringing_citizen', since: at, stage_ms: 12_000, topic: 'billing',
+    }],
+    active_calls: 1,
+    longest_wait_ms: 0,
+  };
+  await page.route('**/api/live', (route) => route.fulfill({
+    status: 200, contentType: 'text/event-stream', body: `event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`,
+  }));
+  try {
+    await page.locator('#top nav a', { hasText: 'Пропущенные' }).click();
+    await page.locator('#top nav a', { hasText: 'Сейчас на линии' }).click();
+    const row = page.locator('#callbacks-table tr[data-call="cb-1"]');
+    await row.waitFor();
+    const text = await row.textContent();
+    for (const part of ['+7911555****', 'запись №3', op, 'Перезвон: вызов абонента', '0:1', 'Начисления и оплата']) {
+      assert.ok(text.includes(part), `${part} in ${text}`);
+    }
+    assert.equal(await row.locator('a', { hasText: 'открыть' }).getAttribute('href'), '#/call/cb-1');
+    const operator = await page.locator(`#operators-table tr[data-operator="${op}"]`).textContent();
+    assert.ok(operator.includes('Разговор') && operator.includes('(перезвон)'), operator);
+    await shot('05-live-callback');
+  } finally {
+    await page.unroute('**/api/live');
+  }
 });
 
 test('statistics for the period count the calls and offer a CSV export', async () => {

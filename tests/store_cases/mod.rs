@@ -8,7 +8,9 @@
 
 use std::future::Future;
 
-use hotline::model::{CallEvent, CallEventKind, CallUpdate, NewCall, RegisterWrite, RingAttempt};
+use hotline::model::{
+    CallDirection, CallEvent, CallEventKind, CallUpdate, NewCall, RegisterWrite, RingAttempt,
+};
 use hotline::store::Store;
 use jiff::Timestamp;
 
@@ -114,6 +116,7 @@ pub fn new_call(id: &str, received_at: &str) -> NewCall {
         dialed: "792112".to_owned(),
         source: "udp:192.0.2.1:5060".to_owned(),
         received_at: ts(received_at),
+        direction: CallDirection::Inbound,
     }
 }
 

@@ -1,7 +1,9 @@
 //! One call's row: what is written reads back, what the schema refuses, the reads of the
 //! register, and the restart that closes rows left open.
 
-use hotline::model::{CallRecord, CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite};
+use hotline::model::{
+    CallDirection, CallRecord, CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite,
+};
 
 use super::{is_check_violation, new_call, open, ts, update, Harness};
 
@@ -133,8 +135,11 @@ pub async fn the_schema_rejects_unknown_outcomes_and_hangup_parties<H: Harness>(
 
 pub async fn mark_interrupted_closes_rows_left_in_progress<H: Harness>(h: &H) {
     let store = h.store(1).await;
+    let mut calling_back = new_call("calling-back", "2026-11-24T15:30:00Z");
+    calling_back.direction = CallDirection::Outbound;
     store
         .apply(&[
+            RegisterWrite::Open(calling_back),
             open("ringing"),
             open("caller-left"),
             update(
@@ -160,7 +165,17 @@ pub async fn mark_interrupted_closes_rows_left_in_progress<H: Harness>(h: &H) {
         .expect("apply");
 
     let now = ts("2026-11-24T16:00:00.5Z");
-    assert_eq!(store.mark_interrupted(now).await.expect("mark"), 2);
+    assert_eq!(store.mark_interrupted(now).await.expect("mark"), 3);
+
+    // A call-back the server stopped during stays outbound (it is no missed call).
+    let outbound = "UPDATE calls SET topic = topic WHERE direction = 'outbound'";
+    assert_eq!(h.exec(outbound).await.expect("outbound rows"), 1);
+    let back = store
+        .call("calling-back")
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(back.outcome, "interrupted");
 
     let ringing = store.call("ringing").await.expect("read").expect("row");
     assert_eq!(ringing.outcome, "interrupted");

@@ -15,7 +15,17 @@ fn call(id: &str, caller: &str, at: &str) -> RegisterWrite {
         dialed: "792112".to_owned(),
         source: "udp:192.0.2.1:5060".to_owned(),
         received_at: ts(at),
+        direction: hotline::model::CallDirection::Inbound,
     })
+}
+
+/// A call-back's row: outbound from its first write.
+fn outbound(id: &str, caller: &str, at: &str) -> RegisterWrite {
+    let RegisterWrite::Open(mut new) = call(id, caller, at) else {
+        unreachable!()
+    };
+    new.direction = hotline::model::CallDirection::Outbound;
+    RegisterWrite::Open(new)
 }
 
 fn ended(id: &str, outcome: Outcome, wait_ms: i64) -> RegisterWrite {
@@ -186,8 +196,8 @@ pub async fn call_backs_are_linked_and_decide_the_item_s_state<H: Harness>(h: &H
         .apply(&[
             call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
             ended("m1", Outcome::Abandoned, 40_000),
-            call("cb1", "+79111234567", "2026-11-24T12:00:00Z"),
-            call("cb2", "+79111234567", "2026-11-24T12:30:00Z"),
+            outbound("cb1", "+79111234567", "2026-11-24T12:00:00Z"),
+            outbound("cb2", "+79111234567", "2026-11-24T12:30:00Z"),
         ])
         .await
         .unwrap();

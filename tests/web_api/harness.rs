@@ -166,6 +166,7 @@ pub async fn insert(store: &Store, rows: &[Row]) -> Vec<String> {
             dialed: "792112".into(),
             source: "udp:127.0.0.1:5060".into(),
             received_at: at,
+            direction: hotline::model::CallDirection::Inbound,
         }));
         let queued = at + Duration::from_secs(8);
         let connected = r

@@ -19,6 +19,7 @@ fn missed(
             dialed: "792112".to_owned(),
             source: "udp:127.0.0.1:5071".to_owned(),
             received_at: at,
+            direction: hotline::model::CallDirection::Inbound,
         }),
         RegisterWrite::Update {
             id: id.to_owned(),

@@ -18,6 +18,7 @@ fn open(id: &str) -> RegisterWrite {
         dialed: "792112".to_owned(),
         source: "udp:127.0.0.1:5060".to_owned(),
         received_at: "2026-11-24T15:21:47Z".parse().expect("valid literal"),
+        direction: crate::model::CallDirection::Inbound,
     })
 }
 

@@ -75,7 +75,7 @@ impl CallBack {
             Ok(key) => {
                 tracing::info!(operator = %self.operator, "ringing the operator for a call-back");
                 self.awaiting.push(key.clone());
-                self.stage = Stage::RingingOperator { key };
+                self.enter(Stage::RingingOperator { key }, ctx.now);
                 self.deadline = Some(ctx.now.mono + ctx.settings.queue.ring_timeout);
                 self.op.invite = Some(invite);
             }
@@ -126,7 +126,7 @@ impl CallBack {
                 tracing::info!("calling the citizen through the provider");
                 self.awaiting.push(leg.key.clone());
                 self.citizen = Some(leg);
-                self.stage = Stage::RingingCitizen;
+                self.enter(Stage::RingingCitizen, ctx.now);
                 self.deadline = Some(ctx.now.mono + CITIZEN_RING_TIMEOUT);
             }
             Err(e) => {
@@ -217,7 +217,7 @@ impl CallBack {
         self.op.dialog = Some(dialog);
         self.op.media = Some(leg_media(&agreed));
         tracing::info!(operator = %self.operator, "operator answered: calling the citizen");
-        self.stage = Stage::OpeningCitizen;
+        self.enter(Stage::OpeningCitizen, ctx.now);
         self.deadline = None;
         ctx.actions.push_back(Action::OpenCitizenMedia {
             call: self.call_ref,
@@ -327,7 +327,7 @@ impl CallBack {
                 },
             });
         }
-        self.stage = Stage::Connected;
+        self.enter(Stage::Connected, ctx.now);
         self.deadline = None;
         self.start_session_timer(resp, ctx.now.mono);
         self.connected = Some((ctx.now.wall, ctx.now.mono));

@@ -30,7 +30,10 @@ use tracing::Span;
 
 use crate::media::relay::LegConfig;
 use crate::media::Leg;
-use crate::model::{CallUpdate, EndReason, HangupBy, Outcome, RegisterWrite};
+use crate::model::{
+    format_time, CallBackLive, CallDirection, CallUpdate, EndReason, HangupBy, Now, Outcome,
+    RegisterWrite,
+};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Method, Request};
 use crate::sip::transaction::TxKey;
@@ -77,6 +80,18 @@ enum Stage {
     Ended,
 }
 
+impl Stage {
+    /// The stage's name on the live board; `None` once over (off the board).
+    fn board_name(&self) -> Option<&'static str> {
+        match self {
+            Stage::OpeningOperator | Stage::RingingOperator { .. } => Some("ringing_operator"),
+            Stage::OpeningCitizen | Stage::RingingCitizen => Some("ringing_citizen"),
+            Stage::Connected => Some("talking"),
+            Stage::Ended => None,
+        }
+    }
+}
+
 /// The operator's leg.
 #[derive(Default)]
 struct OperatorSide {
@@ -94,8 +109,12 @@ pub(super) struct CallBack {
     item: i64,
     number: String,
     operator: String,
+    /// The topic of the missed call being returned, for the live board.
+    topic: Option<String>,
     span: Span,
     stage: Stage,
+    /// When the stage the live board shows began (`Stage::board_name`).
+    stage_since: (Timestamp, Instant),
     op: OperatorSide,
     citizen: Option<CitizenLeg>,
     citizen_dialog: Option<Dialog>,
@@ -129,7 +148,7 @@ pub(super) struct NewCallBack {
 }
 
 impl CallBack {
-    pub fn new(new: NewCallBack, now: Timestamp) -> CallBack {
+    pub fn new(new: NewCallBack, now: Now) -> CallBack {
         CallBack {
             call_ref: new.call_ref,
             id: new.id,
@@ -137,8 +156,10 @@ impl CallBack {
             item: new.request.item,
             number: new.request.number,
             operator: new.request.operator,
+            topic: new.request.topic,
             span: new.span,
             stage: Stage::OpeningOperator,
+            stage_since: (now.wall, now.mono),
             op: OperatorSide::default(),
             citizen: None,
             citizen_dialog: None,
@@ -147,7 +168,7 @@ impl CallBack {
             media_open: false,
             awaiting: Vec::new(),
             pending_byes: 0,
-            started_at: now,
+            started_at: now.wall,
             connected: None,
             deadline: None,
             timed_out: false,
@@ -166,6 +187,7 @@ impl CallBack {
                 dialed: self.number.clone(),
                 source,
                 received_at: self.started_at,
+                direction: CallDirection::Outbound,
             },
         )));
         self.media_open = true;
@@ -176,6 +198,35 @@ impl CallBack {
 
     pub fn span(&self) -> &Span {
         &self.span
+    }
+
+    /// The outbound call's public id.
+    pub fn public_id(&self) -> &str {
+        &self.id
+    }
+
+    /// The call-back as the live board shows it; `None` once it is over.
+    pub fn live(&self, now: Now, show_numbers: bool) -> Option<CallBackLive> {
+        let (since, at) = self.stage_since;
+        Some(CallBackLive {
+            call_id: self.id.clone(),
+            item: self.item,
+            number: super::loggable_number(&self.number, show_numbers),
+            operator: self.operator.clone(),
+            direction: CallDirection::Outbound.as_str().to_string(),
+            stage: self.stage.board_name()?.to_string(),
+            since: format_time(since),
+            stage_ms: now.mono.saturating_duration_since(at).as_millis() as u64,
+            topic: self.topic.clone(),
+        })
+    }
+
+    /// A new stage the live board shows begins now.
+    fn enter(&mut self, stage: Stage, now: Now) {
+        if stage.board_name() != self.stage.board_name() {
+            self.stage_since = (now.wall, now.mono);
+        }
+        self.stage = stage;
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -236,10 +236,16 @@ fn schemas() -> Value {
         "WaitingLive": { "type": "object", "properties": {
             "call_id": text, "caller": text, "position": { "type": "integer" },
             "waited_ms": { "type": "integer" }, "ringing": opt_text, "topic": opt_text } },
+        "CallBackLive": { "type": "object", "properties": {
+            "call_id": text, "item": { "type": "integer" }, "number": text, "operator": text,
+            "direction": { "type": "string", "enum": ["outbound"] },
+            "stage": { "type": "string", "enum": ["ringing_operator", "ringing_citizen", "talking"] },
+            "since": text, "stage_ms": { "type": "integer" }, "topic": opt_text } },
         "LiveSnapshot": { "type": "object", "properties": {
             "at": text,
             "operators": { "type": "array", "items": schema_ref("OperatorLive") },
             "waiting": { "type": "array", "items": schema_ref("WaitingLive") },
+            "callbacks": { "type": "array", "items": schema_ref("CallBackLive") },
             "active_calls": { "type": "integer" }, "longest_wait_ms": { "type": "integer" } } },
         "AuditEntry": { "type": "object", "properties": {
             "at": text, "username": opt_text,

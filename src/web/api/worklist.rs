@@ -176,6 +176,24 @@ pub async fn update(
     Ok(Json(detail_json(&detail)))
 }
 
+/// The most recent missed calls of an item read for a topic.
+const TOPIC_LOOKUPS: usize = 5;
+
+/// The topic of the item's latest missed call that has one (the live board shows it with
+/// the call-back), looking at its last few missed calls only.
+async fn missed_topic(
+    ctx: &WebContext,
+    calls: &[(String, String)],
+) -> Result<Option<String>, ApiError> {
+    let missed = calls.iter().rev().filter(|(_, role)| role == "missed");
+    for (call_id, _) in missed.take(TOPIC_LOOKUPS) {
+        if let Some(topic) = ctx.store.call(call_id).await?.and_then(|c| c.topic) {
+            return Ok(Some(topic));
+        }
+    }
+    Ok(None)
+}
+
 /// `{"operator": "101"}`: ring that operator, then call the item's own number back
 /// through the provider (no other number can be given: the trunk is nobody's way out).
 /// 202 with the outbound call's id; 409 when the operator is not registered or not free
@@ -218,6 +236,7 @@ pub async fn callback(
         number: item.item.number.clone(),
         operator: operator.clone(),
         requested_by: who.username.clone(),
+        topic: missed_topic(&ctx, &item.calls).await?,
     };
     let call_id = match ctx.live.call_back(request).await {
         Err(_) => return Err(ApiError::Unavailable),

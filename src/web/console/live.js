@@ -1,15 +1,17 @@
-// The live board (supervisors): callers waiting and for how long, each operator's state with
-// pause and resume, and today's service level. The board follows /api/live (server-sent
+// The live board (supervisors): callers waiting and for how long, call-backs in progress
+// (the stage and for how long), each operator's state with pause and resume, and today's
+// service level. The board follows /api/live (server-sent
 // events, a full snapshot on every change); wait times count on between snapshots.
 
 import { api, query } from './api.js';
 import { h, mount, errorBox, table } from './dom.js';
-import { OPERATOR_STATES, TOPICS, addDays, duration, label, percent, setZone, today } from './format.js';
+import { OPERATOR_STATES, TOPICS, addDays, duration, label, percent, setZone, time, today } from './format.js';
 
 export function renderLive(root) {
   const status = h('p', { class: 'live-status', id: 'live-status', role: 'status' }, 'Подключение…');
   const summary = h('div', { class: 'tiles', id: 'live-summary' });
   const waiting = h('div', { id: 'live-waiting' });
+  const callbacks = h('div', { id: 'live-callbacks' });
   const operators = h('div', { id: 'live-operators' });
   const service = h('div', { class: 'tiles', id: 'live-today' }, h('p', { class: 'muted' }, 'Загрузка…'));
   const message = h('div', { class: 'message' });
@@ -21,6 +23,7 @@ export function renderLive(root) {
     h('div', { class: 'live-grid' },
       h('section', { class: 'card' }, h('h2', {}, 'Операторы'), operators),
       h('section', { class: 'card' }, h('h2', {}, 'Ожидают ответа'), waiting)),
+    h('section', { class: 'card' }, h('h2', {}, 'Перезвоны'), callbacks),
     h('section', { class: 'card' }, h('h2', {}, 'Сегодня'), service),
     dialog.element);
 
@@ -63,12 +66,25 @@ export function renderLive(root) {
         h('td', { class: 'num' }, duration(w.waited_ms + since)),
         h('td', {}, w.ringing || '—'))), { class: 'waiting' })
       : h('p', { class: 'empty' }, 'Очередь пуста.'));
+    const calling = snap.callbacks || [];
+    mount(callbacks, calling.length
+      ? table(['Номер', 'Оператор', 'Этап', 'Длится', 'Тема', 'Звонок'], calling.map((c) => h('tr', { dataset: { call: c.call_id } },
+        h('td', { class: 'num' }, c.number || 'скрыт',
+          h('div', { class: 'muted small' }, h('a', { href: '#/worklist' }, `исходящий · пропущенные, запись №${c.item}`))),
+        h('td', {}, c.operator),
+        h('td', {}, h('span', { class: `state ${c.stage === 'talking' ? 'talking' : 'ringing'}` }, label(CALLBACK_STAGES, c.stage))),
+        h('td', { class: 'num', title: `с ${time(c.since)}` }, duration(c.stage_ms + since)),
+        h('td', {}, c.topic ? label(TOPICS, c.topic) : '—'),
+        h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.call_id)}` }, 'открыть')))), { class: 'callbacks', id: 'callbacks-table' })
+      : h('p', { class: 'empty' }, 'Перезвонов сейчас нет.'));
+    const onCallBack = new Set(calling.map((c) => c.operator));
     mount(operators, snap.operators.length
       ? table(['Оператор', 'Состояние', 'Звонок', 'Телефон', ''], snap.operators.map((o) => h('tr', { dataset: { operator: o.id } },
         h('td', {}, h('b', {}, o.id), ' ', h('span', { class: 'muted' }, o.name && o.name !== o.id ? o.name : ''),
           o.skills && o.skills.length ? h('div', { class: 'muted small skills' }, o.skills.map((s) => label(TOPICS, s)).join(', ')) : ''),
         h('td', {}, h('span', { class: `state ${o.state}` }, label(OPERATOR_STATES, o.state)),
-          o.pause_reason ? h('span', { class: 'muted small' }, ` (${reasonText(o.pause_reason)})`) : ''),
+          o.pause_reason ? h('span', { class: 'muted small' }, ` (${reasonText(o.pause_reason)})`) : '',
+          onCallBack.has(o.id) ? h('span', { class: 'muted small' }, ' (перезвон)') : ''),
         h('td', {}, o.call_id ? h('a', { href: `#/call/${encodeURIComponent(o.call_id)}` }, 'открыть') : '—'),
         h('td', {}, o.registered ? 'подключён' : h('span', { class: 'muted' }, 'не подключён')),
         h('td', { class: 'right' }, action(o)))), { class: 'operators', id: 'operators-table' })
@@ -131,6 +147,12 @@ function slClass(sl) {
   if (sl === null || sl === undefined) return '';
   return sl >= 0.8 ? 'good' : sl >= 0.6 ? 'warn' : 'bad';
 }
+
+const CALLBACK_STAGES = {
+  ringing_operator: 'Перезвон: вызов оператора',
+  ringing_citizen: 'Перезвон: вызов абонента',
+  talking: 'Перезвон: разговор',
+};
 
 const PROVIDER_STATES = {
   registering: 'регистрация…', registered: 'зарегистрирован', failing: 'ошибка регистрации',
