@@ -6,6 +6,8 @@
 //! citizen's tone and the operator's echo are recorded on both channels, and the
 //! worklist item ends `called_back`. While connected, the call-back is on the live board
 //! (`/api/live`) and its row is already `outbound`. A busy citizen leaves the item open.
+//! Through a provider reached over TLS, the call-back runs on the registration's TLS
+//! connection.
 
 mod common;
 mod provider_support;
@@ -14,25 +16,26 @@ use std::time::{Duration, Instant};
 
 use common::{SippOperator, TestServer, CLOSED};
 use hotline::model::{CallUpdate, NewCall, Outcome, RegisterWrite};
-use provider_support::{InviteScript, Provider, Script, PASSWORD, USER};
+use provider_support::{InviteScript, Provider, Script, TlsProvider, PASSWORD, USER};
 
 const CITIZEN: &str = "+79115550101";
 
-async fn line(provider: &Provider) -> TestServer {
+/// The line with the provider at `registrar` (`tls_ca` and the like in `extra`).
+async fn line(registrar: &str, extra: &str) -> TestServer {
     TestServer::start(&format!(
         r#"{CLOSED}
 [trunk.provider]
-registrar = "sip:{addr}"
+registrar = "{registrar}"
 username = "{USER}"
 password = "{PASSWORD}"
 expires = 600
 options_interval = "0s"
+{extra}
 [[operators]]
 id = "101"
 name = "Operator 101"
 password = "pass101"
-"#,
-        addr = provider.addr
+"#
     ))
     .await
 }
@@ -167,9 +170,16 @@ async fn board_when(
     }
 }
 
-/// The line registered with the provider and the operator's softphone registered.
+/// The line registered with the provider over UDP and the operator's softphone registered.
 async fn ready(provider: &Provider) -> (TestServer, SippOperator, reqwest::Client, String) {
-    let server = line(provider).await;
+    ready_with(&format!("sip:{}", provider.addr), "").await
+}
+
+async fn ready_with(
+    registrar: &str,
+    extra: &str,
+) -> (TestServer, SippOperator, reqwest::Client, String) {
+    let server = line(registrar, extra).await;
     wait_for("registration", async || {
         let body = reqwest::get(format!("http://{}/metrics", server.http))
             .await
@@ -354,5 +364,74 @@ async fn a_busy_citizen_leaves_the_item_open_with_the_attempt_noted() {
     assert_eq!(row.outcome, "failed");
     assert_eq!(row.final_status, Some(486));
     // The operator may take the next call-back at once (after the wrap-up).
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_back_through_a_tls_provider_runs_on_the_registration_connection() {
+    let provider = TlsProvider::start(Script {
+        fail_first: 0,
+        min_expires: 0,
+        grant: 600,
+    })
+    .await;
+    provider.answer_invites(InviteScript {
+        status: 200,
+        talk: Duration::from_secs(4),
+    });
+    let extra = format!("tls_ca = \"{}\"", provider.ca_pem.display());
+    let (server, _op, client, cookie) =
+        ready_with(&format!("sips:{}", provider.addr), &extra).await;
+    let item = missed_call(&server, &client, &cookie).await;
+    let (status, started) = call_back(&server, &client, &cookie, item).await;
+    assert_eq!(status, 202, "{started}");
+    let call_id = started["call_id"].as_str().unwrap().to_string();
+
+    let mut row = None;
+    wait_for("the recording", async || {
+        row = server.store.call(&call_id).await.unwrap();
+        row.as_ref()
+            .is_some_and(|r| r.recording_sha256.is_some() || r.recording_error.is_some())
+    })
+    .await;
+    let row = row.unwrap();
+    assert_eq!(row.outcome, "answered", "{row:?}");
+    assert_eq!(row.recording_error, None);
+    let file = server
+        .dir
+        .path()
+        .join("recordings")
+        .join(row.recording_path.unwrap());
+    let mut wav = hound::WavReader::open(&file).unwrap();
+    let all: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let citizen = all
+        .iter()
+        .step_by(2)
+        .filter(|s| s.unsigned_abs() > 1000)
+        .count();
+    assert!(
+        citizen > 8000,
+        "the citizen's tone over plain RTP: {citizen}"
+    );
+
+    let seen = provider.seen();
+    assert_eq!(
+        seen.invites.len(),
+        2,
+        "401, then credentials: {:?}",
+        seen.invites
+    );
+    assert!(seen.invites[1].4, "{:?}", seen.invites);
+    assert_eq!(seen.byes, 0, "the citizen hung up; we sent no BYE");
+    assert_eq!(
+        provider.handshakes(),
+        1,
+        "the INVITEs, the ACK and the citizen's BYE all went on the registration's connection"
+    );
+    wait_for("the worklist item", async || {
+        let detail = server.store.worklist_item(item, "").await.unwrap().unwrap();
+        detail.item.state == "called_back"
+    })
+    .await;
     server.stop().await;
 }

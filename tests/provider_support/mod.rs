@@ -203,6 +203,37 @@ async fn invite(
     script: InviteScript,
     seen: &Mutex<Seen>,
 ) {
+    let local = socket.local_addr().unwrap();
+    let answer = answer_invite(msg, script, seen, local, "UDP");
+    for reply in answer.replies {
+        let _ = socket.send_to(reply.as_bytes(), src).await;
+    }
+    if let Some(bye) = answer.bye {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(script.talk).await;
+            let _ = socket.send_to(bye.as_bytes(), src).await;
+        });
+    }
+}
+
+/// What the citizen's side sends for one INVITE: its answers now, and the BYE it sends
+/// `talk` after a 200.
+struct InviteAnswer {
+    replies: Vec<String>,
+    bye: Option<String>,
+}
+
+/// Challenges an INVITE without valid credentials (401); answers one with them 180, then
+/// the script's status, a 200 with SDP and a tone played to our offer. `local` and
+/// `transport` are the provider's own address and transport (Contact, the BYE's Via).
+fn answer_invite(
+    msg: &str,
+    script: InviteScript,
+    seen: &Mutex<Seen>,
+    local: SocketAddr,
+    transport: &str,
+) -> InviteAnswer {
     let creds = header(msg, "Authorization").and_then(|v| parse_authorization(v).ok());
     let valid = creds.as_ref().is_some_and(|c| {
         c.username == USER
@@ -218,30 +249,36 @@ async fn invite(
         header(msg, "Max-Forwards").unwrap_or("").to_string(),
         valid,
     ));
-    let send = |text: String| async move {
-        let _ = socket.send_to(text.as_bytes(), src).await;
-    };
     if !valid {
         let extra = format!(
             "WWW-Authenticate: {}\r\n",
             challenge(REALM, "nonce-inv", "op", Algorithm::Md5, false)
         );
-        return send(respond(msg, "401 Unauthorized", &extra)).await;
+        return InviteAnswer {
+            replies: vec![respond(msg, "401 Unauthorized", &extra)],
+            bye: None,
+        };
     }
-    send(respond(msg, "180 Ringing", "")).await;
+    let ringing = respond(msg, "180 Ringing", "");
     if script.status != 200 {
         let status = format!("{} Not Now", script.status);
-        return send(respond(msg, &status, "")).await;
+        return InviteAnswer {
+            replies: vec![ringing, respond(msg, &status, "")],
+            bye: None,
+        };
     }
     let rtp = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind RTP");
     let port = rtp.local_addr().unwrap().port();
     let sdp = format!(
         "v=0\r\no=prov 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
     );
-    let contact = format!(
-        "Contact: <sip:{USER}@{}>\r\nContent-Type: application/sdp\r\n",
-        socket.local_addr().unwrap()
-    );
+    let param = if transport == "UDP" {
+        String::new()
+    } else {
+        format!(";transport={}", transport.to_ascii_lowercase())
+    };
+    let contact =
+        format!("Contact: <sip:{USER}@{local}{param}>\r\nContent-Type: application/sdp\r\n");
     let ok = respond(msg, "200 OK", &contact).replace(
         "Content-Length: 0\r\n\r\n",
         &format!("Content-Length: {}\r\n\r\n{sdp}", sdp.len()),
@@ -249,14 +286,10 @@ async fn invite(
     if let Some(to) = offer_address(msg) {
         std::thread::spawn(move || play_tone(rtp, to, script.talk));
     }
-    send(ok).await;
-    // The citizen hangs up after the talk: a BYE in the dialog we answered.
-    let bye = bye_for(msg, &socket.local_addr().unwrap());
-    let socket = socket.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(script.talk).await;
-        let _ = socket.send_to(bye.as_bytes(), src).await;
-    });
+    InviteAnswer {
+        replies: vec![ringing, ok],
+        bye: Some(bye_for(msg, &local, transport)),
+    }
 }
 
 /// Where our offer asks for RTP.
@@ -297,7 +330,7 @@ fn play_tone(rtp: std::net::UdpSocket, to: SocketAddr, length: Duration) {
 }
 
 /// The BYE the citizen sends in the dialog our INVITE made (we are the UAS).
-fn bye_for(invite: &str, us: &SocketAddr) -> String {
+fn bye_for(invite: &str, us: &SocketAddr, transport: &str) -> String {
     let target = header(invite, "Contact")
         .and_then(|c| c.split_once('<'))
         .and_then(|(_, r)| r.split_once('>'))
@@ -305,7 +338,7 @@ fn bye_for(invite: &str, us: &SocketAddr) -> String {
         .unwrap_or_default();
     let to = header(invite, "To").unwrap_or("");
     format!(
-        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {us};branch=z9hG4bK-prov-bye\r\nMax-Forwards: 70\r\n\
+        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/{transport} {us};branch=z9hG4bK-prov-bye\r\nMax-Forwards: 70\r\n\
          From: {to};tag=prov\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         header(invite, "From").unwrap_or(""),
         header(invite, "Call-ID").unwrap_or("")

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
-use super::{header, register, respond, Script, Seen};
+use super::{answer_invite, header, register, respond, InviteScript, Script, Seen};
 
 /// What one connection shares with the test.
 #[derive(Clone)]
@@ -24,10 +24,19 @@ struct Shared {
     /// The newest connection's queue of requests from the test (`None`: close it).
     inject: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
     other: mpsc::Sender<String>,
+    /// INVITEs from us are answered as a citizen's phone would once set.
+    invites: Arc<Mutex<Option<InviteScript>>>,
+    /// The provider's address and transport token, for its Contact and Via.
+    local: std::net::SocketAddr,
+    transport: &'static str,
 }
 
 impl Shared {
-    fn new(script: Script) -> (Shared, mpsc::Receiver<String>) {
+    fn new(
+        script: Script,
+        local: std::net::SocketAddr,
+        transport: &'static str,
+    ) -> (Shared, mpsc::Receiver<String>) {
         let (other, rx) = mpsc::channel(64);
         let shared = Shared {
             script,
@@ -35,6 +44,9 @@ impl Shared {
             registers: Arc::new(Mutex::new(0)),
             inject: Arc::new(Mutex::new(None)),
             other,
+            invites: Arc::new(Mutex::new(None)),
+            local,
+            transport,
         };
         (shared, rx)
     }
@@ -52,7 +64,7 @@ impl TcpProvider {
             .await
             .expect("bind 127.0.0.2");
         let addr = listener.local_addr().unwrap();
-        let (shared, _other) = Shared::new(script);
+        let (shared, _other) = Shared::new(script, addr, "TCP");
         let seen = shared.seen.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -77,6 +89,7 @@ pub struct TlsProvider {
     pub handshakes: Arc<Mutex<usize>>,
     inject: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
     other: mpsc::Receiver<String>,
+    invites: Arc<Mutex<Option<InviteScript>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -111,8 +124,9 @@ impl TlsProvider {
             .await
             .expect("bind 127.0.0.2");
         let addr = listener.local_addr().unwrap();
-        let (shared, other) = Shared::new(script);
+        let (shared, other) = Shared::new(script, addr, "TLS");
         let (seen, inject) = (shared.seen.clone(), shared.inject.clone());
+        let invites = shared.invites.clone();
         let handshakes = Arc::new(Mutex::new(0));
         let counted = handshakes.clone();
         tokio::spawn(async move {
@@ -134,12 +148,18 @@ impl TlsProvider {
             handshakes,
             inject,
             other,
+            invites,
             _dir: dir,
         }
     }
 
     pub fn seen(&self) -> Seen {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// From now on INVITEs to the provider are answered as `script` says.
+    pub fn answer_invites(&self, script: InviteScript) {
+        *self.invites.lock().unwrap() = Some(script);
     }
 
     pub fn handshakes(&self) -> usize {
@@ -179,7 +199,7 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut injected) = mpsc::channel::<Option<String>>(16);
-    *shared.inject.lock().unwrap() = Some(tx);
+    *shared.inject.lock().unwrap() = Some(tx.clone());
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 8192];
     loop {
@@ -196,21 +216,38 @@ where
             }
             let msg: Vec<u8> = buf.drain(..end + 4 + len).collect();
             let msg = String::from_utf8_lossy(&msg).to_string();
-            let reply = if msg.starts_with("REGISTER ") {
+            let answering: Option<InviteScript> = *shared.invites.lock().unwrap();
+            let replies = if msg.starts_with("REGISTER ") {
                 let count = {
                     let mut n = shared.registers.lock().unwrap();
                     *n += 1;
                     *n
                 };
-                Some(register(&msg, &shared.script, count, &shared.seen))
+                vec![register(&msg, &shared.script, count, &shared.seen)]
             } else if msg.starts_with("OPTIONS ") {
                 shared.seen.lock().unwrap().options += 1;
-                Some(respond(&msg, "200 OK", ""))
+                vec![respond(&msg, "200 OK", "")]
+            } else if let (true, Some(script)) = (msg.starts_with("INVITE "), answering) {
+                let answer =
+                    answer_invite(&msg, script, &shared.seen, shared.local, shared.transport);
+                if let Some(bye) = answer.bye {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(script.talk).await;
+                        let _ = tx.send(Some(bye)).await;
+                    });
+                }
+                answer.replies
+            } else if msg.starts_with("ACK ") && answering.is_some() {
+                vec![]
+            } else if msg.starts_with("BYE ") && answering.is_some() {
+                shared.seen.lock().unwrap().byes += 1;
+                vec![respond(&msg, "200 OK", "")]
             } else {
                 let _ = shared.other.try_send(msg);
-                None
+                vec![]
             };
-            if let Some(reply) = reply {
+            for reply in replies {
                 if wr.write_all(reply.as_bytes()).await.is_err() {
                     return;
                 }

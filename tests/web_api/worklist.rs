@@ -173,6 +173,7 @@ async fn an_item_after_three_failed_call_backs_is_listed_unreachable_with_the_re
             dialed: "+79112223344".to_owned(),
             source: "udp:127.0.0.2:5060".to_owned(),
             received_at: Timestamp::now(),
+            direction: hotline::model::CallDirection::Outbound,
         }));
     }
     api.store().apply(&writes).await.unwrap();
