@@ -28,4 +28,6 @@ pub struct CallRecord {
     pub notice_played_at: Option<String>,
     pub notice_completed: Option<bool>,
     pub topic: Option<String>,
+    /// `inbound` (a caller) or `outbound` (a call-back through the provider).
+    pub direction: String,
 }

@@ -86,6 +86,8 @@ pub struct CallFilter {
     pub caller: Option<String>,
     pub operator: Option<String>,
     pub outcome: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: Option<String>,
     pub topic: Option<TopicFilter>,
     /// `talk_ms >= min_talk_ms`.
     pub min_talk_ms: Option<i64>,

@@ -15,7 +15,7 @@ use crate::model::{format_time, CallRecord};
 pub(super) const COLUMNS: &str = "id, sip_call_id, caller, dialed, source, received_at, \
      answered_at, queued_at, connected_at, ended_at, operator_id, wait_ms, talk_ms, outcome, \
      hangup_by, final_status, end_reason, recording_path, recording_ms, recording_bytes, \
-     recording_sha256, recording_error, notice_played_at, notice_completed, topic";
+     recording_sha256, recording_error, notice_played_at, notice_completed, topic, direction";
 
 /// `SELECT` of every column of `calls`, to be followed by a condition and an order.
 pub(super) fn select_calls<'a, DB: Db>() -> QueryBuilder<'a, DB> {
@@ -50,6 +50,7 @@ pub(super) fn record(row: &impl Columns) -> Result<CallRecord, sqlx::Error> {
         notice_played_at: row.opt_text("notice_played_at")?,
         notice_completed: row.opt_int("notice_completed")?.map(|v| v != 0),
         topic: row.opt_text("topic")?,
+        direction: row.text("direction")?,
     })
 }
 

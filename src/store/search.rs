@@ -17,7 +17,7 @@ use super::register::{record, select_calls, COLUMNS};
 use super::{database, StoreError};
 use crate::model::CallRecord;
 
-/// Rows per `INSERT` of a bulk load: 25 values each stays under the bind limits of both
+/// Rows per `INSERT` of a bulk load: 26 values each stays under the bind limits of both
 /// backends (SQLite 32,766, PostgreSQL 65,535) while round trips stop mattering.
 const LOAD_CHUNK: usize = 1_000;
 
@@ -40,6 +40,9 @@ fn push_conditions<'a, DB: Db>(q: &mut QueryBuilder<'a, DB>, f: &'a CallFilter) 
     }
     if let Some(outcome) = &f.outcome {
         q.push(" AND outcome = ").arg(outcome);
+    }
+    if let Some(direction) = &f.direction {
+        q.push(" AND direction = ").arg(direction);
     }
     match &f.topic {
         Some(TopicFilter::Unset) => {
@@ -83,8 +86,8 @@ pub(super) async fn set_topic<DB: Db>(
     Ok(execute(pool, &mut q).await? == 1)
 }
 
-/// Every column of a fabricated row, in `COLUMNS` order (whose 25 columns a test counts).
-fn values(c: &CallRecord) -> [Arg<'_>; 25] {
+/// Every column of a fabricated row, in `COLUMNS` order (whose 26 columns a test counts).
+fn values(c: &CallRecord) -> [Arg<'_>; 26] {
     [
         (&c.id).into(),
         (&c.sip_call_id).into(),
@@ -111,6 +114,7 @@ fn values(c: &CallRecord) -> [Arg<'_>; 25] {
         (&c.notice_played_at).into(),
         c.notice_completed.map(i64::from).into(),
         (&c.topic).into(),
+        (&c.direction).into(),
     ]
 }
 

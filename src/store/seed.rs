@@ -166,6 +166,7 @@ fn base(rng: &mut SmallRng, at: Timestamp) -> CallRecord {
         notice_played_at: None,
         notice_completed: None,
         topic: None,
+        direction: "inbound".into(),
     }
 }
 

@@ -66,6 +66,7 @@ pub async fn open_and_update_round_trip_every_column<H: Harness>(h: &H) {
         notice_played_at: Some("2026-11-24T15:21:50.000Z".to_owned()),
         notice_completed: Some(true),
         topic: Some("billing".to_owned()),
+        direction: "inbound".to_owned(),
     };
     assert_eq!(got, want);
     assert!(store.call("c2").await.expect("read").is_none());
@@ -176,6 +177,17 @@ pub async fn mark_interrupted_closes_rows_left_in_progress<H: Harness>(h: &H) {
         .expect("read")
         .expect("row");
     assert_eq!(back.outcome, "interrupted");
+    assert_eq!(back.direction, "outbound");
+    assert_eq!(ringing_direction(&store).await, "inbound");
+    // QA finds the call-backs, and only them, by direction.
+    let filter = hotline::store::CallFilter {
+        direction: Some("outbound".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    let (found, total) = store.search_calls(&filter).await.expect("search");
+    assert_eq!(total, 1);
+    assert_eq!(found[0].id, "calling-back");
 
     let ringing = store.call("ringing").await.expect("read").expect("row");
     assert_eq!(ringing.outcome, "interrupted");
@@ -289,4 +301,13 @@ pub async fn calls_with_recordings_lists_what_verify_checks<H: Harness>(h: &H) {
         .collect();
     assert_eq!(ids, ["answered", "cut", "failed"]);
     store.close().await;
+}
+
+async fn ringing_direction(store: &hotline::store::Store) -> String {
+    store
+        .call("ringing")
+        .await
+        .expect("read")
+        .expect("row")
+        .direction
 }

@@ -199,4 +199,31 @@ async fn an_item_after_three_failed_call_backs_is_listed_unreachable_with_the_re
     assert_eq!(last["detail"], "no_answer cb3: 3 attempts without answer");
     let filtered = api.get_json("/api/worklist?state=unreachable", &qa).await;
     assert_eq!(filtered["items"][0]["id"], id);
+
+    // QA finds the call-backs by direction; the missed call is inbound.
+    let out = api.get_json("/api/calls?direction=outbound", &qa).await;
+    assert_eq!(out["total"], 3, "{out}");
+    let ids: Vec<&str> = out["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["direction"], "outbound", "{c}");
+            c["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(ids, ["cb3", "cb2", "cb1"].map(String::from));
+    let inbound = api.get_json("/api/calls?direction=inbound", &qa).await;
+    assert_eq!(inbound["total"], 1, "{inbound}");
+    assert_eq!(inbound["calls"][0]["direction"], "inbound");
+    let bad = api
+        .req(
+            reqwest::Method::GET,
+            "/api/calls?direction=sideways",
+            Some(&qa),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
 }

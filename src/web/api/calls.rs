@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::params::{is_topic, json_body, Params, Remote};
 use super::timeline;
 use crate::model::is_call_id;
-use crate::model::{format_time, CallRecord, Outcome};
+use crate::model::{format_time, CallDirection, CallRecord, Outcome};
 use crate::store::{AuditEntry, CallFilter, TopicFilter};
 use crate::web::auth::{level, Auth};
 use crate::web::WebContext;
@@ -47,6 +47,7 @@ pub fn call_json(c: &CallRecord) -> Value {
         "notice_played_at": c.notice_played_at,
         "notice_completed": c.notice_completed,
         "topic": c.topic,
+        "direction": c.direction,
         "recording_url": c.recording_path.as_ref().map(|_| format!("/api/calls/{}/recording", c.id)),
     })
 }
@@ -72,6 +73,13 @@ fn filter(params: &Params, ctx: &WebContext) -> Result<CallFilter, ApiError> {
     {
         return Err(ApiError::bad("outcome", "unknown outcome"));
     }
+    let direction = params.get("direction").map(str::to_owned);
+    if direction
+        .as_deref()
+        .is_some_and(|d| CallDirection::parse(d).is_none())
+    {
+        return Err(ApiError::bad("direction", "expected inbound or outbound"));
+    }
     let topic = match params.get("topic") {
         None => None,
         Some("none") => Some(TopicFilter::Unset),
@@ -93,6 +101,7 @@ fn filter(params: &Params, ctx: &WebContext) -> Result<CallFilter, ApiError> {
         caller,
         operator,
         outcome,
+        direction,
         topic,
         min_talk_ms,
         audio: super::audio::audio_filter(params)?,
@@ -243,13 +252,15 @@ mod tests {
             notice_played_at: Some("2026-11-24T15:21:48.000Z".into()),
             notice_completed: Some(true),
             topic: None,
+            direction: "outbound".into(),
         }
     }
 
     #[test]
     fn every_register_column_is_shown_with_the_recording_url() {
         let v = call_json(&record());
-        assert_eq!(v.as_object().unwrap().len(), 26);
+        assert_eq!(v.as_object().unwrap().len(), 27);
+        assert_eq!(v["direction"], "outbound");
         assert_eq!(
             v["recording_url"],
             "/api/calls/20261124T152147Z-K7Q3M9XA/recording"

@@ -131,6 +131,10 @@ fn schemas() -> Value {
     ] {
         call.insert(c.into(), opt_text.clone());
     }
+    call.insert(
+        "direction".into(),
+        json!({ "type": "string", "enum": ["inbound", "outbound"] }),
+    );
     for c in [
         "wait_ms",
         "talk_ms",
@@ -269,6 +273,11 @@ pub fn document() -> Value {
         ),
         query("operator", "string", "Operator id"),
         query("outcome", "string", "Outcome name"),
+        query(
+            "direction",
+            "string",
+            "`inbound` (callers) or `outbound` (call-backs)",
+        ),
         query(
             "topic",
             "string",

@@ -187,6 +187,7 @@ mod tests {
             notice_played_at: Some(t("21:48")),
             notice_completed: Some(true),
             topic: None,
+            direction: "inbound".into(),
         };
         let mut moved = ev("23:10", "caller_media_moved");
         moved.detail = Some("198.51.100.7:40000".into());

@@ -56,6 +56,7 @@ function operatorLabel(call) {
 function page(call, user, reload) {
   const facts = [
     ['Номер абонента', call.caller || 'скрыт'],
+    ['Направление', call.direction === 'outbound' ? 'перезвон (линия звонила абоненту)' : 'входящий'],
     ['Набранный номер', call.dialed],
     ['Поступил', dateTime(call.received_at)],
     ['Итог', h('span', { class: `badge ${call.outcome}`, id: 'call-outcome' }, label(OUTCOMES, call.outcome))],

@@ -1,4 +1,5 @@
-// The call list: filters (period, number, operator, outcome, topic, minimum talk) kept in
+// The call list: filters (period, number, operator, outcome, direction, topic, minimum
+// talk) kept in
 // the address, so a search can be bookmarked or sent to a colleague; newest first, paged.
 
 import { api, query } from './api.js';
@@ -7,6 +8,9 @@ import { OUTCOMES, TOPICS, addDays, dateTime, duration, label } from './format.j
 
 const PAGE = 50;
 
+// Who placed the call: a caller, or the line calling a missed caller back.
+const DIRECTIONS = { inbound: 'входящие', outbound: 'перезвоны' };
+
 export function renderCalls(root, { params, navigate }) {
   const f = {
     from: params.get('from') || '',
@@ -14,6 +18,7 @@ export function renderCalls(root, { params, navigate }) {
     caller: params.get('caller') || '',
     operator: params.get('operator') || '',
     outcome: params.get('outcome') || '',
+    direction: params.get('direction') || '',
     topic: params.get('topic') || '',
     min_talk: params.get('min_talk') || '',
   };
@@ -36,6 +41,7 @@ export function renderCalls(root, { params, navigate }) {
   field('Номер', input('caller', { inputmode: 'numeric', placeholder: 'цифры номера', size: 12 })),
   field('Оператор', input('operator', { placeholder: 'например, 101', size: 8 })),
   field('Итог', select('outcome', OUTCOMES, 'любой')),
+  field('Направление', select('direction', DIRECTIONS, 'все')),
   field('Тема', select('topic', TOPICS, 'любая')),
   field('Разговор от, с', input('min_talk', { type: 'number', min: 0, step: 1, size: 5 })),
   h('div', { class: 'actions' },
@@ -52,6 +58,7 @@ export function renderCalls(root, { params, navigate }) {
     caller: f.caller,
     operator: f.operator,
     outcome: f.outcome,
+    direction: f.direction,
     topic: f.topic,
     min_duration_ms: f.min_talk !== '' && Number(f.min_talk) > 0 ? Math.round(Number(f.min_talk) * 1000) : '',
     limit: PAGE,
@@ -75,7 +82,8 @@ function list(data, offset, go) {
   if (!calls.length) return h('p', { class: 'empty' }, 'Звонков по этим условиям не найдено.');
   const rows = calls.map((c) => h('tr', { class: `outcome-${c.outcome}` },
     h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}`, class: 'call-link' }, dateTime(c.received_at))),
-    h('td', { class: 'num' }, c.caller || 'скрыт'),
+    h('td', { class: 'num' }, c.caller || 'скрыт',
+      c.direction === 'outbound' ? h('span', { class: 'direction-out', title: 'Перезвон: линия звонила абоненту' }, ' ↗') : ''),
     h('td', {}, c.operator_name ? `${c.operator_name} (${c.operator_id})` : (c.operator_id || '—')),
     h('td', {}, h('span', { class: `badge ${c.outcome}` }, label(OUTCOMES, c.outcome))),
     h('td', { class: 'num' }, duration(c.wait_ms)),
