@@ -6,7 +6,7 @@ use super::b2bua_support::*;
 use super::callback_tests::{
     header, line, opened_operator_leg, provider, provider_says, provider_sdp, request,
 };
-use crate::model::{format_time, CallBackLive, LiveSnapshot};
+use crate::model::{format_time, CallBackLive, CallDirection, LiveSnapshot, RegisterWrite};
 
 fn the_callback(snap: &LiveSnapshot) -> &CallBackLive {
     assert_eq!(snap.callbacks.len(), 1, "{:?}", snap.callbacks);
@@ -25,7 +25,25 @@ fn a_call_back_is_on_the_board_at_each_stage_and_leaves_it_when_over() {
     let mut req = request("101");
     req.topic = Some("billing".into());
     let id = sb.start_callback(req, start).expect("started");
-    let call = opened_operator_leg(&drain(&mut sb));
+    let first = drain(&mut sb);
+    let call = opened_operator_leg(&first);
+    // The row is opened outbound and given the missed call's topic at once.
+    let writes: Vec<&RegisterWrite> = first
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Register(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(writes[0], RegisterWrite::Open(n) if n.id == id && n.direction == CallDirection::Outbound),
+        "{writes:?}"
+    );
+    assert!(
+        matches!(writes[1], RegisterWrite::Update { id: i, update } if *i == id && update.topic.as_deref() == Some("billing")),
+        "{writes:?}"
+    );
 
     // The operator's phone: from the start.
     let now = start.advanced(Duration::from_secs(1));

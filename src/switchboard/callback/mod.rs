@@ -109,7 +109,7 @@ pub(super) struct CallBack {
     item: i64,
     number: String,
     operator: String,
-    /// The topic of the missed call being returned, for the live board.
+    /// The topic of the missed call being returned, for the live board and the row.
     topic: Option<String>,
     span: Span,
     stage: Stage,
@@ -190,6 +190,17 @@ impl CallBack {
                 direction: CallDirection::Outbound,
             },
         )));
+        // The row carries the topic of the missed call it returns, so QA finds it there.
+        if let Some(topic) = &self.topic {
+            ctx.actions
+                .push_back(Action::Register(RegisterWrite::Update {
+                    id: self.id.clone(),
+                    update: CallUpdate {
+                        topic: Some(topic.clone()),
+                        ..CallUpdate::default()
+                    },
+                }));
+        }
         self.media_open = true;
         ctx.actions.push_back(Action::OpenOperatorMedia {
             call: self.call_ref,
