@@ -266,7 +266,11 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
     assert_eq!(row.outcome, "answered", "{row:?}");
     assert_eq!(row.operator_id.as_deref(), Some("101"));
     assert_eq!(row.direction, "outbound");
-    assert_eq!(row.topic.as_deref(), Some("billing"), "the missed call's topic");
+    assert_eq!(
+        row.topic.as_deref(),
+        Some("billing"),
+        "the missed call's topic"
+    );
     assert_eq!(row.recording_error, None);
 
     let seen = provider.seen();

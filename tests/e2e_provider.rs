@@ -7,10 +7,12 @@
 mod common;
 mod provider_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{TestServer, CLOSED};
-use provider_support::{header, respond, Provider, Script, TcpProvider, PASSWORD, USER};
+use provider_support::{
+    get, header, respond, wait_http, Provider, Script, TcpProvider, PASSWORD, USER,
+};
 
 fn provider_config(provider: &Provider, extra: &str) -> String {
     format!(
@@ -24,30 +26,6 @@ expires = 600
 "#,
         addr = provider.addr
     )
-}
-
-async fn get(server: &TestServer, path: &str) -> (u16, String) {
-    let resp = reqwest::get(format!("http://{}{path}", server.http))
-        .await
-        .expect("HTTP answers");
-    let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap())
-}
-
-/// Polls `path` until its body satisfies `done` (bounded).
-async fn wait_http(server: &TestServer, path: &str, done: impl Fn(u16, &str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = get(server, path).await;
-        if done(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never matched; last: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

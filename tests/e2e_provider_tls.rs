@@ -11,7 +11,7 @@ mod provider_support;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, CLOSED};
-use provider_support::{header, Script, TlsProvider, PASSWORD, USER};
+use provider_support::{get, header, wait_http, Script, TlsProvider, PASSWORD, USER};
 
 const SCRIPT: Script = Script {
     fail_first: 0,
@@ -31,30 +31,6 @@ options_interval = "1s"
 {ca}"#,
         addr = provider.addr
     )
-}
-
-async fn get(server: &TestServer, path: &str) -> (u16, String) {
-    let resp = reqwest::get(format!("http://{}{path}", server.http))
-        .await
-        .expect("HTTP answers");
-    let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap())
-}
-
-/// Polls `path` until its status and body satisfy `done` (bounded).
-async fn wait_http(server: &TestServer, path: &str, done: impl Fn(u16, &str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = get(server, path).await;
-        if done(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never matched; last: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A request in the provider's call to us, sent on its TLS connection.

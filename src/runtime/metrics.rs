@@ -73,18 +73,33 @@ fn add(sum: &mut LegStats, s: &LegStats) {
     sum.dtmf_events += s.dtmf_events;
 }
 
+/// One metric family in the text format: its HELP and TYPE lines, then a line per sample
+/// (`labels` as `k="v",…`, empty for none).
+fn family<L: AsRef<str>>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(L, u64)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in samples {
+        match labels.as_ref() {
+            "" => {
+                let _ = writeln!(out, "{name} {v}");
+            }
+            labels => {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
+            }
+        }
+    }
+}
+
 /// Prometheus text exposition format (version 0.0.4).
 pub fn render(m: &Metrics) -> String {
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {v}");
-            }
-        }
+        family(&mut out, name, kind, help, samples)
     };
     let one = |v: u64| vec![(String::new(), v)];
     let label =

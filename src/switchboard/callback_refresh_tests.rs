@@ -62,6 +62,33 @@ fn answer_refresh(
     drain(sb)
 }
 
+/// A call-back connected with us as the refresher of a 90 s session, run to our first
+/// refresh at 45 s: the switchboard, the start, the 200's INVITE, the refresh and when.
+struct Refreshing {
+    sb: Switchboard,
+    now: Now,
+    inv: Request,
+    refresh: Request,
+    at: Now,
+}
+
+fn refreshing() -> Refreshing {
+    let mut sb = line();
+    let now = t0();
+    let inv = connected(&mut sb, Some("90;refresher=uac"), now);
+    let at = now.advanced(Duration::from_secs(45));
+    let refresh = run_until(&mut sb, now, at)
+        .request_to(provider(), "INVITE")
+        .expect("re-INVITE at half the interval");
+    Refreshing {
+        sb,
+        now,
+        inv,
+        refresh,
+        at,
+    }
+}
+
 /// Both legs got BYE and the row closed as a lost session.
 fn assert_session_lost(out: &Out) {
     assert!(
@@ -163,26 +190,25 @@ fn no_session_expires_in_the_200_means_no_timer() {
 
 #[test]
 fn a_481_to_our_refresh_ends_the_call_with_byes_on_both_legs() {
-    let mut sb = line();
-    let now = t0();
-    connected(&mut sb, Some("90;refresher=uac"), now);
-    let at = now.advanced(Duration::from_secs(45));
-    let refresh = run_until(&mut sb, now, at)
-        .request_to(provider(), "INVITE")
-        .unwrap();
+    let Refreshing {
+        mut sb,
+        refresh,
+        at,
+        ..
+    } = refreshing();
     let out = answer_refresh(&mut sb, &refresh, 481, &[], at);
     assert_session_lost(&out);
 }
 
 #[test]
 fn a_408_or_no_answer_to_our_refresh_ends_the_call() {
-    let mut sb = line();
-    let now = t0();
-    connected(&mut sb, Some("90;refresher=uac"), now);
-    let at = now.advanced(Duration::from_secs(45));
-    let refresh = run_until(&mut sb, now, at)
-        .request_to(provider(), "INVITE")
-        .unwrap();
+    let Refreshing {
+        mut sb,
+        now,
+        refresh,
+        at,
+        ..
+    } = refreshing();
     assert_session_lost(&answer_refresh(&mut sb, &refresh, 408, &[], at));
 
     // No answer at all: Timer B (64·T1) ends the transaction, then the call.
@@ -202,13 +228,12 @@ fn a_408_or_no_answer_to_our_refresh_ends_the_call() {
 
 #[test]
 fn a_422_to_our_refresh_is_retried_at_once_with_its_min_se() {
-    let mut sb = line();
-    let now = t0();
-    connected(&mut sb, Some("90;refresher=uac"), now);
-    let at = now.advanced(Duration::from_secs(45));
-    let refresh = run_until(&mut sb, now, at)
-        .request_to(provider(), "INVITE")
-        .unwrap();
+    let Refreshing {
+        mut sb,
+        refresh,
+        at,
+        ..
+    } = refreshing();
     let out = answer_refresh(&mut sb, &refresh, 422, &[("Min-SE", "300")], at);
     let again = out.request_to(provider(), "INVITE").expect("retried");
     assert_eq!(header(&again, "CSeq").as_deref(), Some("3 INVITE"));
@@ -230,13 +255,13 @@ fn a_422_to_our_refresh_is_retried_at_once_with_its_min_se() {
 
 #[test]
 fn another_failure_keeps_the_call_and_retries_while_time_remains() {
-    let mut sb = line();
-    let now = t0();
-    connected(&mut sb, Some("90;refresher=uac"), now);
-    let at = now.advanced(Duration::from_secs(45));
-    let refresh = run_until(&mut sb, now, at)
-        .request_to(provider(), "INVITE")
-        .unwrap();
+    let Refreshing {
+        mut sb,
+        now,
+        refresh,
+        at,
+        ..
+    } = refreshing();
     // The provider would give up at 90 - 30 = 60 s: retried halfway there, at 52.5 s.
     let out = answer_refresh(&mut sb, &refresh, 500, &[], at);
     assert!(done(&out).is_none(), "the call goes on");
@@ -304,13 +329,13 @@ fn with_the_provider_as_refresher_its_refresh_restarts_the_watch() {
 
 #[test]
 fn a_re_invite_of_the_provider_crossing_ours_gets_491() {
-    let mut sb = line();
-    let now = t0();
-    let inv = connected(&mut sb, Some("90;refresher=uac"), now);
-    let at = now.advanced(Duration::from_secs(45));
-    let refresh = run_until(&mut sb, now, at)
-        .request_to(provider(), "INVITE")
-        .unwrap();
+    let Refreshing {
+        mut sb,
+        inv,
+        refresh,
+        at,
+        ..
+    } = refreshing();
     let theirs = format!(
         "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-glare;rport\r\n\
          From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\

@@ -394,6 +394,9 @@ fn register(msg: &str, script: &Script, count: usize, seen: &Mutex<Seen>) -> Str
     )
 }
 
+mod http;
 mod stream;
+#[allow(unused_imports)] // each test file uses its own helpers
+pub use http::{get, wait_http};
 #[allow(unused_imports)] // each test file uses its own provider
 pub use stream::{TcpProvider, TlsProvider};

@@ -1,6 +1,5 @@
 //! The limits' part of `/metrics`: refusals by limit, TCP connections, RTP ports.
 
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use super::Metrics;
@@ -41,14 +40,7 @@ const LIMITS: [&str; 7] = [
 pub(super) fn render(m: &Metrics) -> String {
     let mut out = String::with_capacity(1024);
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {v}");
-            }
-        }
+        super::family(&mut out, name, kind, help, samples)
     };
     let one = |v: u64| vec![(String::new(), v)];
     let refusals: Vec<_> = LIMITS

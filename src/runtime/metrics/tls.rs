@@ -4,7 +4,6 @@
 //! reloads. Every series is listed at zero from the start, so alerts can be written
 //! before the first failure.
 
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use super::Metrics;
@@ -41,14 +40,7 @@ pub(super) fn render(m: &Metrics) -> String {
     let t = &m.tls;
     let mut out = String::with_capacity(1024);
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {v}");
-            }
-        }
+        super::family(&mut out, name, kind, help, samples)
     };
     metric(
         "hotline_tls_connections",
