@@ -5,6 +5,7 @@
 
 use super::b2bua_support::*;
 use super::callback_tests::{citizen_invite, done, header, line, provider, provider_sdp};
+use super::renegotiation_tests::updates;
 use crate::model::EndReason;
 
 /// The citizen answers with `session_expires` (if any): returns our INVITE.
@@ -354,4 +355,43 @@ fn a_re_invite_of_the_provider_crossing_ours_gets_491() {
         at,
     );
     assert_eq!(deadline(&sb), Some(at.mono + Duration::from_secs(45)));
+}
+
+#[test]
+fn media_moved_by_the_provider_in_a_refresh_is_followed() {
+    let Refreshing {
+        mut sb,
+        inv,
+        refresh,
+        at,
+        ..
+    } = refreshing();
+    // Our refresh's 2xx names another media address (an SBC failed over).
+    let mut ok = message::response_to(&refresh, 200, None);
+    message::push_header(&mut ok, "Contact", "<sip:+79115550101@127.0.0.2:5060>").unwrap();
+    message::push_header(&mut ok, "Session-Expires", "90;refresher=uac").unwrap();
+    message::set_body(&mut ok, "application/sdp", provider_sdp(40002));
+    sb.handle_message(SipMessage::Response(ok), provider(), at);
+    let out = drain(&mut sb);
+    assert!(out.request_to(provider(), "ACK").is_some());
+    let moved: SocketAddr = "127.0.0.2:40002".parse().unwrap();
+    assert_eq!(updates(&out), [(Leg::Caller, moved, true, true)]);
+    assert!(done(&out).is_none(), "the call goes on");
+
+    // The provider's own re-INVITE with an offer elsewhere: answered, and followed.
+    let later = at.advanced(Duration::from_secs(10));
+    let sdp = String::from_utf8(provider_sdp(40004)).unwrap();
+    let theirs = format!(
+        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-move;rport\r\n\
+         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
+         CSeq: 9 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        message::from_tag(&inv).unwrap().unwrap(),
+        header(&inv, "Call-ID").unwrap(),
+        sdp.len(),
+    );
+    let out = send(&mut sb, &theirs, provider(), later);
+    assert_eq!(out.status_to(provider()).last(), Some(&200));
+    let moved: SocketAddr = "127.0.0.2:40004".parse().unwrap();
+    assert_eq!(updates(&out), [(Leg::Caller, moved, true, true)]);
 }

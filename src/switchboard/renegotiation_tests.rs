@@ -60,7 +60,7 @@ fn answer_body(out: &Out, peer: Peer) -> String {
     String::from_utf8_lossy(&ok.body).into_owned()
 }
 
-fn updates(out: &Out) -> Vec<(Leg, SocketAddr, bool, bool)> {
+pub(super) fn updates(out: &Out) -> Vec<(Leg, SocketAddr, bool, bool)> {
     out.actions
         .iter()
         .filter_map(|a| match a {

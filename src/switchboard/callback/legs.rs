@@ -293,6 +293,27 @@ impl CallBack {
         self.citizen_answered(ctx, key, resp);
     }
 
+    /// Points the citizen leg's media at the address and codec an SDP of the provider's
+    /// names (a 200 after early media; a refresh's answer or offer: an SBC that fails over
+    /// moves the media with it). A body without usable audio changes nothing.
+    pub(super) fn follow_citizen_sdp(&self, ctx: &mut Ctx<'_>, body: &[u8]) {
+        let Some(agreed) = sdp::parse(body)
+            .ok()
+            .and_then(|a| sdp::negotiate(&a, &ctx.settings.codecs).ok())
+        else {
+            return;
+        };
+        ctx.actions.push_back(Action::Media {
+            call: self.call_ref,
+            order: MediaOrder::Update {
+                leg: Leg::Caller,
+                media: leg_media(&agreed),
+                send: true,
+                receive: true,
+            },
+        });
+    }
+
     fn citizen_answered(&mut self, ctx: &mut Ctx<'_>, key: &TxKey, resp: &Response) {
         let Some(c) = &self.citizen else {
             return;
@@ -311,21 +332,10 @@ impl CallBack {
             if !self.bridged {
                 return self.finish(ctx, "failed", HangupBy::System, EndReason::SdpNoAudio);
             }
-        } else if let Some(agreed) = sdp::parse(&resp.body)
-            .ok()
-            .and_then(|a| sdp::negotiate(&a, &ctx.settings.codecs).ok())
-        {
+        } else {
             // The answer's SDP may differ from the early media's (another media server
             // played the ring-back): follow it.
-            ctx.actions.push_back(Action::Media {
-                call: self.call_ref,
-                order: MediaOrder::Update {
-                    leg: Leg::Caller,
-                    media: leg_media(&agreed),
-                    send: true,
-                    receive: true,
-                },
-            });
+            self.follow_citizen_sdp(ctx, &resp.body);
         }
         self.enter(Stage::Connected, ctx.now);
         self.deadline = None;

@@ -203,6 +203,7 @@ impl CallBack {
                 }
                 None => self.session = None,
             }
+            self.follow_citizen_sdp(ctx, &resp.body);
             return true;
         }
         if self.stage == Stage::Ended {
@@ -296,6 +297,9 @@ impl CallBack {
         ctx.ua.respond(&key, ok, ctx.now.mono);
         if self.stage != Stage::Connected {
             return;
+        }
+        if !req.body.is_empty() {
+            self.follow_citizen_sdp(ctx, &req.body);
         }
         self.session = match answer {
             UasAnswer::Timer { timer, .. } => {
