@@ -118,6 +118,20 @@ test('searching by a part of the number lists only matching calls', async () => 
   await shot('03-calls-search');
 });
 
+test('the direction filter tells call-backs from callers', async () => {
+  // The number search stays in the form: only the direction changes.
+  await page.locator('#f-direction').selectOption('outbound');
+  await page.getByRole('button', { name: 'Найти' }).click();
+  await page.waitForFunction(() => location.hash.includes('direction=outbound'));
+  await page.getByText('Звонков по этим условиям не найдено.').waitFor();
+  await page.locator('#f-direction').selectOption('inbound');
+  await page.getByRole('button', { name: 'Найти' }).click();
+  await page.waitForFunction(() => location.hash.includes('direction=inbound'));
+  const want = Number(env('HOTLINE_SEARCH_MATCHES'));
+  await page.waitForFunction((n) => document.querySelectorAll('#calls-table tbody tr').length === n, want);
+  assert.equal(await page.locator('#calls-table .direction-out').count(), 0, 'no call-back marked');
+});
+
 test('the call page shows the register, and the recording loads with its full length', async () => {
   const id = env('HOTLINE_CALL_ID');
   await page.locator(`a[href="#/call/${id}"]`).click();
