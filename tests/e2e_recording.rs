@@ -74,10 +74,16 @@ async fn the_conversation_is_recorded_caller_left_operator_right() {
     assert_eq!(row.recording_error, None);
     let rel = row.recording_path.clone().expect("recording path");
     assert!(rel.ends_with(&format!("{}.wav", row.id)), "{rel}");
-    assert!(
-        rel.starts_with(&row.received_at[..10].replace('-', "/")),
-        "YYYY/MM/DD/: {rel}"
-    );
+    // The folder is the day in the line's zone (the default, Europe/Moscow), which is
+    // not the UTC day between 21:00 and 24:00 UTC.
+    let day = row
+        .received_at
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Moscow").unwrap())
+        .strftime("%Y/%m/%d")
+        .to_string();
+    assert!(rel.starts_with(&day), "YYYY/MM/DD/ of {day}: {rel}");
     let file = server.dir.path().join("recordings").join(&rel);
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(
