@@ -62,6 +62,16 @@ const RECV_BUF: usize = batch_recv::SLOT_BYTES;
 const COMMAND_QUEUE: usize = 16;
 /// Datagrams read from one socket per wake before the other work gets a turn.
 const BATCH: usize = 32;
+/// The send buffer (with room for an SRTP tag), then the scratch a secured leg's packets
+/// are decrypted in: one per media thread, borrowed only between two awaits, so no call
+/// carries 4 KB of it in its task.
+const OUTBUF_BYTES: usize = 2 * (RECV_BUF + leg::SRTP_ROOM);
+
+thread_local! {
+    static OUTBUF: std::cell::RefCell<Box<[u8; OUTBUF_BYTES]>> =
+        std::cell::RefCell::new(Box::new([0; OUTBUF_BYTES]));
+}
+
 /// How soon events are offered again when the engine's queue was full.
 const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
@@ -171,9 +181,6 @@ struct CallMedia {
 
 impl CallMedia {
     async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
-        // The send buffer (with room for an SRTP tag), then the scratch a secured leg's
-        // packets are decrypted in.
-        let mut outbuf = [0u8; 2 * (RECV_BUF + leg::SRTP_ROOM)];
         let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
@@ -203,12 +210,14 @@ impl CallMedia {
                 Wake::Timer => {
                     // A completed timer must be reset before it is awaited again.
                     armed = None;
-                    self.on_timer(now, &mut outbuf);
+                    OUTBUF.with_borrow_mut(|outbuf| self.on_timer(now, &mut outbuf[..]));
                 }
                 Wake::Command(c) => self.on_command(c, now),
                 Wake::Readable => {
-                    self.drain(Leg::Caller, now, &mut outbuf);
-                    self.drain(Leg::Operator, now, &mut outbuf);
+                    OUTBUF.with_borrow_mut(|outbuf| {
+                        self.drain(Leg::Caller, now, &mut outbuf[..]);
+                        self.drain(Leg::Operator, now, &mut outbuf[..]);
+                    });
                 }
             }
             if !self.flush_events(now) {
