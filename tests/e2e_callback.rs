@@ -20,6 +20,13 @@ use provider_support::{InviteScript, Provider, Script, TlsProvider, PASSWORD, US
 
 const CITIZEN: &str = "+79115550101";
 
+/// The provider's registrar: no failures, the interval granted as asked.
+const REGISTRAR: Script = Script {
+    fail_first: 0,
+    min_expires: 0,
+    grant: 600,
+};
+
 /// The line with the provider at `registrar` (`tls_ca` and the like in `extra`).
 async fn line(registrar: &str, extra: &str) -> TestServer {
     TestServer::start(&format!(
@@ -38,6 +45,18 @@ password = "pass101"
 "#
     ))
     .await
+}
+
+/// The call-back's row once its recording is finished (or failed).
+async fn recorded_row(server: &TestServer, call_id: &str) -> hotline::model::CallRecord {
+    let mut row = None;
+    wait_for("the recording", async || {
+        row = server.store.call(call_id).await.unwrap();
+        row.as_ref()
+            .is_some_and(|r| r.recording_sha256.is_some() || r.recording_error.is_some())
+    })
+    .await;
+    row.unwrap()
 }
 
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -198,12 +217,7 @@ async fn ready_with(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
-    let provider = Provider::start(Script {
-        fail_first: 0,
-        min_expires: 0,
-        grant: 600,
-    })
-    .await;
+    let provider = Provider::start(REGISTRAR).await;
     provider.answer_invites(InviteScript {
         status: 200,
         talk: Duration::from_secs(4),
@@ -255,14 +269,7 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
         ("outbound", "in_progress")
     );
 
-    let mut row = None;
-    wait_for("the recording", async || {
-        row = server.store.call(&call_id).await.unwrap();
-        row.as_ref()
-            .is_some_and(|r| r.recording_sha256.is_some() || r.recording_error.is_some())
-    })
-    .await;
-    let row = row.unwrap();
+    let row = recorded_row(&server, &call_id).await;
     assert_eq!(row.outcome, "answered", "{row:?}");
     assert_eq!(row.operator_id.as_deref(), Some("101"));
     assert_eq!(row.direction, "outbound");
@@ -334,12 +341,7 @@ async fn a_missed_call_is_called_back_through_the_provider_and_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_citizen_leaves_the_item_open_with_the_attempt_noted() {
-    let provider = Provider::start(Script {
-        fail_first: 0,
-        min_expires: 0,
-        grant: 600,
-    })
-    .await;
+    let provider = Provider::start(REGISTRAR).await;
     provider.answer_invites(InviteScript {
         status: 486,
         talk: Duration::ZERO,
@@ -375,12 +377,7 @@ async fn a_busy_citizen_leaves_the_item_open_with_the_attempt_noted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_back_through_a_tls_provider_runs_on_the_registration_connection() {
-    let provider = TlsProvider::start(Script {
-        fail_first: 0,
-        min_expires: 0,
-        grant: 600,
-    })
-    .await;
+    let provider = TlsProvider::start(REGISTRAR).await;
     provider.answer_invites(InviteScript {
         status: 200,
         talk: Duration::from_secs(4),
@@ -393,14 +390,7 @@ async fn a_call_back_through_a_tls_provider_runs_on_the_registration_connection(
     assert_eq!(status, 202, "{started}");
     let call_id = started["call_id"].as_str().unwrap().to_string();
 
-    let mut row = None;
-    wait_for("the recording", async || {
-        row = server.store.call(&call_id).await.unwrap();
-        row.as_ref()
-            .is_some_and(|r| r.recording_sha256.is_some() || r.recording_error.is_some())
-    })
-    .await;
-    let row = row.unwrap();
+    let row = recorded_row(&server, &call_id).await;
     assert_eq!(row.outcome, "answered", "{row:?}");
     assert_eq!(row.recording_error, None);
     let file = server

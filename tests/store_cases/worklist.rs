@@ -273,17 +273,17 @@ async fn state(store: &Store, id: i64) -> String {
     item.item.state
 }
 
-pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_the_count_again<
-    H: Harness,
->(
-    h: &H,
-) {
-    let store = h.store(1).await;
+/// The start of the tests' day: midnight in Moscow.
+const TODAY: &str = "2026-11-23T21:00:00.000Z";
+
+/// A missed call from one number and `n` call-back rows (`cb1`…) to it: the item's id and
+/// the time the worklist was brought up to date.
+async fn missed_with_call_backs(store: &Store, n: usize) -> (i64, &'static str) {
     let mut writes = vec![
         call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
         ended("m1", Outcome::Abandoned, 40_000),
     ];
-    for i in 1..=7 {
+    for i in 1..=n {
         writes.push(call(
             &format!("cb{i}"),
             "+79111234567",
@@ -293,8 +293,16 @@ pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_th
     store.apply(&writes).await.unwrap();
     let now = "2026-11-24T12:00:00.000Z";
     store.sync_worklist(now).await.unwrap();
-    let today = "2026-11-23T21:00:00.000Z";
-    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+    (store.worklist(None, TODAY, 10).await.unwrap()[0].id, now)
+}
+
+pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_the_count_again<
+    H: Harness,
+>(
+    h: &H,
+) {
+    let store = h.store(1).await;
+    let (id, now) = missed_with_call_backs(&store, 7).await;
 
     // An operator who did not answer is no attempt on the number; busy, no answer and
     // failed are, whoever made them.
@@ -310,7 +318,7 @@ pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_th
     );
     // The console lists it with the unreachable ones.
     let listed = store
-        .worklist(Some("unreachable"), today, 10)
+        .worklist(Some("unreachable"), TODAY, 10)
         .await
         .unwrap();
     assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id]);
@@ -347,22 +355,7 @@ pub async fn failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_th
 
 pub async fn max_attempts_zero_never_makes_an_item_unreachable_by_count<H: Harness>(h: &H) {
     let store = h.store(1).await;
-    let mut writes = vec![
-        call("m1", "+79111234567", "2026-11-24T08:05:00Z"),
-        ended("m1", Outcome::Abandoned, 40_000),
-    ];
-    for i in 1..=5 {
-        writes.push(call(
-            &format!("cb{i}"),
-            "+79111234567",
-            "2026-11-24T12:00:00Z",
-        ));
-    }
-    store.apply(&writes).await.unwrap();
-    let now = "2026-11-24T12:00:00.000Z";
-    store.sync_worklist(now).await.unwrap();
-    let today = "2026-11-23T21:00:00.000Z";
-    let id = store.worklist(None, today, 10).await.unwrap()[0].id;
+    let (id, now) = missed_with_call_backs(&store, 5).await;
     for i in 1..=4 {
         let cb = format!("cb{i}");
         assert!(attempt_with(&store, id, &cb, "101", "no_answer", now, 0).await);
