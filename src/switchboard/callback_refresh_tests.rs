@@ -4,7 +4,9 @@
 //! hangs up both legs.
 
 use super::b2bua_support::*;
-use super::callback_tests::{citizen_invite, done, header, line, provider, provider_sdp};
+use super::callback_tests::{
+    citizen_invite, done, from_provider, header, line, provider, provider_sdp,
+};
 use super::renegotiation_tests::updates;
 use crate::model::EndReason;
 
@@ -303,14 +305,8 @@ fn with_the_provider_as_refresher_its_refresh_restarts_the_watch() {
     let now = t0();
     let inv = connected(&mut sb, Some("90;refresher=uas"), now);
     let at = now.advanced(Duration::from_secs(50));
-    let update = format!(
-        "UPDATE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-upd;rport\r\n\
-         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
-         CSeq: 7 UPDATE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
-         Supported: timer\r\nSession-Expires: 120;refresher=uac\r\nContent-Length: 0\r\n\r\n",
-        message::from_tag(&inv).unwrap().unwrap(),
-        header(&inv, "Call-ID").unwrap(),
-    );
+    let timer = "Supported: timer\r\nSession-Expires: 120;refresher=uac\r\n";
+    let update = from_provider("UPDATE", 7, "upd", &inv, timer, None);
     let out = send(&mut sb, &update, provider(), at);
     let ok = out.response_to(provider(), 200).expect("refresh answered");
     let text = ok.to_string();
@@ -337,13 +333,7 @@ fn a_re_invite_of_the_provider_crossing_ours_gets_491() {
         at,
         ..
     } = refreshing();
-    let theirs = format!(
-        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-glare;rport\r\n\
-         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
-         CSeq: 5 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        message::from_tag(&inv).unwrap().unwrap(),
-        header(&inv, "Call-ID").unwrap(),
-    );
+    let theirs = from_provider("INVITE", 5, "glare", &inv, "", None);
     let out = send(&mut sb, &theirs, provider(), at);
     assert_eq!(out.status_to(provider()).last(), Some(&491));
     // Ours goes on: its 2xx re-arms the timer.
@@ -380,16 +370,7 @@ fn media_moved_by_the_provider_in_a_refresh_is_followed() {
 
     // The provider's own re-INVITE with an offer elsewhere: answered, and followed.
     let later = at.advanced(Duration::from_secs(10));
-    let sdp = String::from_utf8(provider_sdp(40004)).unwrap();
-    let theirs = format!(
-        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-move;rport\r\n\
-         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
-         CSeq: 9 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
-         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        message::from_tag(&inv).unwrap().unwrap(),
-        header(&inv, "Call-ID").unwrap(),
-        sdp.len(),
-    );
+    let theirs = from_provider("INVITE", 9, "move", &inv, "", Some(provider_sdp(40004)));
     let out = send(&mut sb, &theirs, provider(), later);
     assert_eq!(out.status_to(provider()).last(), Some(&200));
     let moved: SocketAddr = "127.0.0.2:40004".parse().unwrap();

@@ -107,6 +107,35 @@ pub(super) fn header(req: &Request, name: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
 }
 
+/// A request of the provider's in the citizen's dialog that `inv` (our INVITE) made:
+/// `headers` (each ending in CRLF) go in as they are, `sdp` becomes its body.
+pub(super) fn from_provider(
+    method: &str,
+    cseq: u32,
+    branch: &str,
+    inv: &Request,
+    headers: &str,
+    sdp: Option<Vec<u8>>,
+) -> String {
+    let body = sdp
+        .map(|b| String::from_utf8(b).unwrap())
+        .unwrap_or_default();
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    format!(
+        "{method} sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-{branch};rport\r\n\
+         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
+         {headers}{content_type}Content-Length: {}\r\n\r\n{body}",
+        message::from_tag(inv).unwrap().unwrap(),
+        header(inv, "Call-ID").unwrap(),
+        body.len(),
+    )
+}
+
 #[test]
 fn the_citizen_is_called_with_credentials_and_bridged_to_the_operator_then_recorded() {
     let mut sb = line();
@@ -429,16 +458,7 @@ fn a_session_refresh_from_the_provider_gets_our_session_unchanged_and_a_new_answ
     });
     assert_eq!(moved, Some((Leg::Caller, 40002)));
 
-    let sdp = String::from_utf8(provider_sdp(40002)).unwrap();
-    let reinvite = format!(
-        "INVITE sip:78112792112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-refresh;rport\r\n\
-         From: <sip:+79115550101@127.0.0.2>;tag=prov\r\nTo: <sip:78112792112@127.0.0.2>;tag={}\r\nCall-ID: {}\r\n\
-         CSeq: 2 INVITE\r\nContact: <sip:+79115550101@127.0.0.2:5060>\r\nMax-Forwards: 70\r\n\
-         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        message::from_tag(&inv).unwrap().unwrap(),
-        header(&inv, "Call-ID").unwrap(),
-        sdp.len()
-    );
+    let reinvite = from_provider("INVITE", 2, "refresh", &inv, "", Some(provider_sdp(40002)));
     let out = send(
         &mut sb,
         &reinvite,
