@@ -5,9 +5,9 @@
 //! a private CA), else against the public web CAs built into the binary, so a box without
 //! a system trust store still connects. The name checked is the first hop's host as
 //! configured: a DNS name, or an IP address that must be in the certificate's subject
-//! alternative names. The CA file is read when the link starts and again on `SIGHUP`
-//! with the rest of the configuration; a file that does not load fails the registration
-//! with the reason, which `/readyz` and the live board then show.
+//! alternative names. The CA file is read again for every new connection (a renewed file
+//! applies at the next one); a file that does not load fails the registration with the
+//! reason, which `/readyz` and the live board then show.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
