@@ -28,7 +28,11 @@ pub fn check(body: &[u8]) -> Result<(), SdpError> {
         });
     }
     let (mut media, mut attributes) = (0usize, 0usize);
-    for line in body.split(|&b| b == b'\n') {
+    // Counted generously: a line ends at CR or LF and blanks before its type are skipped,
+    // so every line the parser might read as an m- or a-line is counted (it trims a CR
+    // left at a line's start, so "\n\rm=" is an m-line to it).
+    for line in body.split(|&b| b == b'\n' || b == b'\r') {
+        let line = line.trim_ascii_start();
         if line.starts_with(b"m=") {
             media += 1;
             attributes = 0;

@@ -93,3 +93,32 @@ fn too_many_media_lines_or_attributes_or_bytes_are_refused_with_488() {
         }
     );
 }
+
+/// The bounds count every line the parser may read, however it is separated or indented.
+/// Found by fuzzing: nine m-lines each behind "\n\r" passed the count (the parser drops
+/// the CR), and the answer, which mirrors every m-line, then failed our own bound.
+#[test]
+fn the_bounds_count_lines_however_they_are_separated() {
+    let head = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n";
+    for (sep, indent) in [
+        ("\r", ""),
+        ("\n", " "),
+        ("\r\n", "\t"),
+        ("\n", "\r"),
+        ("\r\n", "\r"),
+        ("\n", "\x0b"),
+        ("\n", "\x0c"),
+    ] {
+        let m = format!("{indent}m=video 0 RTP/AVP 31{sep}").repeat(MAX_MEDIA);
+        let body = format!("{head}m=audio 4000 RTP/AVP 0{sep}{m}");
+        match parse(body.as_bytes()) {
+            // Refused, whichever way: as too many, or as unreadable.
+            Err(_) => {}
+            Ok(remote) => assert!(
+                remote.media.len() <= MAX_MEDIA,
+                "{sep:?} {indent:?}: {} media sections passed the bound",
+                remote.media.len()
+            ),
+        }
+    }
+}
