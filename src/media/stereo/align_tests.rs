@@ -557,3 +557,33 @@ fn push_and_drain_do_not_allocate_in_steady_state() {
     assert_eq!(info.count_total, 0);
     assert_eq!(aligner.stats().caller.packets, 1100);
 }
+
+/// The ring keeps each byte with its law: a leg that changes codec (a re-INVITE) while its
+/// earlier packets still wait to be drained has both decoded right, and a slot nothing
+/// wrote drains as silence, not as whatever byte its last turn left there.
+#[test]
+fn each_sample_is_decoded_in_the_law_it_came_in_and_unwritten_slots_are_silent() {
+    let t0 = Instant::now();
+    let mut aligner = Aligner::new(AlignerConfig::default(), t0);
+    let mut out = Vec::new();
+    aligner.push(Side::Caller, t0, 1, 0, 9, Codec::Pcmu, &[0x90; 160]);
+    aligner.push(
+        Side::Caller,
+        t0 + 20 * MS,
+        2,
+        160,
+        9,
+        Codec::Pcma,
+        &[0x90; 160],
+    );
+    aligner.drain(t0 + 200 * MS, &mut out);
+    assert_eq!(out[0], g711::decode_sample(Codec::Pcmu, 0x90));
+    assert_eq!(out[2 * 160], g711::decode_sample(Codec::Pcma, 0x90));
+    assert_ne!(out[0], out[2 * 160], "the two laws decode 0x90 differently");
+    // The operator sent nothing: silence, although a byte of 0 is not μ-law's zero.
+    assert!(out.iter().skip(1).step_by(2).all(|&s| s == 0));
+    // One ring later the caller's slots hold old bytes but no packet: silence again.
+    out.clear();
+    aligner.drain(t0 + Duration::from_secs(3), &mut out);
+    assert!(out.iter().all(|&s| s == 0));
+}
