@@ -162,6 +162,10 @@ fn record(c: &mut Criterion) {
             aligner.push(Side::Operator, at, i as u16, ts, 8, Codec::Pcma, &operator);
             buf.clear();
             aligner.drain(at, &mut buf);
+            // A new file every hour of audio: a WAV cannot describe more than 4 GB.
+            if wav.frames() >= 3_600 * 8_000 {
+                wav = WavWriter::create(Discard(0)).expect("header");
+            }
             wav.write(&buf).expect("discarded");
             i += 1;
         })

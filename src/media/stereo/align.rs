@@ -207,42 +207,64 @@ impl Track {
         // Both bounds lie within `pos..end`, so the offsets index `payload`.
         let skip = (first - pos) as usize;
         let count = (last - first) as usize;
-        let mask = capacity - 1;
+        let bytes = &payload[skip..skip + count];
+        // At most `capacity` bytes from `first`: the end of the ring, then its start.
+        let start = first as usize & (capacity - 1);
+        let (head, tail) = bytes.split_at(count.min(capacity - start));
         let alaw = codec == Codec::Pcma;
-        for (i, &byte) in payload[skip..skip + count].iter().enumerate() {
-            let slot = (first as usize).wrapping_add(i) & mask;
-            let (word, bit) = (slot / 64, 1u64 << (slot % 64));
-            self.samples[slot] = byte;
-            self.present[word] |= bit;
-            if alaw {
-                self.alaw[word] |= bit;
-            } else {
-                self.alaw[word] &= !bit;
-            }
+        for (at, part) in [(start, head), (0, tail)] {
+            self.samples[at..at + part.len()].copy_from_slice(part);
+            set_bits(&mut self.present, at, part.len(), true);
+            set_bits(&mut self.alaw, at, part.len(), alaw);
         }
     }
 
-    /// The decoded sample at a drained position's slot (0 where nothing was received),
-    /// clearing the slot for the position one ring later.
-    fn take(&mut self, slot: usize) -> i16 {
-        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
-        let present = self.present[word] & bit != 0;
-        self.present[word] &= !bit;
-        if !present {
-            self.gap += 1;
-            return 0;
+    /// Decodes the `n` slots from `slot` (all in one bitmap word: `slot % 64 + n <= 64`)
+    /// into `out[..n]`, silence where nothing was received, and clears them for the
+    /// positions one ring later. Whole words of received audio in one law, the usual case,
+    /// are decoded without a test per sample.
+    fn take_run(&mut self, slot: usize, n: usize, out: &mut [i16; 64]) {
+        let (word, offset) = (slot / 64, slot % 64);
+        let mask = run_mask(offset, n);
+        let present = self.present[word] & mask;
+        self.present[word] &= !mask;
+        let out = &mut out[..n];
+        if present == 0 {
+            out.fill(0);
+            self.gap += n as u64;
+            return;
         }
-        let codec = if self.alaw[word] & bit != 0 {
-            Codec::Pcma
-        } else {
-            Codec::Pcmu
-        };
-        if self.heard && self.gap > 0 {
-            self.stats.lost_frames += self.gap.div_ceil(FRAME);
+        let alaw = self.alaw[word] & mask;
+        let Track {
+            samples,
+            stats,
+            heard,
+            gap,
+            ..
+        } = self;
+        let bytes = &samples[slot..slot + n];
+        if present == mask && (alaw == 0 || alaw == mask) {
+            heard_after_gap(heard, gap, stats);
+            let table = g711::decode_table(if alaw == 0 { Codec::Pcmu } else { Codec::Pcma });
+            for (sample, &byte) in out.iter_mut().zip(bytes) {
+                *sample = table[usize::from(byte)];
+            }
+            return;
         }
-        self.heard = true;
-        self.gap = 0;
-        g711::decode_table(codec)[usize::from(self.samples[slot])]
+        let tables = [
+            g711::decode_table(Codec::Pcmu),
+            g711::decode_table(Codec::Pcma),
+        ];
+        for (i, (sample, &byte)) in out.iter_mut().zip(bytes).enumerate() {
+            let bit = 1u64 << (offset + i);
+            *sample = if present & bit == 0 {
+                *gap += 1;
+                0
+            } else {
+                heard_after_gap(heard, gap, stats);
+                tables[usize::from(alaw & bit != 0)][usize::from(byte)]
+            };
+        }
     }
 }
 
@@ -363,14 +385,66 @@ impl Aligner {
         }
         let frames = target - self.drained;
         out.reserve(usize::try_from(frames.saturating_mul(2)).unwrap_or(usize::MAX));
-        let mask = self.caller.samples.len() - 1;
-        for position in self.drained..target {
-            let slot = position as usize & mask;
-            out.push(self.caller.take(slot));
-            out.push(self.operator.take(slot));
+        let capacity = self.caller.samples.len();
+        let (mut caller, mut operator) = ([0i16; 64], [0i16; 64]);
+        let mut position = self.drained;
+        while position < target {
+            // A run of slots within one bitmap word and before the ring's end.
+            let slot = position as usize & (capacity - 1);
+            let n = (target - position)
+                .min(64 - slot as u64 % 64)
+                .min((capacity - slot) as u64) as usize;
+            self.caller.take_run(slot, n, &mut caller);
+            self.operator.take_run(slot, n, &mut operator);
+            let at = out.len();
+            out.resize(at + 2 * n, 0);
+            for (frame, (&c, &o)) in out[at..]
+                .chunks_exact_mut(2)
+                .zip(caller[..n].iter().zip(&operator[..n]))
+            {
+                frame[0] = c;
+                frame[1] = o;
+            }
+            position += n as u64;
         }
         self.drained = target;
         frames as usize
+    }
+}
+
+/// A received sample of a side is drained: the silence before it, if audio came earlier,
+/// counts as lost frames.
+fn heard_after_gap(heard: &mut bool, gap: &mut u64, stats: &mut SideStats) {
+    if *heard && *gap > 0 {
+        stats.lost_frames += gap.div_ceil(FRAME);
+    }
+    *heard = true;
+    *gap = 0;
+}
+
+/// The bits `offset..offset + n` of a word (`offset + n <= 64`).
+fn run_mask(offset: usize, n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        ((1u64 << n) - 1) << offset
+    }
+}
+
+/// Sets (`value`) or clears the bits `start..start + len` of a bitmap, a word at a time.
+fn set_bits(words: &mut [u64], start: usize, len: usize, value: bool) {
+    let end = start + len;
+    let mut slot = start;
+    while slot < end {
+        let offset = slot % 64;
+        let n = (64 - offset).min(end - slot);
+        let mask = run_mask(offset, n);
+        if value {
+            words[slot / 64] |= mask;
+        } else {
+            words[slot / 64] &= !mask;
+        }
+        slot += n;
     }
 }
 
