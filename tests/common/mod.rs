@@ -16,6 +16,9 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// How long `wait_row` waits for a row to reach the state a test expects.
+const WAIT_ROW: Duration = Duration::from_secs(30);
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -123,12 +126,14 @@ enabled = false
     }
 
     /// Wait (bounded) until the call with this SIP Call-ID has a row satisfying `done`.
+    /// The bound is generous: on a loaded 2-core CI box, a recording's last tick, its
+    /// final checkpoint and the register write behind it once took longer than 10 s.
     pub async fn wait_row(
         &self,
         sip_call_id: &str,
         done: impl Fn(&CallRecord) -> bool,
     ) -> CallRecord {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + WAIT_ROW;
         loop {
             let rows = self
                 .store
@@ -140,7 +145,7 @@ enabled = false
             }
             assert!(
                 Instant::now() < deadline,
-                "no matching row for {sip_call_id} within 10 s"
+                "no matching row for {sip_call_id} within {WAIT_ROW:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
