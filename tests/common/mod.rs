@@ -126,8 +126,8 @@ enabled = false
     }
 
     /// Wait (bounded) until the call with this SIP Call-ID has a row satisfying `done`.
-    /// The bound is generous: on a loaded 2-core CI box, a recording's last tick, its
-    /// final checkpoint and the register write behind it once took longer than 10 s.
+    /// The bound is generous: on a loaded 2-core CI box a recording's checksum once took
+    /// longer than 10 s to reach its row (cause not found).
     pub async fn wait_row(
         &self,
         sip_call_id: &str,

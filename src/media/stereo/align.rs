@@ -457,3 +457,7 @@ fn samples(d: Duration) -> i64 {
 #[cfg(test)]
 #[path = "align_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "align_run_tests.rs"]
+mod run_tests;
