@@ -173,6 +173,18 @@ pub struct MediaConfig {
     pub codecs: Vec<CodecName>,
     /// A call whose media has been silent on the wire this long is ended.
     pub rtp_timeout: Duration,
+    /// How media threads read RTP.
+    pub io: MediaIo,
+}
+
+/// `media.io`: how media threads read RTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaIo {
+    /// Every socket's receives armed on the thread's io_uring where the kernel allows it,
+    /// else as `Epoll`.
+    Auto,
+    /// Readiness, and a `recvmmsg` per ready socket.
+    Epoll,
 }
 
 /// `[hours]`.

@@ -413,8 +413,7 @@ async fn events_wait_for_a_busy_engine_while_audio_flows() {
         Duration::from_secs(30),
         Clock::system(),
         tx,
-    )
-    .expect("the media task starts");
+    );
     media
         .command(MediaCommand::Play {
             prompt: prompt(3),

@@ -272,10 +272,18 @@ fn media(r: &mut Reader<'_>, root: &Table) -> MediaConfig {
         }
     }
     let rtp_timeout = r.duration(&s, "rtp_timeout", Duration::from_secs(30), Zero::Refused);
+    let io = r.parsed(&s, "io", MediaIo::Auto, |text| match text {
+        "auto" => Ok(MediaIo::Auto),
+        "epoll" => Ok(MediaIo::Epoll),
+        other => Err(format!(
+            "{other:?} is not a media I/O mode (expected \"auto\" or \"epoll\")"
+        )),
+    });
     MediaConfig {
         rtp_ports,
         codecs,
         rtp_timeout,
+        io,
     }
 }
 

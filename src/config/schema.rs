@@ -59,7 +59,12 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ("trunk", &[("numbers", Toml), ("allow", Toml)]),
     (
         "media",
-        &[("rtp_ports", Text), ("codecs", Toml), ("rtp_timeout", Text)],
+        &[
+            ("rtp_ports", Text),
+            ("codecs", Toml),
+            ("rtp_timeout", Text),
+            ("io", Text),
+        ],
     ),
     (
         "hours",

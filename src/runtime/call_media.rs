@@ -1,21 +1,25 @@
 //! One call's media, one task: the caller's RTP socket and, once an operator answers, the
 //! operator's; prompts and hold music to the caller; the bridge between the two legs.
 //!
-//! The task owns both sockets and two [`RelayLeg`]s (the sans-IO stream logic: latching,
-//! SSRC/sequence/timestamp rewrite, transcoding, counters). It runs on one of the media
-//! threads (`media_threads`), and waits on the first of: its one timer (the player's next
-//! frame, the next inactivity check, or a retry of events the engine had no room for), a
-//! command from the engine (closing included), a datagram on either socket. On a datagram
-//! it drains both sockets (so a flooded leg cannot starve the other) and relays each
-//! packet at once.
+//! The call's state ([`CallMedia`]) holds both sockets and two [`RelayLeg`]s (the sans-IO
+//! stream logic: latching, SSRC/sequence/timestamp rewrite, transcoding, counters). It
+//! lives on one of the media threads (`media_threads`), and is driven in one of two ways:
+//! - **On the thread's ring** (the default where io_uring works): the sockets are armed on
+//!   the thread's receive ring (`ring`), the state sits in the thread's table, and the
+//!   thread's pump relays each datagram through it as the round's completions are reaped
+//!   (`on_ring`). The task waits on its one timer (the player's next frame, the next
+//!   inactivity check, or a retry of events the engine had no room for), a command from
+//!   the engine (closing included), and a poke from the pump.
+//! - **Through readiness**: the task owns the state and waits on the same timer and
+//!   commands and on either socket; on a datagram it drains both sockets (so a flooded leg
+//!   cannot starve the other) with `recvmmsg`, and relays each packet at once.
 //!
-//! Cost per packet, by construction: the receive and send buffers are arrays allocated with
-//! the task; packets are read with `try_recv_from` after readiness and sent with
-//! `try_send_to` (a full socket buffer drops the packet and counts it: waiting would only
-//! add delay to audio that is already late); the recorder is fed through a bounded
-//! single-producer ring of fixed-size frames (dropped and counted when full, never waited
-//! on); events for the engine are offered without waiting too (kept and retried if its
-//! queue is full).
+//! Cost per packet, by construction: receive buffers are the thread's, never the call's;
+//! packets are sent with a non-blocking `sendto` (a full socket buffer drops the packet
+//! and counts it: waiting would only add delay to audio that is already late); the
+//! recorder is fed through a bounded single-producer ring of fixed-size frames (dropped
+//! and counted when full, never waited on); events for the engine are offered without
+//! waiting too (kept and retried if its queue is full).
 //! No lock and no allocation of ours, no timer touched per packet: inactivity is checked
 //! lazily when the one timer fires, against the leg's last-heard time.
 //!
@@ -27,14 +31,13 @@
 //! call may send nothing). A leg reported inactive is armed again by its next packet.
 
 use std::collections::VecDeque;
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant as TokioInstant;
 
 use crate::media::dtmf::keys::KeyInput;
@@ -48,13 +51,17 @@ mod batch_recv;
 mod handle;
 mod leg;
 mod messages;
+mod on_ring;
 mod record;
+mod ring;
 
 pub use self::handle::{CallMediaHandle, CommandError};
 use self::leg::{add_stats, readable, send, LegIo};
 pub use self::messages::{CallMediaEvent, CallMediaStats, MediaCommand};
+pub use self::on_ring::install as install_ring;
 use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
+use self::ring::Target;
 
 /// Room for the largest packet the task sends (the largest it reads, rewritten).
 const RECV_BUF: usize = batch_recv::SLOT_BYTES;
@@ -79,9 +86,9 @@ const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
 
 /// Starts the media task of `call` on `runtime`, sending to the caller as `caller_stream`
 /// (the stream state the call's SDP answer and any earlier prompt left). The socket is
-/// registered with `runtime`'s own reactor inside the task, so its readiness never crosses
-/// threads. Fails only when the socket cannot be duplicated for sending (out of file
-/// descriptors).
+/// armed on the thread's receive ring, or registered with `runtime`'s own reactor, inside
+/// the task, so its packets never cross threads. A socket that cannot be armed (out of
+/// file descriptors) ends the task at once with `Closed`.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_call_media(
     runtime: &tokio::runtime::Handle,
@@ -92,26 +99,40 @@ pub fn spawn_call_media(
     inactivity: Duration,
     clock: Clock,
     events: mpsc::Sender<(CallRef, CallMediaEvent)>,
-) -> io::Result<CallMediaHandle> {
-    let caller_out = caller_socket.try_clone()?;
+) -> CallMediaHandle {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let closed = Arc::new(AtomicBool::new(false));
     let task_closed = closed.clone();
     let task = runtime.spawn(async move {
         let now = clock.mono();
         let relay = RelayLeg::new(caller, caller_stream, now);
-        let caller = match LegIo::new(caller_socket, caller_out, relay, now) {
+        // On a thread with a receive ring, the call's state lives in the thread's table,
+        // where the ring's completions reach it directly.
+        let slot = on_ring::installed().then(on_ring::reserve);
+        let target = slot.map(|call| Target {
+            call,
+            leg: Leg::Caller,
+        });
+        let caller = match LegIo::new(caller_socket, relay, now, target) {
             Ok(io) => io,
             Err(e) => {
                 tracing::error!(?call, error = %e, "call media not started");
-                let closed = CallMediaEvent::Closed {
-                    stats: CallMediaStats::default(),
-                };
-                let _ = events.send((call, closed)).await;
+                if let Some(slot) = slot {
+                    on_ring::release(slot);
+                }
+                report_closed(call, &events, CallMediaStats::default()).await;
                 return;
             }
         };
-        let task = CallMedia {
+        // Boxed: on the ring the state goes into the thread's table as it is, and the
+        // task's own future stays small.
+        let task = Box::new(CallMedia {
+            closed: task_closed.clone(),
+            slot,
+            armed: None,
+            stop: false,
+            touched: false,
+            poke: slot.map(|_| Arc::new(Notify::new())),
             call,
             clock,
             caller,
@@ -129,14 +150,33 @@ pub fn spawn_call_media(
             prompt_packets: 0,
             send_dropped: 0,
             record_dropped: 0,
-        };
-        task.run(rx, task_closed).await;
+        });
+        match slot {
+            Some(slot) => on_ring::run(slot, task, rx, task_closed).await,
+            None => (*task).run(rx, task_closed).await,
+        }
     });
-    Ok(CallMediaHandle {
+    CallMediaHandle {
         commands,
         closed,
         task,
-    })
+    }
+}
+
+/// The task's last word to the engine: its counters. Waits a little for room in the
+/// engine's queue, never for ever.
+async fn report_closed(
+    call: CallRef,
+    events: &mpsc::Sender<(CallRef, CallMediaEvent)>,
+    stats: CallMediaStats,
+) {
+    let report = events.send((call, CallMediaEvent::Closed { stats }));
+    if tokio::time::timeout(CLOSE_REPORT_WAIT, report)
+        .await
+        .is_err()
+    {
+        tracing::warn!(?call, "engine not reading: media stats of a call lost");
+    }
 }
 
 struct Playback {
@@ -146,14 +186,28 @@ struct Playback {
 }
 
 /// Why the task woke up.
-enum Wake {
+pub(super) enum Wake {
     Stop,
     Timer,
     Command(MediaCommand),
+    /// A leg's socket is readable (reactor), or the ring's pump says the timer is due
+    /// sooner or the call must end.
     Readable,
 }
 
-struct CallMedia {
+pub(super) struct CallMedia {
+    /// Set by the engine's `close`: the call's packets are no longer relayed.
+    closed: Arc<AtomicBool>,
+    /// The call's place in its thread's table, when it is received on the thread's ring.
+    slot: Option<usize>,
+    /// When the task's timer is set for.
+    armed: Option<Instant>,
+    /// The engine is gone: the task ends at its next wake-up.
+    stop: bool,
+    /// Packets were handled in the ring's current round (see `on_ring`).
+    touched: bool,
+    /// Wakes the task from the ring's pump (ring only).
+    poke: Option<Arc<Notify>>,
     call: CallRef,
     clock: Clock,
     caller: LegIo,
@@ -180,59 +234,79 @@ struct CallMedia {
 }
 
 impl CallMedia {
+    /// The task on a thread without a receive ring: it owns the call's state and waits on
+    /// its sockets' readiness itself.
     async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
         let timer = tokio::time::sleep_until(self.clock.tokio());
         tokio::pin!(timer);
-        let mut armed: Option<Instant> = None;
         loop {
-            let wake_at = self.next_wake();
-            if wake_at != armed {
-                if let Some(at) = wake_at {
-                    timer.as_mut().reset(TokioInstant::from_std(at));
-                }
-                armed = wake_at;
+            if let Some(at) = self.rearm_timer() {
+                timer.as_mut().reset(TokioInstant::from_std(at));
             }
-            let operator = self.operator.as_ref().map(|o| &o.socket);
+            let caller = self.caller.reactor_socket();
+            let operator = self.operator.as_ref().and_then(LegIo::reactor_socket);
             // Timer before sockets: a flood of datagrams must not delay prompt frames.
             let wake = tokio::select! {
                 biased;
-                _ = &mut timer, if armed.is_some() => Wake::Timer,
+                _ = &mut timer, if self.armed.is_some() => Wake::Timer,
                 c = commands.recv() => c.map_or(Wake::Stop, Wake::Command),
-                _ = self.caller.socket.readable() => Wake::Readable,
+                _ = readable(caller) => Wake::Readable,
                 _ = readable(operator) => Wake::Readable,
             };
-            if closed.load(Ordering::Acquire) {
-                break;
-            }
-            let now = self.clock.mono();
-            match wake {
-                Wake::Stop => break,
-                Wake::Timer => {
-                    // A completed timer must be reset before it is awaited again.
-                    armed = None;
-                    OUTBUF.with_borrow_mut(|outbuf| self.on_timer(now, &mut outbuf[..]));
-                }
-                Wake::Command(c) => self.on_command(c, now),
-                Wake::Readable => {
-                    OUTBUF.with_borrow_mut(|outbuf| {
-                        self.drain(Leg::Caller, now, &mut outbuf[..]);
-                        self.drain(Leg::Operator, now, &mut outbuf[..]);
-                    });
-                }
-            }
-            if !self.flush_events(now) {
+            if closed.load(Ordering::Acquire) || !self.handle(wake, self.clock.mono()) {
                 break;
             }
         }
-        let stats = self.stats();
-        let report = self
-            .events
-            .send((self.call, CallMediaEvent::Closed { stats }));
-        if tokio::time::timeout(CLOSE_REPORT_WAIT, report)
-            .await
-            .is_err()
-        {
-            tracing::warn!(call = ?self.call, "engine not reading: media stats of a call lost");
+        report_closed(self.call, &self.events, self.stats()).await;
+    }
+
+    /// When the task's timer must be set anew: the call's next wake-up, if it moved.
+    fn rearm_timer(&mut self) -> Option<Instant> {
+        let wake_at = self.next_wake();
+        if wake_at == self.armed {
+            return None;
+        }
+        self.armed = wake_at;
+        wake_at
+    }
+
+    /// Handles one wake-up; `false` when the task must end.
+    fn handle(&mut self, wake: Wake, now: Instant) -> bool {
+        match wake {
+            Wake::Stop => return false,
+            Wake::Timer => {
+                // A completed timer must be reset before it is awaited again.
+                self.armed = None;
+                OUTBUF.with_borrow_mut(|outbuf| self.on_timer(now, &mut outbuf[..]));
+            }
+            Wake::Command(c) => self.on_command(c, now),
+            Wake::Readable => {
+                OUTBUF.with_borrow_mut(|outbuf| {
+                    self.drain(Leg::Caller, now, &mut outbuf[..]);
+                    self.drain(Leg::Operator, now, &mut outbuf[..]);
+                });
+            }
+        }
+        !self.stop && self.flush_events(now)
+    }
+
+    /// After the ring's pump handed this call packets: events go to the engine, and the
+    /// task is woken if its timer must now fire sooner (a leg heard again re-arms its
+    /// inactivity check; events the engine had no room for are retried) or the call ends.
+    fn after_packets(&mut self, now: Instant) {
+        self.touched = false;
+        if !self.flush_events(now) {
+            self.stop = true;
+        }
+        let sooner = match (self.next_wake(), self.armed) {
+            (Some(wake), Some(armed)) => wake < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if self.stop || sooner {
+            if let Some(poke) = &self.poke {
+                poke.notify_one();
+            }
         }
     }
 
@@ -276,7 +350,7 @@ impl CallMedia {
             while let Some(n) = playback.player.poll_transmit(now, outbuf) {
                 self.prompt_packets += 1;
                 send(
-                    &self.caller.out,
+                    self.caller.out(),
                     &outbuf[..n],
                     target,
                     &mut self.send_dropped,
@@ -344,9 +418,11 @@ impl CallMedia {
                     ts: rand::random(),
                 };
                 let relay = RelayLeg::new(operator, stream, now);
-                let opened = operator_socket
-                    .try_clone()
-                    .and_then(|out| LegIo::new(operator_socket, out, relay, now));
+                let target = self.slot.map(|call| Target {
+                    call,
+                    leg: Leg::Operator,
+                });
+                let opened = LegIo::new(operator_socket, relay, now, target);
                 match opened {
                     Ok(io) => self.operator = Some(io),
                     // Out of file descriptors: the operator leg stays silent, and its
@@ -447,12 +523,10 @@ impl CallMedia {
     fn drain(&mut self, leg: Leg, now: Instant, outbuf: &mut [u8]) {
         for _ in 0..BATCH.div_ceil(batch_recv::SLOTS) {
             let socket = match leg {
-                Leg::Caller => &self.caller.socket,
-                Leg::Operator => match &self.operator {
-                    Some(o) => &o.socket,
-                    None => return,
-                },
+                Leg::Caller => self.caller.reactor_socket(),
+                Leg::Operator => self.operator.as_ref().and_then(LegIo::reactor_socket),
             };
+            let Some(socket) = socket else { return };
             let read = match batch_recv::fill(socket) {
                 Ok(n) => n,
                 Err(e) => {
@@ -468,7 +542,7 @@ impl CallMedia {
         }
     }
 
-    fn on_datagram(
+    pub(super) fn on_datagram(
         &mut self,
         leg: Leg,
         now: Instant,
@@ -500,7 +574,9 @@ impl CallMedia {
         }
         let rearm = std::mem::take(&mut from.inactive_reported);
         if let Some(frames) = &mut self.recorder {
-            record(frames, leg, now, &inbound, data, &mut self.record_dropped);
+            if !record(frames, leg, now, &inbound, data, &mut self.record_dropped) {
+                self.recorder = None;
+            }
         }
         if let (Leg::Caller, Some(keys)) = (leg, self.keys.as_mut()) {
             let pending = &mut self.pending;
@@ -519,7 +595,7 @@ impl CallMedia {
             };
             if let Some(n) = relayed {
                 send(
-                    &to.out,
+                    to.out(),
                     &out[..n],
                     to.relay.target(),
                     &mut self.send_dropped,

@@ -208,7 +208,7 @@ impl Engine {
             media_threads: if clock.is_simulated() {
                 MediaThreads::current()
             } else {
-                MediaThreads::start(media_threads::default_count())
+                MediaThreads::start(media_threads::default_count(), config.media.io)
             },
             recorder,
             live_rx,
@@ -410,6 +410,9 @@ impl Engine {
         m.tcp = super::metrics::TcpCounts::of(&self.tcp_stats);
         m.tls = super::metrics::TlsCounts::of(&self.tls_stats);
         m.rtp_ports_in_use = self.pool.in_use() as u64;
+        let rings = self.media_threads.rings();
+        m.media_threads_io_uring = rings as u64;
+        m.media_threads_epoll = (self.media_threads.len() - rings) as u64;
         self.quiet.flush(self.clock.mono());
         // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
         let load = self.sb.active_calls() + self.sb.transactions() + m.tcp.open as usize;

@@ -10,6 +10,9 @@
 //! with no handoff, no lock and no futex. Signalling never waits behind media work, and
 //! media never waits behind a slow register write.
 //!
+//! Each thread receives its calls' RTP on an io_uring of its own where the kernel allows
+//! it (`media.io = "auto"`, see `call_media::ring`), else through readiness.
+//!
 //! Calls are spread over the threads in turn. Under simulated time (tests on tokio's
 //! paused clock) media stays on the test's own runtime, whose clock it must follow.
 
@@ -19,26 +22,34 @@ use std::thread;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 
+use crate::config::MediaIo;
+use crate::runtime::call_media;
+
 /// The media threads of a running line.
 #[derive(Debug)]
 pub struct MediaThreads {
     handles: Vec<Handle>,
+    /// How many of them receive through io_uring.
+    rings: usize,
     next: AtomicUsize,
     /// Dropped (with the pool) to let every thread's runtime end.
     _stops: Vec<oneshot::Sender<()>>,
 }
 
 impl MediaThreads {
-    /// Starts `count` media threads (at least one). A thread that cannot be started leaves
-    /// its share on the current runtime, logged: the line works, only less efficiently.
-    pub fn start(count: usize) -> MediaThreads {
+    /// Starts `count` media threads (at least one), reading RTP as `io` says. A thread
+    /// that cannot be started leaves its share on the current runtime, logged: the line
+    /// works, only less efficiently.
+    pub fn start(count: usize, io: MediaIo) -> MediaThreads {
         let mut handles = Vec::new();
         let mut stops = Vec::new();
+        let mut rings = 0;
         for index in 0..count.max(1) {
-            match start_one(index) {
-                Ok((handle, stop)) => {
+            match start_one(index, io) {
+                Ok((handle, stop, ring)) => {
                     handles.push(handle);
                     stops.push(stop);
+                    rings += usize::from(ring);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "media thread not started; media runs on the main runtime");
@@ -48,8 +59,14 @@ impl MediaThreads {
         if handles.is_empty() {
             handles.push(Handle::current());
         }
+        tracing::info!(
+            threads = handles.len(),
+            io_uring = rings,
+            "media threads started"
+        );
         MediaThreads {
             handles,
+            rings,
             next: AtomicUsize::new(0),
             _stops: stops,
         }
@@ -59,6 +76,7 @@ impl MediaThreads {
     pub fn current() -> MediaThreads {
         MediaThreads {
             handles: vec![Handle::current()],
+            rings: 0,
             next: AtomicUsize::new(0),
             _stops: Vec::new(),
         }
@@ -75,6 +93,11 @@ impl MediaThreads {
         self.handles.len()
     }
 
+    /// How many media threads receive through io_uring (the others through readiness).
+    pub fn rings(&self) -> usize {
+        self.rings
+    }
+
     /// Never true: there is always at least one runtime.
     pub fn is_empty(&self) -> bool {
         self.handles.is_empty()
@@ -87,21 +110,42 @@ pub fn default_count() -> usize {
     thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn start_one(index: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
+/// Starts one media thread; also says whether it receives through io_uring.
+fn start_one(index: usize, io: MediaIo) -> std::io::Result<(Handle, oneshot::Sender<()>, bool)> {
     let runtime = Builder::new_current_thread()
         .enable_all()
         .thread_name(format!("media-{index}"))
         .build()?;
     let handle = runtime.handle().clone();
     let (stop, stopped) = oneshot::channel::<()>();
+    let (ringed_tx, ringed) = std::sync::mpsc::sync_channel::<bool>(1);
     thread::Builder::new()
         .name(format!("media-{index}"))
         .spawn(move || {
-            // Runs the thread's tasks until the pool is dropped; tasks still there then
-            // are dropped with the runtime (their calls are already over).
-            let _ = runtime.block_on(stopped);
+            // Runs the thread's tasks (and its ring's pump) until the pool is dropped;
+            // tasks still there then are dropped with the runtime (their calls are over).
+            runtime.block_on(async move {
+                let pump = match io {
+                    MediaIo::Auto => call_media::install_ring(),
+                    MediaIo::Epoll => None,
+                };
+                let _ = ringed_tx.send(pump.is_some());
+                match pump {
+                    Some(pump) => {
+                        tokio::select! {
+                            _ = stopped => {}
+                            () = pump => {}
+                        }
+                    }
+                    None => {
+                        let _ = stopped.await;
+                    }
+                }
+            });
         })?;
-    Ok((handle, stop))
+    // The thread answers at once (its ring is made before it runs anything).
+    let ring = ringed.recv().unwrap_or(false);
+    Ok((handle, stop, ring))
 }
 
 #[cfg(test)]
@@ -110,8 +154,11 @@ mod tests {
 
     #[tokio::test]
     async fn calls_are_spread_over_the_threads_in_turn_and_run_there() {
-        let pool = MediaThreads::start(2);
+        let pool = MediaThreads::start(2, MediaIo::Auto);
         assert_eq!(pool.len(), 2);
+        assert_eq!(pool.rings(), 2, "each thread receives through its io_uring");
+        let plain = MediaThreads::start(1, MediaIo::Epoll);
+        assert_eq!(plain.rings(), 0, "\"epoll\" keeps readiness");
         let mut names = Vec::new();
         for _ in 0..4 {
             let name = pool

@@ -40,6 +40,9 @@ pub struct Metrics {
     pub tls: TlsCounts,
     pub rtp_ports_in_use: u64,
     pub rtp_port_failures: u64,
+    /// Media threads receiving through io_uring, and through readiness.
+    pub media_threads_io_uring: u64,
+    pub media_threads_epoll: u64,
     /// The provider link, when `[trunk.provider]` is configured.
     pub provider: Option<crate::model::ProviderState>,
 }

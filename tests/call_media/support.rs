@@ -133,8 +133,7 @@ pub async fn start(codec: Codec, inactivity: Duration) -> Call {
         inactivity,
         Clock::system(),
         tx,
-    )
-    .expect("the media task starts");
+    );
     Call {
         media,
         events,

@@ -126,7 +126,7 @@ pub fn each(f: impl FnMut(SocketAddr, &[u8])) {
     BATCH.with(|batch| batch.borrow().each(f));
 }
 
-fn to_socket_addr(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
+pub(super) fn to_socket_addr(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(a.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.

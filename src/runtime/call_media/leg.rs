@@ -7,17 +7,27 @@ use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
+use super::ring::{Registration, Target};
 use crate::media::relay::{LegConfig, LegStats, RelayLeg};
 use crate::media::srtp::{SrtpContext, SrtpKeys, TAG_LEN};
 
+/// How a leg's datagrams reach the task.
+pub(super) enum Inbound {
+    /// Read through tokio (readiness), written through `out`: the same socket, since a
+    /// plain non-blocking send needs no readiness from the reactor, so the very first
+    /// packet of a call (sent before the reactor ever polled the new socket) is not
+    /// refused as "would block".
+    Reactor {
+        socket: UdpSocket,
+        out: std::net::UdpSocket,
+    },
+    /// Received on the media thread's ring, written directly.
+    Ring(Registration),
+}
+
 /// A socket and the stream logic of one leg.
 pub(super) struct LegIo {
-    /// Read through tokio (readiness), written through `out`.
-    pub socket: UdpSocket,
-    /// The same socket for sending: a plain non-blocking send needs no readiness from the
-    /// reactor, so the very first packet of a call (sent before the reactor ever polled
-    /// the new socket) is not refused as "would block".
-    pub out: std::net::UdpSocket,
+    pub inbound: Inbound,
     pub relay: RelayLeg,
     /// Inactivity counts from here when the peer has been silent since (creation, unhold).
     pub since: Instant,
@@ -84,21 +94,30 @@ fn srtp_for(config: &LegConfig) -> Option<Box<LegSrtp>> {
 pub(super) const SRTP_ROOM: usize = TAG_LEN;
 
 impl LegIo {
-    /// Registers `socket` (non-blocking) with the current runtime's reactor; `out` is a
-    /// duplicate of it for sending.
+    /// Arms `socket` (made non-blocking) on the thread's receive ring for `ring`, or
+    /// without one registers it with the current runtime's reactor (and duplicates it for
+    /// sending). Fails when the descriptor cannot be duplicated or the receive not armed.
     pub fn new(
         socket: std::net::UdpSocket,
-        out: std::net::UdpSocket,
         relay: RelayLeg,
         now: Instant,
+        ring: Option<Target>,
     ) -> io::Result<LegIo> {
         socket.set_nonblocking(true)?;
-        let socket = UdpSocket::from_std(socket)?;
+        let inbound = match ring {
+            Some(target) => Inbound::Ring(Registration::new(socket, target)?),
+            None => {
+                let out = socket.try_clone()?;
+                Inbound::Reactor {
+                    socket: UdpSocket::from_std(socket)?,
+                    out,
+                }
+            }
+        };
         let srtp = srtp_for(relay.config());
         Ok(LegIo {
             srtp,
-            socket,
-            out,
+            inbound,
             relay,
             since: now,
             heard: false,
@@ -124,6 +143,22 @@ impl LegIo {
             self.inactive_reported = false;
         }
         rearm
+    }
+
+    /// The socket sends go out of.
+    pub fn out(&self) -> &std::net::UdpSocket {
+        match &self.inbound {
+            Inbound::Reactor { out, .. } => out,
+            Inbound::Ring(registration) => registration.socket(),
+        }
+    }
+
+    /// The socket to wait on for readiness, when the leg is read that way.
+    pub fn reactor_socket(&self) -> Option<&UdpSocket> {
+        match &self.inbound {
+            Inbound::Reactor { socket, .. } => Some(socket),
+            Inbound::Ring(_) => None,
+        }
     }
 
     pub fn silent_since(&self) -> Instant {

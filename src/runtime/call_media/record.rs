@@ -97,7 +97,9 @@ impl FrameReceiver {
     }
 }
 
-/// Copies an audio packet to the recorder, in frames of at most 160 samples.
+/// Copies an audio packet to the recorder, in frames of at most 160 samples. Returns
+/// `false` when the recording has ended (its writer is gone): audio after the end is not
+/// part of it, so it is not counted as dropped.
 pub(super) fn record(
     frames: &mut FrameSender,
     leg: Leg,
@@ -105,9 +107,9 @@ pub(super) fn record(
     inbound: &Inbound,
     packet: &[u8],
     dropped: &mut u64,
-) {
+) -> bool {
     let InboundKind::Audio(codec) = inbound.kind else {
-        return;
+        return true;
     };
     let h = inbound.header;
     for (i, chunk) in inbound.payload(packet).chunks(FRAME_SAMPLES).enumerate() {
@@ -122,8 +124,11 @@ pub(super) fn record(
             len: chunk.len(),
         };
         frame.payload[..chunk.len()].copy_from_slice(chunk);
-        if frames.try_send(frame).is_err() {
-            *dropped += 1;
+        match frames.try_send(frame) {
+            Ok(()) => {}
+            Err(FrameRefused::Full) => *dropped += 1,
+            Err(FrameRefused::Closed) => return false,
         }
     }
+    true
 }

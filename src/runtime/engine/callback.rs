@@ -70,7 +70,7 @@ impl Engine {
             tracing::warn!("citizen media started without its socket");
             return;
         };
-        match call_media::spawn_call_media(
+        slot.task = Some(call_media::spawn_call_media(
             self.media_threads.next(),
             call,
             socket,
@@ -79,10 +79,7 @@ impl Engine {
             self.rtp_timeout,
             self.clock,
             self.media_tx.clone(),
-        ) {
-            Ok(task) => slot.task = Some(task),
-            Err(e) => tracing::error!(error = %e, "cannot start the call-back's media"),
-        }
+        ));
     }
 
     /// The call-back's outcome on its worklist item, once its row exists (the item turns

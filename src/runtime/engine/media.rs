@@ -67,28 +67,22 @@ impl Engine {
         stream: RtpStreamState,
     ) {
         let port = match self.pool.bind() {
-            Ok((socket, port)) => match call_media::spawn_call_media(
-                self.media_threads.next(),
-                call,
-                socket,
-                media,
-                stream,
-                self.rtp_timeout,
-                self.clock,
-                self.media_tx.clone(),
-            ) {
-                Ok(task) => {
-                    let slot = self.media.entry(call).or_default();
-                    slot.caller_port = Some(port);
-                    slot.task = Some(task);
-                    Some(port)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the call's media");
-                    self.pool.release(port);
-                    None
-                }
-            },
+            Ok((socket, port)) => {
+                let task = call_media::spawn_call_media(
+                    self.media_threads.next(),
+                    call,
+                    socket,
+                    media,
+                    stream,
+                    self.rtp_timeout,
+                    self.clock,
+                    self.media_tx.clone(),
+                );
+                let slot = self.media.entry(call).or_default();
+                slot.caller_port = Some(port);
+                slot.task = Some(task);
+                Some(port)
+            }
             Err(e) => {
                 self.no_rtp_port(&e);
                 None

@@ -86,6 +86,15 @@ pub(super) fn render(m: &Metrics) -> String {
         &one(m.rtp_ports_in_use),
     );
     metric(
+        "hotline_media_threads",
+        "gauge",
+        "Media threads, by how they read RTP (io_uring, or epoll readiness).",
+        &[
+            ("io=\"io_uring\"".to_owned(), m.media_threads_io_uring),
+            ("io=\"epoll\"".to_owned(), m.media_threads_epoll),
+        ],
+    );
+    metric(
         "hotline_rtp_port_failures_total",
         "counter",
         "RTP sockets that could not be bound (port range exhausted).",

@@ -1,0 +1,500 @@
+//! A media thread's receives on one io_uring: every leg's socket has a multishot
+//! `recvmsg` armed on the thread's ring, the kernel reads each datagram into a buffer of
+//! the thread's provided-buffer ring as it arrives, and the thread reaps all of them, from
+//! every socket, with no system call per socket or per packet.
+//!
+//! Why: with readiness, each datagram costs an `epoll_wait` share, a task wake-up and a
+//! `recvmmsg` of its own (a leg at 50 packets/s rarely has two queued). Here the ring's
+//! descriptor is the thread's one readiness source, and a wake-up hands over everything
+//! that arrived since the last one.
+//!
+//! Invariants:
+//! - A completion names its registration by index and generation; one whose generation is
+//!   stale (the leg was dropped meanwhile) is ignored, but its buffer is always given back.
+//! - A socket is never closed while a receive is armed on it: [`Registration`] cancels its
+//!   receive synchronously before the socket is dropped, so the port the call held is free
+//!   when the next call binds it.
+//! - A multishot receive that ends (buffers ran out, a socket error, an overflowing
+//!   completion queue) is armed again after the round that saw it end.
+//!
+//! Where io_uring is missing or refused (an old kernel, a seccomp profile), [`RecvRing::new`]
+//! fails: its probe receives a real datagram on a loopback pair before a thread trusts the
+//! ring, and the thread then reads its sockets through readiness, as before.
+
+use std::cell::RefCell;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::types::{BufRingEntry, CancelBuilder, RecvMsgOut};
+use io_uring::{cqueue, opcode, types, IoUring};
+
+use super::batch_recv::{to_socket_addr, SLOT_BYTES};
+use super::Leg;
+
+/// Receive buffers per thread (a power of two): 1 MB, touched as the ring cycles through
+/// them. A thread carrying a thousand legs receives 50 datagrams a millisecond, and a
+/// round gives back all it took; if the thread falls 10 ms behind, the receives pause
+/// (datagrams wait in their sockets) and are armed again after the next round.
+const BUFFERS: u16 = 512;
+/// Bytes per buffer: the completion's header, the source address, then the datagram.
+const BUFFER_BYTES: usize = SLOT_BYTES;
+/// The buffer group the receives pick from.
+const GROUP: u16 = 0;
+/// Completion queue entries: more than the buffers (every datagram completion holds one),
+/// so the queue itself never overflows before the buffers run out.
+const COMPLETIONS: u32 = 4 * BUFFERS as u32;
+/// Room in the address part of a buffer: IPv4 or IPv6.
+const NAME_BYTES: u32 = size_of::<libc::sockaddr_in6>() as u32;
+
+thread_local! {
+    static RING: RefCell<Option<RecvRing>> = const { RefCell::new(None) };
+}
+
+/// Who a completion is for: a leg of a call in this thread's table of calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Target {
+    pub call: usize,
+    pub leg: Leg,
+}
+
+/// One completion, copied out of the queue so the ring is free while it is handled.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Completion {
+    user_data: u64,
+    result: i32,
+    flags: u32,
+}
+
+/// Gives the current thread a receive ring, if the kernel lets it receive through io_uring.
+/// Returns the ring's descriptor (to wait on) when it did.
+pub(super) fn install() -> io::Result<RawFd> {
+    let ring = RecvRing::new()?;
+    let fd = ring.ring.as_raw_fd();
+    RING.with_borrow_mut(|r| *r = Some(ring));
+    Ok(fd)
+}
+
+/// Whether the current thread receives through a ring.
+pub(super) fn installed() -> bool {
+    RING.with_borrow(|r| r.is_some())
+}
+
+/// Moves what completed into `into` (cleared first); returns how many.
+pub(super) fn reap(into: &mut Vec<Completion>) -> usize {
+    into.clear();
+    RING.with_borrow_mut(|r| match r {
+        Some(ring) => ring.reap(into),
+        None => 0,
+    })
+}
+
+/// The datagram a completion carries and who it is for, handed to `f`. A completion
+/// without data, for a dropped leg, or with a truncated datagram is skipped. `f` must not
+/// arm or drop a leg (the ring is borrowed meanwhile).
+pub(super) fn with_packet(c: &Completion, f: impl FnOnce(Target, SocketAddr, &[u8])) {
+    RING.with_borrow(|r| {
+        if let Some((target, src, data)) = r.as_ref().and_then(|r| r.packet(c)) {
+            f(target, src, data);
+        }
+    });
+}
+
+/// Gives the round's buffers back, arms ended receives again, and submits.
+pub(super) fn finish_round(completions: &[Completion]) {
+    RING.with_borrow_mut(|r| {
+        if let Some(ring) = r {
+            ring.finish_round(completions);
+        }
+    });
+}
+
+/// A leg's socket with its receive armed on the current thread's ring. Dropping it cancels
+/// the receive, then closes the socket.
+#[derive(Debug)]
+pub(super) struct Registration {
+    index: u32,
+    generation: u32,
+    socket: UdpSocket,
+}
+
+impl Registration {
+    /// Arms a multishot receive for `socket` on the current thread's ring.
+    pub fn new(socket: UdpSocket, target: Target) -> io::Result<Registration> {
+        let (index, generation) = RING.with_borrow_mut(|r| match r {
+            Some(ring) => ring.register(socket.as_raw_fd(), target),
+            None => Err(io::Error::other("no receive ring on this thread")),
+        })?;
+        Ok(Registration {
+            index,
+            generation,
+            socket,
+        })
+    }
+
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // At thread exit the ring may be gone already; its receives went with it.
+        let _ = RING.try_with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                if let Some(ring) = r.as_mut() {
+                    ring.unregister(self.index, self.generation);
+                }
+            }
+        });
+    }
+}
+
+/// The `msghdr` every receive is armed with: only its name and control lengths count.
+fn template() -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid.
+    let mut msghdr: libc::msghdr = unsafe { zeroed() };
+    msghdr.msg_namelen = NAME_BYTES;
+    msghdr
+}
+
+fn user_data(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+struct Slot {
+    fd: RawFd,
+    generation: u32,
+    /// `None` while the slot is free.
+    target: Option<Target>,
+}
+
+struct RecvRing {
+    ring: IoUring,
+    buffers: BufferRing,
+    /// The template the kernel reads when a receive is armed (it copies it then).
+    msghdr: Box<libc::msghdr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Slots whose receive ended in the current round.
+    rearm: Vec<u32>,
+}
+
+impl RecvRing {
+    fn new() -> io::Result<RecvRing> {
+        RecvRing::with_buffers(BUFFERS)
+    }
+
+    /// A ring with `count` receive buffers (a power of two).
+    fn with_buffers(count: u16) -> io::Result<RecvRing> {
+        let ring = IoUring::builder()
+            // Completions are picked up on the thread's next system call; no interrupt of
+            // the thread while it works (it makes one at least every round).
+            .setup_coop_taskrun()
+            .setup_cqsize(COMPLETIONS)
+            .build(256)?;
+        let buffers = BufferRing::new(count)?;
+        // SAFETY: the ring memory stays mapped (in `buffers`) as long as the ring lives;
+        // the ring is dropped first (field order).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                buffers.entries as u64,
+                count,
+                GROUP,
+                0,
+            )?;
+        }
+        let mut ring = RecvRing {
+            ring,
+            buffers,
+            msghdr: Box::new(template()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            rearm: Vec::new(),
+        };
+        ring.probe()?;
+        Ok(ring)
+    }
+
+    /// Receives one datagram through the ring on a loopback pair: proves the kernel has
+    /// (and allows) multishot receives with provided buffers.
+    fn probe(&mut self) -> io::Result<()> {
+        let rx = UdpSocket::bind("127.0.0.1:0")?;
+        let tx = UdpSocket::bind("127.0.0.1:0")?;
+        tx.send_to(b"probe", rx.local_addr()?)?;
+        let target = Target {
+            call: usize::MAX,
+            leg: Leg::Caller,
+        };
+        let (index, generation) = self.register(rx.as_raw_fd(), target)?;
+        self.ring.submit_and_wait(1)?;
+        let mut got = Vec::new();
+        self.reap(&mut got);
+        let mut received = None;
+        let mut failed = None;
+        for c in &got {
+            match self.packet(c) {
+                Some((_, _, data)) => received = Some(data.to_vec()),
+                None if c.result < 0 => failed = Some(io::Error::from_raw_os_error(-c.result)),
+                None => {}
+            }
+        }
+        self.unregister(index, generation);
+        self.finish_round(&got);
+        match (received, failed) {
+            (Some(data), _) if data == b"probe" => Ok(()),
+            (_, Some(e)) => Err(e),
+            _ => Err(io::Error::other("io_uring receive probe got no datagram")),
+        }
+    }
+
+    fn register(&mut self, fd: RawFd, target: Target) -> io::Result<(u32, u32)> {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    fd,
+                    generation: 0,
+                    target: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.fd = fd;
+        slot.target = Some(target);
+        let generation = slot.generation;
+        self.arm(index)?;
+        self.ring.submit()?;
+        Ok((index, generation))
+    }
+
+    fn arm(&mut self, index: u32) -> io::Result<()> {
+        let slot = &self.slots[index as usize];
+        let entry = opcode::RecvMsgMulti::new(types::Fd(slot.fd), &*self.msghdr, GROUP)
+            .build()
+            .user_data(user_data(index, slot.generation));
+        // SAFETY: the entry points to `self.msghdr`, which outlives the submission (the
+        // kernel copies it when the receive is armed).
+        while unsafe { self.ring.submission().push(&entry) }.is_err() {
+            self.ring.submit()?;
+        }
+        Ok(())
+    }
+
+    fn unregister(&mut self, index: u32, generation: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        if slot.generation != generation || slot.target.is_none() {
+            return;
+        }
+        // A receive still in the submission queue is not cancellable: hand it over first.
+        let _ = self.ring.submit();
+        let cancel = CancelBuilder::user_data(user_data(index, generation));
+        if let Err(e) = self.ring.submitter().register_sync_cancel(None, cancel) {
+            // NotFound: the receive had ended already (its completion is on its way).
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(error = %e, "RTP receive not cancelled");
+            }
+        }
+        slot.target = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+    }
+
+    fn reap(&mut self, into: &mut Vec<Completion>) -> usize {
+        let before = into.len();
+        into.extend(self.ring.completion().map(|c: cqueue::Entry| Completion {
+            user_data: c.user_data(),
+            result: c.result(),
+            flags: c.flags(),
+        }));
+        into.len() - before
+    }
+
+    /// Who a completion is for, and the datagram with its source, when it carries one
+    /// for a live leg.
+    fn packet(&self, c: &Completion) -> Option<(Target, SocketAddr, &[u8])> {
+        let bid = cqueue::buffer_select(c.flags)?;
+        let index = c.user_data as u32;
+        let generation = (c.user_data >> 32) as u32;
+        let slot = self.slots.get(index as usize)?;
+        if slot.generation != generation || c.result <= 0 {
+            return None;
+        }
+        let target = slot.target?;
+        let len = (c.result as usize).min(BUFFER_BYTES);
+        // SAFETY: the buffer is inside the mapped buffer memory, which lives as long as
+        // `self`; the kernel does not write into it again until `finish_round` (which
+        // takes `&mut self`) gives it back.
+        let buffer = unsafe { std::slice::from_raw_parts(self.buffers.buffer(bid), len) };
+        let out = RecvMsgOut::parse(buffer, &self.msghdr).ok()?;
+        if out.is_payload_truncated() || out.is_name_data_truncated() {
+            return None;
+        }
+        // SAFETY: an all-zero sockaddr_storage is valid; the name's bytes are copied in.
+        let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+        let name = out.name_data();
+        let n = name.len().min(size_of::<libc::sockaddr_storage>());
+        // SAFETY: `n` bytes fit in both the name and the storage.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), &mut storage as *mut _ as *mut u8, n)
+        };
+        let src = to_socket_addr(&storage)?;
+        // The payload borrows from `out`; the same bytes, borrowed from the buffer.
+        let payload = out.payload_data();
+        let start = payload.as_ptr() as usize - buffer.as_ptr() as usize;
+        let payload = buffer.get(start..start + payload.len())?;
+        Some((target, src, payload))
+    }
+
+    fn finish_round(&mut self, completions: &[Completion]) {
+        for c in completions {
+            if let Some(bid) = cqueue::buffer_select(c.flags) {
+                self.buffers.give_back(bid);
+            }
+            if !cqueue::more(c.flags) {
+                let index = c.user_data as u32;
+                let generation = (c.user_data >> 32) as u32;
+                let live = self
+                    .slots
+                    .get(index as usize)
+                    .is_some_and(|s| s.generation == generation && s.target.is_some());
+                if live {
+                    if c.result < 0 && c.result != -libc::ENOBUFS {
+                        let error = io::Error::from_raw_os_error(-c.result);
+                        tracing::debug!(%error, "RTP receive ended; armed again");
+                    }
+                    self.rearm.push(index);
+                }
+            }
+        }
+        self.buffers.publish();
+        let mut rearm = std::mem::take(&mut self.rearm);
+        for index in rearm.drain(..) {
+            if let Err(e) = self.arm(index) {
+                tracing::warn!(error = %e, "RTP receive not armed again");
+            }
+        }
+        self.rearm = rearm;
+        let sq = self.ring.submission();
+        let needed = !sq.is_empty() || sq.cq_overflow() || sq.taskrun();
+        drop(sq);
+        if needed {
+            if let Err(e) = self.ring.submit() {
+                tracing::warn!(error = %e, "io_uring submit failed");
+            }
+        }
+    }
+}
+
+/// The provided buffers: a ring of buffer descriptors the kernel takes from, and the
+/// buffers themselves, both mapped once per thread.
+struct BufferRing {
+    entries: *mut BufRingEntry,
+    memory: *mut u8,
+    /// How many buffers (a power of two).
+    count: u16,
+    /// Our copy of the tail: descriptors written but not yet published.
+    tail: u16,
+}
+
+impl BufferRing {
+    fn new(count: u16) -> io::Result<BufferRing> {
+        assert!(
+            count.is_power_of_two(),
+            "a buffer ring's size is a power of two"
+        );
+        let entries: *mut BufRingEntry = map(Self::entries_len(count))?.cast();
+        let memory = match map(usize::from(count) * BUFFER_BYTES) {
+            Ok(m) => m,
+            Err(e) => {
+                unmap(entries.cast(), Self::entries_len(count));
+                return Err(e);
+            }
+        };
+        let mut ring = BufferRing {
+            entries,
+            memory,
+            count,
+            tail: 0,
+        };
+        for bid in 0..count {
+            ring.give_back(bid);
+        }
+        ring.publish();
+        Ok(ring)
+    }
+
+    fn entries_len(count: u16) -> usize {
+        usize::from(count) * size_of::<BufRingEntry>()
+    }
+
+    fn buffer(&self, bid: u16) -> *const u8 {
+        // SAFETY: the offset stays inside the buffer memory (`bid` is taken modulo the
+        // count; the kernel only hands out ids we gave it anyway).
+        unsafe {
+            self.memory
+                .add(usize::from(bid % self.count) * BUFFER_BYTES)
+        }
+    }
+
+    /// Writes buffer `bid`'s descriptor at the tail (published by [`Self::publish`]).
+    fn give_back(&mut self, bid: u16) {
+        let index = usize::from(self.tail & (self.count - 1));
+        // SAFETY: `index` < count; the kernel reads descriptors only up to the published
+        // tail, and this one is past it.
+        let entry = unsafe { &mut *self.entries.add(index) };
+        entry.set_addr(self.buffer(bid) as u64);
+        entry.set_len(BUFFER_BYTES as u32);
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn publish(&self) {
+        // SAFETY: the tail field lives inside the mapped descriptor ring; the kernel reads
+        // it, hence the atomic store with release ordering after the descriptors.
+        unsafe {
+            let tail = BufRingEntry::tail(self.entries) as *const AtomicU16;
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for BufferRing {
+    fn drop(&mut self) {
+        unmap(self.memory, usize::from(self.count) * BUFFER_BYTES);
+        unmap(self.entries.cast(), Self::entries_len(self.count));
+    }
+}
+
+fn map(len: usize) -> io::Result<*mut u8> {
+    // SAFETY: an anonymous private mapping; the result is checked.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p.cast())
+    }
+}
+
+fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: `p` and `len` are a mapping made by `map`.
+    unsafe { libc::munmap(p.cast(), len) };
+}
+
+#[cfg(test)]
+#[path = "ring_tests.rs"]
+mod tests;

@@ -1,0 +1,126 @@
+//! The receive ring over real UDP sockets on 127.0.0.1.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+
+/// Reaps and hands out every datagram until `want` have come or 40 waits of 50 ms each
+/// passed; each round's buffers are given back, as the pump does.
+fn receive(ring: &mut RecvRing, want: usize) -> Vec<(Target, SocketAddr, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut completions = Vec::new();
+    for _ in 0..40 {
+        if got.len() >= want {
+            break;
+        }
+        ring.ring
+            .submitter()
+            .submit_with_args(1, &types::SubmitArgs::new().timespec(&TIMEOUT))
+            .ok();
+        completions.clear();
+        ring.reap(&mut completions);
+        for c in &completions {
+            if let Some((target, src, data)) = ring.packet(c) {
+                got.push((target, src, data.to_vec()));
+            }
+        }
+        ring.finish_round(&completions);
+    }
+    got
+}
+
+const TIMEOUT: types::Timespec = types::Timespec::new().nsec(50_000_000);
+
+fn target(call: usize, leg: Leg) -> Target {
+    Target { call, leg }
+}
+
+#[test]
+fn datagrams_from_many_sockets_reach_their_legs_and_buffers_come_back() {
+    // 16 buffers for 120 datagrams: every buffer is reused several times.
+    let mut ring = RecvRing::with_buffers(16).expect("io_uring receives work here");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let legs: Vec<(UdpSocket, Target)> = (0..4)
+        .map(|i| {
+            let leg = if i % 2 == 0 {
+                Leg::Caller
+            } else {
+                Leg::Operator
+            };
+            (UdpSocket::bind("127.0.0.1:0").unwrap(), target(i / 2, leg))
+        })
+        .collect();
+    let by_port: HashMap<Target, u16> = legs
+        .iter()
+        .map(|(s, t)| (*t, s.local_addr().unwrap().port()))
+        .collect();
+    for (socket, t) in &legs {
+        ring.register(socket.as_raw_fd(), *t).unwrap();
+    }
+    let mut got = Vec::new();
+    for round in 0..10u8 {
+        for (socket, _) in &legs {
+            let port = socket.local_addr().unwrap().port();
+            for k in 0..3u8 {
+                let packet = [round, k, (port >> 8) as u8, port as u8];
+                sender
+                    .send_to(&packet, socket.local_addr().unwrap())
+                    .unwrap();
+            }
+        }
+        got.extend(receive(&mut ring, 12));
+    }
+    assert_eq!(got.len(), 120, "every datagram arrives");
+    for (t, src, data) in &got {
+        assert_eq!(*src, sender.local_addr().unwrap(), "with its source");
+        let port = u16::from_be_bytes([data[2], data[3]]);
+        assert_eq!(by_port[t], port, "for the leg whose socket it was sent to");
+    }
+}
+
+#[test]
+fn a_receive_that_ran_out_of_buffers_is_armed_again() {
+    let mut ring = RecvRing::with_buffers(4).expect("io_uring receives work here");
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ring.register(socket.as_raw_fd(), target(0, Leg::Caller))
+        .unwrap();
+    // Ten datagrams queued before anything is reaped: the four buffers run out and the
+    // multishot receive ends; the rest wait in the socket until it is armed again.
+    for i in 0..10u8 {
+        sender
+            .send_to(&[i; 20], socket.local_addr().unwrap())
+            .unwrap();
+    }
+    let got = receive(&mut ring, 10);
+    let firsts: Vec<u8> = got.iter().map(|(_, _, d)| d[0]).collect();
+    assert_eq!(firsts, (0..10).collect::<Vec<u8>>(), "all, in order");
+}
+
+#[test]
+fn a_dropped_leg_closes_its_socket_at_once_and_its_late_datagrams_are_ignored() {
+    let fd = install().expect("io_uring receives work here");
+    assert!(fd >= 0);
+    assert!(installed());
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let leg = Registration::new(socket, target(3, Leg::Operator)).unwrap();
+    sender.send_to(b"before", addr).unwrap();
+    // The datagram has completed on the ring but is not reaped when the leg goes.
+    std::thread::sleep(Duration::from_millis(20));
+    drop(leg);
+    // The port is free again: nothing (no armed receive) holds the old socket open.
+    let again = UdpSocket::bind(addr).expect("the port can be bound again at once");
+    let mut completions = Vec::new();
+    reap(&mut completions);
+    let mut seen = Vec::new();
+    for c in &completions {
+        with_packet(c, |t, _, data| seen.push((t, data.to_vec())));
+    }
+    finish_round(&completions);
+    assert!(seen.is_empty(), "a dropped leg's datagram reached {seen:?}");
+    drop(again);
+    RING.with_borrow_mut(|r| *r = None);
+}
