@@ -255,14 +255,18 @@ async fn metrics_and_readiness_after_a_bridged_call() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    // The call's RTP went through the media threads' io_uring receives (the default).
+    // The media threads read through readiness (the default), one per core.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     assert_eq!(
-        sample("hotline_media_threads{io=\"io_uring\"}"),
+        sample("hotline_media_threads{io=\"epoll\"}"),
         threads,
         "{text}"
     );
-    assert_eq!(sample("hotline_media_threads{io=\"epoll\"}"), 0, "{text}");
+    assert_eq!(
+        sample("hotline_media_threads{io=\"io_uring\"}"),
+        0,
+        "{text}"
+    );
     assert!(
         sample("hotline_rtp_packets_total{leg=\"caller\",direction=\"in\"}") > 100,
         "{text}"

@@ -272,11 +272,11 @@ fn media(r: &mut Reader<'_>, root: &Table) -> MediaConfig {
         }
     }
     let rtp_timeout = r.duration(&s, "rtp_timeout", Duration::from_secs(30), Zero::Refused);
-    let io = r.parsed(&s, "io", MediaIo::Auto, |text| match text {
-        "auto" => Ok(MediaIo::Auto),
+    let io = r.parsed(&s, "io", MediaIo::Epoll, |text| match text {
         "epoll" => Ok(MediaIo::Epoll),
+        "io_uring" => Ok(MediaIo::IoUring),
         other => Err(format!(
-            "{other:?} is not a media I/O mode (expected \"auto\" or \"epoll\")"
+            "{other:?} is not a media I/O mode (expected \"epoll\" or \"io_uring\")"
         )),
     });
     MediaConfig {

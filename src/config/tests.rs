@@ -200,7 +200,7 @@ fn typed_values_are_parsed() {
         }
     );
     assert_eq!(config.media.codecs, vec![CodecName::Pcma]);
-    assert_eq!(config.media.io, MediaIo::Auto, "the default");
+    assert_eq!(config.media.io, MediaIo::Epoll, "the default");
     assert_eq!(config.queue.max_no_answer, 0);
     assert_eq!(config.queue.wrap_up, Duration::ZERO);
     assert_eq!(config.worklist.max_attempts, 0, "0: never by count");
@@ -262,7 +262,7 @@ fn each_bad_value_names_file_key_and_reason() {
         ("[media]\ncodecs = [\"PCMU\", \"G729\"]", r#"conf/test.toml: media.codecs[1]: "G729" is not a supported codec (expected "PCMU" or "PCMA")"#),
         ("[media]\ncodecs = [\"PCMU\", \"pcmu\"]", "conf/test.toml: media.codecs[1]: PCMU is listed twice"),
         ("[media]\ncodecs = []", r#"conf/test.toml: media.codecs: at least one codec is needed ("PCMU" or "PCMA")"#),
-        ("[media]\nio = \"uring\"", r#"conf/test.toml: media.io: "uring" is not a media I/O mode (expected "auto" or "epoll")"#),
+        ("[media]\nio = \"uring\"", r#"conf/test.toml: media.io: "uring" is not a media I/O mode (expected "epoll" or "io_uring")"#),
         ("[database]\nurl = \"mysql://root:hunter2@db/x\"", "conf/test.toml: database.url: is not a supported database URL (expected sqlite:… or postgres://…)"),
         ("[database]\nmax_connections = 0", "conf/test.toml: database.max_connections: 0 is out of range (1-1000)"),
         ("[http]\nlisten = \"8080\"", r#"conf/test.toml: http.listen: "8080" is not an address and port (expected e.g. "0.0.0.0:5060" or "[::]:5060")"#),
@@ -554,6 +554,6 @@ fn tls_keys_are_read_and_checked() {
 
 #[test]
 fn media_io_may_come_from_the_environment() {
-    let config = load_env("", &[("HOTLINE_MEDIA__IO", "epoll")]).unwrap();
-    assert_eq!(config.media.io, MediaIo::Epoll);
+    let config = load_env("", &[("HOTLINE_MEDIA__IO", "io_uring")]).unwrap();
+    assert_eq!(config.media.io, MediaIo::IoUring);
 }

@@ -4,7 +4,7 @@
 //! The call's state ([`CallMedia`]) holds both sockets and two [`RelayLeg`]s (the sans-IO
 //! stream logic: latching, SSRC/sequence/timestamp rewrite, transcoding, counters). It
 //! lives on one of the media threads (`media_threads`), and is driven in one of two ways:
-//! - **On the thread's ring** (the default where io_uring works): the sockets are armed on
+//! - **On the thread's ring** (`media.io = "io_uring"`, where io_uring works): the sockets are armed on
 //!   the thread's receive ring (`ring`), the state sits in the thread's table, and the
 //!   thread's pump relays each datagram through it as the round's completions are reaped
 //!   (`on_ring`). The task waits on its one timer (the player's next frame, the next

@@ -10,8 +10,9 @@
 //! with no handoff, no lock and no futex. Signalling never waits behind media work, and
 //! media never waits behind a slow register write.
 //!
-//! Each thread receives its calls' RTP on an io_uring of its own where the kernel allows
-//! it (`media.io = "auto"`, see `call_media::ring`), else through readiness.
+//! With `media.io = "io_uring"` each thread receives its calls' RTP on an io_uring of its
+//! own where the kernel allows it (see `call_media::ring`); by default, and where io_uring
+//! is refused, through readiness.
 //!
 //! Calls are spread over the threads in turn. Under simulated time (tests on tokio's
 //! paused clock) media stays on the test's own runtime, whose clock it must follow.
@@ -126,7 +127,7 @@ fn start_one(index: usize, io: MediaIo) -> std::io::Result<(Handle, oneshot::Sen
             // tasks still there then are dropped with the runtime (their calls are over).
             runtime.block_on(async move {
                 let pump = match io {
-                    MediaIo::Auto => call_media::install_ring(),
+                    MediaIo::IoUring => call_media::install_ring(),
                     MediaIo::Epoll => None,
                 };
                 let _ = ringed_tx.send(pump.is_some());
@@ -154,7 +155,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_are_spread_over_the_threads_in_turn_and_run_there() {
-        let pool = MediaThreads::start(2, MediaIo::Auto);
+        let pool = MediaThreads::start(2, MediaIo::IoUring);
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.rings(), 2, "each thread receives through its io_uring");
         let plain = MediaThreads::start(1, MediaIo::Epoll);
