@@ -9,7 +9,6 @@ mod support;
 
 use std::time::Duration;
 
-use hotline::media::rtp::write_packet;
 use hotline::media::Codec;
 use hotline::runtime::call_media::{frame_queue, install_ring, CallMediaEvent, Leg, MediaCommand};
 use tokio::net::UdpSocket;
@@ -26,28 +25,6 @@ async fn settle() {
 fn ring() {
     let pump = install_ring().expect("io_uring receives work on this machine");
     tokio::spawn(pump);
-}
-
-/// One packet from the trunk to the phone and one back, each waited for at the far end.
-async fn relay_both_ways(call: &Call, phone: &Peer, operator_local: std::net::SocketAddr, i: u16) {
-    let mut packet = [0u8; 200];
-    let mut buf = [0u8; 200];
-    let header = rtp(0, false, i, 160 * u32::from(i), TRUNK_SSRC);
-    let n = write_packet(&header, &[0x80; 160], &mut packet).unwrap();
-    call.trunk
-        .sock
-        .send_to(&packet[..n], call.local)
-        .await
-        .unwrap();
-    let got = tokio::time::timeout(WAIT, phone.sock.recv_from(&mut buf)).await;
-    assert_eq!(got.expect("relayed to the phone").unwrap().0, n);
-    phone
-        .sock
-        .send_to(&packet[..n], operator_local)
-        .await
-        .unwrap();
-    let got = tokio::time::timeout(WAIT, call.trunk.sock.recv_from(&mut buf)).await;
-    assert_eq!(got.expect("relayed to the trunk").unwrap().0, n);
 }
 
 #[tokio::test(start_paused = true)]

@@ -34,11 +34,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
-use tokio::time::Instant as TokioInstant;
 
 use crate::media::dtmf::keys::KeyInput;
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
@@ -52,11 +51,12 @@ mod handle;
 mod leg;
 mod messages;
 mod on_ring;
+mod readiness;
 mod record;
 mod ring;
 
 pub use self::handle::{CallMediaHandle, CommandError};
-use self::leg::{add_stats, readable, send, LegIo};
+use self::leg::{add_stats, send, LegIo};
 pub use self::messages::{CallMediaEvent, CallMediaStats, MediaCommand};
 pub use self::on_ring::install as install_ring;
 use self::record::record;
@@ -108,7 +108,7 @@ pub fn spawn_call_media(
         let relay = RelayLeg::new(caller, caller_stream, now);
         // On a thread with a receive ring, the call's state lives in the thread's table,
         // where the ring's completions reach it directly.
-        let slot = on_ring::installed().then(on_ring::reserve);
+        let slot = ring::installed().then(on_ring::reserve);
         let target = slot.map(|call| Target {
             call,
             leg: Leg::Caller,
@@ -234,32 +234,6 @@ pub(super) struct CallMedia {
 }
 
 impl CallMedia {
-    /// The task on a thread without a receive ring: it owns the call's state and waits on
-    /// its sockets' readiness itself.
-    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, closed: Arc<AtomicBool>) {
-        let timer = tokio::time::sleep_until(self.clock.tokio());
-        tokio::pin!(timer);
-        loop {
-            if let Some(at) = self.rearm_timer() {
-                timer.as_mut().reset(TokioInstant::from_std(at));
-            }
-            let caller = self.caller.reactor_socket();
-            let operator = self.operator.as_ref().and_then(LegIo::reactor_socket);
-            // Timer before sockets: a flood of datagrams must not delay prompt frames.
-            let wake = tokio::select! {
-                biased;
-                _ = &mut timer, if self.armed.is_some() => Wake::Timer,
-                c = commands.recv() => c.map_or(Wake::Stop, Wake::Command),
-                _ = readable(caller) => Wake::Readable,
-                _ = readable(operator) => Wake::Readable,
-            };
-            if closed.load(Ordering::Acquire) || !self.handle(wake, self.clock.mono()) {
-                break;
-            }
-        }
-        report_closed(self.call, &self.events, self.stats()).await;
-    }
-
     /// When the task's timer must be set anew: the call's next wake-up, if it moved.
     fn rearm_timer(&mut self) -> Option<Instant> {
         let wake_at = self.next_wake();
@@ -515,30 +489,6 @@ impl CallMedia {
     fn drop_operator(&mut self) {
         if let Some(old) = self.operator.take() {
             add_stats(&mut self.past_operators, &old.relay.stats());
-        }
-    }
-
-    /// Reads up to [`BATCH`] datagrams from `leg`'s socket and relays each, a batch per
-    /// system call; a short batch means the socket is drained.
-    fn drain(&mut self, leg: Leg, now: Instant, outbuf: &mut [u8]) {
-        for _ in 0..BATCH.div_ceil(batch_recv::SLOTS) {
-            let socket = match leg {
-                Leg::Caller => self.caller.reactor_socket(),
-                Leg::Operator => self.operator.as_ref().and_then(LegIo::reactor_socket),
-            };
-            let Some(socket) = socket else { return };
-            let read = match batch_recv::fill(socket) {
-                Ok(n) => n,
-                Err(e) => {
-                    // An ICMP error reported late, or the like: the socket itself is fine.
-                    tracing::debug!(call = ?self.call, ?leg, error = %e, "RTP receive error");
-                    return;
-                }
-            };
-            batch_recv::each(|src, data| self.on_datagram(leg, now, src, data, outbuf));
-            if read < batch_recv::SLOTS {
-                return;
-            }
         }
     }
 

@@ -184,6 +184,33 @@ impl Call {
     }
 }
 
+/// One packet from the trunk to the phone and one back, each waited for at the far end.
+pub async fn relay_both_ways(
+    call: &Call,
+    phone: &Peer,
+    operator_local: std::net::SocketAddr,
+    i: u16,
+) {
+    let mut packet = [0u8; 200];
+    let mut buf = [0u8; 200];
+    let header = rtp(0, false, i, 160 * u32::from(i), TRUNK_SSRC);
+    let n = write_packet(&header, &[0x80; 160], &mut packet).unwrap();
+    call.trunk
+        .sock
+        .send_to(&packet[..n], call.local)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, phone.sock.recv_from(&mut buf)).await;
+    assert_eq!(got.expect("relayed to the phone").unwrap().0, n);
+    phone
+        .sock
+        .send_to(&packet[..n], operator_local)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, call.trunk.sock.recv_from(&mut buf)).await;
+    assert_eq!(got.expect("relayed to the trunk").unwrap().0, n);
+}
+
 pub fn prompt(frames: usize) -> Prompt {
     let samples = (0..frames * 160)
         .map(|i| ((i % 160) as i16 - 80) * 100)

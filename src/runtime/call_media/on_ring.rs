@@ -42,11 +42,6 @@ struct Calls {
     free: Vec<usize>,
 }
 
-/// Whether calls started on this thread are received through its ring.
-pub(super) fn installed() -> bool {
-    ring::installed()
-}
-
 /// A slot in this thread's table for a call about to start.
 pub(super) fn reserve() -> usize {
     CALLS.with_borrow_mut(|calls| match calls.free.pop() {

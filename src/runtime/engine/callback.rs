@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::media::player::RtpStreamState;
 use crate::media::relay::LegConfig;
 use crate::model::format_time;
-use crate::runtime::call_media;
 use crate::sip::Peer;
 use crate::store::CallBackAttempt;
 use crate::switchboard::callback::{CallBackDone, CallBackRefused, CallBackRequest};
@@ -70,16 +69,10 @@ impl Engine {
             tracing::warn!("citizen media started without its socket");
             return;
         };
-        slot.task = Some(call_media::spawn_call_media(
-            self.media_threads.next(),
-            call,
-            socket,
-            media,
-            stream,
-            self.rtp_timeout,
-            self.clock,
-            self.media_tx.clone(),
-        ));
+        let task = self.spawn_media(call, socket, media, stream);
+        if let Some(slot) = self.media.get_mut(&call) {
+            slot.task = Some(task);
+        }
     }
 
     /// The call-back's outcome on its worklist item, once its row exists (the item turns

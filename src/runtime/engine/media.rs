@@ -58,6 +58,26 @@ impl Engine {
             .spawn(async move { (call_id, handle.stop(end).await) });
     }
 
+    /// Starts a call's media task on the next media thread, on the caller's `socket`.
+    pub(super) fn spawn_media(
+        &self,
+        call: CallRef,
+        socket: std::net::UdpSocket,
+        media: LegConfig,
+        stream: RtpStreamState,
+    ) -> call_media::CallMediaHandle {
+        call_media::spawn_call_media(
+            self.media_threads.next(),
+            call,
+            socket,
+            media,
+            stream,
+            self.rtp_timeout,
+            self.clock,
+            self.media_tx.clone(),
+        )
+    }
+
     /// Bind the caller's RTP socket, start the call's media task on it, and tell the
     /// switchboard at once.
     pub(super) fn open_caller_media(
@@ -68,16 +88,7 @@ impl Engine {
     ) {
         let port = match self.pool.bind() {
             Ok((socket, port)) => {
-                let task = call_media::spawn_call_media(
-                    self.media_threads.next(),
-                    call,
-                    socket,
-                    media,
-                    stream,
-                    self.rtp_timeout,
-                    self.clock,
-                    self.media_tx.clone(),
-                );
+                let task = self.spawn_media(call, socket, media, stream);
                 let slot = self.media.entry(call).or_default();
                 slot.caller_port = Some(port);
                 slot.task = Some(task);
