@@ -10,7 +10,9 @@ mod support;
 use std::time::Duration;
 
 use hotline::media::Codec;
-use hotline::runtime::call_media::{frame_queue, install_ring, CallMediaEvent, Leg, MediaCommand};
+use hotline::runtime::call_media::{
+    frame_queue, install_ring, ring_counts, CallMediaEvent, Leg, MediaCommand,
+};
 use tokio::net::UdpSocket;
 
 use support::*;
@@ -30,6 +32,7 @@ fn ring() {
 #[tokio::test(start_paused = true)]
 async fn a_bridged_call_relays_and_records_both_ways_through_the_ring() {
     ring();
+    let before = ring_counts();
     let mut call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
     settle().await;
@@ -51,6 +54,13 @@ async fn a_bridged_call_relays_and_records_both_ways_through_the_ring() {
         (20, 20),
         "every packet recorded on its side"
     );
+    // `/metrics` counts them (other tests' rings only add to the counts).
+    let after = ring_counts();
+    assert!(
+        after.datagrams - before.datagrams >= 40,
+        "{before:?} → {after:?}"
+    );
+    assert!(after.rounds > before.rounds, "{before:?} → {after:?}");
     // The engine hears of each leg's first packet, handed over by the pump.
     let mut firsts = vec![call.event().await, call.event().await];
     firsts.sort_by_key(|e| format!("{e:?}"));

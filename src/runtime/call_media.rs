@@ -62,6 +62,7 @@ pub use self::on_ring::install as install_ring;
 use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
 use self::ring::Target;
+pub use self::ring::{counts as ring_counts, RingCounts};
 
 /// Room for the largest packet the task sends (the largest it reads, rewritten).
 const RECV_BUF: usize = batch_recv::SLOT_BYTES;

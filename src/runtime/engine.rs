@@ -413,6 +413,7 @@ impl Engine {
         let rings = self.media_threads.rings();
         m.media_threads_io_uring = rings as u64;
         m.media_threads_epoll = (self.media_threads.len() - rings) as u64;
+        m.media_ring = super::call_media::ring_counts();
         self.quiet.flush(self.clock.mono());
         // Transactions count too: a flood's BYEs linger 32 s after its calls (Timer J).
         let load = self.sb.active_calls() + self.sb.transactions() + m.tcp.open as usize;

@@ -43,6 +43,8 @@ pub struct Metrics {
     /// Media threads receiving through io_uring, and through readiness.
     pub media_threads_io_uring: u64,
     pub media_threads_epoll: u64,
+    /// What the media threads' receive rings did.
+    pub media_ring: crate::runtime::call_media::RingCounts,
     /// The provider link, when `[trunk.provider]` is configured.
     pub provider: Option<crate::model::ProviderState>,
 }
@@ -370,7 +372,12 @@ mod tests {
         m.counters.menu_results.insert("billing".into(), 2);
         m.counters.requests_in.insert("INVITE".into(), 5);
         m.live.active_calls = 2;
+        m.media_ring.ended_no_buffers = 7;
         let text = render(&m);
+        assert!(
+            text.contains("hotline_media_ring_receives_ended_total{reason=\"no_buffers\"} 7\n"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "# TYPE hotline_calls_total counter\nhotline_calls_total{outcome=\"answered\"} 3\n"

@@ -15,39 +15,85 @@
 //!   receive synchronously before the socket is dropped, so the port the call held is free
 //!   when the next call binds it.
 //! - A multishot receive that ends (buffers ran out, a socket error, an overflowing
-//!   completion queue) is armed again after the round that saw it end.
+//!   completion queue) is armed again, oldest first, once buffers are free for it; its
+//!   datagrams wait in its socket meanwhile, as they do with readiness.
+//! - A round handles a bounded number of completions and gives their buffers back before
+//!   the next: the buffers a round holds are none the kernel can receive into.
 //!
 //! Where io_uring is missing or refused (an old kernel, a seccomp profile), [`RecvRing::new`]
 //! fails: its probe receives a real datagram on a loopback pair before a thread trusts the
 //! ring, and the thread then reads its sockets through readiness, as before.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use io_uring::types::{BufRingEntry, CancelBuilder, RecvMsgOut};
 use io_uring::{cqueue, opcode, types, IoUring};
 
-use super::batch_recv::{to_socket_addr, SLOT_BYTES};
+use super::batch_recv::to_socket_addr;
 use super::Leg;
 
-/// Receive buffers per thread (a power of two): 1 MB, touched as the ring cycles through
-/// them. A thread carrying a thousand legs receives 50 datagrams a millisecond, and a
-/// round gives back all it took; if the thread falls 10 ms behind, the receives pause
-/// (datagrams wait in their sockets) and are armed again after the next round.
-const BUFFERS: u16 = 512;
-/// Bytes per buffer: the completion's header, the source address, then the datagram.
-const BUFFER_BYTES: usize = SLOT_BYTES;
+/// Receive buffers per thread (a power of two). Each one a datagram can land in while the
+/// thread is busy: when all are taken, every receive that meets a datagram ends and must
+/// be armed again, which costs the thread more just when it is behind. 2,048 are 40 ms of
+/// a thousand legs' packets, in 2 MB touched as the ring cycles through them.
+const BUFFERS: u16 = 2048;
+/// Bytes per buffer: the completion's header (16), the source address (28), then the
+/// datagram, up to 980 bytes: a G.711 packet of up to 120 ms. Larger ones are truncated
+/// and skipped (phones and trunks send 20 ms, 172 bytes).
+const BUFFER_BYTES: usize = 1024;
 /// The buffer group the receives pick from.
 const GROUP: u16 = 0;
 /// Completion queue entries: more than the buffers (every datagram completion holds one),
 /// so the queue itself never overflows before the buffers run out.
 const COMPLETIONS: u32 = 4 * BUFFERS as u32;
+/// Completions handled per round at most. A round holds every buffer it reaped until it
+/// ends; a round of all the buffers would leave none for the datagrams arriving while it
+/// is handled, and every receive that met one would end and need arming again, round
+/// after round (a thread that fell behind once stayed behind). Small rounds give their
+/// buffers back while the rest wait in the completion queue.
+const ROUND: usize = 64;
 /// Room in the address part of a buffer: IPv4 or IPv6.
 const NAME_BYTES: u32 = size_of::<libc::sockaddr_in6>() as u32;
+
+/// What every thread's ring did since start, for `/metrics`: one update per round, never
+/// per packet.
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
+static DATAGRAMS: AtomicU64 = AtomicU64::new(0);
+static ENDED_NO_BUFFERS: AtomicU64 = AtomicU64::new(0);
+static ENDED_OTHER: AtomicU64 = AtomicU64::new(0);
+static LARGEST_ROUND: AtomicU64 = AtomicU64::new(0);
+
+/// The receive rings' counters, summed over the media threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingCounts {
+    /// Rounds of completions reaped.
+    pub rounds: u64,
+    /// Datagrams received through the rings.
+    pub datagrams: u64,
+    /// Multishot receives that ended because every buffer was taken (armed again).
+    pub ended_no_buffers: u64,
+    /// Receives that ended for another reason (a socket error; armed again).
+    pub ended_other: u64,
+    /// The most completions one round has reaped.
+    pub largest_round: u64,
+}
+
+/// The rings' counters now.
+pub fn counts() -> RingCounts {
+    RingCounts {
+        rounds: ROUNDS.load(Ordering::Relaxed),
+        datagrams: DATAGRAMS.load(Ordering::Relaxed),
+        ended_no_buffers: ENDED_NO_BUFFERS.load(Ordering::Relaxed),
+        ended_other: ENDED_OTHER.load(Ordering::Relaxed),
+        largest_round: LARGEST_ROUND.load(Ordering::Relaxed),
+    }
+}
 
 thread_local! {
     static RING: RefCell<Option<RecvRing>> = const { RefCell::new(None) };
@@ -82,11 +128,11 @@ pub(super) fn installed() -> bool {
     RING.with_borrow(|r| r.is_some())
 }
 
-/// Moves what completed into `into` (cleared first); returns how many.
+/// Moves up to [`ROUND`] completions into `into` (cleared first); returns how many.
 pub(super) fn reap(into: &mut Vec<Completion>) -> usize {
     into.clear();
     RING.with_borrow_mut(|r| match r {
-        Some(ring) => ring.reap(into),
+        Some(ring) => ring.reap(into, ROUND),
         None => 0,
     })
 }
@@ -178,8 +224,11 @@ struct RecvRing {
     msghdr: Box<libc::msghdr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Slots whose receive ended in the current round.
-    rearm: Vec<u32>,
+    /// Slots (index, generation) whose receive ended, oldest first, waiting to be armed
+    /// again.
+    rearm: VecDeque<(u32, u32)>,
+    /// Receives of this ring that ended because no buffer was free.
+    ended_no_buffers: u64,
 }
 
 impl RecvRing {
@@ -212,7 +261,8 @@ impl RecvRing {
             msghdr: Box::new(template()),
             slots: Vec::new(),
             free: Vec::new(),
-            rearm: Vec::new(),
+            rearm: VecDeque::new(),
+            ended_no_buffers: 0,
         };
         ring.probe()?;
         Ok(ring)
@@ -231,7 +281,7 @@ impl RecvRing {
         let (index, generation) = self.register(rx.as_raw_fd(), target)?;
         self.ring.submit_and_wait(1)?;
         let mut got = Vec::new();
-        self.reap(&mut got);
+        self.reap(&mut got, usize::MAX);
         let mut received = None;
         let mut failed = None;
         for c in &got {
@@ -284,6 +334,41 @@ impl RecvRing {
         Ok(())
     }
 
+    /// Arms ended receives again, oldest first, as far as free buffers go. Each one armed
+    /// reads what queued in its socket meanwhile at once, into buffers; one armed with none
+    /// free would end again at once, and a thread that is behind would spend itself
+    /// arming receives that cannot receive. The completions still queued hold buffers
+    /// (at most one each), so the buffers free are at least the count less those; half of
+    /// that is spent, as a socket may have more than one datagram waiting. With nothing
+    /// queued every buffer is free, so a waiting receive is never left without a round to
+    /// arm it.
+    fn arm_waiting(&mut self) {
+        if self.rearm.is_empty() {
+            return;
+        }
+        let queued = self.ring.completion().len();
+        let free = usize::from(self.buffers.count).saturating_sub(queued);
+        let mut budget = (free / 2).max(usize::from(queued == 0));
+        while budget > 0 {
+            let Some((index, generation)) = self.rearm.pop_front() else {
+                break;
+            };
+            let live = self
+                .slots
+                .get(index as usize)
+                .is_some_and(|s| s.generation == generation && s.target.is_some());
+            if !live {
+                continue;
+            }
+            if let Err(e) = self.arm(index) {
+                tracing::warn!(error = %e, "RTP receive not armed again; tried next round");
+                self.rearm.push_front((index, generation));
+                break;
+            }
+            budget -= 1;
+        }
+    }
+
     fn unregister(&mut self, index: u32, generation: u32) {
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return;
@@ -305,13 +390,18 @@ impl RecvRing {
         self.free.push(index);
     }
 
-    fn reap(&mut self, into: &mut Vec<Completion>) -> usize {
+    fn reap(&mut self, into: &mut Vec<Completion>, at_most: usize) -> usize {
         let before = into.len();
-        into.extend(self.ring.completion().map(|c: cqueue::Entry| Completion {
-            user_data: c.user_data(),
-            result: c.result(),
-            flags: c.flags(),
-        }));
+        into.extend(
+            self.ring
+                .completion()
+                .take(at_most)
+                .map(|c: cqueue::Entry| Completion {
+                    user_data: c.user_data(),
+                    result: c.result(),
+                    flags: c.flags(),
+                }),
+        );
         into.len() - before
     }
 
@@ -352,9 +442,11 @@ impl RecvRing {
     }
 
     fn finish_round(&mut self, completions: &[Completion]) {
+        let (mut datagrams, mut no_buffers, mut other) = (0, 0, 0);
         for c in completions {
             if let Some(bid) = cqueue::buffer_select(c.flags) {
                 self.buffers.give_back(bid);
+                datagrams += 1;
             }
             if !cqueue::more(c.flags) {
                 let index = c.user_data as u32;
@@ -364,22 +456,27 @@ impl RecvRing {
                     .get(index as usize)
                     .is_some_and(|s| s.generation == generation && s.target.is_some());
                 if live {
-                    if c.result < 0 && c.result != -libc::ENOBUFS {
+                    if c.result == -libc::ENOBUFS {
+                        no_buffers += 1;
+                    } else {
+                        other += 1;
                         let error = io::Error::from_raw_os_error(-c.result);
                         tracing::debug!(%error, "RTP receive ended; armed again");
                     }
-                    self.rearm.push(index);
+                    self.rearm.push_back((index, generation));
                 }
             }
         }
-        self.buffers.publish();
-        let mut rearm = std::mem::take(&mut self.rearm);
-        for index in rearm.drain(..) {
-            if let Err(e) = self.arm(index) {
-                tracing::warn!(error = %e, "RTP receive not armed again");
-            }
+        if !completions.is_empty() {
+            ROUNDS.fetch_add(1, Ordering::Relaxed);
+            DATAGRAMS.fetch_add(datagrams, Ordering::Relaxed);
+            ENDED_NO_BUFFERS.fetch_add(no_buffers, Ordering::Relaxed);
+            self.ended_no_buffers += no_buffers;
+            ENDED_OTHER.fetch_add(other, Ordering::Relaxed);
+            LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
         }
-        self.rearm = rearm;
+        self.buffers.publish();
+        self.arm_waiting();
         let sq = self.ring.submission();
         let needed = !sq.is_empty() || sq.cq_overflow() || sq.taskrun();
         drop(sq);

@@ -19,7 +19,7 @@ fn receive(ring: &mut RecvRing, want: usize) -> Vec<(Target, SocketAddr, Vec<u8>
             .submit_with_args(1, &types::SubmitArgs::new().timespec(&TIMEOUT))
             .ok();
         completions.clear();
-        ring.reap(&mut completions);
+        ring.reap(&mut completions, 5);
         for c in &completions {
             if let Some((target, src, data)) = ring.packet(c) {
                 got.push((target, src, data.to_vec()));
@@ -96,6 +96,46 @@ fn a_receive_that_ran_out_of_buffers_is_armed_again() {
     let got = receive(&mut ring, 10);
     let firsts: Vec<u8> = got.iter().map(|(_, _, d)| d[0]).collect();
     assert_eq!(firsts, (0..10).collect::<Vec<u8>>(), "all, in order");
+}
+
+#[test]
+fn with_buffers_short_ended_receives_are_armed_as_buffers_free_and_nothing_is_lost() {
+    // Eight sockets with five datagrams each and four buffers: most receives end for lack
+    // of a buffer. They are armed again only as far as buffers are free, oldest first,
+    // so each one armed reads its socket's backlog at once instead of ending again.
+    let mut ring = RecvRing::with_buffers(4).expect("io_uring receives work here");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sockets: Vec<UdpSocket> = (0..8)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for (i, socket) in sockets.iter().enumerate() {
+        ring.register(socket.as_raw_fd(), target(i, Leg::Caller))
+            .unwrap();
+    }
+    for k in 0..5u8 {
+        for (i, socket) in sockets.iter().enumerate() {
+            sender
+                .send_to(&[i as u8, k], socket.local_addr().unwrap())
+                .unwrap();
+        }
+    }
+    let got = receive(&mut ring, 40);
+    assert_eq!(got.len(), 40, "every datagram arrives");
+    for (i, _) in sockets.iter().enumerate() {
+        let seq: Vec<u8> = got
+            .iter()
+            .filter(|(t, _, _)| t.call == i)
+            .map(|(_, _, d)| d[1])
+            .collect();
+        assert_eq!(seq, vec![0, 1, 2, 3, 4], "socket {i}'s datagrams, in order");
+    }
+    // Arming every ended receive after each round, free buffers or not, ends most of them
+    // again at once: 53 ends here, against 18 when they are armed as buffers free.
+    assert!(
+        ring.ended_no_buffers <= 30,
+        "{} receives ended for lack of a buffer",
+        ring.ended_no_buffers
+    );
 }
 
 #[test]

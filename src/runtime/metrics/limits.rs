@@ -94,6 +94,34 @@ pub(super) fn render(m: &Metrics) -> String {
             ("io=\"epoll\"".to_owned(), m.media_threads_epoll),
         ],
     );
+    let ring = &m.media_ring;
+    metric(
+        "hotline_media_ring_rounds_total",
+        "counter",
+        "Rounds of receive completions the media threads' io_uring rings reaped.",
+        &one(ring.rounds),
+    );
+    metric(
+        "hotline_media_ring_datagrams_total",
+        "counter",
+        "RTP datagrams received through the media threads' io_uring rings.",
+        &one(ring.datagrams),
+    );
+    metric(
+        "hotline_media_ring_receives_ended_total",
+        "counter",
+        "Multishot receives that ended and were armed again, by why they ended.",
+        &[
+            ("reason=\"no_buffers\"".to_owned(), ring.ended_no_buffers),
+            ("reason=\"error\"".to_owned(), ring.ended_other),
+        ],
+    );
+    metric(
+        "hotline_media_ring_largest_round",
+        "gauge",
+        "The most completions one round of a receive ring has reaped.",
+        &one(ring.largest_round),
+    );
     metric(
         "hotline_rtp_port_failures_total",
         "counter",
