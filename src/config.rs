@@ -180,11 +180,11 @@ pub struct MediaConfig {
 /// `media.io`: how media threads read RTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MediaIo {
-    /// Readiness, and a `recvmmsg` per ready socket (the default).
+    /// Readiness, and a `recvmmsg` per ready socket.
     Epoll,
     /// Every socket's receives armed on the thread's io_uring where the kernel allows it,
-    /// else as `Epoll`. Cheaper per call, but not yet the default: on a box driven past
-    /// saturation it let recordings fall behind where readiness did not (`BENCHMARKS.md`).
+    /// else as `Epoll` (the default): cheaper per call, and clean further past saturation
+    /// (`BENCHMARKS.md`).
     IoUring,
 }
 

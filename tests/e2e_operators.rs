@@ -255,18 +255,16 @@ async fn metrics_and_readiness_after_a_bridged_call() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    // The media threads read through readiness (the default), one per core.
+    // The media threads receive through io_uring (the default), one per core.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     assert_eq!(
-        sample("hotline_media_threads{io=\"epoll\"}"),
+        sample("hotline_media_threads{io=\"io_uring\"}"),
         threads,
         "{text}"
     );
-    assert_eq!(
-        sample("hotline_media_threads{io=\"io_uring\"}"),
-        0,
-        "{text}"
-    );
+    assert_eq!(sample("hotline_media_threads{io=\"epoll\"}"), 0, "{text}");
+    // The call's RTP came through the rings.
+    assert!(sample("hotline_media_ring_datagrams_total") > 200, "{text}");
     assert!(
         sample("hotline_rtp_packets_total{leg=\"caller\",direction=\"in\"}") > 100,
         "{text}"

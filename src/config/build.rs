@@ -272,7 +272,7 @@ fn media(r: &mut Reader<'_>, root: &Table) -> MediaConfig {
         }
     }
     let rtp_timeout = r.duration(&s, "rtp_timeout", Duration::from_secs(30), Zero::Refused);
-    let io = r.parsed(&s, "io", MediaIo::Epoll, |text| match text {
+    let io = r.parsed(&s, "io", MediaIo::IoUring, |text| match text {
         "epoll" => Ok(MediaIo::Epoll),
         "io_uring" => Ok(MediaIo::IoUring),
         other => Err(format!(

@@ -200,7 +200,7 @@ fn typed_values_are_parsed() {
         }
     );
     assert_eq!(config.media.codecs, vec![CodecName::Pcma]);
-    assert_eq!(config.media.io, MediaIo::Epoll, "the default");
+    assert_eq!(config.media.io, MediaIo::IoUring, "the default");
     assert_eq!(config.queue.max_no_answer, 0);
     assert_eq!(config.queue.wrap_up, Duration::ZERO);
     assert_eq!(config.worklist.max_attempts, 0, "0: never by count");
@@ -554,6 +554,6 @@ fn tls_keys_are_read_and_checked() {
 
 #[test]
 fn media_io_may_come_from_the_environment() {
-    let config = load_env("", &[("HOTLINE_MEDIA__IO", "io_uring")]).unwrap();
-    assert_eq!(config.media.io, MediaIo::IoUring);
+    let config = load_env("", &[("HOTLINE_MEDIA__IO", "epoll")]).unwrap();
+    assert_eq!(config.media.io, MediaIo::Epoll);
 }

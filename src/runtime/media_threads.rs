@@ -10,9 +10,9 @@
 //! with no handoff, no lock and no futex. Signalling never waits behind media work, and
 //! media never waits behind a slow register write.
 //!
-//! With `media.io = "io_uring"` each thread receives its calls' RTP on an io_uring of its
-//! own where the kernel allows it (see `call_media::ring`); by default, and where io_uring
-//! is refused, through readiness.
+//! By default (`media.io = "io_uring"`) each thread receives its calls' RTP on an io_uring
+//! of its own where the kernel allows it (see `call_media::ring`); with `"epoll"`, and
+//! where io_uring is refused, through readiness.
 //!
 //! Calls are spread over the threads in turn. Under simulated time (tests on tokio's
 //! paused clock) media stays on the test's own runtime, whose clock it must follow.

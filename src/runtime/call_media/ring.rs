@@ -338,16 +338,21 @@ impl RecvRing {
     /// reads what queued in its socket meanwhile at once, into buffers; one armed with none
     /// free would end again at once, and a thread that is behind would spend itself
     /// arming receives that cannot receive. The completions still queued hold buffers
-    /// (at most one each), so the buffers free are at least the count less those; half of
-    /// that is spent, as a socket may have more than one datagram waiting. With nothing
-    /// queued every buffer is free, so a waiting receive is never left without a round to
-    /// arm it.
-    fn arm_waiting(&mut self) {
+    /// (at most one each), so the buffers free are at least the count less those. The
+    /// round just gave `returned` back, and a receive armed now reads its backlog before
+    /// any other socket can take them: so even a thread far behind arms some every round,
+    /// and a socket that ended does not wait for the thread to catch up while the sockets
+    /// still armed are served. Half of what is free is spent, as a socket may have more
+    /// than one datagram waiting. With nothing queued every buffer is free, so a waiting
+    /// receive is never left without a round to arm it.
+    fn arm_waiting(&mut self, returned: usize) {
         if self.rearm.is_empty() {
             return;
         }
         let queued = self.ring.completion().len();
-        let free = usize::from(self.buffers.count).saturating_sub(queued);
+        let free = usize::from(self.buffers.count)
+            .saturating_sub(queued)
+            .max(returned);
         let mut budget = (free / 2).max(usize::from(queued == 0));
         while budget > 0 {
             let Some((index, generation)) = self.rearm.pop_front() else {
@@ -476,7 +481,7 @@ impl RecvRing {
             LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
         }
         self.buffers.publish();
-        self.arm_waiting();
+        self.arm_waiting(datagrams as usize);
         let sq = self.ring.submission();
         let needed = !sq.is_empty() || sq.cq_overflow() || sq.taskrun();
         drop(sq);
