@@ -38,11 +38,16 @@ use io_uring::{cqueue, opcode, types, IoUring};
 use super::batch_recv::to_socket_addr;
 use super::Leg;
 
-/// Receive buffers per thread (a power of two). Each one a datagram can land in while the
-/// thread is busy: when all are taken, every receive that meets a datagram ends and must
-/// be armed again, which costs the thread more just when it is behind. 2,048 are 40 ms of
-/// a thousand legs' packets, in 2 MB touched as the ring cycles through them.
+/// Receive buffers per thread at most (a power of two). Each one a datagram can land in
+/// while the thread is busy: when all are taken, every receive that meets a datagram ends
+/// and must be armed again, which costs the thread more just when it is behind. 2,048 are
+/// 40 ms of a thousand legs' packets, in 2 MB.
 const BUFFERS: u16 = 2048;
+/// Buffers a thread starts with, and how many more it adds each round in which a receive
+/// ended for lack of one, up to [`BUFFERS`]. The ring cycles through every buffer it has,
+/// so each one handed out is memory touched and cache lines displaced: a thread carrying
+/// a few calls keeps to 256 KB, one that falls behind under load gets room to catch up.
+const BUFFERS_FIRST: u16 = 256;
 /// Bytes per buffer: the completion's header (16), the source address (28), then the
 /// datagram, up to 980 bytes: a G.711 packet of up to 120 ms. Larger ones are truncated
 /// and skipped (phones and trunks send 20 ms, 172 bytes).
@@ -68,6 +73,7 @@ static DATAGRAMS: AtomicU64 = AtomicU64::new(0);
 static ENDED_NO_BUFFERS: AtomicU64 = AtomicU64::new(0);
 static ENDED_OTHER: AtomicU64 = AtomicU64::new(0);
 static LARGEST_ROUND: AtomicU64 = AtomicU64::new(0);
+static BUFFERS_IN_USE: AtomicU64 = AtomicU64::new(0);
 
 /// The receive rings' counters, summed over the media threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +88,8 @@ pub struct RingCounts {
     pub ended_other: u64,
     /// The most completions one round has reaped.
     pub largest_round: u64,
+    /// Receive buffers the rings have (they grow under load).
+    pub buffers: u64,
 }
 
 /// The rings' counters now.
@@ -92,6 +100,7 @@ pub fn counts() -> RingCounts {
         ended_no_buffers: ENDED_NO_BUFFERS.load(Ordering::Relaxed),
         ended_other: ENDED_OTHER.load(Ordering::Relaxed),
         largest_round: LARGEST_ROUND.load(Ordering::Relaxed),
+        buffers: BUFFERS_IN_USE.load(Ordering::Relaxed),
     }
 }
 
@@ -233,18 +242,19 @@ struct RecvRing {
 
 impl RecvRing {
     fn new() -> io::Result<RecvRing> {
-        RecvRing::with_buffers(BUFFERS)
+        RecvRing::with_buffers(BUFFERS, BUFFERS_FIRST)
     }
 
-    /// A ring with `count` receive buffers (a power of two).
-    fn with_buffers(count: u16) -> io::Result<RecvRing> {
+    /// A ring with room for `count` receive buffers (a power of two), `first` of them
+    /// handed to the kernel from the start.
+    fn with_buffers(count: u16, first: u16) -> io::Result<RecvRing> {
         let ring = IoUring::builder()
             // Completions are picked up on the thread's next system call; no interrupt of
             // the thread while it works (it makes one at least every round).
             .setup_coop_taskrun()
             .setup_cqsize(COMPLETIONS)
             .build(256)?;
-        let buffers = BufferRing::new(count)?;
+        let buffers = BufferRing::new(count, first)?;
         // SAFETY: the ring memory stays mapped (in `buffers`) as long as the ring lives;
         // the ring is dropped first (field order).
         unsafe {
@@ -350,7 +360,7 @@ impl RecvRing {
             return;
         }
         let queued = self.ring.completion().len();
-        let free = usize::from(self.buffers.count)
+        let free = usize::from(self.buffers.provided)
             .saturating_sub(queued)
             .max(returned);
         let mut budget = (free / 2).max(usize::from(queued == 0));
@@ -477,6 +487,9 @@ impl RecvRing {
             DATAGRAMS.fetch_add(datagrams, Ordering::Relaxed);
             ENDED_NO_BUFFERS.fetch_add(no_buffers, Ordering::Relaxed);
             self.ended_no_buffers += no_buffers;
+            if no_buffers > 0 {
+                self.buffers.grow(BUFFERS_FIRST);
+            }
             ENDED_OTHER.fetch_add(other, Ordering::Relaxed);
             LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
         }
@@ -498,14 +511,16 @@ impl RecvRing {
 struct BufferRing {
     entries: *mut BufRingEntry,
     memory: *mut u8,
-    /// How many buffers (a power of two).
+    /// Room for how many buffers (a power of two).
     count: u16,
+    /// Buffers handed to the kernel so far (ids `0..provided`); never more than `count`.
+    provided: u16,
     /// Our copy of the tail: descriptors written but not yet published.
     tail: u16,
 }
 
 impl BufferRing {
-    fn new(count: u16) -> io::Result<BufferRing> {
+    fn new(count: u16, first: u16) -> io::Result<BufferRing> {
         assert!(
             count.is_power_of_two(),
             "a buffer ring's size is a power of two"
@@ -522,13 +537,23 @@ impl BufferRing {
             entries,
             memory,
             count,
+            provided: 0,
             tail: 0,
         };
-        for bid in 0..count {
-            ring.give_back(bid);
-        }
+        ring.grow(first);
         ring.publish();
         Ok(ring)
+    }
+
+    /// Hands `more` buffers not used yet to the kernel (published with the next
+    /// [`Self::publish`]), as far as there is room.
+    fn grow(&mut self, more: u16) {
+        let until = self.provided.saturating_add(more).min(self.count);
+        for bid in self.provided..until {
+            self.give_back(bid);
+        }
+        BUFFERS_IN_USE.fetch_add(u64::from(until - self.provided), Ordering::Relaxed);
+        self.provided = until;
     }
 
     fn entries_len(count: u16) -> usize {
@@ -568,6 +593,7 @@ impl BufferRing {
 
 impl Drop for BufferRing {
     fn drop(&mut self) {
+        BUFFERS_IN_USE.fetch_sub(u64::from(self.provided), Ordering::Relaxed);
         unmap(self.memory, usize::from(self.count) * BUFFER_BYTES);
         unmap(self.entries.cast(), Self::entries_len(self.count));
     }

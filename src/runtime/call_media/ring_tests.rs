@@ -39,7 +39,7 @@ fn target(call: usize, leg: Leg) -> Target {
 #[test]
 fn datagrams_from_many_sockets_reach_their_legs_and_buffers_come_back() {
     // 16 buffers for 120 datagrams: every buffer is reused several times.
-    let mut ring = RecvRing::with_buffers(16).expect("io_uring receives work here");
+    let mut ring = RecvRing::with_buffers(16, 16).expect("io_uring receives work here");
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     let legs: Vec<(UdpSocket, Target)> = (0..4)
         .map(|i| {
@@ -81,7 +81,7 @@ fn datagrams_from_many_sockets_reach_their_legs_and_buffers_come_back() {
 
 #[test]
 fn a_receive_that_ran_out_of_buffers_is_armed_again() {
-    let mut ring = RecvRing::with_buffers(4).expect("io_uring receives work here");
+    let mut ring = RecvRing::with_buffers(4, 4).expect("io_uring receives work here");
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     ring.register(socket.as_raw_fd(), target(0, Leg::Caller))
@@ -103,7 +103,7 @@ fn with_buffers_short_ended_receives_are_armed_as_buffers_free_and_nothing_is_lo
     // Eight sockets with five datagrams each and four buffers: most receives end for lack
     // of a buffer. They are armed again only as far as buffers are free, oldest first,
     // so each one armed reads its socket's backlog at once instead of ending again.
-    let mut ring = RecvRing::with_buffers(4).expect("io_uring receives work here");
+    let mut ring = RecvRing::with_buffers(4, 4).expect("io_uring receives work here");
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sockets: Vec<UdpSocket> = (0..8)
         .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
@@ -136,6 +136,38 @@ fn with_buffers_short_ended_receives_are_armed_as_buffers_free_and_nothing_is_lo
         "{} receives ended for lack of a buffer",
         ring.ended_no_buffers
     );
+}
+
+#[test]
+fn a_ring_that_runs_out_of_buffers_gets_more_up_to_its_room() {
+    // Starts with 8 of its 32 buffers; 40 datagrams queued at once run them out, so it
+    // hands out more, and never more than its room.
+    let mut ring = RecvRing::with_buffers(32, 8).expect("io_uring receives work here");
+    assert_eq!(ring.buffers.provided, 8);
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sockets: Vec<UdpSocket> = (0..8)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for (i, socket) in sockets.iter().enumerate() {
+        ring.register(socket.as_raw_fd(), target(i, Leg::Caller))
+            .unwrap();
+    }
+    for k in 0..5u8 {
+        for (i, socket) in sockets.iter().enumerate() {
+            sender
+                .send_to(&[i as u8, k], socket.local_addr().unwrap())
+                .unwrap();
+        }
+    }
+    let got = receive(&mut ring, 40);
+    assert_eq!(got.len(), 40, "every datagram arrives");
+    assert!(ring.ended_no_buffers > 0, "the first 8 ran out");
+    assert!(
+        ring.buffers.provided > 8,
+        "more buffers after they ran out: {}",
+        ring.buffers.provided
+    );
+    assert!(ring.buffers.provided <= 32, "never past its room");
 }
 
 #[test]

@@ -117,6 +117,12 @@ pub(super) fn render(m: &Metrics) -> String {
         ],
     );
     metric(
+        "hotline_media_ring_buffers",
+        "gauge",
+        "Receive buffers the media threads' io_uring rings have (they grow under load).",
+        &one(ring.buffers),
+    );
+    metric(
         "hotline_media_ring_largest_round",
         "gauge",
         "The most completions one round of a receive ring has reaped.",
