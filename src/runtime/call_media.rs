@@ -51,6 +51,7 @@ mod handle;
 mod leg;
 mod messages;
 mod on_ring;
+mod provided_buffers;
 mod readiness;
 mod record;
 mod ring;

@@ -30,12 +30,13 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use io_uring::types::{BufRingEntry, CancelBuilder, RecvMsgOut};
+use io_uring::types::{CancelBuilder, RecvMsgOut};
 use io_uring::{cqueue, opcode, types, IoUring};
 
 use super::batch_recv::to_socket_addr;
+use super::provided_buffers::{BufferRing, BUFFER_BYTES};
 use super::Leg;
 
 /// Receive buffers per thread at most (a power of two). Each one a datagram can land in
@@ -48,10 +49,6 @@ const BUFFERS: u16 = 2048;
 /// so each one handed out is memory touched and cache lines displaced: a thread carrying
 /// a few calls keeps to 256 KB, one that falls behind under load gets room to catch up.
 const BUFFERS_FIRST: u16 = 256;
-/// Bytes per buffer: the completion's header (16), the source address (28), then the
-/// datagram, up to 980 bytes: a G.711 packet of up to 120 ms. Larger ones are truncated
-/// and skipped (phones and trunks send 20 ms, 172 bytes).
-const BUFFER_BYTES: usize = 1024;
 /// The buffer group the receives pick from.
 const GROUP: u16 = 0;
 /// Completion queue entries: more than the buffers (every datagram completion holds one),
@@ -274,6 +271,8 @@ impl RecvRing {
             rearm: VecDeque::new(),
             ended_no_buffers: 0,
         };
+        // Given back when the ring is dropped, a failed probe included.
+        BUFFERS_IN_USE.fetch_add(u64::from(ring.buffers.provided), Ordering::Relaxed);
         ring.probe()?;
         Ok(ring)
     }
@@ -368,10 +367,7 @@ impl RecvRing {
             let Some((index, generation)) = self.rearm.pop_front() else {
                 break;
             };
-            let live = self
-                .slots
-                .get(index as usize)
-                .is_some_and(|s| s.generation == generation && s.target.is_some());
+            let live = self.is_live(index, generation);
             if !live {
                 continue;
             }
@@ -382,6 +378,13 @@ impl RecvRing {
             }
             budget -= 1;
         }
+    }
+
+    /// Whether slot `index` still holds the registration of that generation.
+    fn is_live(&self, index: u32, generation: u32) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|s| s.generation == generation && s.target.is_some())
     }
 
     fn unregister(&mut self, index: u32, generation: u32) {
@@ -466,11 +469,7 @@ impl RecvRing {
             if !cqueue::more(c.flags) {
                 let index = c.user_data as u32;
                 let generation = (c.user_data >> 32) as u32;
-                let live = self
-                    .slots
-                    .get(index as usize)
-                    .is_some_and(|s| s.generation == generation && s.target.is_some());
-                if live {
+                if self.is_live(index, generation) {
                     if c.result == -libc::ENOBUFS {
                         no_buffers += 1;
                     } else {
@@ -486,12 +485,14 @@ impl RecvRing {
             ROUNDS.fetch_add(1, Ordering::Relaxed);
             DATAGRAMS.fetch_add(datagrams, Ordering::Relaxed);
             ENDED_NO_BUFFERS.fetch_add(no_buffers, Ordering::Relaxed);
-            self.ended_no_buffers += no_buffers;
-            if no_buffers > 0 {
-                self.buffers.grow(BUFFERS_FIRST);
-            }
             ENDED_OTHER.fetch_add(other, Ordering::Relaxed);
             LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
+        }
+        self.ended_no_buffers += no_buffers;
+        if no_buffers > 0 {
+            let before = self.buffers.provided;
+            self.buffers.grow(BUFFERS_FIRST);
+            BUFFERS_IN_USE.fetch_add(u64::from(self.buffers.provided - before), Ordering::Relaxed);
         }
         self.buffers.publish();
         self.arm_waiting(datagrams as usize);
@@ -506,121 +507,10 @@ impl RecvRing {
     }
 }
 
-/// The provided buffers: a ring of buffer descriptors the kernel takes from, and the
-/// buffers themselves, both mapped once per thread.
-struct BufferRing {
-    entries: *mut BufRingEntry,
-    memory: *mut u8,
-    /// Room for how many buffers (a power of two).
-    count: u16,
-    /// Buffers handed to the kernel so far (ids `0..provided`); never more than `count`.
-    provided: u16,
-    /// Our copy of the tail: descriptors written but not yet published.
-    tail: u16,
-}
-
-impl BufferRing {
-    fn new(count: u16, first: u16) -> io::Result<BufferRing> {
-        assert!(
-            count.is_power_of_two(),
-            "a buffer ring's size is a power of two"
-        );
-        let entries: *mut BufRingEntry = map(Self::entries_len(count))?.cast();
-        let memory = match map(usize::from(count) * BUFFER_BYTES) {
-            Ok(m) => m,
-            Err(e) => {
-                unmap(entries.cast(), Self::entries_len(count));
-                return Err(e);
-            }
-        };
-        let mut ring = BufferRing {
-            entries,
-            memory,
-            count,
-            provided: 0,
-            tail: 0,
-        };
-        ring.grow(first);
-        ring.publish();
-        Ok(ring)
-    }
-
-    /// Hands `more` buffers not used yet to the kernel (published with the next
-    /// [`Self::publish`]), as far as there is room.
-    fn grow(&mut self, more: u16) {
-        let until = self.provided.saturating_add(more).min(self.count);
-        for bid in self.provided..until {
-            self.give_back(bid);
-        }
-        BUFFERS_IN_USE.fetch_add(u64::from(until - self.provided), Ordering::Relaxed);
-        self.provided = until;
-    }
-
-    fn entries_len(count: u16) -> usize {
-        usize::from(count) * size_of::<BufRingEntry>()
-    }
-
-    fn buffer(&self, bid: u16) -> *const u8 {
-        // SAFETY: the offset stays inside the buffer memory (`bid` is taken modulo the
-        // count; the kernel only hands out ids we gave it anyway).
-        unsafe {
-            self.memory
-                .add(usize::from(bid % self.count) * BUFFER_BYTES)
-        }
-    }
-
-    /// Writes buffer `bid`'s descriptor at the tail (published by [`Self::publish`]).
-    fn give_back(&mut self, bid: u16) {
-        let index = usize::from(self.tail & (self.count - 1));
-        // SAFETY: `index` < count; the kernel reads descriptors only up to the published
-        // tail, and this one is past it.
-        let entry = unsafe { &mut *self.entries.add(index) };
-        entry.set_addr(self.buffer(bid) as u64);
-        entry.set_len(BUFFER_BYTES as u32);
-        entry.set_bid(bid);
-        self.tail = self.tail.wrapping_add(1);
-    }
-
-    fn publish(&self) {
-        // SAFETY: the tail field lives inside the mapped descriptor ring; the kernel reads
-        // it, hence the atomic store with release ordering after the descriptors.
-        unsafe {
-            let tail = BufRingEntry::tail(self.entries) as *const AtomicU16;
-            (*tail).store(self.tail, Ordering::Release);
-        }
-    }
-}
-
-impl Drop for BufferRing {
+impl Drop for RecvRing {
     fn drop(&mut self) {
-        BUFFERS_IN_USE.fetch_sub(u64::from(self.provided), Ordering::Relaxed);
-        unmap(self.memory, usize::from(self.count) * BUFFER_BYTES);
-        unmap(self.entries.cast(), Self::entries_len(self.count));
+        BUFFERS_IN_USE.fetch_sub(u64::from(self.buffers.provided), Ordering::Relaxed);
     }
-}
-
-fn map(len: usize) -> io::Result<*mut u8> {
-    // SAFETY: an anonymous private mapping; the result is checked.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(p.cast())
-    }
-}
-
-fn unmap(p: *mut u8, len: usize) {
-    // SAFETY: `p` and `len` are a mapping made by `map`.
-    unsafe { libc::munmap(p.cast(), len) };
 }
 
 #[cfg(test)]

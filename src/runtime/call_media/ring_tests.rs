@@ -30,6 +30,27 @@ fn receive(ring: &mut RecvRing, want: usize) -> Vec<(Target, SocketAddr, Vec<u8>
     got
 }
 
+/// Registers eight sockets (call `i` on socket `i`), queues five datagrams `[i, k]` on
+/// each before anything is reaped, and receives them all.
+fn flood_eight_sockets(ring: &mut RecvRing) -> Vec<(Target, SocketAddr, Vec<u8>)> {
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sockets: Vec<UdpSocket> = (0..8)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for (i, socket) in sockets.iter().enumerate() {
+        ring.register(socket.as_raw_fd(), target(i, Leg::Caller))
+            .unwrap();
+    }
+    for k in 0..5u8 {
+        for (i, socket) in sockets.iter().enumerate() {
+            sender
+                .send_to(&[i as u8, k], socket.local_addr().unwrap())
+                .unwrap();
+        }
+    }
+    receive(ring, 40)
+}
+
 const TIMEOUT: types::Timespec = types::Timespec::new().nsec(50_000_000);
 
 fn target(call: usize, leg: Leg) -> Target {
@@ -104,24 +125,9 @@ fn with_buffers_short_ended_receives_are_armed_as_buffers_free_and_nothing_is_lo
     // of a buffer. They are armed again only as far as buffers are free, oldest first,
     // so each one armed reads its socket's backlog at once instead of ending again.
     let mut ring = RecvRing::with_buffers(4, 4).expect("io_uring receives work here");
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sockets: Vec<UdpSocket> = (0..8)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    for (i, socket) in sockets.iter().enumerate() {
-        ring.register(socket.as_raw_fd(), target(i, Leg::Caller))
-            .unwrap();
-    }
-    for k in 0..5u8 {
-        for (i, socket) in sockets.iter().enumerate() {
-            sender
-                .send_to(&[i as u8, k], socket.local_addr().unwrap())
-                .unwrap();
-        }
-    }
-    let got = receive(&mut ring, 40);
+    let got = flood_eight_sockets(&mut ring);
     assert_eq!(got.len(), 40, "every datagram arrives");
-    for (i, _) in sockets.iter().enumerate() {
+    for i in 0..8 {
         let seq: Vec<u8> = got
             .iter()
             .filter(|(t, _, _)| t.call == i)
@@ -144,22 +150,7 @@ fn a_ring_that_runs_out_of_buffers_gets_more_up_to_its_room() {
     // hands out more, and never more than its room.
     let mut ring = RecvRing::with_buffers(32, 8).expect("io_uring receives work here");
     assert_eq!(ring.buffers.provided, 8);
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sockets: Vec<UdpSocket> = (0..8)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    for (i, socket) in sockets.iter().enumerate() {
-        ring.register(socket.as_raw_fd(), target(i, Leg::Caller))
-            .unwrap();
-    }
-    for k in 0..5u8 {
-        for (i, socket) in sockets.iter().enumerate() {
-            sender
-                .send_to(&[i as u8, k], socket.local_addr().unwrap())
-                .unwrap();
-        }
-    }
-    let got = receive(&mut ring, 40);
+    let got = flood_eight_sockets(&mut ring);
     assert_eq!(got.len(), 40, "every datagram arrives");
     assert!(ring.ended_no_buffers > 0, "the first 8 ran out");
     assert!(
