@@ -6,12 +6,17 @@
 //! every call's two streams at 50 packets/s (172-byte G.711 packets, the calls spread
 //! over the 20 ms), and a sink thread drains what is relayed. The relay thread, whose
 //! own CPU time is measured (`CLOCK_THREAD_CPUTIME_ID`, after a warm-up), moves each
-//! packet to the other leg's socket and sends it on, in one of two ways:
+//! packet to the other leg's socket and sends it on, in one of these ways:
 //!
 //! - `epoll`: readiness for every socket (as the runtime does), one `recvmmsg` per ready
 //!   socket until a short read, one `sendto` per packet;
 //! - `uring`: io_uring with one receive armed per socket and every packet's send queued,
-//!   all submitted and reaped together in one `io_uring_enter` per loop.
+//!   all submitted and reaped together in one `io_uring_enter` per loop;
+//! - `uring-sendto`: receives on io_uring as above, each packet sent at once with `sendto`
+//!   (what the media threads did before their sends went on the ring);
+//! - `connected`: as `epoll`, with each socket connected to the far end and sending with
+//!   `send` (no route lookup per packet). The generator then sends from the sink's own
+//!   socket, as a connected socket takes datagrams only from its peer.
 //!
 //! `cargo bench --bench relay_floor` (`RELAY_CALLS`, default "200 400 800";
 //! `RELAY_SECONDS`, default 10; `RELAY_MODES`, default "epoll uring"). Only 127.0.0.1.
@@ -94,6 +99,7 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
 
+    let from = sink.try_clone().unwrap();
     let sink_thread = {
         let (stop, received) = (stop.clone(), received.clone());
         sink.set_read_timeout(Some(Duration::from_millis(100)))
@@ -112,13 +118,20 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
         let (stop, sent) = (stop.clone(), sent.clone());
         // The generator stops first, so what it sent has time to come through.
         let until = Instant::now() + length - Duration::from_millis(300);
-        std::thread::spawn(move || generate(&targets, &stop, &sent, until))
+        std::thread::spawn(move || generate(from, &targets, &stop, &sent, until))
     };
     let relay = {
         let stop = stop.clone();
         let mode = mode.to_owned();
         std::thread::spawn(move || match mode.as_str() {
-            "uring" => relay_uring(&legs, &stop, length),
+            "uring" => relay_uring(&legs, &stop, length, false),
+            "uring-sendto" => relay_uring(&legs, &stop, length, true),
+            "connected" => {
+                for s in &legs.sockets {
+                    s.connect(legs.sink).unwrap();
+                }
+                relay_epoll_connected(&legs, &stop, length)
+            }
             _ => relay_epoll(&legs, &stop, length),
         })
     };
@@ -153,9 +166,13 @@ fn set_buffer(s: &UdpSocket, bytes: i32) {
 }
 
 /// Every socket gets a packet every 20 ms, the sockets spread over twenty 1 ms slots.
-fn generate(targets: &[SocketAddr], stop: &AtomicBool, sent: &AtomicU64, until: Instant) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    set_buffer(&socket, 8 << 20);
+fn generate(
+    socket: UdpSocket,
+    targets: &[SocketAddr],
+    stop: &AtomicBool,
+    sent: &AtomicU64,
+    until: Instant,
+) {
     let packet = [0x80u8; PACKET];
     let start = Instant::now();
     let mut tick = 0u64;
@@ -307,7 +324,73 @@ fn relay_epoll(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u
     result
 }
 
-fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u64) {
+fn relay_epoll_connected(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u64) {
+    // SAFETY: plain epoll calls on sockets that outlive the loop.
+    let epoll = unsafe { libc::epoll_create1(0) };
+    for (i, s) in legs.sockets.iter().enumerate() {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) };
+    }
+
+    const BATCH: usize = 16;
+    let mut bufs = vec![[0u8; 2048]; BATCH];
+    let mut iovs: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: zeroed mmsghdr is valid; each points at its own iovec.
+    let mut msgs: Vec<libc::mmsghdr> = (0..BATCH)
+        .map(|i| {
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = &mut iovs[i];
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect();
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut window = Window::new(length);
+    let mut relayed = 0u64;
+    while !stop.load(Ordering::Relaxed) && !window.over(relayed) {
+        let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 256, 100) };
+        for ev in events.iter().take(n.max(0) as usize) {
+            let i = ev.u64 as usize;
+            let (fd, out) = (
+                legs.sockets[i].as_raw_fd(),
+                legs.sockets[legs.peer(i)].as_raw_fd(),
+            );
+            loop {
+                let got = unsafe {
+                    libc::recvmmsg(
+                        fd,
+                        msgs.as_mut_ptr(),
+                        BATCH as u32,
+                        libc::MSG_DONTWAIT,
+                        std::ptr::null_mut(),
+                    )
+                };
+                for m in msgs.iter().take(got.max(0) as usize) {
+                    let buf = unsafe { (*m.msg_hdr.msg_iov).iov_base };
+                    unsafe { libc::send(out, buf, m.msg_len as usize, libc::MSG_DONTWAIT) };
+                    relayed += 1;
+                }
+                if got < BATCH as i32 {
+                    break;
+                }
+            }
+        }
+    }
+    let result = window.result(relayed);
+    unsafe { libc::close(epoll) };
+    result
+}
+
+fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sendto: bool) -> (Duration, u64) {
     use io_uring::{opcode, types, IoUring};
     const SEND_SLOTS: usize = 16384;
     const SEND: u64 = 1 << 32;
@@ -353,7 +436,20 @@ fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u
                 continue;
             }
             let i = data as usize;
-            if result > 0 {
+            if result > 0 && sendto {
+                let out = legs.sockets[legs.peer(i)].as_raw_fd();
+                unsafe {
+                    libc::sendto(
+                        out,
+                        recv_bufs[i].as_ptr().cast(),
+                        result as usize,
+                        libc::MSG_DONTWAIT,
+                        (&dest as *const libc::sockaddr_in).cast(),
+                        std::mem::size_of::<libc::sockaddr_in>() as u32,
+                    )
+                };
+                relayed += 1;
+            } else if result > 0 {
                 if let Some(slot) = free.pop() {
                     let len = (result as usize).min(PACKET);
                     send_bufs[slot][..len].copy_from_slice(&recv_bufs[i][..len]);

@@ -183,8 +183,8 @@ pub enum MediaIo {
     /// Readiness, and a `recvmmsg` per ready socket.
     Epoll,
     /// Every socket's receives armed on the thread's io_uring where the kernel allows it,
-    /// else as `Epoll` (the default): cheaper per call, and clean further past saturation
-    /// (`BENCHMARKS.md`).
+    /// else as `Epoll` (the default), and the packets a round of receives relays sent on
+    /// it together: cheaper per call, and clean further past saturation (`BENCHMARKS.md`).
     IoUring,
 }
 

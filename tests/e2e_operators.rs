@@ -265,6 +265,16 @@ async fn metrics_and_readiness_after_a_bridged_call() {
     assert_eq!(sample("hotline_media_threads{io=\"epoll\"}"), 0, "{text}");
     // The call's RTP came through the rings.
     assert!(sample("hotline_media_ring_datagrams_total") > 200, "{text}");
+    // And the packets it relayed went out through them.
+    assert!(
+        sample("hotline_media_ring_sends_total{result=\"sent\"}") > 100,
+        "{text}"
+    );
+    assert_eq!(
+        sample("hotline_media_ring_sends_total{result=\"failed\"}"),
+        0,
+        "{text}"
+    );
     assert!(
         sample("hotline_rtp_packets_total{leg=\"caller\",direction=\"in\"}") > 100,
         "{text}"

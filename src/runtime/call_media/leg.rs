@@ -177,13 +177,17 @@ pub(super) async fn readable(socket: Option<&UdpSocket>) -> io::Result<()> {
 }
 
 /// Sends without waiting: a full send buffer means the network is behind, and audio that
-/// waits is worse than audio lost.
+/// waits is worse than audio lost. A packet relayed in a ring's round is queued on the
+/// ring and goes with the round's others (a failure is then counted by the ring).
 pub(super) fn send(
     socket: &std::net::UdpSocket,
     packet: &[u8],
     target: SocketAddr,
     dropped: &mut u64,
 ) {
+    if super::ring::queue_send(socket, packet, target) {
+        return;
+    }
     match socket.send_to(packet, target) {
         Ok(_) => {}
         Err(e) => {

@@ -20,11 +20,19 @@
 //! - A round handles a bounded number of completions and gives their buffers back before
 //!   the next: the buffers a round holds are none the kernel can receive into.
 //!
+//! Sends: the packets a round relays are queued on the same ring ([`queue_send`]) and
+//! handed to the kernel together when the round ends, one `io_uring_enter` for all of them
+//! instead of one `sendto` each. Each send is non-blocking (a full socket buffer fails it
+//! at once, as with `sendto`), so none is still in flight after the submission that
+//! carried it. Outside a round (a prompt's packets, sent from the call's timer), or when
+//! the ring cannot take one, a packet is sent at once with `sendto`, after whatever the
+//! round queued, so a leg's packets keep their order.
+//!
 //! Where io_uring is missing or refused (an old kernel, a seccomp profile), [`RecvRing::new`]
 //! fails: its probe receives a real datagram on a loopback pair before a thread trusts the
 //! ring, and the thread then reads its sockets through readiness, as before.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -35,6 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use io_uring::types::{CancelBuilder, RecvMsgOut};
 use io_uring::{cqueue, opcode, types, IoUring};
 
+use self::sends::SendPool;
 use super::batch_recv::to_socket_addr;
 use super::provided_buffers::{BufferRing, BUFFER_BYTES};
 use super::Leg;
@@ -60,6 +69,9 @@ const COMPLETIONS: u32 = 4 * BUFFERS as u32;
 /// after round (a thread that fell behind once stayed behind). Small rounds give their
 /// buffers back while the rest wait in the completion queue.
 const ROUND: usize = 64;
+/// Marks a send's completion: receives are named by slot index, which never gets this
+/// high.
+const SEND_MARK: u64 = 1 << 31;
 /// Room in the address part of a buffer: IPv4 or IPv6.
 const NAME_BYTES: u32 = size_of::<libc::sockaddr_in6>() as u32;
 
@@ -71,6 +83,8 @@ static ENDED_NO_BUFFERS: AtomicU64 = AtomicU64::new(0);
 static ENDED_OTHER: AtomicU64 = AtomicU64::new(0);
 static LARGEST_ROUND: AtomicU64 = AtomicU64::new(0);
 static BUFFERS_IN_USE: AtomicU64 = AtomicU64::new(0);
+static SENT: AtomicU64 = AtomicU64::new(0);
+static SENDS_FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// The receive rings' counters, summed over the media threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,6 +101,11 @@ pub struct RingCounts {
     pub largest_round: u64,
     /// Receive buffers the rings have (they grow under load).
     pub buffers: u64,
+    /// Relayed packets sent through the rings.
+    pub sent: u64,
+    /// Sends through the rings that failed (a full socket buffer, a network error): the
+    /// packet is lost, as a failed `sendto` loses it.
+    pub sends_failed: u64,
 }
 
 /// The rings' counters now.
@@ -98,6 +117,8 @@ pub fn counts() -> RingCounts {
         ended_other: ENDED_OTHER.load(Ordering::Relaxed),
         largest_round: LARGEST_ROUND.load(Ordering::Relaxed),
         buffers: BUFFERS_IN_USE.load(Ordering::Relaxed),
+        sent: SENT.load(Ordering::Relaxed),
+        sends_failed: SENDS_FAILED.load(Ordering::Relaxed),
     }
 }
 
@@ -161,6 +182,18 @@ pub(super) fn finish_round(completions: &[Completion]) {
             ring.finish_round(completions);
         }
     });
+}
+
+/// Queues `packet` for `to` on the current thread's ring, to go when the round ends.
+/// `false` when the caller must send it itself: no round is being handled, the thread
+/// has no ring, or the ring has no room for it (anything queued before went first).
+pub(super) fn queue_send(socket: &UdpSocket, packet: &[u8], to: SocketAddr) -> bool {
+    RING.with(|r| match r.try_borrow() {
+        Ok(r) => r
+            .as_ref()
+            .is_some_and(|ring| ring.queue_send(socket.as_raw_fd(), packet, to)),
+        Err(_) => false,
+    })
 }
 
 /// A leg's socket with its receive armed on the current thread's ring. Dropping it cancels
@@ -235,6 +268,15 @@ struct RecvRing {
     rearm: VecDeque<(u32, u32)>,
     /// Receives of this ring that ended because no buffer was free.
     ended_no_buffers: u64,
+    /// The slots of the sends in flight (after `ring`: dropped after it).
+    sends: RefCell<SendPool>,
+    /// Sends completed, and failed, since the last round's end.
+    sent: u64,
+    sends_failed: u64,
+    /// Whether sends may be queued: between a round's reap and its end, which submits them.
+    in_round: Cell<bool>,
+    /// Whether this kernel sends through the ring (the probe found out).
+    sends_work: bool,
 }
 
 impl RecvRing {
@@ -270,6 +312,11 @@ impl RecvRing {
             free: Vec::new(),
             rearm: VecDeque::new(),
             ended_no_buffers: 0,
+            sends: RefCell::new(SendPool::new(sends::SEND_SLOTS)),
+            sent: 0,
+            sends_failed: 0,
+            in_round: Cell::new(false),
+            sends_work: true,
         };
         // Given back when the ring is dropped, a failed probe included.
         BUFFERS_IN_USE.fetch_add(u64::from(ring.buffers.provided), Ordering::Relaxed);
@@ -277,20 +324,35 @@ impl RecvRing {
         Ok(ring)
     }
 
-    /// Receives one datagram through the ring on a loopback pair: proves the kernel has
-    /// (and allows) multishot receives with provided buffers.
+    /// Sends one datagram through the ring on a loopback pair and receives it through the
+    /// ring: proves the kernel has (and allows) multishot receives with provided buffers.
+    /// Where only the send fails (a kernel without addressed sends on io_uring), the ring
+    /// keeps receiving and its thread sends with `sendto`.
     fn probe(&mut self) -> io::Result<()> {
         let rx = UdpSocket::bind("127.0.0.1:0")?;
         let tx = UdpSocket::bind("127.0.0.1:0")?;
-        tx.send_to(b"probe", rx.local_addr()?)?;
         let target = Target {
             call: usize::MAX,
             leg: Leg::Caller,
         };
         let (index, generation) = self.register(rx.as_raw_fd(), target)?;
+        self.in_round.set(true);
+        let queued = self.queue_send(tx.as_raw_fd(), b"probe", rx.local_addr()?);
+        self.in_round.set(false);
         self.ring.submit_and_wait(1)?;
         let mut got = Vec::new();
         self.reap(&mut got, usize::MAX);
+        if !queued || self.sends_failed > 0 || self.sent == 0 {
+            tracing::info!("RTP sent with sendto: this kernel does not send through io_uring");
+            self.sends_work = false;
+            tx.send_to(b"probe", rx.local_addr()?)?;
+        }
+        (self.sent, self.sends_failed) = (0, 0);
+        // The send's completion may have come first; then wait for the datagram's.
+        if got.is_empty() {
+            self.ring.submit_and_wait(1)?;
+            self.reap(&mut got, usize::MAX);
+        }
         let mut received = None;
         let mut failed = None;
         for c in &got {
@@ -408,19 +470,39 @@ impl RecvRing {
         self.free.push(index);
     }
 
+    /// Moves up to `at_most` receive completions into `into`, and gives back the slots of
+    /// the sends that completed meanwhile; a round begins when any receive came.
     fn reap(&mut self, into: &mut Vec<Completion>, at_most: usize) -> usize {
         let before = into.len();
-        into.extend(
-            self.ring
-                .completion()
-                .take(at_most)
-                .map(|c: cqueue::Entry| Completion {
-                    user_data: c.user_data(),
-                    result: c.result(),
-                    flags: c.flags(),
-                }),
-        );
-        into.len() - before
+        let sends = self.sends.get_mut();
+        let mut queue = self.ring.completion();
+        while into.len() - before < at_most {
+            let Some(c) = queue.next() else {
+                break;
+            };
+            if c.user_data() & SEND_MARK != 0 {
+                sends.give_back((c.user_data() & !SEND_MARK) as u16);
+                if c.result() < 0 {
+                    self.sends_failed += 1;
+                    let error = io::Error::from_raw_os_error(-c.result());
+                    tracing::debug!(%error, "RTP send through the ring failed");
+                } else {
+                    self.sent += 1;
+                }
+                continue;
+            }
+            into.push(Completion {
+                user_data: c.user_data(),
+                result: c.result(),
+                flags: c.flags(),
+            });
+        }
+        drop(queue);
+        let reaped = into.len() - before;
+        if reaped > 0 {
+            self.in_round.set(true);
+        }
+        reaped
     }
 
     /// Who a completion is for, and the datagram with its source, when it carries one
@@ -460,6 +542,7 @@ impl RecvRing {
     }
 
     fn finish_round(&mut self, completions: &[Completion]) {
+        self.in_round.set(false);
         let (mut datagrams, mut no_buffers, mut other) = (0, 0, 0);
         for c in completions {
             if let Some(bid) = cqueue::buffer_select(c.flags) {
@@ -488,6 +571,10 @@ impl RecvRing {
             ENDED_OTHER.fetch_add(other, Ordering::Relaxed);
             LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
         }
+        if self.sent + self.sends_failed > 0 {
+            SENT.fetch_add(std::mem::take(&mut self.sent), Ordering::Relaxed);
+            SENDS_FAILED.fetch_add(std::mem::take(&mut self.sends_failed), Ordering::Relaxed);
+        }
         self.ended_no_buffers += no_buffers;
         if no_buffers > 0 {
             let before = self.buffers.provided;
@@ -512,6 +599,9 @@ impl Drop for RecvRing {
         BUFFERS_IN_USE.fetch_sub(u64::from(self.buffers.provided), Ordering::Relaxed);
     }
 }
+
+#[path = "ring_sends.rs"]
+mod sends;
 
 #[cfg(test)]
 #[path = "ring_tests.rs"]

@@ -187,3 +187,101 @@ fn a_dropped_leg_closes_its_socket_at_once_and_its_late_datagrams_are_ignored() 
     drop(again);
     RING.with_borrow_mut(|r| *r = None);
 }
+
+/// Collects what `sink` receives, in a thread (so its buffer never overflows), until
+/// `want` datagrams have come or nothing came for 200 ms.
+fn collect(sink: UdpSocket, want: usize) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    sink.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < want {
+            match sink.recv(&mut buf) {
+                Ok(n) => got.push(buf[..n].to_vec()),
+                Err(_) => break,
+            }
+        }
+        got
+    })
+}
+
+#[test]
+fn a_rounds_sends_go_when_it_ends_in_order_even_past_the_pools_room() {
+    let mut ring = RecvRing::new().unwrap();
+    let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = sink.local_addr().unwrap();
+    // Outside a round a send is the caller's to make.
+    assert!(!ring.queue_send(from.as_raw_fd(), b"now", to));
+
+    // A pool of 8: packets past its room are the caller's to send.
+    ring.sends = RefCell::new(sends::SendPool::new(8));
+    let count = 12;
+    let sink = collect(sink, count);
+    ring.in_round.set(true);
+    let mut at_once = 0;
+    for i in 0..count {
+        let packet = (i as u16).to_be_bytes();
+        if !ring.queue_send(from.as_raw_fd(), &packet, to) {
+            // What `leg::send` does when the ring cannot take it.
+            from.send_to(&packet, to).unwrap();
+            at_once += 1;
+        }
+    }
+    assert_eq!(at_once, 4, "the pool's room is used first");
+    ring.finish_round(&[]);
+    let got = sink.join().unwrap();
+    let want: Vec<Vec<u8>> = (0..count)
+        .map(|i| (i as u16).to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(got, want, "every packet, in the order relayed");
+
+    // Their completions give the slots back and are counted at the next round's end.
+    let before = counts().sent;
+    let mut completions = Vec::new();
+    ring.reap(&mut completions, ROUND);
+    assert_eq!(ring.sends.borrow().in_flight(), 0);
+    ring.finish_round(&completions);
+    assert!(counts().sent >= before + 8);
+}
+
+#[test]
+fn a_send_the_kernel_refuses_is_counted_and_its_slot_comes_back() {
+    let mut ring = RecvRing::new().unwrap();
+    let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let before = counts().sends_failed;
+    ring.in_round.set(true);
+    // An IPv6 destination from an IPv4 socket: refused at once.
+    assert!(ring.queue_send(from.as_raw_fd(), b"x", "[::1]:9".parse().unwrap()));
+    ring.finish_round(&[]);
+    let mut completions = Vec::new();
+    ring.reap(&mut completions, ROUND);
+    assert_eq!(ring.sends_failed, 1);
+    ring.finish_round(&completions);
+    assert!(counts().sends_failed > before);
+    assert_eq!(ring.sends.borrow().in_flight(), 0);
+}
+
+#[test]
+fn a_rounds_sends_wait_for_its_end_and_go_together() {
+    let mut ring = RecvRing::new().unwrap();
+    let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_nonblocking(true).unwrap();
+    let to = sink.local_addr().unwrap();
+    ring.in_round.set(true);
+    for i in 0..3u8 {
+        assert!(ring.queue_send(from.as_raw_fd(), &[i], to));
+    }
+    let mut buf = [0u8; 8];
+    assert!(
+        sink.recv(&mut buf).is_err(),
+        "nothing is sent before the round ends"
+    );
+    ring.finish_round(&[]);
+    let got: Vec<u8> = (0..3)
+        .map(|_| sink.recv(&mut buf).map(|_| buf[0]).unwrap())
+        .collect();
+    assert_eq!(got, [0, 1, 2]);
+}

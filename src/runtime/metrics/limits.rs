@@ -123,6 +123,16 @@ pub(super) fn render(m: &Metrics) -> String {
         &one(ring.buffers),
     );
     metric(
+        "hotline_media_ring_sends_total",
+        "counter",
+        "Relayed RTP packets sent through the media threads' io_uring rings, by result \
+         (a failed one is lost, as a failed sendto loses it).",
+        &[
+            ("result=\"sent\"".to_owned(), ring.sent),
+            ("result=\"failed\"".to_owned(), ring.sends_failed),
+        ],
+    );
+    metric(
         "hotline_media_ring_largest_round",
         "gauge",
         "The most completions one round of a receive ring has reaped.",
