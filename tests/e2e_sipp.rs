@@ -261,9 +261,20 @@ async fn in_hours_with_nobody_logged_in_the_caller_hears_greeting_notice_then_no
             .len()
             .div_ceil(160)
     };
+    let packets = listener.join().unwrap();
+    let stream = main_stream(&packets);
+    // Every packet of the call's stream once: a repeated sequence number is a duplicate.
+    let seqs: std::collections::BTreeSet<u16> = stream
+        .iter()
+        .map(|p| u16::from_be_bytes([p.bytes[2], p.bytes[3]]))
+        .collect();
+    assert_eq!(seqs.len(), stream.len(), "no packet sent twice");
     assert_eq!(
-        listener.join().unwrap().len(),
-        frames("greeting") + frames("recording_notice") + frames("no_operators")
+        stream.len(),
+        frames("greeting") + frames("recording_notice") + frames("no_operators"),
+        "{} of {} packets from the call's address",
+        stream.len(),
+        packets.len()
     );
     let row = server
         .wait_row(&run.call_id, |r| r.ended_at.is_some())

@@ -265,6 +265,19 @@ pub async fn sipp_within(
 pub struct RtpIn {
     pub at: Instant,
     pub bytes: Vec<u8>,
+    /// Who sent it.
+    pub from: SocketAddr,
+}
+
+/// The packets that came from the address most of them came from: a call's stream, without
+/// a stray datagram another test's call may send to a port this test reuses.
+pub fn main_stream(packets: &[RtpIn]) -> Vec<&RtpIn> {
+    let mut by_source: std::collections::HashMap<SocketAddr, usize> = Default::default();
+    for p in packets {
+        *by_source.entry(p.from).or_default() += 1;
+    }
+    let main = by_source.iter().max_by_key(|(_, n)| **n).map(|(a, _)| *a);
+    packets.iter().filter(|p| Some(p.from) == main).collect()
 }
 
 /// Listen for RTP on `port` until `quiet` passes without a packet after at least one
@@ -282,10 +295,11 @@ pub fn capture_rtp(
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         loop {
-            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            if let Ok((n, from)) = sock.recv_from(&mut buf) {
                 got.push(RtpIn {
                     at: Instant::now(),
                     bytes: buf[..n].to_vec(),
+                    from,
                 });
             }
             let last = got.last().map(|p: &RtpIn| p.at);
