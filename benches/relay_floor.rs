@@ -130,9 +130,9 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
                 for s in &legs.sockets {
                     s.connect(legs.sink).unwrap();
                 }
-                relay_epoll_connected(&legs, &stop, length)
+                relay_epoll(&legs, &stop, length, true)
             }
-            _ => relay_epoll(&legs, &stop, length),
+            _ => relay_epoll(&legs, &stop, length, false),
         })
     };
     let (cpu, relayed) = relay.join().unwrap();
@@ -249,7 +249,13 @@ fn sockaddr(addr: SocketAddr) -> libc::sockaddr_in {
     }
 }
 
-fn relay_epoll(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u64) {
+/// With `connected`, each socket is connected to the sink and sends without an address.
+fn relay_epoll(
+    legs: &Legs,
+    stop: &AtomicBool,
+    length: Duration,
+    connected: bool,
+) -> (Duration, u64) {
     // SAFETY: plain epoll calls on sockets that outlive the loop.
     let epoll = unsafe { libc::epoll_create1(0) };
     for (i, s) in legs.sockets.iter().enumerate() {
@@ -301,82 +307,21 @@ fn relay_epoll(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u
                 };
                 for m in msgs.iter().take(got.max(0) as usize) {
                     let buf = unsafe { (*m.msg_hdr.msg_iov).iov_base };
+                    let len = m.msg_len as usize;
                     unsafe {
-                        libc::sendto(
-                            out,
-                            buf,
-                            m.msg_len as usize,
-                            libc::MSG_DONTWAIT,
-                            (&dest as *const libc::sockaddr_in).cast(),
-                            std::mem::size_of::<libc::sockaddr_in>() as u32,
-                        )
+                        if connected {
+                            libc::send(out, buf, len, libc::MSG_DONTWAIT)
+                        } else {
+                            libc::sendto(
+                                out,
+                                buf,
+                                len,
+                                libc::MSG_DONTWAIT,
+                                (&dest as *const libc::sockaddr_in).cast(),
+                                std::mem::size_of::<libc::sockaddr_in>() as u32,
+                            )
+                        }
                     };
-                    relayed += 1;
-                }
-                if got < BATCH as i32 {
-                    break;
-                }
-            }
-        }
-    }
-    let result = window.result(relayed);
-    unsafe { libc::close(epoll) };
-    result
-}
-
-fn relay_epoll_connected(legs: &Legs, stop: &AtomicBool, length: Duration) -> (Duration, u64) {
-    // SAFETY: plain epoll calls on sockets that outlive the loop.
-    let epoll = unsafe { libc::epoll_create1(0) };
-    for (i, s) in legs.sockets.iter().enumerate() {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
-        };
-        unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) };
-    }
-
-    const BATCH: usize = 16;
-    let mut bufs = vec![[0u8; 2048]; BATCH];
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
-        })
-        .collect();
-    // SAFETY: zeroed mmsghdr is valid; each points at its own iovec.
-    let mut msgs: Vec<libc::mmsghdr> = (0..BATCH)
-        .map(|i| {
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = &mut iovs[i];
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-    let mut window = Window::new(length);
-    let mut relayed = 0u64;
-    while !stop.load(Ordering::Relaxed) && !window.over(relayed) {
-        let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 256, 100) };
-        for ev in events.iter().take(n.max(0) as usize) {
-            let i = ev.u64 as usize;
-            let (fd, out) = (
-                legs.sockets[i].as_raw_fd(),
-                legs.sockets[legs.peer(i)].as_raw_fd(),
-            );
-            loop {
-                let got = unsafe {
-                    libc::recvmmsg(
-                        fd,
-                        msgs.as_mut_ptr(),
-                        BATCH as u32,
-                        libc::MSG_DONTWAIT,
-                        std::ptr::null_mut(),
-                    )
-                };
-                for m in msgs.iter().take(got.max(0) as usize) {
-                    let buf = unsafe { (*m.msg_hdr.msg_iov).iov_base };
-                    unsafe { libc::send(out, buf, m.msg_len as usize, libc::MSG_DONTWAIT) };
                     relayed += 1;
                 }
                 if got < BATCH as i32 {
