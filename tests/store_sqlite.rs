@@ -187,3 +187,29 @@ async fn the_quality_migration_keeps_users_sessions_and_tokens() {
         .await;
     assert!(refused.is_err());
 }
+
+/// The server, a `hotline user add` and the test harness may all open one new file at the
+/// same moment. Turning a fresh file to WAL takes a lock that SQLite does not wait for
+/// (its busy handler is not called there), so an opener could fail with "database is
+/// locked" although nothing was wrong: every opener must get a working register.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn openers_racing_on_one_new_file_all_get_the_register() {
+    for round in 0..12 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = url_in(dir.path());
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::open(&url, 2).await })
+            })
+            .collect();
+        for opener in openers {
+            let store = opener
+                .await
+                .expect("opener task")
+                .unwrap_or_else(|e| panic!("round {round}: open failed: {e:?}"));
+            assert_eq!(store.count_calls().await.expect("count"), 0);
+            store.close().await;
+        }
+    }
+}

@@ -24,8 +24,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often opening the register runs the migrator before giving up (see `open`).
 const MIGRATE_TRIES: u32 = 3;
 
+/// SQLite's primary result code for "another connection holds the lock".
+const SQLITE_BUSY: i32 = 5;
+
 /// SQLite's primary result code for every kind of constraint failure (CHECK, NOT NULL,
-/// UNIQUE, a trigger's `RAISE(ABORT)`...); extended codes keep it in their low byte.
+/// UNIQUE, a trigger's `RAISE(ABORT)`...).
 const SQLITE_CONSTRAINT: i32 = 19;
 
 /// Connects a pool to the file named by `url` and applies the embedded migrations.
@@ -52,11 +55,7 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .connect_with(options)
-        .await
-        .map_err(|source| StoreError::Connect { source })?;
+    let pool = connect(options, max_connections).await?;
     // Two processes opening one new file at once (the server starting while `hotline user
     // add` runs) both try the pending migrations: SQLite has no migration lock, so the
     // loser's transaction fails on tables the winner just made, and is rolled back whole.
@@ -71,6 +70,39 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(pool)
+}
+
+/// Connects the pool, waiting out another opener of the same file. A connection's set-up
+/// turns a new file to WAL, and that takes a lock for which SQLite does not call its busy
+/// handler: two processes (or the server and a test) opening one new file at once could
+/// see "database is locked" at once, with nothing wrong. Such a refusal is retried, with
+/// growing pauses, for as long as a statement would wait for a lock; any other error, or
+/// the lock still held after that, fails the open.
+async fn connect(
+    options: SqliteConnectOptions,
+    max_connections: u32,
+) -> Result<SqlitePool, StoreError> {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options.clone())
+            .await;
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(source) if is_busy(&source) && started.elapsed() < BUSY_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(source) => return Err(StoreError::Connect { source }),
+        }
+    }
+}
+
+/// Did SQLite refuse because another connection held the lock?
+fn is_busy(err: &sqlx::Error) -> bool {
+    primary_code(err) == Some(SQLITE_BUSY)
 }
 
 /// The pending migrations, on one connection with foreign keys off: a migration that
@@ -98,10 +130,16 @@ fn is_in_memory(url: &str) -> bool {
 
 /// Is this the database refusing one statement (rather than failing as a whole)?
 pub(super) fn is_refusal(err: &sqlx::Error) -> bool {
+    primary_code(err) == Some(SQLITE_CONSTRAINT)
+}
+
+/// SQLite's primary result code in a database error: extended codes keep it in their
+/// low byte.
+fn primary_code(err: &sqlx::Error) -> Option<i32> {
     err.as_database_error()
         .and_then(|db| db.code())
         .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| code & 0xff == SQLITE_CONSTRAINT)
+        .map(|code| code & 0xff)
 }
 
 #[cfg(test)]
