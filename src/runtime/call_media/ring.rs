@@ -38,11 +38,11 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use io_uring::types::{CancelBuilder, RecvMsgOut};
 use io_uring::{cqueue, opcode, types, IoUring};
 
+pub use self::counts::{counts, RingCounts};
 use self::sends::SendPool;
 use super::batch_recv::to_socket_addr;
 use super::provided_buffers::{BufferRing, BUFFER_BYTES};
@@ -74,53 +74,6 @@ const ROUND: usize = 64;
 const SEND_MARK: u64 = 1 << 31;
 /// Room in the address part of a buffer: IPv4 or IPv6.
 const NAME_BYTES: u32 = size_of::<libc::sockaddr_in6>() as u32;
-
-/// What every thread's ring did since start, for `/metrics`: one update per round, never
-/// per packet.
-static ROUNDS: AtomicU64 = AtomicU64::new(0);
-static DATAGRAMS: AtomicU64 = AtomicU64::new(0);
-static ENDED_NO_BUFFERS: AtomicU64 = AtomicU64::new(0);
-static ENDED_OTHER: AtomicU64 = AtomicU64::new(0);
-static LARGEST_ROUND: AtomicU64 = AtomicU64::new(0);
-static BUFFERS_IN_USE: AtomicU64 = AtomicU64::new(0);
-static SENT: AtomicU64 = AtomicU64::new(0);
-static SENDS_FAILED: AtomicU64 = AtomicU64::new(0);
-
-/// The receive rings' counters, summed over the media threads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RingCounts {
-    /// Rounds of completions reaped.
-    pub rounds: u64,
-    /// Datagrams received through the rings.
-    pub datagrams: u64,
-    /// Multishot receives that ended because every buffer was taken (armed again).
-    pub ended_no_buffers: u64,
-    /// Receives that ended for another reason (a socket error; armed again).
-    pub ended_other: u64,
-    /// The most completions one round has reaped.
-    pub largest_round: u64,
-    /// Receive buffers the rings have (they grow under load).
-    pub buffers: u64,
-    /// Relayed packets sent through the rings.
-    pub sent: u64,
-    /// Sends through the rings that failed (a full socket buffer, a network error): the
-    /// packet is lost, as a failed `sendto` loses it.
-    pub sends_failed: u64,
-}
-
-/// The rings' counters now.
-pub fn counts() -> RingCounts {
-    RingCounts {
-        rounds: ROUNDS.load(Ordering::Relaxed),
-        datagrams: DATAGRAMS.load(Ordering::Relaxed),
-        ended_no_buffers: ENDED_NO_BUFFERS.load(Ordering::Relaxed),
-        ended_other: ENDED_OTHER.load(Ordering::Relaxed),
-        largest_round: LARGEST_ROUND.load(Ordering::Relaxed),
-        buffers: BUFFERS_IN_USE.load(Ordering::Relaxed),
-        sent: SENT.load(Ordering::Relaxed),
-        sends_failed: SENDS_FAILED.load(Ordering::Relaxed),
-    }
-}
 
 thread_local! {
     static RING: RefCell<Option<RecvRing>> = const { RefCell::new(None) };
@@ -319,7 +272,7 @@ impl RecvRing {
             sends_work: true,
         };
         // Given back when the ring is dropped, a failed probe included.
-        BUFFERS_IN_USE.fetch_add(u64::from(ring.buffers.provided), Ordering::Relaxed);
+        counts::add_buffers(i64::from(ring.buffers.provided));
         ring.probe()?;
         Ok(ring)
     }
@@ -565,21 +518,19 @@ impl RecvRing {
             }
         }
         if !completions.is_empty() {
-            ROUNDS.fetch_add(1, Ordering::Relaxed);
-            DATAGRAMS.fetch_add(datagrams, Ordering::Relaxed);
-            ENDED_NO_BUFFERS.fetch_add(no_buffers, Ordering::Relaxed);
-            ENDED_OTHER.fetch_add(other, Ordering::Relaxed);
-            LARGEST_ROUND.fetch_max(completions.len() as u64, Ordering::Relaxed);
+            counts::add_round(datagrams, no_buffers, other, completions.len());
         }
         if self.sent + self.sends_failed > 0 {
-            SENT.fetch_add(std::mem::take(&mut self.sent), Ordering::Relaxed);
-            SENDS_FAILED.fetch_add(std::mem::take(&mut self.sends_failed), Ordering::Relaxed);
+            counts::add_sends(
+                std::mem::take(&mut self.sent),
+                std::mem::take(&mut self.sends_failed),
+            );
         }
         self.ended_no_buffers += no_buffers;
         if no_buffers > 0 {
             let before = self.buffers.provided;
             self.buffers.grow(BUFFERS_FIRST);
-            BUFFERS_IN_USE.fetch_add(u64::from(self.buffers.provided - before), Ordering::Relaxed);
+            counts::add_buffers(i64::from(self.buffers.provided - before));
         }
         self.buffers.publish();
         self.arm_waiting(datagrams as usize);
@@ -596,10 +547,12 @@ impl RecvRing {
 
 impl Drop for RecvRing {
     fn drop(&mut self) {
-        BUFFERS_IN_USE.fetch_sub(u64::from(self.buffers.provided), Ordering::Relaxed);
+        counts::add_buffers(-i64::from(self.buffers.provided));
     }
 }
 
+#[path = "ring_counts.rs"]
+mod counts;
 #[path = "ring_sends.rs"]
 mod sends;
 
