@@ -421,6 +421,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
+    match hotline::runtime::descriptors::raise_to_hard_limit() {
+        Ok(limit) if limit.after > limit.before => tracing::info!(
+            from = limit.before,
+            to = limit.after,
+            "open-descriptor limit raised to the system's hard limit"
+        ),
+        Ok(limit) => tracing::debug!(limit = limit.after, "open-descriptor limit"),
+        Err(error) => tracing::warn!(%error, "open-descriptor limit not raised"),
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

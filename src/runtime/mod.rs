@@ -9,6 +9,7 @@
 pub mod call_media;
 pub mod clock;
 pub mod database;
+pub mod descriptors;
 pub mod engine;
 pub mod live;
 pub mod media_threads;

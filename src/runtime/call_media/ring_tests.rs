@@ -285,3 +285,48 @@ fn a_rounds_sends_wait_for_its_end_and_go_together() {
         .collect();
     assert_eq!(got, [0, 1, 2]);
 }
+
+#[test]
+fn a_legs_socket_is_named_by_its_place_in_the_table_and_leaves_it_with_the_leg() {
+    let mut ring = RecvRing::new().unwrap();
+    let leg = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let (index, generation) = ring
+        .register(leg.as_raw_fd(), target(0, Leg::Caller))
+        .unwrap();
+    assert_eq!(ring.files.place(leg.as_raw_fd()), Some(index));
+
+    // A send from a registered socket goes by its place, from the socket's own port.
+    ring.in_round.set(true);
+    assert!(ring.queue_send(leg.as_raw_fd(), b"fixed", sink.local_addr().unwrap()));
+    ring.finish_round(&[]);
+    let mut buf = [0u8; 16];
+    let (n, from) = sink.recv_from(&mut buf).expect("the send arrives");
+    assert_eq!(&buf[..n], b"fixed");
+    assert_eq!(from, leg.local_addr().unwrap());
+    let mut completions = Vec::new();
+    ring.reap(&mut completions, ROUND);
+    ring.finish_round(&completions);
+    assert_eq!(
+        (ring.sent, ring.sends_failed),
+        (0, 0),
+        "counted at the round's end"
+    );
+
+    // Its receive, armed by place, still hands datagrams to the leg.
+    sink.send_to(b"back", leg.local_addr().unwrap()).unwrap();
+    let got = receive(&mut ring, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].0, got[0].2.as_slice()),
+        (target(0, Leg::Caller), &b"back"[..])
+    );
+
+    ring.unregister(index, generation);
+    assert_eq!(ring.files.place(leg.as_raw_fd()), None);
+    // The table no longer holds the socket: closing it frees the port at once.
+    let addr = leg.local_addr().unwrap();
+    drop(leg);
+    UdpSocket::bind(addr).expect("the port can be bound again at once");
+}

@@ -1,0 +1,73 @@
+//! The process's limit on open descriptors, raised at start-up to what the system allows.
+//!
+//! Why: every live call holds two RTP sockets, a recording file and, for TLS phones, a
+//! connection; a host's default soft limit (often 1,024) stops a server at a few hundred
+//! calls with "too many open files", although its hard limit allows far more. The soft
+//! limit is the process's own to raise up to the hard one, as servers commonly do.
+
+use std::io;
+
+/// The soft and hard limits before, and the soft limit after, raising it to the hard one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DescriptorLimit {
+    pub before: u64,
+    pub after: u64,
+    pub hard: u64,
+}
+
+/// Raises the soft limit on open descriptors to the hard limit.
+pub fn raise_to_hard_limit() -> io::Result<DescriptorLimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct they are given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(DescriptorLimit {
+        before,
+        after: limit.rlim_cur,
+        hard: limit.rlim_max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_soft_limit_below_the_hard_one_is_raised_to_it() {
+        let mut now = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write the struct they are given.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) }, 0);
+        // One below the hard limit: the other tests of this process keep their room.
+        let lowered = libc::rlimit {
+            rlim_cur: now.rlim_max - 1,
+            rlim_max: now.rlim_max,
+        };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+
+        let limit = raise_to_hard_limit().expect("getrlimit works");
+        assert_eq!(limit.before, now.rlim_max - 1);
+        assert_eq!(limit.after, limit.hard);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) }, 0);
+        assert_eq!(
+            now.rlim_cur, limit.hard,
+            "the process keeps the raised limit"
+        );
+    }
+}
