@@ -43,7 +43,6 @@ use io_uring::types::{CancelBuilder, RecvMsgOut};
 use io_uring::{cqueue, opcode, types, IoUring};
 
 pub use self::counts::{counts, RingCounts};
-use self::files::FixedFiles;
 use self::sends::SendPool;
 use super::batch_recv::to_socket_addr;
 use super::provided_buffers::{BufferRing, BUFFER_BYTES};
@@ -205,8 +204,6 @@ fn user_data(index: u32, generation: u32) -> u64 {
 
 struct Slot {
     fd: RawFd,
-    /// Whether the socket is in the ring's table, at the slot's index.
-    fixed: bool,
     generation: u32,
     /// `None` while the slot is free.
     target: Option<Target>,
@@ -215,8 +212,6 @@ struct Slot {
 struct RecvRing {
     ring: IoUring,
     buffers: BufferRing,
-    /// The legs' sockets registered with the kernel.
-    files: FixedFiles,
     /// The template the kernel reads when a receive is armed (it copies it then).
     msghdr: Box<libc::msghdr>,
     slots: Vec<Slot>,
@@ -262,11 +257,9 @@ impl RecvRing {
                 0,
             )?;
         }
-        let files = FixedFiles::new(&ring.submitter());
         let mut ring = RecvRing {
             ring,
             buffers,
-            files,
             msghdr: Box::new(template()),
             slots: Vec::new(),
             free: Vec::new(),
@@ -337,17 +330,14 @@ impl RecvRing {
             None => {
                 self.slots.push(Slot {
                     fd,
-                    fixed: false,
                     generation: 0,
                     target: None,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
-        let fixed = self.files.enter(&self.ring.submitter(), index, fd);
         let slot = &mut self.slots[index as usize];
         slot.fd = fd;
-        slot.fixed = fixed;
         slot.target = Some(target);
         let generation = slot.generation;
         self.arm(index)?;
@@ -357,12 +347,9 @@ impl RecvRing {
 
     fn arm(&mut self, index: u32) -> io::Result<()> {
         let slot = &self.slots[index as usize];
-        let entry = if slot.fixed {
-            opcode::RecvMsgMulti::new(types::Fixed(index), &*self.msghdr, GROUP).build()
-        } else {
-            opcode::RecvMsgMulti::new(types::Fd(slot.fd), &*self.msghdr, GROUP).build()
-        }
-        .user_data(user_data(index, slot.generation));
+        let entry = opcode::RecvMsgMulti::new(types::Fd(slot.fd), &*self.msghdr, GROUP)
+            .build()
+            .user_data(user_data(index, slot.generation));
         // SAFETY: the entry points to `self.msghdr`, which outlives the submission (the
         // kernel copies it when the receive is armed).
         while unsafe { self.ring.submission().push(&entry) }.is_err() {
@@ -430,10 +417,6 @@ impl RecvRing {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(error = %e, "RTP receive not cancelled");
             }
-        }
-        if slot.fixed {
-            self.files.remove(&self.ring.submitter(), index, slot.fd);
-            slot.fixed = false;
         }
         slot.target = None;
         slot.generation = slot.generation.wrapping_add(1);
@@ -570,8 +553,6 @@ impl Drop for RecvRing {
 
 #[path = "ring_counts.rs"]
 mod counts;
-#[path = "ring_files.rs"]
-mod files;
 #[path = "ring_sends.rs"]
 mod sends;
 

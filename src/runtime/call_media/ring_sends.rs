@@ -47,11 +47,7 @@ impl RecvRing {
             self.submit_queued();
             return false;
         };
-        let send_op = match self.files.place(fd) {
-            Some(place) => opcode::Send::new(types::Fixed(place), send.data, send.len),
-            None => opcode::Send::new(types::Fd(fd), send.data, send.len),
-        };
-        let entry = send_op
+        let entry = opcode::Send::new(types::Fd(fd), send.data, send.len)
             .dest_addr(send.name)
             .dest_addr_len(send.name_len)
             // Fails at once on a full socket buffer instead of waiting in the kernel.
