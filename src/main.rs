@@ -421,15 +421,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     for w in config.warnings() {
         tracing::warn!("{w}");
     }
-    match hotline::runtime::descriptors::raise_to_hard_limit() {
-        Ok(limit) if limit.after > limit.before => tracing::info!(
-            from = limit.before,
-            to = limit.after,
-            "open-descriptor limit raised to the system's hard limit"
-        ),
-        Ok(limit) => tracing::debug!(limit = limit.after, "open-descriptor limit"),
-        Err(error) => tracing::warn!(%error, "open-descriptor limit not raised"),
-    }
+    raise_descriptor_limit(&config);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -470,6 +462,34 @@ async fn on_hangup(reload: tokio::sync::mpsc::Sender<()>) {
         if reload.send(()).await.is_err() {
             return;
         }
+    }
+}
+
+/// Raises the open-descriptor limit to the hard one, and warns when even that is short of
+/// what the RTP port range can use.
+fn raise_descriptor_limit(config: &Config) {
+    use hotline::runtime::descriptors;
+    let needed = descriptors::needed_for(config.media.rtp_ports.len());
+    match descriptors::raise_to_hard_limit() {
+        Ok(limit) => {
+            if limit.after > limit.before {
+                tracing::info!(
+                    from = limit.before,
+                    to = limit.after,
+                    "open-descriptor limit raised to the system's hard limit"
+                );
+            }
+            if limit.after < needed {
+                tracing::warn!(
+                    limit = limit.after,
+                    needed,
+                    "the open-descriptor limit is below what the RTP port range can use: \
+                     calls past it fail with \"too many open files\"; raise the hard limit \
+                     (LimitNOFILE= for systemd, ulimits: nofile for compose)"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "open-descriptor limit not raised"),
     }
 }
 

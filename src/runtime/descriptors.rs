@@ -40,9 +40,23 @@ pub fn raise_to_hard_limit() -> io::Result<DescriptorLimit> {
     })
 }
 
+/// Descriptors a server with `rtp_ports` ports may hold at its busiest: every port of
+/// the range bound (a call binds its legs' RTP and RTCP ports, four a call), a recording
+/// file per call, and room for signalling, the register, the web and the logs.
+pub fn needed_for(rtp_ports: u32) -> u64 {
+    u64::from(rtp_ports) + u64::from(rtp_ports / 4) + 256
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_port_range_needs_more_than_a_common_default_limit() {
+        // 20000-20999: 250 calls of four ports each.
+        assert_eq!(needed_for(1000), 1000 + 250 + 256);
+        assert!(needed_for(1000) > 1024);
+    }
 
     #[test]
     fn a_soft_limit_below_the_hard_one_is_raised_to_it() {
