@@ -7,12 +7,11 @@
 
 use std::io;
 
-/// The soft and hard limits before, and the soft limit after, raising it to the hard one.
+/// The soft limit before and after raising it to the hard one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DescriptorLimit {
     pub before: u64,
     pub after: u64,
-    pub hard: u64,
 }
 
 /// Raises the soft limit on open descriptors to the hard limit.
@@ -36,7 +35,6 @@ pub fn raise_to_hard_limit() -> io::Result<DescriptorLimit> {
     Ok(DescriptorLimit {
         before,
         after: limit.rlim_cur,
-        hard: limit.rlim_max,
     })
 }
 
@@ -76,11 +74,11 @@ mod tests {
 
         let limit = raise_to_hard_limit().expect("getrlimit works");
         assert_eq!(limit.before, now.rlim_max - 1);
-        assert_eq!(limit.after, limit.hard);
+        assert_eq!(limit.after, now.rlim_max);
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) }, 0);
         assert_eq!(
-            now.rlim_cur, limit.hard,
+            now.rlim_cur, limit.after,
             "the process keeps the raised limit"
         );
     }

@@ -272,7 +272,7 @@ impl RecvRing {
             sends_work: true,
         };
         // Given back when the ring is dropped, a failed probe included.
-        counts::add_buffers(i64::from(ring.buffers.provided));
+        counts::add_buffers(ring.buffers.provided);
         ring.probe()?;
         Ok(ring)
     }
@@ -530,7 +530,7 @@ impl RecvRing {
         if no_buffers > 0 {
             let before = self.buffers.provided;
             self.buffers.grow(BUFFERS_FIRST);
-            counts::add_buffers(i64::from(self.buffers.provided - before));
+            counts::add_buffers(self.buffers.provided - before);
         }
         self.buffers.publish();
         self.arm_waiting(datagrams as usize);
@@ -547,7 +547,7 @@ impl RecvRing {
 
 impl Drop for RecvRing {
     fn drop(&mut self) {
-        counts::add_buffers(-i64::from(self.buffers.provided));
+        counts::remove_buffers(self.buffers.provided);
     }
 }
 

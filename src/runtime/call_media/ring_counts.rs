@@ -64,11 +64,12 @@ pub(super) fn add_sends(sent: u64, failed: u64) {
     SENDS_FAILED.fetch_add(failed, Ordering::Relaxed);
 }
 
-/// Receive buffers a ring gained (or, negative, gave up when its thread ended).
-pub(super) fn add_buffers(count: i64) {
-    if count >= 0 {
-        BUFFERS_IN_USE.fetch_add(count as u64, Ordering::Relaxed);
-    } else {
-        BUFFERS_IN_USE.fetch_sub(count.unsigned_abs(), Ordering::Relaxed);
-    }
+/// Receive buffers a ring gained.
+pub(super) fn add_buffers(count: u16) {
+    BUFFERS_IN_USE.fetch_add(u64::from(count), Ordering::Relaxed);
+}
+
+/// Receive buffers a ring gave up (its thread ended).
+pub(super) fn remove_buffers(count: u16) {
+    BUFFERS_IN_USE.fetch_sub(u64::from(count), Ordering::Relaxed);
 }
