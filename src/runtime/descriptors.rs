@@ -38,11 +38,12 @@ pub fn raise_to_hard_limit() -> io::Result<DescriptorLimit> {
     })
 }
 
-/// Descriptors a server with `rtp_ports` ports may hold at its busiest: every port of
-/// the range bound (a call binds its legs' RTP and RTCP ports, four a call), a recording
-/// file per call, and room for signalling, the register, the web and the logs.
+/// Descriptors a server with `rtp_ports` ports may hold at its busiest: a socket on each
+/// even port of the range (a call's two legs take two, and the odd neighbours stay free
+/// for RTCP, so four ports a call), a recording file per call, and room for signalling,
+/// the register, the web and the logs.
 pub fn needed_for(rtp_ports: u32) -> u64 {
-    u64::from(rtp_ports) + u64::from(rtp_ports / 4) + 256
+    u64::from(rtp_ports / 2) + u64::from(rtp_ports / 4) + 256
 }
 
 #[cfg(test)]
@@ -51,9 +52,9 @@ mod tests {
 
     #[test]
     fn the_default_port_range_needs_more_than_a_common_default_limit() {
-        // 20000-20999: 250 calls of four ports each.
-        assert_eq!(needed_for(1000), 1000 + 250 + 256);
-        assert!(needed_for(1000) > 1024);
+        // 20000-29999: 5,000 sockets on the even ports, 2,500 calls and their files.
+        assert_eq!(needed_for(10_000), 5_000 + 2_500 + 256);
+        assert!(needed_for(10_000) > 1024);
     }
 
     #[test]
