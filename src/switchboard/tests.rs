@@ -310,6 +310,33 @@ fn in_hours_with_nobody_logged_in_the_caller_is_told_and_let_go() {
     assert_eq!(d.final_update().outcome, Some(Outcome::NoOperators));
 }
 
+/// Joining the queue orders hold music, and with nobody logged in the queue answers at
+/// once with the farewell: the hold music must not go out first, or the caller hears a
+/// packet of it before "no operators".
+#[test]
+fn with_nobody_logged_in_no_hold_music_is_ordered_before_the_farewell() {
+    let mut sb = switchboard(true);
+    let now = t0();
+    let (call, _, d) = answered_call(&mut sb, now, "g2");
+    let (_, tag) = d.played().unwrap();
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    let (_, tag) = drain(&mut sb).played().unwrap();
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    let d = drain(&mut sb);
+    let plays: Vec<Vec<PromptKind>> = d
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Media {
+                order: MediaOrder::Play { prompts, .. },
+                ..
+            } => Some(prompts.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(plays, vec![vec![PromptKind::NoOperators]]);
+}
+
 #[test]
 fn every_invite_opens_its_row_first() {
     let mut sb = switchboard(false);

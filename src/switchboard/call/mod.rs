@@ -330,6 +330,15 @@ impl Call {
     }
 
     fn media(&self, ctx: &mut Ctx<'_>, order: MediaOrder) {
+        if matches!(order, MediaOrder::Play { .. }) {
+            // A play order of this call not yet carried out would be cut off by this one
+            // as soon as it started: the caller would hear a packet of it (hold music
+            // before "no operators"), so it never goes out.
+            let call = self.call_ref;
+            ctx.actions.retain(|action| {
+                !matches!(action, Action::Media { call: c, order: MediaOrder::Play { .. } } if *c == call)
+            });
+        }
         ctx.actions.push_back(Action::Media {
             call: self.call_ref,
             order,
