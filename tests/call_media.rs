@@ -173,7 +173,7 @@ async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     call.media
         .command(MediaCommand::Bridge {
             operator_socket: socket.into_std().unwrap(),
-            operator: leg(Codec::Pcmu, None, decoy.addr()),
+            operator: Box::new(leg(Codec::Pcmu, None, decoy.addr())),
         })
         .unwrap();
     call.trunk_sends(0, 0x11).await;

@@ -74,7 +74,7 @@ fn tone_frame(leg: Leg, hz: f64, t0: Instant, i: u32) -> RecordFrame {
         ssrc: if leg == Leg::Caller { 0x1111 } else { 0x2222 },
         codec: Codec::Pcmu,
         payload,
-        len: FRAME_SAMPLES,
+        len: FRAME_SAMPLES as u8,
     }
 }
 

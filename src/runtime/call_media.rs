@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::media::dtmf::keys::KeyInput;
 use crate::media::player::{PlayMode, Prompt, PromptPlayer, RtpStreamState};
-use crate::media::relay::{LegConfig, LegStats, RelayLeg};
+use crate::media::relay::{LegStats, RelayLeg};
 pub use crate::media::Leg;
 use crate::runtime::clock::Clock;
 use crate::switchboard::CallRef;
@@ -55,6 +55,7 @@ mod provided_buffers;
 mod readiness;
 mod record;
 mod ring;
+mod spawn;
 
 pub use self::handle::{CallMediaHandle, CommandError};
 use self::leg::{add_stats, send, LegIo};
@@ -64,6 +65,8 @@ use self::record::record;
 pub use self::record::{frame_queue, FrameReceiver, FrameRefused, FrameSender, RecordFrame};
 use self::ring::Target;
 pub use self::ring::{counts as ring_counts, RingCounts};
+use self::spawn::report_closed;
+pub use self::spawn::spawn_call_media;
 
 /// Room for the largest packet the task sends (the largest it reads, rewritten).
 const RECV_BUF: usize = batch_recv::SLOT_BYTES;
@@ -85,101 +88,6 @@ thread_local! {
 const EVENT_RETRY: Duration = Duration::from_millis(20);
 /// How long the final `Closed` report may wait for room in the engine's queue.
 const CLOSE_REPORT_WAIT: Duration = Duration::from_secs(1);
-
-/// Starts the media task of `call` on `runtime`, sending to the caller as `caller_stream`
-/// (the stream state the call's SDP answer and any earlier prompt left). The socket is
-/// armed on the thread's receive ring, or registered with `runtime`'s own reactor, inside
-/// the task, so its packets never cross threads. A socket that cannot be armed (out of
-/// file descriptors) ends the task at once with `Closed`.
-#[allow(clippy::too_many_arguments)]
-pub fn spawn_call_media(
-    runtime: &tokio::runtime::Handle,
-    call: CallRef,
-    caller_socket: std::net::UdpSocket,
-    caller: LegConfig,
-    caller_stream: RtpStreamState,
-    inactivity: Duration,
-    clock: Clock,
-    events: mpsc::Sender<(CallRef, CallMediaEvent)>,
-) -> CallMediaHandle {
-    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-    let closed = Arc::new(AtomicBool::new(false));
-    let task_closed = closed.clone();
-    let task = runtime.spawn(async move {
-        let now = clock.mono();
-        let relay = RelayLeg::new(caller, caller_stream, now);
-        // On a thread with a receive ring, the call's state lives in the thread's table,
-        // where the ring's completions reach it directly.
-        let slot = ring::installed().then(on_ring::reserve);
-        let target = slot.map(|call| Target {
-            call,
-            leg: Leg::Caller,
-        });
-        let caller = match LegIo::new(caller_socket, relay, now, target) {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::error!(?call, error = %e, "call media not started");
-                if let Some(slot) = slot {
-                    on_ring::release(slot);
-                }
-                report_closed(call, &events, CallMediaStats::default()).await;
-                return;
-            }
-        };
-        // Boxed: on the ring the state goes into the thread's table as it is, and the
-        // task's own future stays small.
-        let task = Box::new(CallMedia {
-            closed: task_closed.clone(),
-            slot,
-            armed: None,
-            stop: false,
-            touched: false,
-            poke: slot.map(|_| Arc::new(Notify::new())),
-            call,
-            clock,
-            caller,
-            operator: None,
-            playback: None,
-            held: false,
-            inactivity,
-            inactivity_check: Some(now + inactivity),
-            events,
-            pending: VecDeque::with_capacity(8),
-            event_retry: None,
-            recorder: None,
-            keys: None,
-            past_operators: LegStats::default(),
-            prompt_packets: 0,
-            send_dropped: 0,
-            record_dropped: 0,
-        });
-        match slot {
-            Some(slot) => on_ring::run(slot, task, rx, task_closed).await,
-            None => (*task).run(rx, task_closed).await,
-        }
-    });
-    CallMediaHandle {
-        commands,
-        closed,
-        task,
-    }
-}
-
-/// The task's last word to the engine: its counters. Waits a little for room in the
-/// engine's queue, never for ever.
-async fn report_closed(
-    call: CallRef,
-    events: &mpsc::Sender<(CallRef, CallMediaEvent)>,
-    stats: CallMediaStats,
-) {
-    let report = events.send((call, CallMediaEvent::Closed { stats }));
-    if tokio::time::timeout(CLOSE_REPORT_WAIT, report)
-        .await
-        .is_err()
-    {
-        tracing::warn!(?call, "engine not reading: media stats of a call lost");
-    }
-}
 
 struct Playback {
     player: PromptPlayer,
@@ -393,7 +301,7 @@ impl CallMedia {
                     seq: rand::random(),
                     ts: rand::random(),
                 };
-                let relay = RelayLeg::new(operator, stream, now);
+                let relay = RelayLeg::new(*operator, stream, now);
                 let target = self.slot.map(|call| Target {
                     call,
                     leg: Leg::Operator,
@@ -444,7 +352,7 @@ impl CallMedia {
                     Leg::Operator => self.operator.as_mut(),
                 };
                 if let Some(io) = io {
-                    if io.update(config, send, receive, now) {
+                    if io.update(*config, send, receive, now) {
                         self.arm_inactivity(now + self.inactivity);
                     }
                 }

@@ -214,7 +214,8 @@ impl Switchboard {
             agreed: a.negotiated,
             session_timer: a.session_timer,
         };
-        self.calls.insert(call_ref, Call::new(new, now.wall));
+        self.calls
+            .insert(call_ref, Box::new(Call::new(new, now.wall)));
         self.with_call(call_ref, now, |c, ctx| c.start(ctx));
         self.stats.calls_started += 1;
     }

@@ -172,7 +172,9 @@ pub struct SwitchboardStats {
 pub struct Switchboard {
     settings: Settings,
     ua: UserAgent<Owner>,
-    calls: HashMap<CallRef, Call>,
+    /// Boxed: a call's state is about 2.5 KB, and a table grows by doubling, so inline its
+    /// empty half would cost up to that much again per live call.
+    calls: HashMap<CallRef, Box<Call>>,
     pub(crate) acd: Acd,
     actions: VecDeque<Action>,
     rng: SmallRng,
@@ -508,7 +510,7 @@ impl Switchboard {
         for effect in effects {
             self.on_effect(call, effect, now);
         }
-        if finished && self.calls.get(&call).is_some_and(Call::is_finished) {
+        if finished && self.calls.get(&call).is_some_and(|c| c.is_finished()) {
             self.forget(call);
         }
         Some(result)

@@ -170,7 +170,7 @@ impl Call {
         self.media
             .command(MediaCommand::Bridge {
                 operator_socket: socket.into_std().unwrap(),
-                operator: leg(codec, telephone_event, phone.addr()),
+                operator: Box::new(leg(codec, telephone_event, phone.addr())),
             })
             .unwrap();
         (phone, local)

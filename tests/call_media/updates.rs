@@ -13,7 +13,7 @@ use super::support::{self, rtp, start, Peer, PHONE_SSRC, WAIT};
 fn update(leg: Leg, to: std::net::SocketAddr, send: bool, receive: bool) -> MediaCommand {
     MediaCommand::Update {
         leg,
-        config: support::leg(Codec::Pcmu, Some(101), to),
+        config: Box::new(support::leg(Codec::Pcmu, Some(101), to)),
         send,
         receive,
     }

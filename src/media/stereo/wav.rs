@@ -4,9 +4,12 @@
 //!
 //! Invariants:
 //! - the header's RIFF and data sizes are only ever rewritten by [`WavWriter::checkpoint`]
-//!   (and [`WavWriter::finish`]), after every buffered byte has been handed to the writer,
-//!   and always describe a whole number of stereo frames that are all in the file: a file
-//!   checkpointed and synced is playable as it stands, whatever happens next;
+//!   (and [`WavWriter::finish`]), and always describe a whole number of stereo frames that
+//!   are all in the file: a file checkpointed and synced is playable as it stands, whatever
+//!   happens next;
+//! - the writer holds no audio of its own: each [`WavWriter::write`] hands its samples to
+//!   the inner writer at once, in one `write_all` (the recorder writes what a tick settled,
+//!   about 8 KB), so a live recording costs no buffer and no extra system call;
 //! - [`WavWriter::write`] takes whole frames only, so the frame count never holds half a
 //!   frame (a generic WAV writer's flush after an odd number of samples would leave a
 //!   header describing half a frame, which readers reject);
@@ -19,9 +22,6 @@ use std::time::Duration;
 
 use super::{BITS_PER_SAMPLE, CHANNELS, FRAME_BYTES, HEADER_LEN, SAMPLE_RATE};
 
-/// Bytes buffered before they are handed to the inner writer (about 0.25 s of audio, one
-/// writer tick): about one write system call per tick.
-const BUFFER_BYTES: usize = 8 * 1024;
 /// The largest data chunk, in whole frames, whose RIFF size (data + 36) fits in 32 bits.
 const MAX_DATA_BYTES: u64 =
     (u32::MAX as u64 - (HEADER_LEN - 8)) / FRAME_BYTES as u64 * FRAME_BYTES as u64;
@@ -51,7 +51,6 @@ pub struct WavWriter<W: Write + Seek> {
     inner: W,
     /// Where the header starts in `inner`.
     base: u64,
-    buffer: Vec<u8>,
     /// Audio bytes handed to `inner`.
     written: u64,
 }
@@ -61,7 +60,6 @@ impl<W: Write + Seek> std::fmt::Debug for WavWriter<W> {
         f.debug_struct("WavWriter")
             .field("base", &self.base)
             .field("written", &self.written)
-            .field("buffered", &self.buffer.len())
             .finish()
     }
 }
@@ -74,7 +72,6 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok(WavWriter {
             inner,
             base,
-            buffer: Vec::with_capacity(BUFFER_BYTES),
             written: 0,
         })
     }
@@ -96,30 +93,15 @@ impl<W: Write + Seek> WavWriter<W> {
                 "recording longer than a WAV header can describe",
             ));
         }
-        let mut rest = interleaved;
-        while !rest.is_empty() {
-            let room = (BUFFER_BYTES - self.buffer.len()) / 2;
-            if room == 0 {
-                self.flush_buffer()?;
-                continue;
-            }
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            // Sized first, then filled: a loop the compiler turns into a straight copy.
-            let at = self.buffer.len();
-            self.buffer.resize(at + 2 * now.len(), 0);
-            for (bytes, sample) in self.buffer[at..].chunks_exact_mut(2).zip(now) {
-                bytes.copy_from_slice(&sample.to_le_bytes());
-            }
-            rest = later;
-        }
+        write_samples(&mut self.inner, interleaved)?;
+        self.written += bytes;
         Ok(())
     }
 
-    /// Hands the buffer to the inner writer and rewrites the RIFF and data sizes for the
-    /// frames written so far, then seeks back to the end. The caller syncs the file
+    /// Rewrites the RIFF and data sizes for the frames written so far, then seeks back to
+    /// the end. The caller syncs the file
     /// (`File::sync_data`) after this, at least once a second.
     pub fn checkpoint(&mut self) -> io::Result<()> {
-        self.flush_buffer()?;
         // `MAX_DATA_BYTES` keeps both sizes within 32 bits.
         let data = self.written as u32;
         self.inner.seek(SeekFrom::Start(self.base + RIFF_SIZE_AT))?;
@@ -149,7 +131,7 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok((summary, self.inner))
     }
 
-    /// Stereo frames written so far, buffered ones included.
+    /// Stereo frames written so far.
     pub fn frames(&self) -> u64 {
         self.data_bytes() / u64::from(FRAME_BYTES)
     }
@@ -164,24 +146,35 @@ impl<W: Write + Seek> WavWriter<W> {
         &mut self.inner
     }
 
-    /// The inner writer as it is: buffered frames not yet checkpointed are dropped.
+    /// The inner writer as it is: frames written since the last checkpoint are in it, but
+    /// its header does not announce them.
     pub fn into_inner(self) -> W {
         self.inner
     }
 
     fn data_bytes(&self) -> u64 {
-        self.written + self.buffer.len() as u64
+        self.written
     }
+}
 
-    fn flush_buffer(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
+/// Hands samples to `inner` as little-endian 16-bit PCM, in one `write_all`: on a
+/// little-endian machine the samples' own bytes, without a copy.
+#[cfg(target_endian = "little")]
+fn write_samples(inner: &mut impl Write, samples: &[i16]) -> io::Result<()> {
+    inner.write_all(bytemuck::cast_slice(samples))
+}
+
+/// Hands samples to `inner` as little-endian 16-bit PCM, swapped a stack block at a time.
+#[cfg(target_endian = "big")]
+fn write_samples(inner: &mut impl Write, samples: &[i16]) -> io::Result<()> {
+    let mut block = [0u8; 4096];
+    for chunk in samples.chunks(block.len() / 2) {
+        for (bytes, sample) in block.chunks_exact_mut(2).zip(chunk) {
+            bytes.copy_from_slice(&sample.to_le_bytes());
         }
-        self.inner.write_all(&self.buffer)?;
-        self.written += self.buffer.len() as u64;
-        self.buffer.clear();
-        Ok(())
+        inner.write_all(&block[..2 * chunk.len()])?;
     }
+    Ok(())
 }
 
 /// The canonical header for `data` bytes of recording audio.

@@ -26,7 +26,9 @@ pub enum MediaCommand {
     /// leg is dropped.
     Bridge {
         operator_socket: std::net::UdpSocket,
-        operator: LegConfig,
+        // Boxed, as in `Update`: a call's command queue holds its slots for the whole
+        // call, so the largest command sets every call's memory.
+        operator: Box<LegConfig>,
     },
     /// The operator put the caller on hold (re-INVITE sendonly/inactive): the caller hears
     /// `music` looped and nothing goes to the operator.
@@ -43,7 +45,7 @@ pub enum MediaCommand {
     /// silence is not inactivity.
     Update {
         leg: Leg,
-        config: LegConfig,
+        config: Box<LegConfig>,
         send: bool,
         receive: bool,
     },
@@ -87,4 +89,21 @@ pub struct CallMediaStats {
     pub send_dropped: u64,
     /// Frames dropped because the recorder's queue was full or closed.
     pub record_dropped: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_is_small_because_every_call_keeps_a_queue_of_them() {
+        // tokio's channel allocates its slots 32 at a time and keeps the first block for
+        // the channel's life: the size of a command is paid 32 times per live call.
+        assert!(std::mem::size_of::<MediaCommand>() <= 32);
+    }
+
+    #[test]
+    fn a_recorder_frame_is_three_cache_lines_because_a_second_of_them_is_queued_per_call() {
+        assert_eq!(std::mem::size_of::<super::super::RecordFrame>(), 192);
+    }
 }

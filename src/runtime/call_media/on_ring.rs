@@ -142,11 +142,12 @@ pub(super) async fn run(
         }
     }
     guard.0 = None;
-    if let Some(media) = vacate(slot) {
-        let (call, events, stats) = (media.call, media.events.clone(), media.stats());
-        // The sockets are disarmed and closed before the engine hears of it.
-        drop(media);
-        report_closed(call, &events, stats).await;
+    let report = vacate(slot).map(|media| {
+        report_closed(media.call, media.events.clone(), media.stats())
+        // The sockets are disarmed and closed (`media` dropped) before the engine hears.
+    });
+    if let Some(report) = report {
+        report.await;
     }
 }
 

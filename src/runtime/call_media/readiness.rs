@@ -15,7 +15,7 @@ impl CallMedia {
     /// The task on a thread without a receive ring: it owns the call's state and waits on
     /// its sockets' readiness itself.
     pub(super) async fn run(
-        mut self,
+        mut self: Box<Self>,
         mut commands: mpsc::Receiver<MediaCommand>,
         closed: Arc<AtomicBool>,
     ) {
@@ -39,7 +39,10 @@ impl CallMedia {
                 break;
             }
         }
-        report_closed(self.call, &self.events, self.stats()).await;
+        let report = report_closed(self.call, self.events.clone(), self.stats());
+        // The sockets are closed before the engine hears of it.
+        drop(self);
+        report.await;
     }
 
     /// Reads up to [`BATCH`] datagrams from `leg`'s socket and relays each, a batch per

@@ -16,6 +16,9 @@ use crate::media::player::FRAME_SAMPLES;
 use crate::media::relay::{Inbound, InboundKind};
 use crate::media::Codec;
 
+// A frame's length is kept in a byte.
+const _: () = assert!(FRAME_SAMPLES <= u8::MAX as usize);
+
 /// One inbound audio packet (or 20 ms of a longer one) for the recorder: fixed size, so a
 /// bounded channel of them never allocates per packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,14 +37,17 @@ pub struct RecordFrame {
     pub codec: Codec,
     /// G.711 bytes, `len` of them.
     pub payload: [u8; FRAME_SAMPLES],
-    /// How many bytes of `payload` are audio.
-    pub len: usize,
+    /// How many bytes of `payload` are audio (at most 160: a byte keeps the frame at 192
+    /// bytes, three cache lines, where a `usize` made it 200).
+    pub len: u8,
 }
 
 impl RecordFrame {
     /// The audio bytes.
     pub fn audio(&self) -> &[u8] {
-        self.payload.get(..self.len).unwrap_or(&self.payload)
+        self.payload
+            .get(..usize::from(self.len))
+            .unwrap_or(&self.payload)
     }
 }
 
@@ -121,7 +127,8 @@ pub(super) fn record(
             ssrc: h.ssrc,
             codec,
             payload: [0; FRAME_SAMPLES],
-            len: chunk.len(),
+            // `chunks(FRAME_SAMPLES)`: at most 160.
+            len: chunk.len() as u8,
         };
         frame.payload[..chunk.len()].copy_from_slice(chunk);
         match frames.try_send(frame) {

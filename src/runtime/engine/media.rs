@@ -159,7 +159,7 @@ impl Engine {
                 slot.bridged_at = Some(self.clock.mono());
                 MediaCommand::Bridge {
                     operator_socket,
-                    operator,
+                    operator: Box::new(operator),
                 }
             }
             MediaOrder::Hold => MediaCommand::Hold {
@@ -178,7 +178,7 @@ impl Engine {
                 receive,
             } => MediaCommand::Update {
                 leg,
-                config: media,
+                config: Box::new(media),
                 send,
                 receive,
             },

@@ -394,7 +394,7 @@ mod tests {
             ssrc: 7,
             codec: Codec::Pcmu,
             payload: [0x55; FRAME_SAMPLES],
-            len: FRAME_SAMPLES,
+            len: FRAME_SAMPLES as u8,
         }
     }
 
