@@ -22,6 +22,7 @@
 
 mod files;
 mod repair;
+mod syncer;
 mod track;
 mod writer;
 

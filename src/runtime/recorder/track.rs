@@ -141,7 +141,7 @@ impl<S: Sink> Track<S> {
     /// Takes queued frames (at most `limit`, so one busy call cannot hold the thread),
     /// writes what the aligner has settled by `now`, and checkpoints when due. Returns
     /// whether it checkpointed: the caller then makes the file durable
-    /// ([`Track::sync_filesystem`], once for all such tracks) and reports the result with
+    /// ([`Sink::sync_filesystem`] on [`Track::file`], once for all such tracks) and reports the result with
     /// [`Track::synced`].
     pub fn pump(&mut self, now: Instant, limit: usize, buf: &mut Vec<i16>) -> bool {
         buf.clear();
@@ -156,11 +156,11 @@ impl<S: Sink> Track<S> {
         false
     }
 
-    /// Syncs the filesystem this recording is on.
-    pub fn sync_filesystem(&self) -> io::Result<()> {
+    /// The file, while the recording is written: its filesystem is synced for it.
+    pub fn file(&self) -> Option<&S> {
         match &self.state {
-            State::Writing { file, .. } => file.sync_filesystem(),
-            State::Failed(_) => Ok(()),
+            State::Writing { file, .. } => Some(file),
+            State::Failed(_) => None,
         }
     }
 
@@ -505,7 +505,7 @@ mod tests {
         for ms in (50..=2_000).step_by(50) {
             if track.pump(t0 + Duration::from_millis(ms), 100, &mut buf) {
                 due.push(ms);
-                let result = track.sync_filesystem();
+                let result = track.file().unwrap().sync_filesystem();
                 track.synced(&result);
             }
         }

@@ -6,8 +6,10 @@
 //! blocking jobs a second and let the blocking pool grow to hundreds of threads as soon
 //! as the disk slows. A fixed pool bounds both: each thread wakes once per tick, takes its
 //! recordings' queued frames without waiting (`try_recv`), writes one batch per recording
-//! and syncs the ones that are due. A slow disk makes a thread late, never the media path:
-//! the frame queues (2 s) absorb it, and beyond that the media task counts the overflow.
+//! and hands the sync of the ones that are due to its syncer thread (`syncer`), so a slow
+//! `syncfs` never stops it taking frames. A slow disk makes a thread late, never the media
+//! path: the frame queues (1 s) absorb it, and beyond that the media task counts the
+//! overflow.
 //!
 //! Commands (new recording, flush, stop, abandon) come over an unbounded std channel:
 //! there are a few per call, and the sender is an async task that must not block.
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::syncer::Syncer;
 use super::track::{Failure, Sink, Track, Written};
 use super::AudioClock;
 
@@ -113,7 +116,12 @@ impl Worker {
         let thread_load = load.clone();
         let thread = thread::Builder::new()
             .name(format!("recorder-{index}"))
-            .spawn(move || run(rx, thread_load, settings))?;
+            .spawn(
+                move || match Syncer::spawn(format!("recorder-{index}-sync")) {
+                    Ok(syncer) => run(rx, thread_load, settings, syncer),
+                    Err(error) => tracing::error!(%error, "recorder thread not started"),
+                },
+            )?;
         Ok(Worker {
             commands,
             load,
@@ -122,11 +130,16 @@ impl Worker {
     }
 }
 
-fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: Settings) {
+fn run(
+    commands: std_mpsc::Receiver<Command>,
+    load: Arc<AtomicUsize>,
+    settings: Settings,
+    mut syncer: Syncer<DiskFile>,
+) {
     let mut tracks: HashMap<u64, Track<DiskFile>> = HashMap::new();
     // One sample buffer for every recording of the thread: reused, never shrunk.
     let mut buf: Vec<i16> = Vec::new();
-    // The recordings checkpointed in this tick, made durable together.
+    // The recordings checkpointed in this tick, made durable together by the syncer.
     let mut due: Vec<u64> = Vec::new();
     // The thread wakes on the real monotonic clock (a std thread cannot follow tokio's
     // paused time); the audio's own time is `settings.clock`.
@@ -147,11 +160,12 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
                     due.push(*id);
                 }
             }
-            sync_together(&mut tracks, &mut due);
+            syncer.due(&mut due);
             // A late thread does not try to make up missed ticks: the next pump takes
             // everything queued anyway.
             next_tick = (next_tick + settings.tick).max(real);
         }
+        settle_syncs(&mut tracks, &mut syncer);
     }
     // Every handle is gone, so every track got its stop or abandon; this is for a track
     // whose handle was leaked with the recorder.
@@ -161,18 +175,17 @@ fn run(commands: std_mpsc::Receiver<Command>, load: Arc<AtomicUsize>, settings: 
     }
 }
 
-/// One durability point for every recording checkpointed in this tick: a single `syncfs`
-/// (they share the recordings' filesystem) instead of one `fdatasync` and one journal
-/// commit per file. Its error fails each of them, as its own sync would have.
-fn sync_together(tracks: &mut HashMap<u64, Track<DiskFile>>, due: &mut Vec<u64>) {
-    let Some(first) = due.first().and_then(|id| tracks.get(id)) else {
-        due.clear();
-        return;
-    };
-    let result = first.sync_filesystem();
-    for id in due.drain(..) {
-        if let Some(track) = tracks.get_mut(&id) {
-            track.synced(&result);
+/// Without waiting: applies the result of a sync that ended to the recordings it covered
+/// (its error fails each of them, as its own sync would have), and starts the next one.
+/// One `syncfs` for all of them (they share the recordings' filesystem) instead of one
+/// `fdatasync` and one journal commit per file.
+fn settle_syncs(tracks: &mut HashMap<u64, Track<DiskFile>>, syncer: &mut Syncer<DiskFile>) {
+    let ended = syncer.poll(|id| tracks.get(&id).and_then(Track::file).cloned());
+    if let Some((ids, result)) = ended {
+        for id in ids {
+            if let Some(track) = tracks.get_mut(&id) {
+                track.synced(&result);
+            }
         }
     }
 }
