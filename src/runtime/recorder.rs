@@ -7,12 +7,13 @@
 //! task offers [`RecordFrame`]s to the returned bounded ring (about 1 s), so it never
 //! waits on disk; the writer takes them every tick (250 ms), aligns them (the sans-IO
 //! `media::stereo` core), writes, and rewrites the header every second, after which one
-//! `syncfs` makes all of that thread's checkpointed recordings durable together.
+//! `syncfs` makes all of that thread's checkpointed recordings durable together, on a sync
+//! thread beside it (`syncer`), so a slow sync never stops the writing.
 //! [`RecordingHandle::stop`] finishes the file and yields the facts the register keeps.
 //!
 //! Invariants:
-//! - A `kill -9` loses at most about one second of audio: the header and data are synced
-//!   every second, and the marker makes [`Recorder::repair_unfinished`] fix the header
+//! - A `kill -9` loses at most about one second of audio (more only while the disk takes
+//!   longer than that to sync): the header and data are synced every second, and the marker makes [`Recorder::repair_unfinished`] fix the header
 //!   (from the file's length) at the next start, before calls are taken.
 //! - A disk error never affects the call and never panics: creating the file fails
 //!   `start`; any later error ends that recording's writing, and `stop` reports
