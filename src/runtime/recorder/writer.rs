@@ -114,14 +114,11 @@ impl Worker {
         let (commands, rx) = std_mpsc::channel();
         let load = Arc::new(AtomicUsize::new(0));
         let thread_load = load.clone();
+        // Started here, so a thread that cannot be started fails `spawn` like the writer's.
+        let syncer = Syncer::spawn(format!("recorder-{index}-sync"))?;
         let thread = thread::Builder::new()
             .name(format!("recorder-{index}"))
-            .spawn(
-                move || match Syncer::spawn(format!("recorder-{index}-sync")) {
-                    Ok(syncer) => run(rx, thread_load, settings, syncer),
-                    Err(error) => tracing::error!(%error, "recorder thread not started"),
-                },
-            )?;
+            .spawn(move || run(rx, thread_load, settings, syncer))?;
         Ok(Worker {
             commands,
             load,
