@@ -13,8 +13,9 @@
 //!
 //! Invariants:
 //! - A `kill -9` loses at most about one second of audio (more only while the disk takes
-//!   longer than that to sync): the header and data are synced every second, and the marker makes [`Recorder::repair_unfinished`] fix the header
-//!   (from the file's length) at the next start, before calls are taken.
+//!   longer than that to sync): the header and data are synced every second, and the
+//!   marker makes [`Recorder::repair_unfinished`] fix the header (from the file's
+//!   length) at the next start, before calls are taken.
 //! - A disk error never affects the call and never panics: creating the file fails
 //!   `start`; any later error ends that recording's writing, and `stop` reports
 //!   [`RecordingOutcome::Failed`] with the reason for the register.

@@ -218,6 +218,12 @@ fn run_until(sb: &mut Switchboard, now: &mut Now, until: Now) -> Drained {
     all
 }
 
+/// The prompt `tag` of `call` has finished playing: what the switchboard did next.
+fn prompt_finished(sb: &mut Switchboard, call: CallRef, tag: u32, now: Now) -> Drained {
+    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
+    drain(sb)
+}
+
 /// INVITE → OpenMedia → opened on port 30000: returns the call, our To tag, and what was sent.
 fn answered_call(sb: &mut Switchboard, now: Now, call_id: &str) -> (CallRef, String, Drained) {
     sb.handle_datagram(
@@ -297,15 +303,11 @@ fn in_hours_with_nobody_logged_in_the_caller_is_told_and_let_go() {
     let (call, _, d) = answered_call(&mut sb, now, "g1");
     let (prompts, tag) = d.played().unwrap();
     assert_eq!(prompts, vec![PromptKind::Greeting]);
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    let (prompts, tag) = drain(&mut sb).played().unwrap();
+    let (prompts, tag) = prompt_finished(&mut sb, call, tag, now).played().unwrap();
     assert_eq!(prompts, vec![PromptKind::RecordingNotice]);
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    let d = drain(&mut sb);
-    let (prompts, tag) = d.played().unwrap();
+    let (prompts, tag) = prompt_finished(&mut sb, call, tag, now).played().unwrap();
     assert_eq!(prompts, vec![PromptKind::NoOperators]);
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    let d = drain(&mut sb);
+    let d = prompt_finished(&mut sb, call, tag, now);
     assert_eq!(d.requests(), vec!["BYE"]);
     assert_eq!(d.final_update().outcome, Some(Outcome::NoOperators));
 }
@@ -319,10 +321,8 @@ fn with_nobody_logged_in_no_hold_music_is_ordered_before_the_farewell() {
     let now = t0();
     let (call, _, d) = answered_call(&mut sb, now, "g2");
     let (_, tag) = d.played().unwrap();
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    let (_, tag) = drain(&mut sb).played().unwrap();
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    let d = drain(&mut sb);
+    let (_, tag) = prompt_finished(&mut sb, call, tag, now).played().unwrap();
+    let d = prompt_finished(&mut sb, call, tag, now);
     let plays: Vec<Vec<PromptKind>> = d
         .actions
         .iter()

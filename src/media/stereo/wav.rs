@@ -87,7 +87,7 @@ impl<W: Write + Seek> WavWriter<W> {
             ));
         }
         let bytes = interleaved.len() as u64 * 2;
-        if self.data_bytes().saturating_add(bytes) > MAX_DATA_BYTES {
+        if self.written.saturating_add(bytes) > MAX_DATA_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::FileTooLarge,
                 "recording longer than a WAV header can describe",
@@ -99,8 +99,8 @@ impl<W: Write + Seek> WavWriter<W> {
     }
 
     /// Rewrites the RIFF and data sizes for the frames written so far, then seeks back to
-    /// the end. The caller syncs the file
-    /// (`File::sync_data`) after this, at least once a second.
+    /// the end. The caller syncs the file (`File::sync_data`) after this, at least once a
+    /// second.
     pub fn checkpoint(&mut self) -> io::Result<()> {
         // `MAX_DATA_BYTES` keeps both sizes within 32 bits.
         let data = self.written as u32;
@@ -133,7 +133,7 @@ impl<W: Write + Seek> WavWriter<W> {
 
     /// Stereo frames written so far.
     pub fn frames(&self) -> u64 {
-        self.data_bytes() / u64::from(FRAME_BYTES)
+        self.written / u64::from(FRAME_BYTES)
     }
 
     /// The inner writer (e.g. to sync the file after a checkpoint).
@@ -150,10 +150,6 @@ impl<W: Write + Seek> WavWriter<W> {
     /// its header does not announce them.
     pub fn into_inner(self) -> W {
         self.inner
-    }
-
-    fn data_bytes(&self) -> u64 {
-        self.written
     }
 }
 

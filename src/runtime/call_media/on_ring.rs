@@ -142,10 +142,9 @@ pub(super) async fn run(
         }
     }
     guard.0 = None;
-    let report = vacate(slot).map(|media| {
-        report_closed(media.call, media.events.clone(), media.stats())
-        // The sockets are disarmed and closed (`media` dropped) before the engine hears.
-    });
+    // `media` is dropped, its sockets disarmed and closed, before the engine hears.
+    let report =
+        vacate(slot).map(|media| report_closed(media.call, media.events.clone(), media.stats()));
     if let Some(report) = report {
         report.await;
     }

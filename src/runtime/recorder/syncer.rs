@@ -24,10 +24,8 @@ pub(crate) struct Syncer<S> {
     /// To the sync thread: a file on the filesystem to sync (`None` once shut down).
     requests: Option<std_mpsc::Sender<S>>,
     results: std_mpsc::Receiver<io::Result<()>>,
-    /// Recordings whose checkpoint the running sync covers.
+    /// Recordings whose checkpoint the running sync covers: empty when none runs.
     in_flight: Vec<u64>,
-    /// Whether a sync is running.
-    running: bool,
     /// Recordings checkpointed since the running sync started.
     waiting: Vec<u64>,
     thread: Option<thread::JoinHandle<()>>,
@@ -49,7 +47,6 @@ impl<S: Sink> Syncer<S> {
             requests: Some(requests),
             results,
             in_flight: Vec::new(),
-            running: false,
             waiting: Vec::new(),
             thread: Some(thread),
         })
@@ -67,21 +64,17 @@ impl<S: Sink> Syncer<S> {
         &mut self,
         mut file_of: impl FnMut(u64) -> Option<S>,
     ) -> Option<(Vec<u64>, io::Result<()>)> {
+        let gone = || io::Error::other("the recordings' sync thread is gone");
         let mut ended = None;
-        if self.running {
+        if !self.in_flight.is_empty() {
             let result = match self.results.try_recv() {
                 Ok(result) => Some(result),
                 Err(std_mpsc::TryRecvError::Empty) => None,
-                Err(std_mpsc::TryRecvError::Disconnected) => {
-                    Some(Err(io::Error::other("the recordings' sync thread is gone")))
-                }
+                Err(std_mpsc::TryRecvError::Disconnected) => Some(Err(gone())),
             };
-            if let Some(result) = result {
-                self.running = false;
-                ended = Some((mem::take(&mut self.in_flight), result));
-            }
+            ended = result.map(|result| (mem::take(&mut self.in_flight), result));
         }
-        if self.running || self.waiting.is_empty() {
+        if !self.in_flight.is_empty() || self.waiting.is_empty() {
             return ended;
         }
         let Some(file) = self.waiting.iter().find_map(|&id| file_of(id)) else {
@@ -90,20 +83,13 @@ impl<S: Sink> Syncer<S> {
             return ended;
         };
         if self.requests.as_ref().is_some_and(|r| r.send(file).is_ok()) {
-            self.running = true;
             mem::swap(&mut self.in_flight, &mut self.waiting);
             return ended;
         }
-        // The sync thread is gone: what waited for it fails with what had ended.
-        let gone = || io::Error::other("the recordings' sync thread is gone");
-        let mut ids = mem::take(&mut self.waiting);
-        Some(match ended {
-            Some((mut before, result)) => {
-                before.append(&mut ids);
-                (before, result.and_then(|()| Err(gone())))
-            }
-            None => (ids, Err(gone())),
-        })
+        // The sync thread is gone: what waited for it fails, with what had just ended.
+        let (mut ids, result) = ended.unwrap_or((Vec::new(), Ok(())));
+        ids.append(&mut self.waiting);
+        Some((ids, result.and(Err(gone()))))
     }
 }
 

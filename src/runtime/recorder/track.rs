@@ -141,8 +141,8 @@ impl<S: Sink> Track<S> {
     /// Takes queued frames (at most `limit`, so one busy call cannot hold the thread),
     /// writes what the aligner has settled by `now`, and checkpoints when due. Returns
     /// whether it checkpointed: the caller then makes the file durable
-    /// ([`Sink::sync_filesystem`] on [`Track::file`], once for all such tracks) and reports the result with
-    /// [`Track::synced`].
+    /// ([`Sink::sync_filesystem`] on [`Track::file`], once for all such tracks) and
+    /// reports the result with [`Track::synced`].
     pub fn pump(&mut self, now: Instant, limit: usize, buf: &mut Vec<i16>) -> bool {
         buf.clear();
         self.take_frames(limit, buf);
