@@ -21,7 +21,7 @@ use hotline::config::Config;
 use hotline::media::player::RtpStreamState;
 use hotline::media::relay::{LegConfig, RelayLeg};
 use hotline::media::rtp::{write_packet, RtpHeader};
-use hotline::media::stereo::{Aligner, AlignerConfig, Side, WavWriter};
+use hotline::media::stereo::{Aligner, AlignerConfig, Side, WavWriter, WriteAt};
 use hotline::media::Codec;
 use hotline::sip::{Peer, Transport};
 use hotline::switchboard::{Settings, Switchboard};
@@ -145,6 +145,8 @@ impl Seek for Discard {
         Ok(self.0)
     }
 }
+
+impl WriteAt for Discard {}
 
 fn record(c: &mut Criterion) {
     let t0 = Instant::now();

@@ -30,7 +30,7 @@ mod wav_read;
 use std::io;
 
 pub use align::{AlignStats, Aligner, AlignerConfig, Side, SideStats};
-pub use wav::{WavSummary, WavWriter};
+pub use wav::{WavSummary, WavWriter, WriteAt};
 pub use wav_read::{inspect, repair, RepairReport, WavInfo};
 
 /// The recording's sample rate: that of G.711.

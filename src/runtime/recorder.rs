@@ -6,7 +6,8 @@
 //! hands the file to one of a few writer threads (see `writer` for why threads). The media
 //! task offers [`RecordFrame`]s to the returned bounded ring (about 1 s), so it never
 //! waits on disk; the writer takes them every tick (250 ms), aligns them (the sans-IO
-//! `media::stereo` core), writes, and rewrites the header every second, after which one
+//! `media::stereo` core), writes up to a disk block boundary (`track`), and every second
+//! writes the rest and rewrites the header, after which one
 //! `syncfs` makes all of that thread's checkpointed recordings durable together, on a sync
 //! thread beside it (`syncer`), so a slow sync never stops the writing.
 //! [`RecordingHandle::stop`] finishes the file and yields the facts the register keeps.
@@ -82,7 +83,8 @@ impl Default for RecorderConfig {
         let queued = 2 * (Duration::from_millis(1_000).as_millis() / FRAME_DURATION.as_millis());
         RecorderConfig {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
-            // Four wake-ups a second per thread; each writes about 8 KB per recording.
+            // Four wake-ups a second per thread; each writes about 8 KB per recording, ending
+            // on a disk block between checkpoints.
             write_every: Duration::from_millis(250),
             sync_every: Duration::from_secs(1),
             queue_frames: usize::try_from(queued).unwrap_or(100),

@@ -27,8 +27,9 @@ use crate::media::Codec;
 const FRAME: u64 = 160;
 /// Room in each side's ring beyond the jitter window: how far ahead of the drained point a
 /// packet may land. It covers a writer's drain interval (250 ms; a writer taking a longer
-/// backlog drains as it goes) plus the timestamp lead a stream may have before it is
-/// re-anchored (`resync`, 300 ms by default), with margin. With the default jitter the
+/// backlog drains as it goes), what a writer leaves undrained to end its writes on a disk
+/// block (under 128 ms, [`Aligner::drain_to_boundary`]) and the timestamp lead a stream
+/// may have before it is re-anchored (`resync`, 300 ms by default), with margin. With the default jitter the
 /// ring is 8,192 samples a side. It keeps the G.711 bytes as they came, decoded only when
 /// drained: 20 KB per call with its bitmaps, where decoded samples took 34 KB, in the largest part of a
 /// call's memory.
@@ -334,6 +335,26 @@ impl Aligner {
     pub fn drain(&mut self, now: Instant, out: &mut Vec<i16>) -> usize {
         let target = self.position(now).saturating_sub(self.limits.jitter);
         self.emit_until(target, out)
+    }
+
+    /// [`Aligner::drain`], but ending on a boundary: the frames appended end at the last
+    /// final frame `n` for which `lead + n` is a multiple of `unit` (both in frames). The
+    /// frames after it stay in the ring for a later drain. A writer whose file holds `lead`
+    /// frames' worth of header before the audio so writes whole disk blocks only.
+    pub fn drain_to_boundary(
+        &mut self,
+        now: Instant,
+        unit: u64,
+        lead: u64,
+        out: &mut Vec<i16>,
+    ) -> usize {
+        let target = self.position(now).saturating_sub(self.limits.jitter);
+        let Ok(target) = u64::try_from(target) else {
+            return 0;
+        };
+        let unit = unit.max(1);
+        let boundary = (target.saturating_add(lead) / unit * unit).saturating_sub(lead);
+        self.emit_until(i64::try_from(boundary).unwrap_or(i64::MAX), out)
     }
 
     /// The call ended at `end`: appends everything up to `end`, so that the recording is

@@ -587,3 +587,62 @@ fn each_sample_is_decoded_in_the_law_it_came_in_and_unwritten_slots_are_silent()
     aligner.drain(t0 + Duration::from_secs(3), &mut out);
     assert!(out.iter().all(|&s| s == 0));
 }
+
+#[test]
+fn draining_to_a_boundary_holds_the_tail_back_and_loses_nothing() {
+    let t0 = Instant::now();
+    let caller = Sender::new(Side::Caller, 1, 0, 0);
+    let operator = Sender::new(Side::Operator, 2, 0, 0);
+    let mut packets = on_time(&caller, t0, Duration::ZERO, 0..50);
+    packets.extend(on_time(&operator, t0, Duration::ZERO, 0..50));
+    packets.sort_by_key(|p| p.at);
+    let mut aligner = Aligner::new(AlignerConfig::default(), t0);
+    let mut out = Vec::new();
+    let mut ends = Vec::new();
+    let mut next = 0;
+    for tick in [250, 500, 750] {
+        let now = t0 + tick * MS;
+        while let Some(p) = packets.get(next).filter(|p| p.at <= now) {
+            aligner.push(p.side, p.at, p.seq, p.ts, p.ssrc, Codec::Pcmu, &[p.byte; P]);
+            next += 1;
+        }
+        // Blocks of 1,024 frames after 11 frames of header.
+        let appended = aligner.drain_to_boundary(now, 1024, 11, &mut out);
+        ends.push((appended, aligner.frames()));
+    }
+    // Final: 170 ms (1,360 frames), 420 ms (3,360), 670 ms (5,360).
+    assert_eq!(ends, [(1013, 1013), (2048, 3061), (2048, 5109)]);
+    // Nothing is skipped: the held-back tail comes with the next drain.
+    for p in &packets[next..] {
+        aligner.push(p.side, p.at, p.seq, p.ts, p.ssrc, Codec::Pcmu, &[p.byte; P]);
+    }
+    aligner.finish(t0 + 1000 * MS, &mut out);
+    let left: Vec<i16> = out.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = out.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(left.len(), 8000);
+    for k in 0..50u32 {
+        let at = k as usize * P;
+        assert_eq!(left[at], value(Side::Caller, k), "caller packet {k}");
+        assert_eq!(
+            right[at + P - 1],
+            value(Side::Operator, k),
+            "operator packet {k}"
+        );
+    }
+}
+
+#[test]
+fn draining_to_a_boundary_before_the_first_one_appends_nothing() {
+    let t0 = Instant::now();
+    let mut aligner = Aligner::new(AlignerConfig::default(), t0);
+    let mut out = Vec::new();
+    // 20 ms final (100 ms minus the 80 ms window): 160 frames, short of a block.
+    assert_eq!(
+        aligner.drain_to_boundary(t0 + 100 * MS, 1024, 11, &mut out),
+        0
+    );
+    assert!(out.is_empty());
+    // Before the start.
+    assert_eq!(aligner.drain_to_boundary(t0, 1024, 11, &mut out), 0);
+    assert_eq!(aligner.frames(), 0);
+}

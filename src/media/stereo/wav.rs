@@ -15,9 +15,13 @@
 //!   header describing half a frame, which readers reject);
 //! - the data size never exceeds what the 32-bit RIFF size can describe; writing past that
 //!   (about 37 hours of audio) is refused rather than wrapped;
+//! - a checkpoint is one positioned write of the header's sizes ([`WriteAt`], `pwrite` on a
+//!   file): the writer's position, where the audio goes, is never moved;
 //! - nothing allocates after [`WavWriter::create`].
 
-use std::io::{self, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, Cursor, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use super::{BITS_PER_SAMPLE, CHANNELS, FRAME_BYTES, HEADER_LEN, SAMPLE_RATE};
@@ -25,10 +29,31 @@ use super::{BITS_PER_SAMPLE, CHANNELS, FRAME_BYTES, HEADER_LEN, SAMPLE_RATE};
 /// The largest data chunk, in whole frames, whose RIFF size (data + 36) fits in 32 bits.
 const MAX_DATA_BYTES: u64 =
     (u32::MAX as u64 - (HEADER_LEN - 8)) / FRAME_BYTES as u64 * FRAME_BYTES as u64;
-/// Offset of the RIFF chunk's size field.
+/// Offset of the RIFF chunk's size field: a checkpoint rewrites the header from here on
+/// (the data chunk's size, at 40, is its last field).
 const RIFF_SIZE_AT: u64 = 4;
-/// Offset of the data chunk's size field.
-const DATA_SIZE_AT: u64 = 40;
+
+/// Writing at an offset without moving the writer's position: `pwrite` on a file, one
+/// system call where seeking there, writing and seeking back took three.
+pub trait WriteAt: Write + Seek {
+    /// Writes all of `buf` at `offset`; the position is left where it was. The default
+    /// seeks there and back, for writers that have nothing better.
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let position = self.stream_position()?;
+        self.seek(SeekFrom::Start(offset))?;
+        self.write_all(buf)?;
+        self.seek(SeekFrom::Start(position))?;
+        Ok(())
+    }
+}
+
+impl WriteAt for File {
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(self, buf, offset)
+    }
+}
+
+impl WriteAt for Cursor<Vec<u8>> {}
 
 /// What a finished recording holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +66,13 @@ pub struct WavSummary {
     pub duration: Duration,
 }
 
-/// Stereo 16-bit 8 kHz WAV writer over any `Write + Seek` (a file in production, a
-/// `Cursor` in tests). The header is written at the inner writer's position at creation.
+/// Stereo 16-bit 8 kHz WAV writer over any [`WriteAt`] (a file in production, a `Cursor`
+/// in tests). The header is written at the inner writer's position at creation.
 ///
 /// Nothing is flushed on drop (errors would go unseen): end with [`WavWriter::finish`].
 /// After an error the writer should be dropped; the file is then repairable with
 /// [`super::repair`].
-pub struct WavWriter<W: Write + Seek> {
+pub struct WavWriter<W: WriteAt> {
     inner: W,
     /// Where the header starts in `inner`.
     base: u64,
@@ -55,7 +80,7 @@ pub struct WavWriter<W: Write + Seek> {
     written: u64,
 }
 
-impl<W: Write + Seek> std::fmt::Debug for WavWriter<W> {
+impl<W: WriteAt> std::fmt::Debug for WavWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WavWriter")
             .field("base", &self.base)
@@ -64,7 +89,7 @@ impl<W: Write + Seek> std::fmt::Debug for WavWriter<W> {
     }
 }
 
-impl<W: Write + Seek> WavWriter<W> {
+impl<W: WriteAt> WavWriter<W> {
     /// Writes a header describing no audio yet.
     pub fn create(mut inner: W) -> io::Result<Self> {
         let base = inner.stream_position()?;
@@ -98,19 +123,13 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok(())
     }
 
-    /// Rewrites the RIFF and data sizes for the frames written so far, then seeks back to
-    /// the end. The caller syncs the file (`File::sync_data`) after this, at least once a
+    /// Rewrites the RIFF and data sizes for the frames written so far, in one positioned
+    /// write. The caller syncs the file (`File::sync_data`) after this, at least once a
     /// second.
     pub fn checkpoint(&mut self) -> io::Result<()> {
         // `MAX_DATA_BYTES` keeps both sizes within 32 bits.
-        let data = self.written as u32;
-        self.inner.seek(SeekFrom::Start(self.base + RIFF_SIZE_AT))?;
-        self.inner
-            .write_all(&(data + (HEADER_LEN - 8) as u32).to_le_bytes())?;
-        self.inner.seek(SeekFrom::Start(self.base + DATA_SIZE_AT))?;
-        self.inner.write_all(&data.to_le_bytes())?;
-        self.inner
-            .seek(SeekFrom::Start(self.base + HEADER_LEN + self.written))?;
+        let sizes = &header(self.written as u32)[RIFF_SIZE_AT as usize..];
+        self.inner.write_all_at(sizes, self.base + RIFF_SIZE_AT)?;
         self.inner.flush()
     }
 

@@ -169,6 +169,8 @@ impl io::Seek for CountingWrites {
     }
 }
 
+impl WriteAt for CountingWrites {}
+
 #[test]
 fn each_write_reaches_the_file_at_once_in_one_piece() {
     let sink = CountingWrites {
@@ -186,4 +188,23 @@ fn each_write_reaches_the_file_at_once_in_one_piece() {
     let (_, sink) = w.finish_into_inner().unwrap();
     let (_, samples) = hound_read(sink.inner.get_ref()).unwrap();
     assert_eq!(samples, ramp(0, 10_000));
+}
+
+#[test]
+fn a_checkpoint_on_a_file_rewrites_the_sizes_in_place_and_leaves_the_audio_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.wav");
+    let mut w = WavWriter::create(std::fs::File::create(&path).unwrap()).unwrap();
+    w.write(&ramp(0, 1000)).unwrap();
+    w.checkpoint().unwrap();
+    // Read while still open: the header describes what is there.
+    let (_, samples) = hound_read(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(samples, ramp(0, 1000));
+    // The next audio follows the last, not the header.
+    w.write(&ramp(1000, 500)).unwrap();
+    w.finish().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 44 + 1500 * 4);
+    let (_, samples) = hound_read(&bytes).unwrap();
+    assert_eq!(samples, ramp(0, 1500));
 }

@@ -152,6 +152,8 @@ mod tests {
         }
     }
 
+    impl crate::media::stereo::WriteAt for Gated {}
+
     impl Sink for Gated {
         fn sync_data(&self) -> io::Result<()> {
             Ok(())

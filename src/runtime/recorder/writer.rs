@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use super::syncer::Syncer;
 use super::track::{Failure, Sink, Track, Written};
 use super::AudioClock;
+use crate::media::stereo::WriteAt;
 
 /// A recording file shared by its WAV writer and its track (for syncing): one open file
 /// descriptor per recording, however many handles.
@@ -47,6 +48,12 @@ impl Write for DiskFile {
 impl Seek for DiskFile {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         (&*self.0).seek(to)
+    }
+}
+
+impl WriteAt for DiskFile {
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&*self.0, buf, offset)
     }
 }
 
