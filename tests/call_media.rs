@@ -338,7 +338,9 @@ async fn recorder_gets_each_inbound_audio_packet() {
     let (phone, operator_local) = call.bridge(Codec::Pcma, None).await;
     let (tx, mut frames) = frame_queue(16);
     call.media
-        .command(MediaCommand::Record { frames: tx })
+        .command(MediaCommand::Record {
+            frames: Box::new(tx),
+        })
         .unwrap();
     call.trunk_sends(0, 0x42).await;
     phone.recv_n(1).await;
@@ -375,7 +377,9 @@ async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
     let (phone, _) = call.bridge(Codec::Pcmu, None).await;
     let (tx, mut frames) = frame_queue(1);
     call.media
-        .command(MediaCommand::Record { frames: tx })
+        .command(MediaCommand::Record {
+            frames: Box::new(tx),
+        })
         .unwrap();
     for i in 0..3 {
         call.trunk_sends(i, 0x42).await;
@@ -469,7 +473,9 @@ fn relaying_allocates_nothing_per_packet() {
         let (phone, operator_local) = call.bridge(Codec::Pcma, Some(101)).await;
         let (tx, mut frames) = frame_queue(4);
         call.media
-            .command(MediaCommand::Record { frames: tx })
+            .command(MediaCommand::Record {
+                frames: Box::new(tx),
+            })
             .unwrap();
         // Warm up: first packets and their events, latching, the channels' first blocks.
         for i in 0..50u16 {

@@ -38,7 +38,9 @@ async fn a_bridged_call_relays_and_records_both_ways_through_the_ring() {
     settle().await;
     let (tx, mut frames) = frame_queue(64);
     call.media
-        .command(MediaCommand::Record { frames: tx })
+        .command(MediaCommand::Record {
+            frames: Box::new(tx),
+        })
         .unwrap();
     for i in 0..20 {
         relay_both_ways(&call, &phone, operator_local, i).await;

@@ -47,6 +47,7 @@ use crate::runtime::clock::Clock;
 use crate::switchboard::CallRef;
 
 mod batch_recv;
+mod frame_ring;
 mod handle;
 mod leg;
 mod messages;
@@ -108,6 +109,9 @@ pub(super) enum Wake {
 pub(super) struct CallMedia {
     /// Set by the engine's `close`: the call's packets are no longer relayed.
     closed: Arc<AtomicBool>,
+    /// `closed`, as the ring's pump last saw it (see [`handle::CLOSES`]): read with each
+    /// packet, where the flag itself is read once per close.
+    closing: bool,
     /// The call's place in its thread's table, when it is received on the thread's ring.
     slot: Option<usize>,
     /// When the task's timer is set for.
@@ -366,7 +370,7 @@ impl CallMedia {
                     self.keys = Some(self.key_input());
                 }
             }
-            MediaCommand::Record { frames } => self.recorder = Some(frames),
+            MediaCommand::Record { frames } => self.recorder = Some(*frames),
             MediaCommand::StopRecording => self.recorder = None,
             MediaCommand::CollectKeys(on) => self.keys = on.then(|| self.key_input()),
             // The loop reads the flag `close` set before this arrives.

@@ -1,13 +1,19 @@
 //! The engine's side of a call's media task: commands offered without waiting, and the
 //! close that ends the task.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::MediaCommand;
+
+/// Calls closed by the engine, ever, in this process. A ring's pump reads it once a round
+/// and looks at its calls' flags only when it moved: reading each packet's call's flag, an
+/// allocation of its own, was a cache miss per packet (3% of the server's time at 1,200
+/// calls).
+pub(super) static CLOSES: AtomicU64 = AtomicU64::new(0);
 
 /// Why a command did not reach the task.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,6 +49,8 @@ impl CallMediaHandle {
     /// Ends the task: it stops at once, drops its sockets and reports `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        // After the flag: a pump that sees the count has changed sees the flag too.
+        CLOSES.fetch_add(1, Ordering::Release);
         // A full queue wakes the task anyway, and it reads the flag then.
         let _ = self.commands.try_send(MediaCommand::Close);
     }

@@ -49,8 +49,9 @@ pub enum MediaCommand {
         send: bool,
         receive: bool,
     },
-    /// Copy every accepted inbound audio packet of both legs to `frames`.
-    Record { frames: FrameSender },
+    /// Copy every accepted inbound audio packet of both legs to `frames`. Boxed, as the
+    /// legs' settings above: the queue's end is 32 bytes, and the task unboxes it.
+    Record { frames: Box<FrameSender> },
     /// Stop copying to the recorder.
     StopRecording,
     /// Listen for the caller's keys (RFC 4733 events, and DTMF tones in the audio) and

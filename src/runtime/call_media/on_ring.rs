@@ -11,7 +11,9 @@
 //! Order: a datagram is handled when its round is reaped, a command when the call's task
 //! next runs, so a packet that arrives just after a command (a bridge, a hold) may still
 //! be handled the old way; with readiness the task takes commands first. Closing is the
-//! exception that matters, and it is exact: the pump skips a call the engine has closed.
+//! exception that matters: from the first round that starts after the engine closed a
+//! call, the pump skips it. The pump learns of closes from one process-wide count read
+//! once a round, and only then reads its calls' flags.
 //!
 //! The table is only touched from its thread, between two awaits, so a `RefCell` is all
 //! the exclusion it needs; the pump and a task never hold it at the same time.
@@ -27,6 +29,7 @@ use tokio::io::Interest;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
+use super::handle::CLOSES;
 use super::ring::{self, Completion};
 use super::{report_closed, CallMedia, MediaCommand, Wake, OUTBUF};
 use crate::runtime::clock::Clock;
@@ -105,11 +108,13 @@ impl Drop for Vacate {
 /// and the pump's pokes, and reports `Closed` when it ends.
 pub(super) async fn run(
     slot: usize,
-    media: Box<CallMedia>,
+    mut media: Box<CallMedia>,
     mut commands: mpsc::Receiver<MediaCommand>,
     closed: Arc<AtomicBool>,
 ) {
     let poke = media.poke.clone().expect("a call on the ring has a poke");
+    // A close the pump counted before the call was in the table is not looked at again.
+    media.closing = closed.load(Ordering::Acquire);
     CALLS.with_borrow_mut(|calls| calls.slots[slot] = Some(media));
     let mut guard = Vacate(Some(slot));
     let start = with_call(slot, |m| m.clock.tokio());
@@ -171,6 +176,7 @@ pub(super) async fn pump(fd: RawFd) -> io::Result<()> {
     // Media threads run on the real clock (simulated time keeps media on the test's own
     // runtime, where no ring is installed unless a test installs one itself).
     let clock = Clock::system();
+    let mut closes_seen = 0;
     loop {
         let mut ready = ring.readable().await?;
         loop {
@@ -178,6 +184,11 @@ pub(super) async fn pump(fd: RawFd) -> io::Result<()> {
                 // Completions posted after this are a new readiness event, not lost.
                 ready.clear_ready();
                 break;
+            }
+            let closes = CLOSES.load(Ordering::Acquire);
+            if closes != closes_seen {
+                closes_seen = closes;
+                mark_closing();
             }
             let now = clock.mono();
             OUTBUF.with_borrow_mut(|outbuf| {
@@ -190,7 +201,7 @@ pub(super) async fn pump(fd: RawFd) -> io::Result<()> {
                             // Closed by the engine, not yet ended by its task: nothing more
                             // is relayed or recorded (as with readiness, where the task looks
                             // at the flag before it reads).
-                            if media.closed.load(Ordering::Relaxed) {
+                            if media.closing {
                                 return;
                             }
                             media.on_datagram(target.leg, now, src, data, &mut outbuf[..]);
@@ -215,6 +226,18 @@ pub(super) async fn pump(fd: RawFd) -> io::Result<()> {
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// Marks the calls of this thread that the engine has closed since the last look, so that
+/// the round skips their packets.
+fn mark_closing() {
+    CALLS.with_borrow_mut(|calls| {
+        for media in calls.slots.iter_mut().flatten() {
+            if !media.closing && media.closed.load(Ordering::Acquire) {
+                media.closing = true;
+            }
+        }
+    });
 }
 
 /// Gives the current (media) thread a receive ring and returns its pump, or `None` where

@@ -6,11 +6,12 @@
 //!
 //! Invariants: a frame's `ts` is the sender's timestamp of its first sample (a longer packet
 //! is split, `ts` advancing by the samples before); frames are offered without waiting and
-//! dropped (and counted) when the recorder is behind or gone: the media path never waits
-//! on disk.
+//! dropped (and counted) when the recorder is behind: the media path never waits on disk.
+//! The queue itself is [`frame_ring`].
 
 use std::time::Instant;
 
+use super::frame_ring::{self, PushError};
 use super::Leg;
 use crate::media::player::FRAME_SAMPLES;
 use crate::media::relay::{Inbound, InboundKind};
@@ -53,13 +54,13 @@ impl RecordFrame {
 
 /// Creates a recording's frame queue holding `capacity` frames (at least one).
 pub fn frame_queue(capacity: usize) -> (FrameSender, FrameReceiver) {
-    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
+    let (tx, rx) = frame_ring::ring(capacity);
     (FrameSender(tx), FrameReceiver(rx))
 }
 
 /// The media task's end of a recording's frame queue.
 #[derive(Debug)]
-pub struct FrameSender(rtrb::Producer<RecordFrame>);
+pub struct FrameSender(frame_ring::Sender);
 
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +68,8 @@ pub enum FrameRefused {
     /// The recorder is behind: the queue is full.
     #[error("the recording's frame queue is full")]
     Full,
-    /// The recording has ended: nobody reads the queue any more.
+    /// The recording has ended: nobody reads the queue any more. Seen once the queue is
+    /// full: what was queued after the end is never read, and never counted as dropped.
     #[error("the recording has ended")]
     Closed,
 }
@@ -75,26 +77,26 @@ pub enum FrameRefused {
 impl FrameSender {
     /// Queues a frame without waiting.
     pub fn try_send(&mut self, frame: RecordFrame) -> Result<(), FrameRefused> {
-        if self.0.is_abandoned() {
-            return Err(FrameRefused::Closed);
-        }
-        self.0.push(frame).map_err(|_| FrameRefused::Full)
+        self.0.push(frame).map_err(|e| match e {
+            PushError::Full => FrameRefused::Full,
+            PushError::Gone => FrameRefused::Closed,
+        })
     }
 
     /// Frames that fit before the queue is full.
     pub fn free(&self) -> usize {
-        self.0.slots()
+        self.0.free()
     }
 }
 
 /// The writer's end of a recording's frame queue.
 #[derive(Debug)]
-pub struct FrameReceiver(rtrb::Consumer<RecordFrame>);
+pub struct FrameReceiver(frame_ring::Receiver);
 
 impl FrameReceiver {
     /// The oldest queued frame, if any.
     pub fn try_recv(&mut self) -> Option<RecordFrame> {
-        self.0.pop().ok()
+        self.0.pop()
     }
 
     /// Whether the sender is gone (its frames already queued are still there).

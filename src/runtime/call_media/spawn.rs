@@ -124,6 +124,7 @@ impl CallMedia {
         };
         Ok(Box::new(CallMedia {
             closed,
+            closing: false,
             slot,
             armed: None,
             stop: false,

@@ -30,7 +30,9 @@ impl Engine {
                     return;
                 };
                 if let Some(task) = &slot.task {
-                    if let Err(e) = task.command(MediaCommand::Record { frames }) {
+                    if let Err(e) = task.command(MediaCommand::Record {
+                        frames: Box::new(frames),
+                    }) {
                         tracing::warn!(error = ?e, "recording not attached to the media");
                     }
                 }
