@@ -191,7 +191,10 @@ async fn the_quality_migration_keeps_users_sessions_and_tokens() {
 /// The server, a `hotline user add` and the test harness may all open one new file at the
 /// same moment. Turning a fresh file to WAL takes a lock that SQLite does not wait for
 /// (its busy handler is not called there), so an opener could fail with "database is
-/// locked" although nothing was wrong: every opener must get a working register.
+/// locked" although nothing was wrong. Then all of them find the same migrations pending;
+/// without the write lock held for the whole run, the losers failed on the winner's rows
+/// ("UNIQUE constraint failed: _sqlx_migrations.version") more often than a few retries
+/// could absorb. Every opener must get a working register.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn openers_racing_on_one_new_file_all_get_the_register() {
     for round in 0..12 {

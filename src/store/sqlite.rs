@@ -11,6 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 use super::StoreError;
 
@@ -56,10 +57,10 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
     let pool = connect(options, max_connections).await?;
-    // Two processes opening one new file at once (the server starting while `hotline user
-    // add` runs) both try the pending migrations: SQLite has no migration lock, so the
-    // loser's transaction fails on tables the winner just made, and is rolled back whole.
-    // Running the migrator again then finds them applied; a real error fails every try.
+    // `migrate` holds the file's write lock for the whole run, so openers of one new file
+    // take turns. Should a turn still fail (the lock held longer than a statement waits),
+    // running the migrator again finds the winner's work applied; a real error fails
+    // every try.
     let mut tries = 0;
     while let Err(source) = migrate(&pool).await {
         tries += 1;
@@ -108,18 +109,36 @@ fn is_busy(err: &sqlx::Error) -> bool {
 /// The pending migrations, on one connection with foreign keys off: a migration that
 /// rebuilds a table others refer to (SQLite's way to change a CHECK) must drop the old
 /// one, which with foreign keys on would delete or refuse every row referring to it. The
-/// switch cannot be made inside the migration's own transaction, hence here; the
-/// connection gets it back before it returns to the pool.
+/// switch cannot be made inside a transaction, hence here; the connection gets it back
+/// before it returns to the pool.
+///
+/// The whole run is one `BEGIN IMMEDIATE` transaction (each migration a savepoint in it).
+/// SQLite's migrator has no lock of its own: two processes opening one new file at once
+/// (the server starting while `hotline user add` runs) would both read "nothing applied"
+/// and the loser fail on the winner's tables, and with many openers a few retries were
+/// not always enough. Taking the write lock first makes them wait their turn (the busy
+/// timeout applies to `BEGIN IMMEDIATE`), and each later one finds everything applied.
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
     let mut conn = pool.acquire().await?;
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
         .await?;
-    let result = MIGRATOR.run_direct(&mut *conn).await;
+    let result = migrate_under_write_lock(&mut conn).await;
     sqlx::query("PRAGMA foreign_keys = ON")
         .execute(&mut *conn)
         .await?;
     result
+}
+
+/// Runs the migrator inside one transaction holding the write lock; a failure rolls the
+/// whole run back.
+async fn migrate_under_write_lock(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    MIGRATOR.run_direct(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// `sqlite::memory:` or `mode=memory`: no file, so no directory to create.
