@@ -57,6 +57,8 @@ mod menu_tests;
 #[cfg(test)]
 mod operator_admin_tests;
 #[cfg(test)]
+mod protocol_tests;
+#[cfg(test)]
 mod readings_call_tests;
 #[cfg(test)]
 mod renegotiation_tests;

@@ -1,5 +1,6 @@
 //! Simulated-time tests of the UA core: every call path of the line as it is today, driven
-//! with SIP bytes in and actions out; no sockets, no sleeping.
+//! with SIP bytes in and actions out; no sockets, no sleeping. The SIP harness here (a
+//! switchboard, INVITEs, what it sent) serves the protocol tests too (`protocol_tests.rs`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,10 +14,10 @@ use crate::sip::{Peer, Transport};
 use super::{Action, CallRef, Leg, MediaEvent, MediaOrder, PromptKind, Settings, Switchboard};
 use crate::model::{HangupBy, Outcome, RegisterWrite};
 
-const TRUNK: &str = "127.0.0.1:5071";
+pub(super) const TRUNK: &str = "127.0.0.1:5071";
 
 /// A switchboard whose line is always closed (`open = false`) or always open.
-fn switchboard(open: bool) -> Switchboard {
+pub(super) fn switchboard(open: bool) -> Switchboard {
     let days = if open {
         r#"["mon","tue","wed","thu","fri","sat","sun"]"#
     } else {
@@ -42,21 +43,21 @@ fn switchboard(open: bool) -> Switchboard {
     Switchboard::new(Settings::from_config(&config), 42, t0())
 }
 
-fn t0() -> Now {
+pub(super) fn t0() -> Now {
     Now {
         mono: std::time::Instant::now(),
         wall: "2026-11-24T20:00:00Z".parse().unwrap(),
     }
 }
 
-fn trunk() -> Peer {
+pub(super) fn trunk() -> Peer {
     Peer {
         transport: Transport::Udp,
         addr: TRUNK.parse().unwrap(),
     }
 }
 
-fn sdp(port: u16, pts: &str) -> String {
+pub(super) fn sdp(port: u16, pts: &str) -> String {
     let mut s = format!("v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP {pts}\r\n");
     for pt in pts.split(' ') {
         match pt {
@@ -71,7 +72,7 @@ fn sdp(port: u16, pts: &str) -> String {
     s
 }
 
-fn invite(call_id: &str, to_user: &str, body: Option<&str>) -> Vec<u8> {
+pub(super) fn invite(call_id: &str, to_user: &str, body: Option<&str>) -> Vec<u8> {
     let body = body.unwrap_or("");
     let ctype = if body.is_empty() {
         ""
@@ -94,7 +95,13 @@ fn invite(call_id: &str, to_user: &str, body: Option<&str>) -> Vec<u8> {
 }
 
 /// An in-dialog request from the caller (BYE, ACK…), echoing our To tag.
-fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str) -> Vec<u8> {
+pub(super) fn in_dialog(
+    method: &str,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    branch: &str,
+) -> Vec<u8> {
     format!(
         "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\n\
          Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-{branch};rport\r\n\
@@ -108,13 +115,13 @@ fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str)
     .into_bytes()
 }
 
-struct Drained {
-    sent: Vec<SipMessage>,
-    actions: Vec<Action>,
+pub(super) struct Drained {
+    pub(super) sent: Vec<SipMessage>,
+    pub(super) actions: Vec<Action>,
 }
 
 impl Drained {
-    fn statuses(&self) -> Vec<u16> {
+    pub(super) fn statuses(&self) -> Vec<u16> {
         self.sent
             .iter()
             .filter_map(|m| match m {
@@ -123,7 +130,7 @@ impl Drained {
             })
             .collect()
     }
-    fn requests(&self) -> Vec<String> {
+    pub(super) fn requests(&self) -> Vec<String> {
         self.sent
             .iter()
             .filter_map(|m| match m {
@@ -132,7 +139,7 @@ impl Drained {
             })
             .collect()
     }
-    fn response(&self, code: u16) -> &crate::sip::message::Response {
+    pub(super) fn response(&self, code: u16) -> &crate::sip::message::Response {
         self.sent
             .iter()
             .find_map(|m| match m {
@@ -141,14 +148,14 @@ impl Drained {
             })
             .unwrap_or_else(|| panic!("no {code} sent"))
     }
-    fn open_media(&self) -> Option<CallRef> {
+    pub(super) fn open_media(&self) -> Option<CallRef> {
         self.actions.iter().find_map(|a| match a {
             Action::OpenCallerMedia { call, .. } => Some(*call),
             _ => None,
         })
     }
     /// The last playback ordered: its prompts and tag.
-    fn played(&self) -> Option<(Vec<PromptKind>, u32)> {
+    pub(super) fn played(&self) -> Option<(Vec<PromptKind>, u32)> {
         self.actions.iter().rev().find_map(|a| match a {
             Action::Media {
                 order: MediaOrder::Play { prompts, tag, .. },
@@ -157,7 +164,7 @@ impl Drained {
             _ => None,
         })
     }
-    fn writes(&self) -> Vec<&RegisterWrite> {
+    pub(super) fn writes(&self) -> Vec<&RegisterWrite> {
         self.actions
             .iter()
             .filter_map(|a| match a {
@@ -166,7 +173,7 @@ impl Drained {
             })
             .collect()
     }
-    fn final_update(&self) -> &crate::model::CallUpdate {
+    pub(super) fn final_update(&self) -> &crate::model::CallUpdate {
         self.writes()
             .into_iter()
             .rev()
@@ -176,12 +183,12 @@ impl Drained {
             })
             .expect("a final register update")
     }
-    fn has(&self, pred: impl Fn(&Action) -> bool) -> bool {
+    pub(super) fn has(&self, pred: impl Fn(&Action) -> bool) -> bool {
         self.actions.iter().any(pred)
     }
 }
 
-fn drain(sb: &mut Switchboard) -> Drained {
+pub(super) fn drain(sb: &mut Switchboard) -> Drained {
     let mut d = Drained {
         sent: vec![],
         actions: vec![],
@@ -199,7 +206,7 @@ fn drain(sb: &mut Switchboard) -> Drained {
 }
 
 /// Run timers until `until`, collecting everything, stepping by each deadline.
-fn run_until(sb: &mut Switchboard, now: &mut Now, until: Now) -> Drained {
+pub(super) fn run_until(sb: &mut Switchboard, now: &mut Now, until: Now) -> Drained {
     let mut all = Drained {
         sent: vec![],
         actions: vec![],
@@ -219,13 +226,17 @@ fn run_until(sb: &mut Switchboard, now: &mut Now, until: Now) -> Drained {
 }
 
 /// The prompt `tag` of `call` has finished playing: what the switchboard did next.
-fn prompt_finished(sb: &mut Switchboard, call: CallRef, tag: u32, now: Now) -> Drained {
+pub(super) fn prompt_finished(sb: &mut Switchboard, call: CallRef, tag: u32, now: Now) -> Drained {
     sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
     drain(sb)
 }
 
 /// INVITE → OpenMedia → opened on port 30000: returns the call, our To tag, and what was sent.
-fn answered_call(sb: &mut Switchboard, now: Now, call_id: &str) -> (CallRef, String, Drained) {
+pub(super) fn answered_call(
+    sb: &mut Switchboard,
+    now: Now,
+    call_id: &str,
+) -> (CallRef, String, Drained) {
     sb.handle_datagram(
         &invite(call_id, "792112", Some(&sdp(17000, "0 8 101"))),
         trunk(),
@@ -424,189 +435,4 @@ fn the_tel_form_of_our_number_is_answered() {
         );
     sb.handle_datagram(bytes.as_bytes(), trunk(), t0());
     assert!(drain(&mut sb).open_media().is_some());
-}
-
-#[test]
-fn cancel_before_the_answer_gets_487_and_frees_nothing_twice() {
-    let mut sb = switchboard(false);
-    let now = t0();
-    sb.handle_datagram(
-        &invite("c1", "792112", Some(&sdp(17000, "0"))),
-        trunk(),
-        now,
-    );
-    let call = drain(&mut sb).open_media().unwrap();
-    let cancel = String::from_utf8(invite("c1", "792112", None))
-        .unwrap()
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
-    sb.handle_datagram(cancel.as_bytes(), trunk(), now);
-    let d = drain(&mut sb);
-    let mut st = d.statuses();
-    st.sort();
-    assert_eq!(st, vec![200, 487]);
-    assert_eq!(d.final_update().hangup_by, Some(HangupBy::Caller));
-    // The socket that was being opened is returned as soon as the runtime reports it.
-    sb.handle_media_ready(call, Leg::Caller, Some(30000), now);
-    let d = drain(&mut sb);
-    assert!(d.has(|a| matches!(a, Action::CloseMedia { .. })));
-    assert!(d.sent.is_empty());
-}
-
-#[test]
-fn no_ack_for_our_200_ends_the_call_with_bye() {
-    let mut sb = switchboard(false);
-    let mut now = t0();
-    answered_call(&mut sb, now, "noack");
-    let until = now.advanced(Duration::from_secs(33));
-    let d = run_until(&mut sb, &mut now, until);
-    // 200 retransmitted on T1, 2T1, 4T1, then capped at T2…
-    assert!(
-        d.statuses().iter().filter(|&&s| s == 200).count() >= 6,
-        "{:?}",
-        d.statuses()
-    );
-    // One BYE (retransmitted on Timer E while unanswered).
-    let reqs = d.requests();
-    assert!(
-        !reqs.is_empty() && reqs.iter().all(|m| m == "BYE"),
-        "{reqs:?}"
-    );
-    let end = d.final_update();
-    assert_eq!(end.outcome, Some(Outcome::Failed));
-    assert_eq!(end.end_reason.map(|r| r.as_str()), Some("no_ack"));
-}
-
-#[test]
-fn options_is_answered_with_what_we_allow() {
-    let mut sb = switchboard(false);
-    let opt = String::from_utf8(invite("o1", "792112", None))
-        .unwrap()
-        .replace("INVITE sip", "OPTIONS sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
-    sb.handle_datagram(opt.as_bytes(), trunk(), t0());
-    let d = drain(&mut sb);
-    assert_eq!(d.statuses(), vec![200]);
-    let text = d.response(200).to_string();
-    assert!(
-        text.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"),
-        "{text}"
-    );
-    assert!(text.contains("Accept: application/sdp"), "{text}");
-}
-
-#[test]
-fn in_dialog_request_for_no_dialog_gets_481() {
-    let mut sb = switchboard(false);
-    sb.handle_datagram(&in_dialog("BYE", "nope", "sometag", 2, "b"), trunk(), t0());
-    assert_eq!(drain(&mut sb).statuses(), vec![481]);
-}
-
-#[test]
-fn unknown_method_gets_501_and_garbage_is_dropped() {
-    let mut sb = switchboard(false);
-    let foo = String::from_utf8(invite("f1", "792112", None))
-        .unwrap()
-        .replace("INVITE sip", "FOO sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 FOO");
-    sb.handle_datagram(foo.as_bytes(), trunk(), t0());
-    // The 501 echoes `CSeq: 1 FOO`, which no parser of ours accepts: read it as text.
-    let Some(Action::Transmit { data, .. }) = sb.poll_action() else {
-        panic!("no answer")
-    };
-    let text = String::from_utf8(data).unwrap();
-    assert!(text.starts_with("SIP/2.0 501 "), "{text}");
-    assert!(text.contains("CSeq: 1 FOO"), "{text}");
-    assert!(sb.poll_action().is_none());
-    sb.handle_datagram(b"\x00\xff garbage \x01", trunk(), t0());
-    assert!(drain(&mut sb).sent.is_empty());
-    assert_eq!(sb.stats().bad_dropped, 1);
-    // …and the next good call is served.
-    sb.handle_datagram(
-        &invite("after-garbage", "792112", Some(&sdp(17000, "0"))),
-        trunk(),
-        t0(),
-    );
-    assert!(drain(&mut sb).open_media().is_some());
-}
-
-#[test]
-fn during_shutdown_new_calls_get_503_and_calls_in_progress_go_on() {
-    let mut sb = switchboard(false);
-    let now = t0();
-    let (call, _, d) = answered_call(&mut sb, now, "s1");
-    let (_, tag) = d.played().unwrap();
-    sb.begin_shutdown(Duration::from_secs(30), now);
-    sb.handle_datagram(
-        &invite("s2", "792112", Some(&sdp(17002, "0"))),
-        trunk(),
-        now,
-    );
-    let d = drain(&mut sb);
-    assert_eq!(d.statuses(), vec![100, 503]);
-    assert!(d.response(503).to_string().contains("Retry-After: 30"));
-    assert_eq!(sb.active_calls(), 1);
-    sb.handle_media_event(call, MediaEvent::PromptFinished { tag }, now);
-    assert_eq!(
-        drain(&mut sb).requests(),
-        vec!["BYE"],
-        "the call in progress ends normally"
-    );
-}
-
-#[test]
-fn grace_over_interrupts_calls_in_progress_and_their_byes_get_a_bounded_wait() {
-    let mut sb = switchboard(false);
-    let now = t0();
-    answered_call(&mut sb, now, "i1");
-    sb.begin_shutdown(Duration::from_secs(30), now);
-    assert!(!sb.is_stopped(now));
-    let before = now.advanced(Duration::from_millis(29_999));
-    sb.handle_timeout(before);
-    assert!(
-        drain(&mut sb).requests().is_empty(),
-        "the grace is not over yet"
-    );
-    let over = sb.poll_timeout().expect("the grace's end is a deadline");
-    assert_eq!(over, now.mono + Duration::from_secs(30));
-    let at_end = now.advanced(Duration::from_secs(30));
-    sb.handle_timeout(at_end);
-    let d = drain(&mut sb);
-    assert_eq!(d.requests(), vec!["BYE"]);
-    assert_eq!(d.final_update().outcome, Some(Outcome::Interrupted));
-    // The caller never answers our BYE: the line stops after the hard-stop wait anyway.
-    assert!(!sb.is_stopped(at_end));
-    let hard = at_end.advanced(Switchboard::HARD_STOP_AFTER);
-    assert!(sb.poll_timeout().is_some_and(|t| t <= hard.mono));
-    assert!(sb.is_stopped(hard));
-}
-
-#[test]
-fn no_rtp_port_gives_503_not_silence() {
-    let mut sb = switchboard(false);
-    sb.handle_datagram(
-        &invite("p1", "792112", Some(&sdp(17000, "0"))),
-        trunk(),
-        t0(),
-    );
-    let call = drain(&mut sb).open_media().unwrap();
-    sb.handle_media_ready(call, Leg::Caller, None, t0());
-    let d = drain(&mut sb);
-    assert_eq!(d.statuses(), vec![503]);
-    assert_eq!(d.final_update().outcome, Some(Outcome::Failed));
-}
-
-#[test]
-fn invite_retransmission_is_absorbed_and_makes_no_second_call() {
-    let mut sb = switchboard(false);
-    let now = t0();
-    let bytes = invite("rt1", "792112", Some(&sdp(17000, "0")));
-    sb.handle_datagram(&bytes, trunk(), now);
-    let d = drain(&mut sb);
-    assert_eq!(d.writes().len(), 1);
-    sb.handle_datagram(&bytes, trunk(), now.advanced(Duration::from_millis(500)));
-    let d = drain(&mut sb);
-    assert!(d.writes().is_empty(), "no second row");
-    assert!(d.open_media().is_none());
-    assert_eq!(sb.active_calls(), 1);
 }

@@ -480,5 +480,9 @@ fn samples(d: Duration) -> i64 {
 mod tests;
 
 #[cfg(test)]
+#[path = "align_drain_tests.rs"]
+mod drain_tests;
+
+#[cfg(test)]
 #[path = "align_run_tests.rs"]
 mod run_tests;
