@@ -22,9 +22,6 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 /// writer notices a wedged database and starts logging its retries.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often opening the register runs the migrator before giving up (see `open`).
-const MIGRATE_TRIES: u32 = 3;
-
 /// SQLite's primary result code for "another connection holds the lock".
 const SQLITE_BUSY: i32 = 5;
 
@@ -58,17 +55,10 @@ pub(super) async fn open(url: &str, max_connections: u32) -> Result<SqlitePool, 
         .busy_timeout(BUSY_TIMEOUT);
     let pool = connect(options, max_connections).await?;
     // `migrate` holds the file's write lock for the whole run, so openers of one new file
-    // take turns. Should a turn still fail (the lock held longer than a statement waits),
-    // running the migrator again finds the winner's work applied; a real error fails
-    // every try.
-    let mut tries = 0;
-    while let Err(source) = migrate(&pool).await {
-        tries += 1;
-        if tries == MIGRATE_TRIES {
-            pool.close().await;
-            return Err(StoreError::Migrate { source });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // take turns and each later one finds the work applied: a failure is a real one.
+    if let Err(source) = migrate(&pool).await {
+        pool.close().await;
+        return Err(StoreError::Migrate { source });
     }
     Ok(pool)
 }
