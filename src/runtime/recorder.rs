@@ -7,9 +7,9 @@
 //! task offers [`RecordFrame`]s to the returned bounded ring (about 1 s), so it never
 //! waits on disk; the writer takes them every tick (250 ms), aligns them (the sans-IO
 //! `media::stereo` core), writes up to a disk block boundary (`track`), and every second
-//! writes the rest and rewrites the header, after which one
-//! `syncfs` makes all of that thread's checkpointed recordings durable together, on a sync
-//! thread beside it (`syncer`), so a slow sync never stops the writing.
+//! writes the rest and rewrites the header, after which one `syncfs` makes all of that
+//! thread's checkpointed recordings durable together, on a sync thread beside it
+//! (`syncer`), so a slow sync never stops the writing.
 //! [`RecordingHandle::stop`] finishes the file and yields the facts the register keeps.
 //!
 //! Invariants:

@@ -29,10 +29,10 @@ const FRAME: u64 = 160;
 /// packet may land. It covers a writer's drain interval (250 ms; a writer taking a longer
 /// backlog drains as it goes), what a writer leaves undrained to end its writes on a disk
 /// block (under 128 ms, [`Aligner::drain_to_boundary`]) and the timestamp lead a stream
-/// may have before it is re-anchored (`resync`, 300 ms by default), with margin. With the default jitter the
-/// ring is 8,192 samples a side. It keeps the G.711 bytes as they came, decoded only when
-/// drained: 20 KB per call with its bitmaps, where decoded samples took 34 KB, in the largest part of a
-/// call's memory.
+/// may have before it is re-anchored (`resync`, 300 ms by default), with margin. With the
+/// default jitter the ring is 8,192 samples a side. It keeps the G.711 bytes as they came,
+/// decoded only when drained: 20 KB per call with its bitmaps, where decoded samples took
+/// 34 KB, in the largest part of a call's memory.
 const HEADROOM: Duration = Duration::from_millis(900);
 /// Tolerances above this are clamped: they would only delay the recording and grow the
 /// rings.
@@ -333,8 +333,7 @@ impl Aligner {
     /// Appends to `out` the stereo frames (caller, operator, interleaved) that are final:
     /// the timeline up to `now - jitter`. Returns how many frames were appended.
     pub fn drain(&mut self, now: Instant, out: &mut Vec<i16>) -> usize {
-        let target = self.position(now).saturating_sub(self.limits.jitter);
-        self.emit_until(target, out)
+        self.emit_until(self.final_until(now), out)
     }
 
     /// [`Aligner::drain`], but ending on a boundary: the frames appended end at the last
@@ -348,8 +347,7 @@ impl Aligner {
         lead: u64,
         out: &mut Vec<i16>,
     ) -> usize {
-        let target = self.position(now).saturating_sub(self.limits.jitter);
-        let Ok(target) = u64::try_from(target) else {
+        let Ok(target) = u64::try_from(self.final_until(now)) else {
             return 0;
         };
         let unit = unit.max(1);
@@ -387,6 +385,11 @@ impl Aligner {
     }
 
     /// Samples from the start to `at` (negative before it).
+    /// Where the timeline is final at `now`: the jitter window behind it.
+    fn final_until(&self, now: Instant) -> i64 {
+        self.position(now).saturating_sub(self.limits.jitter)
+    }
+
     fn position(&self, at: Instant) -> i64 {
         match at.checked_duration_since(self.start) {
             Some(d) => samples(d),

@@ -2,8 +2,8 @@
 //!
 //! A writer thread calls [`Track::pump`] every tick: queued frames go into the aligner,
 //! what the aligner has settled is written (up to a disk block boundary, except when a
-//! checkpoint follows), and at least every `sync_every` the header is
-//! rewritten (`checkpoint`). The thread then makes every checkpointed recording durable
+//! checkpoint follows), and at least every `sync_every` the header is rewritten
+//! (`checkpoint`). The thread then makes every checkpointed recording durable
 //! with one filesystem sync, so a crash loses at most about that much audio and startup
 //! repair finds a valid prefix. [`Track::finish`] ends it.
 //!
