@@ -384,12 +384,12 @@ impl Aligner {
         }
     }
 
-    /// Samples from the start to `at` (negative before it).
     /// Where the timeline is final at `now`: the jitter window behind it.
     fn final_until(&self, now: Instant) -> i64 {
         self.position(now).saturating_sub(self.limits.jitter)
     }
 
+    /// Samples from the start to `at` (negative before it).
     fn position(&self, at: Instant) -> i64 {
         match at.checked_duration_since(self.start) {
             Some(d) => samples(d),
