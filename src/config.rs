@@ -283,6 +283,8 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Connection pool size.
     pub max_connections: u32,
+    /// SQLite only: the page cache each pooled connection keeps, in KiB.
+    pub sqlite_cache_kib: u32,
     /// The register's outage spool: writes the database could not take, kept in order
     /// until it is back. Default: `spool/register.spool` beside the recordings root.
     pub spool: PathBuf,
@@ -310,6 +312,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("sqlite_cache_kib", &self.sqlite_cache_kib)
             .field("spool", &self.spool)
             .finish()
     }

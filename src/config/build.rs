@@ -439,6 +439,14 @@ fn database(r: &mut Reader<'_>, root: &Table, recordings: &RecordingsConfig) -> 
         },
     );
     let max_connections = r.integer(&s, "max_connections", 5, 1, 1000);
+    // Up to 1 GiB a connection: beyond that the kernel's file cache does the job better.
+    let sqlite_cache_kib = r.integer(
+        &s,
+        "sqlite_cache_kib",
+        crate::store::DEFAULT_SQLITE_CACHE_KIB,
+        64,
+        1_048_576,
+    );
     // Beside the recordings root by default: the same disk the server already writes to.
     let beside_recordings = recordings
         .dir
@@ -450,6 +458,7 @@ fn database(r: &mut Reader<'_>, root: &Table, recordings: &RecordingsConfig) -> 
     DatabaseConfig {
         url,
         max_connections,
+        sqlite_cache_kib,
         spool,
     }
 }

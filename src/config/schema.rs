@@ -106,7 +106,12 @@ pub(super) const SECTIONS: &[(&str, &[(&str, Kind)])] = &[
     ),
     (
         "database",
-        &[("url", Text), ("max_connections", Toml), ("spool", Text)],
+        &[
+            ("url", Text),
+            ("max_connections", Toml),
+            ("sqlite_cache_kib", Toml),
+            ("spool", Text),
+        ],
     ),
     (
         "http",

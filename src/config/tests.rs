@@ -69,6 +69,7 @@ fn embedded_defaults_load_and_validate() {
     );
     assert_eq!(config.recordings.dir, PathBuf::from("recordings"));
     assert_eq!(config.database.url, "sqlite://hotline.db?mode=rwc");
+    assert_eq!(config.database.sqlite_cache_kib, 512);
     // New Year holidays: closed on Monday 2027-01-04, open again on 2027-01-11.
     let calendar = &config.hours.calendar;
     assert!(!calendar.is_open(ts("2027-01-04T10:00:00+03:00")));
@@ -265,6 +266,7 @@ fn each_bad_value_names_file_key_and_reason() {
         ("[media]\nio = \"uring\"", r#"conf/test.toml: media.io: "uring" is not a media I/O mode (expected "epoll" or "io_uring")"#),
         ("[database]\nurl = \"mysql://root:hunter2@db/x\"", "conf/test.toml: database.url: is not a supported database URL (expected sqlite:… or postgres://…)"),
         ("[database]\nmax_connections = 0", "conf/test.toml: database.max_connections: 0 is out of range (1-1000)"),
+        ("[database]\nsqlite_cache_kib = 8", "conf/test.toml: database.sqlite_cache_kib: 8 is out of range (64-1048576)"),
         ("[http]\nlisten = \"8080\"", r#"conf/test.toml: http.listen: "8080" is not an address and port (expected e.g. "0.0.0.0:5060" or "[::]:5060")"#),
         ("[shutdown]\ngrace = \"soon\"", r#"conf/test.toml: shutdown.grace: "soon" is not a duration (expected a number with a unit, e.g. "250ms", "15s", "10m", "1h30m")"#),
         ("[log]\nformat = \"xml\"", r#"conf/test.toml: log.format: "xml" is not a log format (expected "text" or "json")"#),

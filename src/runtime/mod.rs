@@ -114,7 +114,12 @@ impl Line {
             }
             None => None,
         };
-        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        let store = Store::open_with_cache(
+            &config.database.url,
+            config.database.max_connections,
+            config.database.sqlite_cache_kib,
+        )
+        .await?;
         // Writes spooled during an outage of the last run go in before the interrupted calls
         // are closed, or a call opened from the spool would stay `in_progress`.
         let mut spool = self::spool::Spool::open(&config.database.spool).await?;

@@ -201,6 +201,13 @@ pub struct Store {
     backend: Backend,
 }
 
+/// The page cache each SQLite connection keeps, in KiB, unless the configuration says
+/// otherwise (`database.sqlite_cache_kib`). SQLite's own default is 2,000 KiB; the
+/// register's writes touch few pages and its searches read the rest from the kernel's
+/// file cache, so a smaller bound costs little and keeps a long-running server's memory
+/// flat.
+pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
+
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(sqlx::SqlitePool),
@@ -224,10 +231,24 @@ impl Store {
     ///
     /// `max_connections` bounds the pool (at least 1). SQLite has one writer at a time
     /// whatever the pool size; more connections only let reads run alongside it.
+    ///
+    /// Each SQLite connection caches at most [`DEFAULT_SQLITE_CACHE_KIB`] of the file;
+    /// [`Store::open_with_cache`] sets another bound.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Self::open_with_cache(url, max_connections, DEFAULT_SQLITE_CACHE_KIB).await
+    }
+
+    /// [`Store::open`], with each SQLite connection caching at most `sqlite_cache_kib` KiB
+    /// of the file's pages (at least 1). PostgreSQL caches on its server
+    /// (`shared_buffers`), so there the bound does not apply.
+    pub async fn open_with_cache(
+        url: &str,
+        max_connections: u32,
+        sqlite_cache_kib: u32,
+    ) -> Result<Store, StoreError> {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
         let backend = if scheme.eq_ignore_ascii_case("sqlite") {
-            Backend::Sqlite(sqlite::open(url, max_connections).await?)
+            Backend::Sqlite(sqlite::open(url, max_connections, sqlite_cache_kib).await?)
         } else if scheme.eq_ignore_ascii_case("postgres")
             || scheme.eq_ignore_ascii_case("postgresql")
         {
