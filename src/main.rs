@@ -223,9 +223,13 @@ fn add_user(
     }
     let phc = hotline::web::credentials::hash_password(password)?;
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open(&config.database.url, 1)
-            .await
-            .context("opening the call register")?;
+        let store = hotline::store::Store::open_with_cache(
+            &config.database.url,
+            1,
+            config.database.sqlite_cache_kib,
+        )
+        .await
+        .context("opening the call register")?;
         let now = hotline::model::format_time(jiff::Timestamp::now());
         let added = match operator {
             Some(id) => store.add_operator_user(name, &phc, id, &now).await?,
@@ -254,9 +258,13 @@ fn dev_seed(config: Config, calls: usize, days: u32, seed: u64) -> anyhow::Resul
         seed,
     });
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open(&config.database.url, 2)
-            .await
-            .context("opening the call register")?;
+        let store = hotline::store::Store::open_with_cache(
+            &config.database.url,
+            2,
+            config.database.sqlite_cache_kib,
+        )
+        .await
+        .context("opening the call register")?;
         let started = std::time::Instant::now();
         let written = store
             .insert_raw_calls(&rows)
@@ -325,9 +333,13 @@ fn import_subscribers(config: &Config, file: &std::path::Path) -> anyhow::Result
         }
     };
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open(&config.database.url, 1)
-            .await
-            .context("opening the call register")?;
+        let store = hotline::store::Store::open_with_cache(
+            &config.database.url,
+            1,
+            config.database.sqlite_cache_kib,
+        )
+        .await
+        .context("opening the call register")?;
         let accounts = store
             .import_meters(&meters)
             .await
@@ -350,9 +362,13 @@ fn recordings(config: &Config, command: RecordingsCommand) -> anyhow::Result<boo
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
-        let store = hotline::store::Store::open(&config.database.url, 1)
-            .await
-            .context("opening the call register")?;
+        let store = hotline::store::Store::open_with_cache(
+            &config.database.url,
+            1,
+            config.database.sqlite_cache_kib,
+        )
+        .await
+        .context("opening the call register")?;
         let root = &config.recordings.dir;
         match command {
             RecordingsCommand::Verify => {
