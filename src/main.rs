@@ -190,6 +190,21 @@ fn report(result: anyhow::Result<bool>) -> ExitCode {
     }
 }
 
+/// The register as the configuration names it, for a one-shot command: a pool of
+/// `max_connections`, each SQLite connection with the configured page cache.
+async fn open_register(
+    config: &Config,
+    max_connections: u32,
+) -> anyhow::Result<hotline::store::Store> {
+    hotline::store::Store::open_with_cache(
+        &config.database.url,
+        max_connections,
+        config.database.sqlite_cache_kib,
+    )
+    .await
+    .context("opening the call register")
+}
+
 fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -223,13 +238,7 @@ fn add_user(
     }
     let phc = hotline::web::credentials::hash_password(password)?;
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open_with_cache(
-            &config.database.url,
-            1,
-            config.database.sqlite_cache_kib,
-        )
-        .await
-        .context("opening the call register")?;
+        let store = open_register(config, 1).await?;
         let now = hotline::model::format_time(jiff::Timestamp::now());
         let added = match operator {
             Some(id) => store.add_operator_user(name, &phc, id, &now).await?,
@@ -258,13 +267,7 @@ fn dev_seed(config: Config, calls: usize, days: u32, seed: u64) -> anyhow::Resul
         seed,
     });
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open_with_cache(
-            &config.database.url,
-            2,
-            config.database.sqlite_cache_kib,
-        )
-        .await
-        .context("opening the call register")?;
+        let store = open_register(&config, 2).await?;
         let started = std::time::Instant::now();
         let written = store
             .insert_raw_calls(&rows)
@@ -333,13 +336,7 @@ fn import_subscribers(config: &Config, file: &std::path::Path) -> anyhow::Result
         }
     };
     current_thread()?.block_on(async {
-        let store = hotline::store::Store::open_with_cache(
-            &config.database.url,
-            1,
-            config.database.sqlite_cache_kib,
-        )
-        .await
-        .context("opening the call register")?;
+        let store = open_register(config, 1).await?;
         let accounts = store
             .import_meters(&meters)
             .await
@@ -362,13 +359,7 @@ fn recordings(config: &Config, command: RecordingsCommand) -> anyhow::Result<boo
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
-        let store = hotline::store::Store::open_with_cache(
-            &config.database.url,
-            1,
-            config.database.sqlite_cache_kib,
-        )
-        .await
-        .context("opening the call register")?;
+        let store = open_register(config, 1).await?;
         let root = &config.recordings.dir;
         match command {
             RecordingsCommand::Verify => {
