@@ -145,3 +145,25 @@ async fn a_password_in_the_url_never_reaches_an_error() {
         .expect_err("no scheme");
     assert!(!err.to_string().contains("s3cret-pw"), "{err}");
 }
+
+/// Searches by a caller's digits (`caller LIKE '%digits%'`) have a trigram index to use:
+/// the test role owns its database, so the migration could create `pg_trgm` for it.
+#[tokio::test]
+async fn searches_by_caller_have_a_trigram_index() {
+    let db = FreshDb::create().await;
+    let store = Store::open(&db.url, 2).await.expect("open");
+    store.close().await;
+    let mut conn = db.raw().await;
+    let definition: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'calls' \
+         AND indexname = 'calls_caller_trigrams'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("the trigram index exists");
+    assert!(
+        definition.contains("USING gin (caller gin_trgm_ops)"),
+        "{definition}"
+    );
+    conn.close().await.ok();
+}

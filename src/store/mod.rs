@@ -13,8 +13,9 @@
 //! whichever pool the store has, so callers never see which backend is in use.
 //!
 //! Modules: `apply.rs` and `batch.rs` write batches; `register.rs` reads the register;
-//! `qa.rs` is the QA side's types and methods, over `accounts.rs`, `search.rs` and
-//! `stats.rs`; `sqlite.rs` and `postgres.rs` open the databases.
+//! `qa.rs` is the QA side's types and methods, over `accounts.rs`, `search.rs` (with
+//! `caller_match.rs`, how a search by a caller's digits finds its calls) and `stats.rs`;
+//! `sqlite.rs` and `postgres.rs` open the databases.
 //!
 //! Invariants:
 //! - [`Store::apply`] runs a whole batch in one transaction: either every applicable write
@@ -48,6 +49,7 @@ mod accounts;
 mod apply;
 mod audio;
 mod batch;
+mod caller_match;
 mod dialect;
 mod postgres;
 mod qa;

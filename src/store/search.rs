@@ -9,8 +9,9 @@
 
 use sqlx::{Pool, QueryBuilder};
 
+use super::caller_match::CallerMatch;
 use super::dialect::{
-    count, execute, fetch_all, push_position, push_tuple, read_all, Arg, Db, PushArg,
+    count_fresh, execute, fetch_all_fresh, push_tuple, read_all, Arg, Db, PushArg,
 };
 use super::records::{CallFilter, TopicFilter};
 use super::register::{record, select_calls, COLUMNS};
@@ -21,8 +22,13 @@ use crate::model::CallRecord;
 /// backends (SQLite 32,766, PostgreSQL 65,535) while round trips stop mattering.
 const LOAD_CHUNK: usize = 1_000;
 
-/// Appends the filter's conditions (each a fixed fragment with bound values).
-fn push_conditions<'a, DB: Db>(q: &mut QueryBuilder<'a, DB>, f: &'a CallFilter) {
+/// Appends the filter's conditions (each a fixed fragment with bound values); `caller` is
+/// the condition chosen for the filter's caller digits, if it has any.
+fn push_conditions<'a, DB: Db>(
+    q: &mut QueryBuilder<'a, DB>,
+    f: &'a CallFilter,
+    caller: Option<&'a CallerMatch<'a>>,
+) {
     q.push(" WHERE 1 = 1");
     if let Some(from) = &f.from {
         q.push(" AND received_at >= ").arg(from);
@@ -30,10 +36,8 @@ fn push_conditions<'a, DB: Db>(q: &mut QueryBuilder<'a, DB>, f: &'a CallFilter) 
     if let Some(to) = &f.to {
         q.push(" AND received_at < ").arg(to);
     }
-    if let Some(caller) = &f.caller {
-        q.push(" AND ");
-        push_position(q, "caller", caller);
-        q.push(" > 0");
+    if let Some(caller) = caller {
+        caller.push(q);
     }
     if let Some(operator) = &f.operator {
         q.push(" AND operator_id = ").arg(operator);
@@ -63,16 +67,22 @@ pub(super) async fn search_calls<DB: Db>(
     pool: &Pool<DB>,
     f: &CallFilter,
 ) -> Result<(Vec<CallRecord>, u64), StoreError> {
+    // Both queries are planned for their values each time (`fetch_all_fresh`): which
+    // index answers a search depends on them, the caller's digits above all.
+    let caller = match &f.caller {
+        Some(digits) => Some(CallerMatch::choose(pool, digits).await?),
+        None => None,
+    };
     let mut q = QueryBuilder::new("SELECT COUNT(*) AS n FROM calls");
-    push_conditions(&mut q, f);
-    let total = count(pool, &mut q).await?;
+    push_conditions(&mut q, f, caller.as_ref());
+    let total = count_fresh(pool, &mut q).await?;
     let mut q = select_calls();
-    push_conditions(&mut q, f);
+    push_conditions(&mut q, f, caller.as_ref());
     q.push(" ORDER BY received_at DESC, id DESC LIMIT ")
         .arg(i64::from(f.limit))
         .push(" OFFSET ")
         .arg(i64::try_from(f.offset).unwrap_or(i64::MAX));
-    let rows = fetch_all(pool, &mut q).await?;
+    let rows = fetch_all_fresh(pool, &mut q).await?;
     Ok((read_all(&rows, record)?, total))
 }
 

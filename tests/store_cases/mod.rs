@@ -18,6 +18,7 @@ mod batches;
 mod events;
 mod quality;
 mod rows;
+mod search;
 mod throughput;
 mod worklist;
 mod writer;
@@ -25,6 +26,7 @@ pub use batches::*;
 pub use events::*;
 pub use quality::*;
 pub use rows::*;
+pub use search::*;
 pub use throughput::*;
 pub use worklist::*;
 pub use writer::*;
@@ -76,7 +78,8 @@ macro_rules! store_cases {
             missed_calls_merge_per_number_into_the_worklist,
             call_backs_are_linked_and_decide_the_item_s_state,
             failed_call_backs_make_an_item_unreachable_and_a_new_call_starts_the_count_again,
-            max_attempts_zero_never_makes_an_item_unreachable_by_count
+            max_attempts_zero_never_makes_an_item_unreachable_by_count,
+            searches_by_caller_find_exactly_the_calls_holding_the_digits
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn writer_under_load_loses_and_duplicates_nothing() {
