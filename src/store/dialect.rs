@@ -379,9 +379,7 @@ pub(super) async fn count<DB: Db>(
     pool: &Pool<DB>,
     q: &mut QueryBuilder<'_, DB>,
 ) -> Result<u64, StoreError> {
-    let rows = fetch_all(pool, q).await?;
-    let n = read_all(&rows, |r| r.int("n"))?;
-    Ok(n.first().copied().unwrap_or(0).max(0).unsigned_abs())
+    the_count(&fetch_all(pool, q).await?)
 }
 
 /// [`count`] from a plan made for these values (see [`fetch_all_fresh`]).
@@ -389,8 +387,12 @@ pub(super) async fn count_fresh<DB: Db>(
     pool: &Pool<DB>,
     q: &mut QueryBuilder<'_, DB>,
 ) -> Result<u64, StoreError> {
-    let rows = fetch_all_fresh(pool, q).await?;
-    let n = read_all(&rows, |r| r.int("n"))?;
+    the_count(&fetch_all_fresh(pool, q).await?)
+}
+
+/// The `n` of a count's one row (0 if there is none).
+fn the_count<R: Columns>(rows: &[R]) -> Result<u64, StoreError> {
+    let n = read_all(rows, |r| r.int("n"))?;
     Ok(n.first().copied().unwrap_or(0).max(0).unsigned_abs())
 }
 
