@@ -27,10 +27,10 @@ use super::StoreError;
 /// The trigram index holds three-character pieces: a shorter run cannot use it.
 const MIN_DIGITS: usize = 3;
 
-/// On SQLite, the trigram table's candidates above which the digits count as common.
-/// Measured on a year's register (150,000 calls): fetching 2,000 calls by id and sorting
-/// them costs about what walking the period to fill a page does when one call in ten
-/// matches.
+/// On SQLite, the trigram table's candidates from which on the digits count as common.
+/// Measured on a year's register (150,000 calls), for the count and the first page: with
+/// 2,208 calls holding the digits the index took 33 ms against 89 ms for the walk; with
+/// 14,211 it took 147 ms against 78 ms. 2,000 keeps to the safe side of where they cross.
 pub(super) const PROBE_LIMIT: i64 = 2_000;
 
 /// The condition a search appends for a caller's digits.
@@ -84,7 +84,7 @@ impl<'a> CallerMatch<'a> {
                 push_position(q, "caller", digits);
                 q.push(" > 0");
             }
-            CallerMatch::Like { pattern, .. } => {
+            CallerMatch::Like { pattern } => {
                 q.push(" AND caller LIKE ").arg(pattern.as_str());
             }
             CallerMatch::Trigrams { digits, pattern } => {

@@ -333,10 +333,11 @@ pub(super) async fn fetch_all<DB: Db>(
 
 /// Every row the query returns, from a plan made for these values. The statement is not
 /// kept prepared on the connection: after five runs of a kept statement PostgreSQL may
-/// settle on one plan made without the values, and for a search that plan cannot know
-/// whether `caller LIKE '%digits%'` is a full number (an index lookup, 1 ms) or a prefix
-/// every number shares (a walk of the period): measured, a year's search for one number
-/// went from 3 ms to 60 ms at the sixth run. Planning each time costs about a millisecond.
+/// settle on one generic plan made without the values, and for a search that plan cannot
+/// know whether `caller LIKE '%digits%'` is a full number (an index lookup) or a prefix
+/// every number shares (a walk of the period). Measured: a year's search for one number
+/// went from 3 ms to 60 ms a few requests in, and stayed there. Planning each time costs
+/// about a millisecond.
 pub(super) async fn fetch_all_fresh<DB: Db>(
     pool: &Pool<DB>,
     q: &mut QueryBuilder<'_, DB>,
