@@ -34,14 +34,19 @@ const MIN_DIGITS: usize = 3;
 pub(super) const PROBE_LIMIT: i64 = 2_000;
 
 /// The condition a search appends for a caller's digits.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CallerMatch<'a> {
     /// The digits anywhere in the number, row by row (`instr` / `strpos`).
     Scan(&'a str),
     /// PostgreSQL: `caller LIKE '%digits%'`, which its trigram index answers.
-    Like { pattern: String },
+    Like(&'a str),
     /// SQLite: calls from the trigram table, checked with the same `instr` as a scan.
-    Trigrams { digits: &'a str, pattern: String },
+    Trigrams(&'a str),
+}
+
+/// The `LIKE` pattern of a run of digits anywhere in the number.
+fn anywhere(digits: &str) -> String {
+    format!("%{digits}%")
 }
 
 impl<'a> CallerMatch<'a> {
@@ -54,21 +59,20 @@ impl<'a> CallerMatch<'a> {
         if digits.len() < MIN_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(CallerMatch::Scan(digits));
         }
-        let pattern = format!("%{digits}%");
         Ok(match DB::DIALECT {
-            Dialect::Postgres => CallerMatch::Like { pattern },
+            Dialect::Postgres => CallerMatch::Like(digits),
             Dialect::Sqlite => {
                 let mut q = QueryBuilder::new(
                     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM calls_caller_trigrams \
                      WHERE caller LIKE ",
                 );
-                q.arg(pattern.clone())
+                q.arg(anywhere(digits))
                     .push(" LIMIT ")
                     .arg(PROBE_LIMIT)
                     .push(")");
                 let candidates = count(pool, &mut q).await?;
                 if candidates < PROBE_LIMIT.unsigned_abs() {
-                    CallerMatch::Trigrams { digits, pattern }
+                    CallerMatch::Trigrams(digits)
                 } else {
                     CallerMatch::Scan(digits)
                 }
@@ -77,19 +81,19 @@ impl<'a> CallerMatch<'a> {
     }
 
     /// Appends ` AND <condition>` to a search of `calls`.
-    pub(super) fn push<DB: Db>(&'a self, q: &mut QueryBuilder<'a, DB>) {
+    pub(super) fn push<DB: Db>(self, q: &mut QueryBuilder<'a, DB>) {
         match self {
             CallerMatch::Scan(digits) => {
                 q.push(" AND ");
                 push_position(q, "caller", digits);
                 q.push(" > 0");
             }
-            CallerMatch::Like { pattern } => {
-                q.push(" AND caller LIKE ").arg(pattern.as_str());
+            CallerMatch::Like(digits) => {
+                q.push(" AND caller LIKE ").arg(anywhere(digits));
             }
-            CallerMatch::Trigrams { digits, pattern } => {
+            CallerMatch::Trigrams(digits) => {
                 q.push(" AND id IN (SELECT call_id FROM calls_caller_trigrams WHERE caller LIKE ")
-                    .arg(pattern.as_str())
+                    .arg(anywhere(digits))
                     .push(") AND ");
                 push_position(q, "caller", digits);
                 q.push(" > 0");
@@ -132,13 +136,7 @@ mod tests {
             let pool = pool.clone();
             async move { CallerMatch::choose(&pool, digits).await.expect("choose") }
         };
-        assert_eq!(
-            path("5544").await,
-            CallerMatch::Trigrams {
-                digits: "5544",
-                pattern: "%5544%".into()
-            }
-        );
+        assert_eq!(path("5544").await, CallerMatch::Trigrams("5544"));
         assert_eq!(
             path("2000001").await,
             CallerMatch::Scan("2000001"),
@@ -156,10 +154,7 @@ mod tests {
         );
         assert_eq!(
             path("99999").await,
-            CallerMatch::Trigrams {
-                digits: "99999",
-                pattern: "%99999%".into()
-            },
+            CallerMatch::Trigrams("99999"),
             "in no number: the index says so at once"
         );
     }
@@ -167,19 +162,14 @@ mod tests {
     #[test]
     fn each_path_appends_its_condition_with_bound_values() {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT 1 FROM calls WHERE 1 = 1");
-        let scan = CallerMatch::Scan("79");
-        scan.push(&mut q);
+        CallerMatch::Scan("79").push(&mut q);
         assert_eq!(
             q.sql(),
             "SELECT 1 FROM calls WHERE 1 = 1 AND instr(caller, ?) > 0"
         );
 
         let mut q = QueryBuilder::<Sqlite>::new("SELECT 1 FROM calls WHERE 1 = 1");
-        let trigrams = CallerMatch::Trigrams {
-            digits: "7911",
-            pattern: "%7911%".into(),
-        };
-        trigrams.push(&mut q);
+        CallerMatch::Trigrams("7911").push(&mut q);
         assert_eq!(
             q.sql(),
             "SELECT 1 FROM calls WHERE 1 = 1 AND id IN (SELECT call_id FROM \
@@ -187,10 +177,7 @@ mod tests {
         );
 
         let mut q = QueryBuilder::<Postgres>::new("SELECT 1 FROM calls WHERE 1 = 1");
-        let like = CallerMatch::Like {
-            pattern: "%7911%".into(),
-        };
-        like.push(&mut q);
+        CallerMatch::Like("7911").push(&mut q);
         assert_eq!(
             q.sql(),
             "SELECT 1 FROM calls WHERE 1 = 1 AND caller LIKE $1"

@@ -235,16 +235,12 @@ pub(super) trait Db: Database<Row: Columns> {
 
     fn bind<'a>(q: &mut QueryBuilder<'a, Self>, arg: Arg<'a>);
 
-    /// Every row the query returns.
+    /// Every row the query returns; `persistent`: the statement stays prepared on the
+    /// connection for the next run (see [`fetch_all_fresh`] for when it should not).
     fn fetch_all<'e>(
         conn: &'e mut Self::Connection,
         q: &'e mut QueryBuilder<'_, Self>,
-    ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'e;
-
-    /// Every row the query returns, planned for these values: see [`fetch_all_fresh`].
-    fn fetch_all_fresh<'e>(
-        conn: &'e mut Self::Connection,
-        q: &'e mut QueryBuilder<'_, Self>,
+        persistent: bool,
     ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'e;
 
     /// The first row the query returns, if any.
@@ -281,15 +277,9 @@ macro_rules! adapter {
             fn fetch_all<'e>(
                 conn: &'e mut Self::Connection,
                 q: &'e mut QueryBuilder<'_, Self>,
+                persistent: bool,
             ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'e {
-                q.build().fetch_all(conn)
-            }
-
-            fn fetch_all_fresh<'e>(
-                conn: &'e mut Self::Connection,
-                q: &'e mut QueryBuilder<'_, Self>,
-            ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'e {
-                q.build().persistent(false).fetch_all(conn)
+                q.build().persistent(persistent).fetch_all(conn)
             }
 
             fn fetch_optional<'e>(
@@ -327,8 +317,7 @@ pub(super) async fn fetch_all<DB: Db>(
     pool: &Pool<DB>,
     q: &mut QueryBuilder<'_, DB>,
 ) -> Result<Vec<DB::Row>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(database)?;
-    DB::fetch_all(&mut conn, q).await.map_err(database)
+    fetch_rows(pool, q, true).await
 }
 
 /// Every row the query returns, from a plan made for these values. The statement is not
@@ -342,8 +331,18 @@ pub(super) async fn fetch_all_fresh<DB: Db>(
     pool: &Pool<DB>,
     q: &mut QueryBuilder<'_, DB>,
 ) -> Result<Vec<DB::Row>, StoreError> {
+    fetch_rows(pool, q, false).await
+}
+
+async fn fetch_rows<DB: Db>(
+    pool: &Pool<DB>,
+    q: &mut QueryBuilder<'_, DB>,
+    persistent: bool,
+) -> Result<Vec<DB::Row>, StoreError> {
     let mut conn = pool.acquire().await.map_err(database)?;
-    DB::fetch_all_fresh(&mut conn, q).await.map_err(database)
+    DB::fetch_all(&mut conn, q, persistent)
+        .await
+        .map_err(database)
 }
 
 /// The first row the query returns, if any.

@@ -27,7 +27,7 @@ const LOAD_CHUNK: usize = 1_000;
 fn push_conditions<'a, DB: Db>(
     q: &mut QueryBuilder<'a, DB>,
     f: &'a CallFilter,
-    caller: Option<&'a CallerMatch<'a>>,
+    caller: Option<CallerMatch<'a>>,
 ) {
     q.push(" WHERE 1 = 1");
     if let Some(from) = &f.from {
@@ -74,10 +74,10 @@ pub(super) async fn search_calls<DB: Db>(
         None => None,
     };
     let mut q = QueryBuilder::new("SELECT COUNT(*) AS n FROM calls");
-    push_conditions(&mut q, f, caller.as_ref());
+    push_conditions(&mut q, f, caller);
     let total = count_fresh(pool, &mut q).await?;
     let mut q = select_calls();
-    push_conditions(&mut q, f, caller.as_ref());
+    push_conditions(&mut q, f, caller);
     q.push(" ORDER BY received_at DESC, id DESC LIMIT ")
         .arg(i64::from(f.limit))
         .push(" OFFSET ")
