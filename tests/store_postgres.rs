@@ -10,7 +10,7 @@ mod pg_support;
 mod store_cases;
 
 use hotline::store::{Store, StoreError};
-use pg_support::FreshDb;
+use pg_support::{FreshDb, PrivateCluster};
 use sqlx::{Connection, Executor};
 
 struct Postgres(FreshDb);
@@ -166,4 +166,76 @@ async fn searches_by_caller_have_a_trigram_index() {
         "{definition}"
     );
     conn.close().await.ok();
+}
+
+/// A role that may not create extensions (it neither owns the database nor may create in
+/// it, as on many hosted servers) still gets a working register: the migration goes on
+/// without `pg_trgm`, and searches by caller find the same calls by reading the rows.
+/// On a server of the test's own, where the test may create that role.
+#[tokio::test]
+async fn without_pg_trgm_searches_by_caller_still_find_the_calls() {
+    let cluster = PrivateCluster::start();
+    let mut admin = sqlx::PgConnection::connect(&cluster.url)
+        .await
+        .expect("connect as the cluster's superuser");
+    for sql in [
+        "CREATE ROLE clerk LOGIN",
+        "CREATE DATABASE register OWNER hotline",
+    ] {
+        admin.execute(sql).await.expect(sql);
+    }
+    admin.close().await.ok();
+    let owner_url = pg_support::with_database(&cluster.url, "register");
+    let mut owner = sqlx::PgConnection::connect(&owner_url)
+        .await
+        .expect("owner");
+    owner
+        .execute("GRANT CREATE ON SCHEMA public TO clerk")
+        .await
+        .expect("grant");
+
+    let clerk_url = owner_url.replacen("hotline@", "clerk@", 1);
+    let store = Store::open(&clerk_url, 2)
+        .await
+        .expect("the register opens without pg_trgm");
+    for (id, caller) in [
+        ("20261130T120000Z-NOTRGM01", "+78112554433"),
+        ("20261130T120500Z-NOTRGM02", "+79111234567"),
+    ] {
+        let mut call = store_cases::new_call(id, "2026-11-30T12:00:00Z");
+        call.caller = caller.to_owned();
+        store
+            .apply(&[hotline::model::RegisterWrite::Open(call)])
+            .await
+            .expect("apply");
+    }
+    let (calls, total) = store
+        .search_calls(&hotline::store::CallFilter {
+            caller: Some("8112554".to_owned()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    store.close().await;
+    assert_eq!(total, 1);
+    assert_eq!(
+        calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["20261130T120000Z-NOTRGM01"]
+    );
+
+    let extension: Option<String> =
+        sqlx::query_scalar("SELECT extname::text FROM pg_extension WHERE extname = 'pg_trgm'")
+            .fetch_optional(&mut owner)
+            .await
+            .expect("extensions");
+    assert_eq!(extension, None, "the clerk could not create pg_trgm");
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE indexname = 'calls_caller_trigrams'",
+    )
+    .fetch_optional(&mut owner)
+    .await
+    .expect("indexes");
+    assert_eq!(index, None);
+    owner.close().await.ok();
 }
