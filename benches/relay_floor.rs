@@ -17,6 +17,10 @@
 //! - `connected`: as `epoll`, with each socket connected to the far end and sending with
 //!   `send` (no route lookup per packet). The generator then sends from the sink's own
 //!   socket, as a connected socket takes datagrams only from its peer.
+//! - `shared`: one socket for every leg, as a media port shared by many calls would be.
+//!   The far ends send from their own sockets to it, each packet's leg is found from its
+//!   source address, and the thread takes up to 64 packets with one `recvmmsg` and sends
+//!   them on with one `sendmmsg` (one address per message).
 //!
 //! `cargo bench --bench relay_floor` (`RELAY_CALLS`, default "200 400 800";
 //! `RELAY_SECONDS`, default 10; `RELAY_MODES`, default "epoll uring"). Only 127.0.0.1.
@@ -99,7 +103,25 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
 
-    let from = sink.try_clone().unwrap();
+    // Who sends each stream, and to where. With one shared socket the far ends are told
+    // apart by their source address, so every leg's far end sends from a socket of its own
+    // (the legs' sockets, which the shared mode does not otherwise use).
+    let shared = (mode == "shared").then(|| {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        set_buffer(&s, 8 << 20);
+        s
+    });
+    let (senders, targets) = match &shared {
+        Some(s) => (
+            legs.sockets
+                .iter()
+                .map(|l| l.try_clone().unwrap())
+                .collect(),
+            vec![s.local_addr().unwrap()],
+        ),
+        None => (vec![sink.try_clone().unwrap()], targets),
+    };
+    let streams = calls * 2;
     let sink_thread = {
         let (stop, received) = (stop.clone(), received.clone());
         sink.set_read_timeout(Some(Duration::from_millis(100)))
@@ -118,7 +140,7 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
         let (stop, sent) = (stop.clone(), sent.clone());
         // The generator stops first, so what it sent has time to come through.
         let until = Instant::now() + length - Duration::from_millis(300);
-        std::thread::spawn(move || generate(from, &targets, &stop, &sent, until))
+        std::thread::spawn(move || generate(&senders, &targets, streams, &stop, &sent, until))
     };
     let relay = {
         let stop = stop.clone();
@@ -132,6 +154,7 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
                 }
                 relay_epoll(&legs, &stop, length, true)
             }
+            "shared" => relay_shared(&legs, &shared.expect("bound above"), &stop, length),
             _ => relay_epoll(&legs, &stop, length, false),
         })
     };
@@ -165,10 +188,12 @@ fn set_buffer(s: &UdpSocket, bytes: i32) {
     }
 }
 
-/// Every socket gets a packet every 20 ms, the sockets spread over twenty 1 ms slots.
+/// Every stream gets a packet every 20 ms, the streams spread over twenty 1 ms slots.
+/// Stream `i` goes from `senders[i % senders.len()]` to `targets[i % targets.len()]`.
 fn generate(
-    socket: UdpSocket,
+    senders: &[UdpSocket],
     targets: &[SocketAddr],
+    streams: usize,
     stop: &AtomicBool,
     sent: &AtomicU64,
     until: Instant,
@@ -178,8 +203,9 @@ fn generate(
     let mut tick = 0u64;
     while !stop.load(Ordering::Relaxed) && Instant::now() < until {
         let slot = (tick % 20) as usize;
-        for (i, to) in targets.iter().enumerate() {
-            if i % 20 == slot && socket.send_to(&packet, to).is_ok() {
+        for i in (slot..streams).step_by(20) {
+            let (from, to) = (&senders[i % senders.len()], targets[i % targets.len()]);
+            if from.send_to(&packet, to).is_ok() {
                 sent.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -413,6 +439,106 @@ fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sendto: bool) -
             let sqe = recv(i, &mut recv_bufs[i], legs.sockets[i].as_raw_fd());
             // SAFETY: as above.
             unsafe { ring.submission().push(&sqe).expect("room for a receive") };
+        }
+    }
+    window.result(relayed)
+}
+
+/// One socket for every leg: each packet's leg is found from its source address, and
+/// what comes in is taken and sent on in batches of up to 64, one system call each way.
+fn relay_shared(
+    legs: &Legs,
+    socket: &UdpSocket,
+    stop: &AtomicBool,
+    length: Duration,
+) -> (Duration, u64) {
+    use std::collections::HashMap;
+    const BATCH: usize = 64;
+    // The far end of each leg, by its source address, as a real shared port would keep it.
+    let leg_of: HashMap<SocketAddr, usize> = legs
+        .sockets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.local_addr().unwrap(), i))
+        .collect();
+    let mut out_to: Vec<libc::sockaddr_in> = vec![sockaddr(legs.sink); legs.sockets.len()];
+    let fd = socket.as_raw_fd();
+    let mut bufs = vec![[0u8; 2048]; BATCH];
+    // SAFETY: zeroed sockaddr_in and mmsghdr are valid values.
+    let mut from: Vec<libc::sockaddr_in> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut iovs: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    let mut send_iovs = iovs.clone();
+    let mut msgs: Vec<libc::mmsghdr> = (0..BATCH)
+        .map(|i| {
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = &mut iovs[i];
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_name = (&mut from[i] as *mut libc::sockaddr_in).cast();
+            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            m
+        })
+        .collect();
+    let mut sends: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
+    let mut window = Window::new(length);
+    let mut relayed = 0u64;
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    while !stop.load(Ordering::Relaxed) && !window.over(relayed) {
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 100) };
+        loop {
+            for m in msgs.iter_mut() {
+                m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            }
+            // SAFETY: every message points at its own buffer and address.
+            let got = unsafe {
+                libc::recvmmsg(
+                    fd,
+                    msgs.as_mut_ptr(),
+                    BATCH as u32,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            let got = got.max(0) as usize;
+            let mut n = 0;
+            for k in 0..got {
+                let source = SocketAddr::from((
+                    u32::from_be(from[k].sin_addr.s_addr).to_be_bytes(),
+                    u16::from_be(from[k].sin_port),
+                ));
+                let Some(&leg) = leg_of.get(&source) else {
+                    continue;
+                };
+                // Out to the far end of the other leg, from the same socket.
+                let to = &mut out_to[legs.peer(leg)];
+                send_iovs[n].iov_base = iovs[k].iov_base;
+                send_iovs[n].iov_len = msgs[k].msg_len as usize;
+                let h = &mut sends[n].msg_hdr;
+                h.msg_iov = &mut send_iovs[n];
+                h.msg_iovlen = 1;
+                h.msg_name = (to as *mut libc::sockaddr_in).cast();
+                h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+                n += 1;
+            }
+            if n > 0 {
+                // SAFETY: the first n messages point at received buffers and addresses.
+                let sent =
+                    unsafe { libc::sendmmsg(fd, sends.as_mut_ptr(), n as u32, libc::MSG_DONTWAIT) };
+                relayed += sent.max(0) as u64;
+            }
+            if got < BATCH {
+                break;
+            }
         }
     }
     window.result(relayed)
