@@ -182,6 +182,89 @@ async fn a_call_becomes_a_stereo_file_with_the_caller_left_and_the_operator_righ
     recorder.shutdown().await;
 }
 
+/// Pages of the file in the page cache, and all its pages (`mincore` on a mapping of it,
+/// which reads nothing in).
+fn cached_pages(path: &Path) -> (usize, usize) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).unwrap();
+    let len = file.metadata().unwrap().len() as usize;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    let mut resident = vec![0u8; len.div_ceil(page)];
+    // SAFETY: a read-only mapping of an open file, unmapped before returning; `mincore`
+    // writes one byte per page of it into `resident`, which has that many.
+    unsafe {
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(addr, libc::MAP_FAILED, "mmap");
+        let rc = libc::mincore(addr, len, resident.as_mut_ptr());
+        libc::munmap(addr, len);
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    }
+    let cached = resident.iter().filter(|b| *b & 1 == 1).count();
+    (cached, resident.len())
+}
+
+/// Whether `path` is on a tmpfs, whose pages are the file itself and never leave memory.
+fn on_tmpfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a statfs to fill.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statfs(c.as_ptr(), &mut fs) }, 0, "statfs");
+    fs.f_type == libc::TMPFS_MAGIC
+}
+
+/// A recording is written once and read again only when someone listens to it: what is
+/// on disk leaves the page cache as the call goes on, and the rest once it is finished,
+/// so a day of recordings does not push everything else out of memory.
+#[tokio::test]
+async fn a_recordings_audio_leaves_the_page_cache_once_it_is_on_disk() {
+    // Beside the build, not in /tmp, which may be a tmpfs.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    if on_tmpfs(dir.path()) {
+        eprintln!("the build directory is on a tmpfs, where no page leaves memory: skipped");
+        return;
+    }
+    let root = dir.path().to_path_buf();
+    let t0 = Instant::now();
+    let clock = Clock::new(t0);
+    let recorder = recorder(&root, &clock);
+    let (mut frames, handle) = recorder.start(job("CACHED", t0)).unwrap();
+    // 5 s of audio, synced every 200 ms as `talk` goes.
+    talk(&clock, &handle, &mut frames, t0, 0, 250).await;
+    let file = root.join(format!("{DAY}/CACHED.wav"));
+    let (cached, pages) = cached_pages(&file);
+    assert!(pages >= 39, "5 s of stereo audio is 160 KB: {pages} pages");
+    assert!(
+        cached <= 2,
+        "while the call goes on only the header's page and the last stay: {cached} of {pages}"
+    );
+
+    let end = t0 + Duration::from_secs(5);
+    clock.set(end);
+    let RecordingOutcome::Done(summary) = handle.stop(end).await else {
+        panic!("the recording failed");
+    };
+    let (cached, pages) = cached_pages(&file);
+    assert_eq!(cached, 0, "after the call none of its {pages} pages stay");
+    // Nothing of the audio was lost on the way.
+    assert_eq!(summary.sha256, sha256_hex(&file));
+    let wav = hound::WavReader::open(&file).unwrap();
+    let frames = wav.duration();
+    assert!(
+        (39_760..=40_240).contains(&frames),
+        "5 s at 8 kHz: {frames} frames"
+    );
+    recorder.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_crash_mid_call_leaves_a_marked_file_that_the_next_start_repairs() {
     let dir = tempfile::tempdir().unwrap();
