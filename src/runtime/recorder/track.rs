@@ -118,7 +118,7 @@ pub(crate) struct Track<S: Sink> {
     /// The day directory's new entries are synced with the first checkpoint, off the
     /// caller's thread.
     dir_synced: bool,
-    /// The file's length at the last checkpoint: what the next sync makes durable.
+    /// The file's length at the last checkpoint, which the sync that follows makes durable.
     checkpointed: u64,
     /// Up to where the file's pages were let go from the cache (see [`Track::synced`]).
     released: u64,
@@ -206,11 +206,13 @@ impl<S: Sink> Track<S> {
     /// The outcome of the filesystem sync that followed this track's checkpoint.
     ///
     /// Once synced, the recording's whole blocks up to the checkpoint leave the page cache.
-    /// Nobody reads them while the call lasts, and keeping them would make a writer that
-    /// records a thousand calls claim a new page every 128 ms of each, for ever: where a
-    /// new page is dear (a virtual machine whose host backs the guest's memory only when it
+    /// Nobody reads them while the call lasts, and keeping them would make the writers
+    /// claim a new page every 128 ms of every call until memory is full: where a new page
+    /// is dear (a virtual machine whose host backs the guest's memory again only when it
     /// is first touched) copying into them was most of the writers' time. Reused pages
     /// are cheap. The block the audio ends in stays, as the next write goes on in it.
+    /// A sync that ends after a later checkpoint lets that one's blocks go too; the kernel
+    /// keeps those not yet written, and they go with the file after the call.
     pub fn synced(&mut self, result: &io::Result<()>) {
         if let Err(e) = result {
             let source = io::Error::new(e.kind(), e.to_string());
