@@ -221,11 +221,12 @@ fn on_tmpfs(path: &Path) -> bool {
     fs.f_type == libc::TMPFS_MAGIC
 }
 
-/// A recording is written once and read again only when someone listens to it: what is
-/// on disk leaves the page cache as the call goes on, and the rest once it is finished,
-/// so a day of recordings does not push everything else out of memory.
+/// A recording is written once and read again only when someone listens to it: once the
+/// call is over and the file hashed, none of its pages stay in the page cache, so a day of
+/// recordings does not push everything else out of memory and new recordings reuse the
+/// pages old ones had.
 #[tokio::test]
-async fn a_recordings_audio_leaves_the_page_cache_once_it_is_on_disk() {
+async fn a_finished_recording_leaves_the_page_cache() {
     // Beside the build, not in /tmp, which may be a tmpfs.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     if on_tmpfs(dir.path()) {
@@ -237,14 +238,13 @@ async fn a_recordings_audio_leaves_the_page_cache_once_it_is_on_disk() {
     let clock = Clock::new(t0);
     let recorder = recorder(&root, &clock);
     let (mut frames, handle) = recorder.start(job("CACHED", t0)).unwrap();
-    // 5 s of audio, synced every 200 ms as `talk` goes.
     talk(&clock, &handle, &mut frames, t0, 0, 250).await;
     let file = root.join(format!("{DAY}/CACHED.wav"));
     let (cached, pages) = cached_pages(&file);
     assert!(pages >= 39, "5 s of stereo audio is 160 KB: {pages} pages");
     assert!(
-        cached <= 2,
-        "while the call goes on only the header's page and the last stay: {cached} of {pages}"
+        cached >= pages - 1,
+        "written while the call goes on: {cached} of {pages}"
     );
 
     let end = t0 + Duration::from_secs(5);

@@ -150,11 +150,6 @@ impl<W: WriteAt> WavWriter<W> {
         Ok((summary, self.inner))
     }
 
-    /// Where the audio written so far ends in the inner writer: the file's length.
-    pub fn end(&self) -> u64 {
-        self.base + HEADER_LEN + self.written
-    }
-
     /// Stereo frames written so far.
     pub fn frames(&self) -> u64 {
         self.written / u64::from(FRAME_BYTES)

@@ -128,22 +128,25 @@ pub(crate) fn remove_marker(marker: &Path) -> io::Result<()> {
     }
 }
 
-/// Advice that `len` bytes of `file` from `from` on (0: to the end) will not be read again
-/// soon, so the kernel may drop their clean pages from its cache (dirty ones stay until
-/// written). Advice only: an error changes nothing that matters, so none is reported.
-pub(crate) fn release_cached(file: &File, from: u64, len: u64) {
+/// Advice that `file` will not be read again soon, so the kernel may drop its clean pages
+/// from the cache (dirty ones stay until written). Advice only: an error changes nothing
+/// that matters, so none is reported.
+fn release_cached(file: &File) {
     use std::os::fd::AsRawFd;
-    let (Ok(from), Ok(len)) = (libc::off_t::try_from(from), libc::off_t::try_from(len)) else {
-        return;
-    };
-    // SAFETY: `posix_fadvise` only reads the descriptor, which `file` keeps open.
-    unsafe { libc::posix_fadvise(file.as_raw_fd(), from, len, libc::POSIX_FADV_DONTNEED) };
+    // SAFETY: `posix_fadvise` only reads the descriptor, which `file` keeps open; offset
+    // and length 0 mean the whole file.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
 }
 
 /// The register's facts about a file: its length and SHA-256 (lowercase hex), from one
-/// read of the whole file so the two always describe the same bytes. The file's pages
-/// leave the cache after: a finished recording is read again only when someone listens
-/// to it, and a verify of every recording would otherwise fill the cache with them.
+/// read of the whole file so the two always describe the same bytes.
+///
+/// The file's pages leave the cache after. A finished recording is read again only when
+/// someone listens to it (or once by the quality analysis), and kept pages would make the
+/// writers take a new page for every 128 ms of every call until memory is full, where
+/// freed ones are reused: on a virtual machine whose host backs a page again only when it
+/// is first touched, copying into new pages was most of the writers' time. A verify of
+/// every recording would also fill the cache with them.
 pub(crate) fn file_facts(path: &Path) -> io::Result<(u64, String)> {
     let mut file = File::open(path)?;
     let mut hash = Sha256::new();
@@ -159,7 +162,7 @@ pub(crate) fn file_facts(path: &Path) -> io::Result<(u64, String)> {
         hash.update(&buf[..n]);
         len += n as u64;
     }
-    release_cached(&file, 0, 0);
+    release_cached(&file);
     Ok((len, hex::encode(hash.finalize())))
 }
 

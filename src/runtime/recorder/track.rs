@@ -45,9 +45,6 @@ pub(crate) trait Sink: WriteAt + Send + 'static {
     /// Makes everything written to this file's filesystem durable (`syncfs`): one call
     /// covers every recording checkpointed in the same tick.
     fn sync_filesystem(&self) -> io::Result<()>;
-    /// Advice that the bytes `from..to`, durable now, will not be read again soon: their
-    /// pages may leave the cache. Nothing is lost if the advice is not taken.
-    fn release_cached(&self, _from: u64, _to: u64) {}
 }
 
 /// Where in a recording's life a disk error happened.
@@ -118,10 +115,6 @@ pub(crate) struct Track<S: Sink> {
     /// The day directory's new entries are synced with the first checkpoint, off the
     /// caller's thread.
     dir_synced: bool,
-    /// The file's length at the last checkpoint, which the sync that follows makes durable.
-    checkpointed: u64,
-    /// Up to where the file's pages were let go from the cache (see [`Track::synced`]).
-    released: u64,
 }
 
 impl<S: Sink> Track<S> {
@@ -149,10 +142,6 @@ impl<S: Sink> Track<S> {
             sync_every,
             next_sync: now + sync_every,
             dir_synced: false,
-            checkpointed: 0,
-            // The header's block stays: it is rewritten at every checkpoint, and a block
-            // out of the cache would have to be read back from disk for that write.
-            released: BLOCK_BYTES,
         }
     }
 
@@ -204,27 +193,10 @@ impl<S: Sink> Track<S> {
     }
 
     /// The outcome of the filesystem sync that followed this track's checkpoint.
-    ///
-    /// Once synced, the recording's whole blocks up to the checkpoint leave the page cache.
-    /// Nobody reads them while the call lasts, and keeping them would make the writers
-    /// claim a new page every 128 ms of every call until memory is full: where a new page
-    /// is dear (a virtual machine whose host backs the guest's memory again only when it
-    /// is first touched) copying into them was most of the writers' time. Reused pages
-    /// are cheap. The block the audio ends in stays, as the next write goes on in it.
-    /// A sync that ends after a later checkpoint lets that one's blocks go too; the kernel
-    /// keeps those not yet written, and they go with the file after the call.
     pub fn synced(&mut self, result: &io::Result<()>) {
         if let Err(e) = result {
             let source = io::Error::new(e.kind(), e.to_string());
             self.fail(Stage::Sync, source);
-            return;
-        }
-        let durable = self.checkpointed / BLOCK_BYTES * BLOCK_BYTES;
-        if durable > self.released {
-            if let State::Writing { file, .. } = &self.state {
-                file.release_cached(self.released, durable);
-            }
-            self.released = durable;
         }
     }
 
@@ -345,7 +317,6 @@ impl<S: Sink> Track<S> {
             self.fail(Stage::Checkpoint, source);
             return false;
         }
-        self.checkpointed = wav.end();
         if !self.dir_synced {
             self.dir_synced = true;
             if let Some(dir) = self.wav_path.parent() {
@@ -382,8 +353,8 @@ mod tests {
     use crate::media::Codec;
     use crate::runtime::call_media::{frame_queue, FrameSender, RecordFrame};
 
-    /// Data, position, room, syncs, the byte ranges let go from the cache.
-    type DiskState = (Vec<u8>, u64, usize, u32, Vec<(u64, u64)>);
+    /// Data, position, room, syncs.
+    type DiskState = (Vec<u8>, u64, usize, u32);
 
     /// An in-memory file that starts failing writes after `room` bytes, like a full disk.
     #[derive(Clone)]
@@ -391,13 +362,10 @@ mod tests {
 
     impl Disk {
         fn new(room: usize) -> Disk {
-            Disk(Arc::new(Mutex::new((Vec::new(), 0, room, 0, Vec::new()))))
+            Disk(Arc::new(Mutex::new((Vec::new(), 0, room, 0))))
         }
         fn syncs(&self) -> u32 {
             self.0.lock().unwrap().3
-        }
-        fn released(&self) -> Vec<(u64, u64)> {
-            self.0.lock().unwrap().4.clone()
         }
     }
 
@@ -444,9 +412,6 @@ mod tests {
         }
         fn sync_filesystem(&self) -> io::Result<()> {
             self.sync_data()
-        }
-        fn release_cached(&self, from: u64, to: u64) {
-            self.0.lock().unwrap().4.push((from, to));
         }
     }
 
@@ -553,10 +518,6 @@ mod tests {
         let mut buf = Vec::new();
         assert!(track.pump(t0 + Duration::from_secs(1), 100, &mut buf));
         track.synced(&Err(io::Error::from_raw_os_error(5))); // EIO
-        assert!(
-            disk.released().is_empty(),
-            "nothing unsynced leaves the cache"
-        );
         let failure = track
             .finish(t0 + Duration::from_secs(1), &mut buf)
             .unwrap_err();
@@ -580,12 +541,6 @@ mod tests {
         }
         assert_eq!(due, [1_000, 2_000]);
         assert_eq!(disk.syncs(), 2, "at 1 s and 2 s");
-        // What each sync made durable leaves the cache in whole blocks, but for the
-        // header's (rewritten at each checkpoint) and the one the audio ends in (written
-        // on at the next tick). No frames came, so the checkpoints wrote silence up to the
-        // aligner's 80 ms before: at 1 s the file is 44 + 7,360 × 4 = 29,484 bytes long,
-        // at 2 s 61,484.
-        assert_eq!(disk.released(), [(4_096, 28_672), (28_672, 61_440)]);
         let written = track.finish(t0 + Duration::from_secs(2), &mut buf).unwrap();
         assert_eq!(written.frames, 16_000);
         assert_eq!(disk.syncs(), 3);

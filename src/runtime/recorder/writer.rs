@@ -73,9 +73,6 @@ impl Sink for DiskFile {
             Err(io::Error::last_os_error())
         }
     }
-    fn release_cached(&self, from: u64, to: u64) {
-        super::files::release_cached(&self.0, from, to - from);
-    }
 }
 
 /// What a writer thread is asked to do.
