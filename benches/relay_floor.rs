@@ -275,6 +275,16 @@ fn sockaddr(addr: SocketAddr) -> libc::sockaddr_in {
     }
 }
 
+/// One iovec for each buffer, pointing at all of it.
+fn iovecs(bufs: &mut [[u8; 2048]]) -> Vec<libc::iovec> {
+    bufs.iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect()
+}
+
 /// With `connected`, each socket is connected to the sink and sends without an address.
 fn relay_epoll(
     legs: &Legs,
@@ -294,13 +304,7 @@ fn relay_epoll(
     let dest = sockaddr(legs.sink);
     const BATCH: usize = 16;
     let mut bufs = vec![[0u8; 2048]; BATCH];
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
-        })
-        .collect();
+    let mut iovs = iovecs(&mut bufs);
     // SAFETY: zeroed mmsghdr is valid; each points at its own iovec.
     let mut msgs: Vec<libc::mmsghdr> = (0..BATCH)
         .map(|i| {
@@ -466,13 +470,7 @@ fn relay_shared(
     let mut bufs = vec![[0u8; 2048]; BATCH];
     // SAFETY: zeroed sockaddr_in and mmsghdr are valid values.
     let mut from: Vec<libc::sockaddr_in> = vec![unsafe { std::mem::zeroed() }; BATCH];
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
-        })
-        .collect();
+    let mut iovs = iovecs(&mut bufs);
     let mut send_iovs = iovs.clone();
     let mut msgs: Vec<libc::mmsghdr> = (0..BATCH)
         .map(|i| {
