@@ -285,6 +285,21 @@ fn iovecs(bufs: &mut [[u8; 2048]]) -> Vec<libc::iovec> {
         .collect()
 }
 
+/// Datagrams waiting on `fd`, into `msgs` without waiting: how many came (0 on an error).
+fn receive(fd: i32, msgs: &mut [libc::mmsghdr]) -> usize {
+    // SAFETY: every message points at its own buffer (and address, where it asks for one).
+    let got = unsafe {
+        libc::recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            msgs.len() as u32,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    got.max(0) as usize
+}
+
 /// With `connected`, each socket is connected to the sink and sends without an address.
 fn relay_epoll(
     legs: &Legs,
@@ -326,16 +341,8 @@ fn relay_epoll(
                 legs.sockets[legs.peer(i)].as_raw_fd(),
             );
             loop {
-                let got = unsafe {
-                    libc::recvmmsg(
-                        fd,
-                        msgs.as_mut_ptr(),
-                        BATCH as u32,
-                        libc::MSG_DONTWAIT,
-                        std::ptr::null_mut(),
-                    )
-                };
-                for m in msgs.iter().take(got.max(0) as usize) {
+                let got = receive(fd, &mut msgs);
+                for m in msgs.iter().take(got) {
                     let buf = unsafe { (*m.msg_hdr.msg_iov).iov_base };
                     let len = m.msg_len as usize;
                     unsafe {
@@ -354,7 +361,7 @@ fn relay_epoll(
                     };
                     relayed += 1;
                 }
-                if got < BATCH as i32 {
+                if got < BATCH {
                     break;
                 }
             }
@@ -465,7 +472,7 @@ fn relay_shared(
         .enumerate()
         .map(|(i, s)| (s.local_addr().unwrap(), i))
         .collect();
-    let mut out_to: Vec<libc::sockaddr_in> = vec![sockaddr(legs.sink); legs.sockets.len()];
+    let out_to: Vec<libc::sockaddr_in> = vec![sockaddr(legs.sink); legs.sockets.len()];
     let fd = socket.as_raw_fd();
     let mut bufs = vec![[0u8; 2048]; BATCH];
     // SAFETY: zeroed sockaddr_in and mmsghdr are valid values.
@@ -497,17 +504,7 @@ fn relay_shared(
             for m in msgs.iter_mut() {
                 m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
             }
-            // SAFETY: every message points at its own buffer and address.
-            let got = unsafe {
-                libc::recvmmsg(
-                    fd,
-                    msgs.as_mut_ptr(),
-                    BATCH as u32,
-                    libc::MSG_DONTWAIT,
-                    std::ptr::null_mut(),
-                )
-            };
-            let got = got.max(0) as usize;
+            let got = receive(fd, &mut msgs);
             let mut n = 0;
             for k in 0..got {
                 let source = SocketAddr::from((
@@ -518,13 +515,14 @@ fn relay_shared(
                     continue;
                 };
                 // Out to the far end of the other leg, from the same socket.
-                let to = &mut out_to[legs.peer(leg)];
+                let to: *const libc::sockaddr_in = &out_to[legs.peer(leg)];
                 send_iovs[n].iov_base = iovs[k].iov_base;
                 send_iovs[n].iov_len = msgs[k].msg_len as usize;
                 let h = &mut sends[n].msg_hdr;
                 h.msg_iov = &mut send_iovs[n];
                 h.msg_iovlen = 1;
-                h.msg_name = (to as *mut libc::sockaddr_in).cast();
+                // Only read by the send, as its `*mut` type does not say.
+                h.msg_name = to.cast_mut().cast();
                 h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
                 n += 1;
             }
