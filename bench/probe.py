@@ -7,8 +7,12 @@ It registers as operator OPERATOR_ID (digest), dials the line as a caller, answe
 call as the operator, and then sends G.711 at 50 packets/s both ways through the server.
 Every packet carries its send time; the receiving socket reads the kernel's arrival
 timestamp (SO_TIMESTAMPNS), so each relayed packet's delay through the server is known
-exactly, whatever the probe's own scheduling. On SIGTERM it hangs up and prints, as JSON,
-the delay percentiles and the added jitter (p99 delay minus the fastest), per direction.
+exactly, whatever the probe's own scheduling. Each SIGUSR2 marks the start of the next
+window of the run: the first the steady window (every call bridged), the second the end
+(calls hanging up). On SIGTERM it hangs up and prints, as JSON, the delay percentiles and
+the added jitter (p99 delay minus the fastest), per direction: at the top level for
+everything before the calls began to end, as the benchmark has always reported, and under
+"windows" for the steady window and the calls' end apart.
 Everything goes to 127.0.0.1 only; the probe ends by itself after --limit seconds.
 """
 
@@ -60,7 +64,9 @@ class Probe:
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             s.settimeout(0.2)
         self.tag = "p%08x" % random.getrandbits(32)
+        # (arrival in ns of the realtime clock, delay in ms) for every packet of ours.
         self.delays = {"caller_to_operator": [], "operator_to_caller": []}
+        self.marks = []
         self.stop = threading.Event()
         self.server_rtp = {}
 
@@ -185,7 +191,7 @@ class Probe:
             sent = struct.unpack("!Q", data[12:20])[0]
             # Prompts and music carry no stamp of ours: only our own packets count.
             if arrived and 0 < arrived - sent < 10_000_000_000:
-                self.delays[direction].append((arrived - sent) / 1e6)
+                self.delays[direction].append((arrived, (arrived - sent) / 1e6))
 
     def sip_loop(self):
         while not self.stop.is_set():
@@ -215,6 +221,17 @@ def rtp_target(body):
     return (addr, port) if port else None
 
 
+def windows(delays, marks):
+    """The delays split by the marks: before the calls began to end (the top level, which
+    includes the calls' set-up), the steady window, and the calls' end."""
+    steady_at = marks[0] if marks else None
+    end_at = marks[1] if len(marks) > 1 else None
+    before = [d for t, d in delays if end_at is None or t < end_at]
+    steady = [d for t, d in delays if steady_at is not None and t >= steady_at and (end_at is None or t < end_at)]
+    ending = [d for t, d in delays if end_at is not None and t >= end_at]
+    return before, {"steady": steady, "ending": ending}
+
+
 def summary(delays):
     if not delays:
         return {"packets": 0}
@@ -236,6 +253,7 @@ def main():
     signal.signal(signal.SIGUSR1, lambda *_: go.set())
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGUSR2, lambda *_: probe.marks.append(time.time_ns()))
     go.wait(limit)
     probe.call()
     print("bridged", flush=True)
@@ -250,7 +268,12 @@ def main():
     for t in threads:
         t.join(timeout=2)
     probe.hang_up()
-    result = {k: summary(v) for k, v in probe.delays.items()}
+    result = {"windows": {"steady": {}, "ending": {}}}
+    for direction, delays in probe.delays.items():
+        before, parts = windows(delays, probe.marks)
+        result[direction] = summary(before)
+        for name, part in parts.items():
+            result["windows"][name][direction] = summary(part)
     print(json.dumps(result), flush=True)
 
 
