@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use crate::media::stereo::{inspect, RecordingError, WavInfo};
 use crate::model::CallRecord;
 use crate::runtime::recorder::{
-    file_facts, find_files, marker_of, parallel_map, relative_to, resolve, MARKER_SUFFIX,
-    WAV_SUFFIX,
+    file_facts, find_files, marker_of, parallel_map, relative_to, release_pages, resolve,
+    MARKER_SUFFIX, WAV_SUFFIX,
 };
 use crate::store::{Store, StoreError};
 
@@ -347,7 +347,10 @@ fn check_file(root: &Path, call: &CallRecord) -> Option<Problem> {
         Err(e) => return Some(unreadable(e.to_string())),
     };
     let mut what = Vec::new();
-    let info = match read_header(&file) {
+    let header = read_header(&file);
+    // Read through for the hash and the header: nobody is about to play it.
+    release_pages(&file);
+    let info = match header {
         Header::Broken(reason) => {
             return Some(unreadable(format!("not a valid WAV file: {reason}")))
         }

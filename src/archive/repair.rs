@@ -21,7 +21,7 @@ use std::path::Path;
 
 use super::{read_header, survey, verify, Header, VerifyError, VerifyReport};
 use crate::model::{CallRecord, CallUpdate, RegisterWrite};
-use crate::runtime::recorder::{file_facts, repair_file, resolve};
+use crate::runtime::recorder::{file_facts_then_release, repair_file, resolve};
 use crate::store::Store;
 
 /// One change `repair` made.
@@ -176,7 +176,7 @@ fn repair_one(file: &Path, call: &CallRecord, rel: &str) -> Vec<Fix> {
         }
         Err(reason) => return vec![failed(reason)],
     };
-    match file_facts(file) {
+    match file_facts_then_release(file) {
         Ok((bytes, sha256)) => fixes.push(Fix::Register {
             call_id: call.id.clone(),
             ms,

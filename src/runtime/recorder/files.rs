@@ -128,11 +128,16 @@ pub(crate) fn remove_marker(marker: &Path) -> io::Result<()> {
     }
 }
 
-/// Advice that `file` will not be read again soon, so the kernel may drop its clean pages
-/// from the cache (dirty ones stay until written). Advice only: an error changes nothing
-/// that matters, so none is reported.
-fn release_cached(file: &File) {
+/// Advice that the file at `path` will not be read again soon, so the kernel may drop its
+/// clean pages from the cache (dirty ones stay until written). For reads of many
+/// recordings that nobody is about to play (a verify of the archive, a repair): without it
+/// they would push the register and everything else out of the cache. A call's end does
+/// not use it; see [`RecordingHandle::stop`](super::RecordingHandle::stop).
+///
+/// Advice only: an error changes nothing that matters, so none is reported.
+pub(crate) fn release_pages(path: &Path) {
     use std::os::fd::AsRawFd;
+    let Ok(file) = File::open(path) else { return };
     // SAFETY: `posix_fadvise` only reads the descriptor, which `file` keeps open; offset
     // and length 0 mean the whole file.
     unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
@@ -140,13 +145,6 @@ fn release_cached(file: &File) {
 
 /// The register's facts about a file: its length and SHA-256 (lowercase hex), from one
 /// read of the whole file so the two always describe the same bytes.
-///
-/// The file's pages leave the cache after. A finished recording is read again only when
-/// someone listens to it (or once by the quality analysis), and kept pages would make the
-/// writers take a new page for every 128 ms of every call until memory is full, where
-/// freed ones are reused: on a virtual machine whose host backs a page again only when it
-/// is first touched, copying into new pages was most of the writers' time in one profile
-/// at 800 calls. A verify of every recording would also fill the cache with them.
 pub(crate) fn file_facts(path: &Path) -> io::Result<(u64, String)> {
     let mut file = File::open(path)?;
     let mut hash = Sha256::new();
@@ -162,8 +160,15 @@ pub(crate) fn file_facts(path: &Path) -> io::Result<(u64, String)> {
         hash.update(&buf[..n]);
         len += n as u64;
     }
-    release_cached(&file);
     Ok((len, hex::encode(hash.finalize())))
+}
+
+/// [`file_facts`] for a read of many recordings (a repair): the file's pages go after, as
+/// [`release_pages`] says why.
+pub(crate) fn file_facts_then_release(path: &Path) -> io::Result<(u64, String)> {
+    let facts = file_facts(path);
+    release_pages(path);
+    facts
 }
 
 /// Every regular file under `root` (at most [`MAX_DEPTH`] levels down) whose name ends in

@@ -44,7 +44,7 @@ fn repair_one(root: &Path, marker: &Path) -> RepairedRecording {
         })
         .unwrap_or_default();
     let (outcome, report) = match fix(&wav) {
-        Ok((ms, report)) => match files::file_facts(&wav) {
+        Ok((ms, report)) => match files::file_facts_then_release(&wav) {
             Ok((bytes, sha256)) => (
                 RecordingOutcome::Done(RecordingSummary {
                     path: rel,
