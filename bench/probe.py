@@ -18,6 +18,7 @@ Everything goes to 127.0.0.1 only; the probe ends by itself after --limit second
 
 import hashlib
 import json
+import math
 import os
 import random
 import signal
@@ -224,11 +225,11 @@ def rtp_target(body):
 def windows(delays, marks):
     """The delays split by the marks: before the calls began to end (the top level, which
     includes the calls' set-up), the steady window, and the calls' end."""
-    steady_at = marks[0] if marks else None
-    end_at = marks[1] if len(marks) > 1 else None
-    before = [d for t, d in delays if end_at is None or t < end_at]
-    steady = [d for t, d in delays if steady_at is not None and t >= steady_at and (end_at is None or t < end_at)]
-    ending = [d for t, d in delays if end_at is not None and t >= end_at]
+    steady_at = marks[0] if marks else math.inf
+    end_at = marks[1] if len(marks) > 1 else math.inf
+    before = [d for t, d in delays if t < end_at]
+    steady = [d for t, d in delays if steady_at <= t < end_at]
+    ending = [d for t, d in delays if t >= end_at]
     return before, {"steady": steady, "ending": ending}
 
 
