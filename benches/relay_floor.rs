@@ -14,6 +14,9 @@
 //!   all submitted and reaped together in one `io_uring_enter` per loop;
 //! - `uring-sendto`: receives on io_uring as above, each packet sent at once with `sendto`
 //!   (what the media threads did before their sends went on the ring);
+//! - `uring-connected`: as `uring`, with each socket connected to the far end and its sends
+//!   queued without an address, so the kernel keeps the route instead of looking it up
+//!   for every packet;
 //! - `connected`: as `epoll`, with each socket connected to the far end and sending with
 //!   `send` (no route lookup per packet). The generator then sends from the sink's own
 //!   socket, as a connected socket takes datagrams only from its peer.
@@ -146,8 +149,14 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
         let stop = stop.clone();
         let mode = mode.to_owned();
         std::thread::spawn(move || match mode.as_str() {
-            "uring" => relay_uring(&legs, &stop, length, false),
-            "uring-sendto" => relay_uring(&legs, &stop, length, true),
+            "uring" => relay_uring(&legs, &stop, length, Sends::Ring),
+            "uring-sendto" => relay_uring(&legs, &stop, length, Sends::Sendto),
+            "uring-connected" => {
+                for s in &legs.sockets {
+                    s.connect(legs.sink).unwrap();
+                }
+                relay_uring(&legs, &stop, length, Sends::RingConnected)
+            }
             "connected" => {
                 for s in &legs.sockets {
                     s.connect(legs.sink).unwrap();
@@ -372,7 +381,18 @@ fn relay_epoll(
     result
 }
 
-fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sendto: bool) -> (Duration, u64) {
+/// How `relay_uring` sends what it received.
+#[derive(Clone, Copy, PartialEq)]
+enum Sends {
+    /// Queued on the ring with the destination's address.
+    Ring,
+    /// Queued on the ring without an address, on sockets connected to the far end.
+    RingConnected,
+    /// At once, with `sendto`.
+    Sendto,
+}
+
+fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sends: Sends) -> (Duration, u64) {
     use io_uring::{opcode, types, IoUring};
     const SEND_SLOTS: usize = 16384;
     const SEND: u64 = 1 << 32;
@@ -418,7 +438,7 @@ fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sendto: bool) -
                 continue;
             }
             let i = data as usize;
-            if result > 0 && sendto {
+            if result > 0 && sends == Sends::Sendto {
                 let out = legs.sockets[legs.peer(i)].as_raw_fd();
                 unsafe {
                     libc::sendto(
@@ -436,12 +456,17 @@ fn relay_uring(legs: &Legs, stop: &AtomicBool, length: Duration, sendto: bool) -
                     let len = (result as usize).min(PACKET);
                     send_bufs[slot][..len].copy_from_slice(&recv_bufs[i][..len]);
                     let out = legs.sockets[legs.peer(i)].as_raw_fd();
-                    let sqe =
-                        opcode::Send::new(types::Fd(out), send_bufs[slot].as_ptr(), len as u32)
+                    let send =
+                        opcode::Send::new(types::Fd(out), send_bufs[slot].as_ptr(), len as u32);
+                    // A connected socket keeps its route; an address given with each send
+                    // makes the kernel look the route up again.
+                    let send = match sends {
+                        Sends::RingConnected => send,
+                        _ => send
                             .dest_addr((&dest as *const libc::sockaddr_in).cast())
-                            .dest_addr_len(std::mem::size_of::<libc::sockaddr_in>() as u32)
-                            .build()
-                            .user_data(SEND | slot as u64);
+                            .dest_addr_len(std::mem::size_of::<libc::sockaddr_in>() as u32),
+                    };
+                    let sqe = send.build().user_data(SEND | slot as u64);
                     // SAFETY: the slot's buffer is not reused until its completion.
                     unsafe { ring.submission().push(&sqe).expect("room for a send") };
                     relayed += 1;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use hotline::media::player::PlayMode;
+use hotline::media::rtp::{write_packet, RtpView};
 use hotline::media::Codec;
 use hotline::runtime::call_media::{
     frame_queue, spawn_call_media, CallMediaEvent, FrameReceiver, Leg, MediaCommand, RecordFrame,
@@ -168,7 +169,7 @@ async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
     let decoy = Peer::bind().await; // the address in the phone's SDP
     let phone = Peer::bind().await; // where its RTP really comes from (NAT)
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let socket = leg_socket().await;
     let operator_local = socket.local_addr().unwrap();
     call.media
         .command(MediaCommand::Bridge {
@@ -188,6 +189,54 @@ async fn the_operator_leg_latches_to_where_the_phone_sends_from() {
     call.trunk_sends(1, 0x33).await;
     assert_eq!(phone.recv(WAIT).await.unwrap().payload, [0x33; 160]);
     assert_eq!(decoy.count_within(Duration::from_millis(50)).await, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_phone_whose_nat_moves_it_is_followed_once_its_old_address_falls_silent() {
+    let call = start(Codec::Pcmu, Duration::from_secs(30)).await;
+    let (phone, operator_local) = call.bridge(Codec::Pcmu, None).await;
+    relay_both_ways(&call, &phone, operator_local, 1).await;
+
+    // While the phone talks, its leg's socket is connected to it: a datagram from
+    // elsewhere is refused by the system (port unreachable), never relayed.
+    let rebound = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    rebound.connect(operator_local).await.unwrap();
+    let mut packet = [0u8; 200];
+    let n = write_packet(
+        &rtp(0, false, 2, 320, PHONE_SSRC),
+        &[0x44; 160],
+        &mut packet,
+    )
+    .unwrap();
+    rebound.send(&packet[..n]).await.unwrap();
+    let mut buf = [0u8; 200];
+    let refused = tokio::time::timeout(WAIT, rebound.recv(&mut buf)).await;
+    assert_eq!(
+        refused
+            .expect("an answer from the system")
+            .map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "the leg takes datagrams only from the phone it latched to"
+    );
+    assert_eq!(call.trunk.count_within(Duration::from_millis(50)).await, 0);
+
+    // The phone's NAT gives it a new port: after the latch's two seconds of silence from
+    // the old one, the new one is heard and answered.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    rebound.send(&packet[..n]).await.unwrap();
+    let relayed = call
+        .trunk
+        .recv(WAIT)
+        .await
+        .expect("the new address is heard");
+    assert_eq!(relayed.payload, [0x44; 160]);
+    call.trunk_sends(3, 0x55).await;
+    let n = tokio::time::timeout(WAIT, rebound.recv(&mut buf))
+        .await
+        .expect("the trunk's audio goes to the new address")
+        .unwrap();
+    assert_eq!(RtpView::parse(&buf[..n]).unwrap().payload(), [0x55; 160]);
+    assert_eq!(phone.count_within(Duration::from_millis(50)).await, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -399,7 +448,7 @@ async fn a_full_recorder_queue_drops_and_counts_never_stalls_the_call() {
 #[tokio::test(start_paused = true)]
 async fn events_wait_for_a_busy_engine_while_audio_flows() {
     let trunk = Peer::bind().await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let socket = leg_socket().await;
     // The engine's queue holds one event, and something else already fills it.
     let (tx, mut events) = mpsc::channel(1);
     tx.try_send((

@@ -14,6 +14,10 @@
 //!   again for `relatch_after`, as if it were still latched and had just fallen silent: the
 //!   peer goes on sending from there until it has our answer, and those stragglers must
 //!   not pull our stream back to an address the peer has left.
+//! - While the latched source is [`Latch::pinned`] (heard within `relatch_after`), no other
+//!   source can be accepted, so the socket may be connected to it: the kernel then drops
+//!   what others send before we see it, and keeps the route for our sends instead of
+//!   looking it up for every packet. The pin ends at [`Latch::pinned_until`].
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -103,6 +107,20 @@ impl Latch {
     /// Where to send: the latched source, else the SDP address.
     pub fn target(&self) -> SocketAddr {
         self.latched.map(|l| l.source).unwrap_or(self.sdp_addr)
+    }
+
+    /// The source no other may take over from at `now`: latched and heard within
+    /// `relatch_after`. `None` before the first packet, after a move, and once the latched
+    /// source has been silent long enough for another to take over.
+    pub fn pinned(&self, now: Instant) -> Option<SocketAddr> {
+        self.latched
+            .filter(|l| now.saturating_duration_since(l.last_heard) < self.relatch_after)
+            .map(|l| l.source)
+    }
+
+    /// When the pin ends unless the latched source is heard again.
+    pub fn pinned_until(&self) -> Option<Instant> {
+        self.latched.map(|l| l.last_heard + self.relatch_after)
     }
 
     /// Whether a source has been latched.
@@ -273,6 +291,39 @@ mod tests {
         latch.move_to(t0, addr("192.0.2.9:5000"));
         latch.move_to(t0, old);
         assert!(latch.handle_incoming(t0, old, &rtp(0), PCMU));
+    }
+
+    #[test]
+    fn the_latched_source_is_pinned_exactly_while_no_other_could_take_over() {
+        let t0 = Instant::now();
+        let sdp = addr("192.0.2.1:4000");
+        let peer = addr("203.0.113.7:61000");
+        let other = addr("203.0.113.7:62000");
+        let mut latch = Latch::new(sdp);
+        assert_eq!(latch.pinned(t0), None, "nothing latched yet");
+        assert_eq!(latch.pinned_until(), None);
+        assert!(latch.handle_incoming(t0, peer, &rtp(0), PCMU));
+        assert_eq!(latch.pinned_until(), Some(t0 + DEFAULT_RELATCH_AFTER));
+        // At every moment, pinned means another source is refused, and not pinned that
+        // one would be taken.
+        for ms in [0u64, 1000, 1999, 2000, 2500] {
+            let now = t0 + Duration::from_millis(ms);
+            let pinned = latch.pinned(now);
+            let taken = latch.clone().handle_incoming(now, other, &rtp(0), PCMU);
+            assert_eq!(pinned.is_some(), !taken, "at {ms} ms");
+            if let Some(source) = pinned {
+                assert_eq!(source, peer);
+            }
+        }
+        // Heard again: the pin runs from there.
+        let later = t0 + Duration::from_millis(1500);
+        assert!(latch.handle_incoming(later, peer, &rtp(0), PCMU));
+        assert_eq!(latch.pinned(t0 + Duration::from_millis(3000)), Some(peer));
+        assert_eq!(latch.pinned_until(), Some(later + DEFAULT_RELATCH_AFTER));
+        // A move unpins at once: the peer's media will come from elsewhere.
+        latch.move_to(later, addr("192.0.2.9:5000"));
+        assert_eq!(latch.pinned(later), None);
+        assert_eq!(latch.pinned_until(), None);
     }
 
     #[test]

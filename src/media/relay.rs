@@ -431,6 +431,17 @@ impl RelayLeg {
         self.latch.target()
     }
 
+    /// The peer's source while no other may take its place (see [`Latch::pinned`]): the
+    /// leg's socket may be connected to it.
+    pub fn pinned(&self, now: Instant) -> Option<SocketAddr> {
+        self.latch.pinned(now)
+    }
+
+    /// When [`Self::pinned`] ends unless the peer is heard again.
+    pub fn pinned_until(&self) -> Option<Instant> {
+        self.latch.pinned_until()
+    }
+
     /// When the peer's media was last accepted; `None` before its first packet.
     pub fn last_inbound(&self) -> Option<Instant> {
         self.latch.last_heard()

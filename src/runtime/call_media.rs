@@ -8,7 +8,8 @@
 //!   the thread's receive ring (`ring`), the state sits in the thread's table, and the
 //!   thread's pump relays each datagram through it as the round's completions are reaped
 //!   (`on_ring`). The task waits on its one timer (the player's next frame, the next
-//!   inactivity check, or a retry of events the engine had no room for), a command from
+//!   inactivity check, the end of a leg's pin, or a retry of events the engine had no
+//!   room for), a command from
 //!   the engine (closing included), and a poke from the pump.
 //! - **Through readiness**: the task owns the state and waits on the same timer and
 //!   commands and on either socket; on a datagram it drains both sockets (so a flooded leg
@@ -22,6 +23,11 @@
 //! waiting too (kept and retried if its queue is full).
 //! No lock and no allocation of ours, no timer touched per packet: inactivity is checked
 //! lazily when the one timer fires, against the leg's last-heard time.
+//!
+//! A leg's socket is connected to its peer while the latch pins it (`LegIo::follow_pin`):
+//! the kernel then keeps the route for our sends instead of looking it up per packet, and
+//! drops what anyone else sends before the thread wakes for it. When the peer has been
+//! silent for the latch's while, or moved, the socket takes every source again.
 //!
 //! Inactivity (`media.rtp_timeout`; RTP itself has no such rule for a call): a leg that has
 //! not sent accepted RTP for `inactivity` is reported once with `Inactive`, counted from
@@ -200,10 +206,17 @@ impl CallMedia {
 
     fn next_wake(&self) -> Option<Instant> {
         let player = self.playback.as_ref().and_then(|p| p.player.poll_timeout());
-        [player, self.inactivity_check, self.event_retry]
-            .into_iter()
-            .flatten()
-            .min()
+        let pins = [Some(&self.caller), self.operator.as_ref()].map(|l| l?.pin_ends());
+        [
+            player,
+            self.inactivity_check,
+            self.event_retry,
+            pins[0],
+            pins[1],
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Hands pending events to the engine without waiting: if its queue is full they wait
@@ -228,8 +241,14 @@ impl CallMedia {
     }
 
     fn on_timer(&mut self, now: Instant, outbuf: &mut [u8]) {
+        // A peer silent for the latch's while: any source may take over, so its socket
+        // takes them all again.
+        self.caller.follow_pin(now);
+        if let Some(operator) = &mut self.operator {
+            operator.follow_pin(now);
+        }
         if let Some(playback) = &mut self.playback {
-            let target = self.caller.relay.target();
+            let destination = self.caller.destination();
             // A caller who holds us takes no media: the prompt runs on, unheard, and the
             // stream resumes with a talkspurt and no sequence gap.
             if !self.caller.sending {
@@ -240,7 +259,7 @@ impl CallMedia {
                 send(
                     self.caller.out(),
                     &outbuf[..n],
-                    target,
+                    destination,
                     &mut self.send_dropped,
                 );
             }
@@ -432,6 +451,7 @@ impl CallMedia {
         let Some(inbound) = from.relay.handle_inbound(now, src, data) else {
             return;
         };
+        from.follow_pin(now);
         if !from.heard {
             from.heard = true;
             self.pending.push_back(CallMediaEvent::FirstPacket { leg });
@@ -461,7 +481,7 @@ impl CallMedia {
                 send(
                     to.out(),
                     &out[..n],
-                    to.relay.target(),
+                    to.destination(),
                     &mut self.send_dropped,
                 );
             }

@@ -119,9 +119,24 @@ pub fn leg(codec: Codec, telephone_event: Option<u8>, sdp_addr: SocketAddr) -> L
     }
 }
 
+/// A call leg's socket, bound to a port of its own as the server's port range binds them:
+/// a leg connects its socket to the peer it latched to, and a socket whose port the system
+/// chose would lose it when opened again.
+pub async fn leg_socket() -> UdpSocket {
+    loop {
+        let chosen = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = chosen.local_addr().unwrap();
+        drop(chosen);
+        // Another test may take the port in between: then try another.
+        if let Ok(socket) = UdpSocket::bind(addr).await {
+            return socket;
+        }
+    }
+}
+
 pub async fn start(codec: Codec, inactivity: Duration) -> Call {
     let trunk = Peer::bind().await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let socket = leg_socket().await;
     let local = socket.local_addr().unwrap();
     let (tx, events) = mpsc::channel(64);
     let media = spawn_call_media(
@@ -165,7 +180,7 @@ impl Call {
     /// Bridges to a fake phone; returns it and the task's operator-side address.
     pub async fn bridge(&self, codec: Codec, telephone_event: Option<u8>) -> (Peer, SocketAddr) {
         let phone = Peer::bind().await;
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = leg_socket().await;
         let local = socket.local_addr().unwrap();
         self.media
             .command(MediaCommand::Bridge {

@@ -45,6 +45,7 @@ use io_uring::{cqueue, opcode, types, IoUring};
 pub use self::counts::{counts, RingCounts};
 use self::sends::SendPool;
 use super::batch_recv::to_socket_addr;
+use super::leg::Destination;
 use super::provided_buffers::{BufferRing, BUFFER_BYTES};
 use super::Leg;
 
@@ -137,14 +138,14 @@ pub(super) fn finish_round(completions: &[Completion]) {
     });
 }
 
-/// Queues `packet` for `to` on the current thread's ring, to go when the round ends.
+/// Queues `packet` for its destination on the current thread's ring, to go when the round ends.
 /// `false` when the caller must send it itself: no round is being handled, the thread
 /// has no ring, or the ring has no room for it (anything queued before went first).
-pub(super) fn queue_send(socket: &UdpSocket, packet: &[u8], to: SocketAddr) -> bool {
+pub(super) fn queue_send(socket: &UdpSocket, packet: &[u8], destination: Destination) -> bool {
     RING.with(|r| match r.try_borrow() {
         Ok(r) => r
             .as_ref()
-            .is_some_and(|ring| ring.queue_send(socket.as_raw_fd(), packet, to)),
+            .is_some_and(|ring| ring.queue_send(socket.as_raw_fd(), packet, destination)),
         Err(_) => false,
     })
 }
@@ -290,7 +291,11 @@ impl RecvRing {
         };
         let (index, generation) = self.register(rx.as_raw_fd(), target)?;
         self.in_round.set(true);
-        let queued = self.queue_send(tx.as_raw_fd(), b"probe", rx.local_addr()?);
+        let to = Destination {
+            to: rx.local_addr()?,
+            connected: false,
+        };
+        let queued = self.queue_send(tx.as_raw_fd(), b"probe", to);
         self.in_round.set(false);
         self.ring.submit_and_wait(1)?;
         let mut got = Vec::new();

@@ -17,7 +17,7 @@ use std::os::fd::RawFd;
 
 use io_uring::{opcode, types};
 
-use super::{RecvRing, SEND_MARK};
+use super::{Destination, RecvRing, SEND_MARK};
 
 /// The largest packet a slot holds: G.711 of up to 50 ms with an SRTP tag (phones and
 /// trunks send 20 ms, 172 bytes). A larger one is sent at once, without the ring. A slot
@@ -33,23 +33,30 @@ pub(super) const SEND_BYTES: usize = 484;
 pub(super) const SEND_SLOTS: u16 = 2048;
 
 impl RecvRing {
-    /// Queues a send of `packet` to `to` from `fd`, submitted when the round ends. See
+    /// Queues a send of `packet` to its destination from `fd`, submitted when the round
+    /// ends. See
     /// [`super::queue_send`].
-    pub(super) fn queue_send(&self, fd: RawFd, packet: &[u8], to: SocketAddr) -> bool {
+    pub(super) fn queue_send(&self, fd: RawFd, packet: &[u8], destination: Destination) -> bool {
         if !self.in_round.get() || !self.sends_work {
             return false;
         }
         let Ok(mut sends) = self.sends.try_borrow_mut() else {
             return false;
         };
-        let Some(send) = sends.take(packet, to) else {
+        let Some(send) = sends.take(packet, destination.to) else {
             // Sent at once by the caller: what was queued goes first.
             self.submit_queued();
             return false;
         };
-        let entry = opcode::Send::new(types::Fd(fd), send.data, send.len)
-            .dest_addr(send.name)
-            .dest_addr_len(send.name_len)
+        let entry = opcode::Send::new(types::Fd(fd), send.data, send.len);
+        // A connected socket's send goes without an address, on the route the socket
+        // keeps; one that names it (even the same) makes the kernel look the route up.
+        let entry = if destination.connected {
+            entry
+        } else {
+            entry.dest_addr(send.name).dest_addr_len(send.name_len)
+        };
+        let entry = entry
             // Fails at once on a full socket buffer instead of waiting in the kernel.
             .flags(libc::MSG_DONTWAIT)
             .build()
