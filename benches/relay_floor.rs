@@ -148,21 +148,16 @@ fn run(calls: usize, length: Duration, mode: &str) -> Outcome {
     let relay = {
         let stop = stop.clone();
         let mode = mode.to_owned();
+        if mode.ends_with("connected") {
+            for s in &legs.sockets {
+                s.connect(legs.sink).unwrap();
+            }
+        }
         std::thread::spawn(move || match mode.as_str() {
             "uring" => relay_uring(&legs, &stop, length, Sends::Ring),
             "uring-sendto" => relay_uring(&legs, &stop, length, Sends::Sendto),
-            "uring-connected" => {
-                for s in &legs.sockets {
-                    s.connect(legs.sink).unwrap();
-                }
-                relay_uring(&legs, &stop, length, Sends::RingConnected)
-            }
-            "connected" => {
-                for s in &legs.sockets {
-                    s.connect(legs.sink).unwrap();
-                }
-                relay_epoll(&legs, &stop, length, true)
-            }
+            "uring-connected" => relay_uring(&legs, &stop, length, Sends::RingConnected),
+            "connected" => relay_epoll(&legs, &stop, length, true),
             "shared" => relay_shared(&legs, &shared.expect("bound above"), &stop, length),
             _ => relay_epoll(&legs, &stop, length, false),
         })

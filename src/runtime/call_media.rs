@@ -9,8 +9,7 @@
 //!   thread's pump relays each datagram through it as the round's completions are reaped
 //!   (`on_ring`). The task waits on its one timer (the player's next frame, the next
 //!   inactivity check, the end of a leg's pin, or a retry of events the engine had no
-//!   room for), a command from
-//!   the engine (closing included), and a poke from the pump.
+//!   room for), a command from the engine (closing included), and a poke from the pump.
 //! - **Through readiness**: the task owns the state and waits on the same timer and
 //!   commands and on either socket; on a datagram it drains both sockets (so a flooded leg
 //!   cannot starve the other) with `recvmmsg`, and relays each packet at once.
@@ -207,16 +206,11 @@ impl CallMedia {
     fn next_wake(&self) -> Option<Instant> {
         let player = self.playback.as_ref().and_then(|p| p.player.poll_timeout());
         let pins = [Some(&self.caller), self.operator.as_ref()].map(|l| l?.pin_ends());
-        [
-            player,
-            self.inactivity_check,
-            self.event_retry,
-            pins[0],
-            pins[1],
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [player, self.inactivity_check, self.event_retry]
+            .into_iter()
+            .chain(pins)
+            .flatten()
+            .min()
     }
 
     /// Hands pending events to the engine without waiting: if its queue is full they wait

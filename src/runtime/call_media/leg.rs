@@ -252,6 +252,16 @@ pub(super) struct Destination {
     pub connected: bool,
 }
 
+impl Destination {
+    /// `to`, from a socket that is not connected.
+    pub fn open(to: SocketAddr) -> Destination {
+        Destination {
+            to,
+            connected: false,
+        }
+    }
+}
+
 /// Opens a connected UDP socket to every source again.
 fn disconnect(socket: &std::net::UdpSocket) -> io::Result<()> {
     let unspecified = libc::sockaddr {

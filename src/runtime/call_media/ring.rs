@@ -138,9 +138,9 @@ pub(super) fn finish_round(completions: &[Completion]) {
     });
 }
 
-/// Queues `packet` for its destination on the current thread's ring, to go when the round ends.
-/// `false` when the caller must send it itself: no round is being handled, the thread
-/// has no ring, or the ring has no room for it (anything queued before went first).
+/// Queues `packet` for its destination on the current thread's ring, to go when the round
+/// ends. `false` when the caller must send it itself: no round is being handled, the
+/// thread has no ring, or the ring has no room for it (anything queued before went first).
 pub(super) fn queue_send(socket: &UdpSocket, packet: &[u8], destination: Destination) -> bool {
     RING.with(|r| match r.try_borrow() {
         Ok(r) => r
@@ -291,10 +291,7 @@ impl RecvRing {
         };
         let (index, generation) = self.register(rx.as_raw_fd(), target)?;
         self.in_round.set(true);
-        let to = Destination {
-            to: rx.local_addr()?,
-            connected: false,
-        };
+        let to = Destination::open(rx.local_addr()?);
         let queued = self.queue_send(tx.as_raw_fd(), b"probe", to);
         self.in_round.set(false);
         self.ring.submit_and_wait(1)?;

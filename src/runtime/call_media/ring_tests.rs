@@ -213,7 +213,7 @@ fn a_rounds_sends_go_when_it_ends_in_order_even_past_the_pools_room() {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = sink.local_addr().unwrap();
     // Outside a round a send is the caller's to make.
-    assert!(!ring.queue_send(from.as_raw_fd(), b"now", open(to)));
+    assert!(!ring.queue_send(from.as_raw_fd(), b"now", Destination::open(to)));
 
     // A pool of 8: packets past its room are the caller's to send.
     ring.sends = RefCell::new(sends::SendPool::new(8));
@@ -223,7 +223,7 @@ fn a_rounds_sends_go_when_it_ends_in_order_even_past_the_pools_room() {
     let mut at_once = 0;
     for i in 0..count {
         let packet = (i as u16).to_be_bytes();
-        if !ring.queue_send(from.as_raw_fd(), &packet, open(to)) {
+        if !ring.queue_send(from.as_raw_fd(), &packet, Destination::open(to)) {
             // What `leg::send` does when the ring cannot take it.
             from.send_to(&packet, to).unwrap();
             at_once += 1;
@@ -253,7 +253,11 @@ fn a_send_the_kernel_refuses_is_counted_and_its_slot_comes_back() {
     let before = counts().sends_failed;
     ring.in_round.set(true);
     // An IPv6 destination from an IPv4 socket: refused at once.
-    assert!(ring.queue_send(from.as_raw_fd(), b"x", open("[::1]:9".parse().unwrap())));
+    assert!(ring.queue_send(
+        from.as_raw_fd(),
+        b"x",
+        Destination::open("[::1]:9".parse().unwrap())
+    ));
     ring.finish_round(&[]);
     let mut completions = Vec::new();
     ring.reap(&mut completions, ROUND);
@@ -272,7 +276,7 @@ fn a_rounds_sends_wait_for_its_end_and_go_together() {
     let to = sink.local_addr().unwrap();
     ring.in_round.set(true);
     for i in 0..3u8 {
-        assert!(ring.queue_send(from.as_raw_fd(), &[i], open(to)));
+        assert!(ring.queue_send(from.as_raw_fd(), &[i], Destination::open(to)));
     }
     let mut buf = [0u8; 8];
     assert!(
@@ -284,12 +288,4 @@ fn a_rounds_sends_wait_for_its_end_and_go_together() {
         .map(|_| sink.recv(&mut buf).map(|_| buf[0]).unwrap())
         .collect();
     assert_eq!(got, [0, 1, 2]);
-}
-
-/// A destination on a socket that is not connected.
-fn open(to: std::net::SocketAddr) -> Destination {
-    Destination {
-        to,
-        connected: false,
-    }
 }
