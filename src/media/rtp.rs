@@ -1,14 +1,14 @@
 //! RTP packets (RFC 3550 §5.1) and the wrapping arithmetic of their counters (§5.1, A.1).
 //!
 //! Reading is a borrowed, validated view ([`RtpView`]) over `rtp-rs`'s reader; writing puts
-//! a packet into the caller's buffer with `rtp-rs`'s builder, without allocating. RTCP
+//! a packet into the caller's buffer, without allocating. RTCP
 //! arriving on the same port (RFC 5761 §4: second byte 192..=223) is told apart from RTP.
 //!
 //! Invariants: no input makes anything here panic; sequence numbers and timestamps are
 //! compared only through [`seq_delta`] / [`ts_delta`], never with `<`, because they wrap
 //! (and `rtp-rs`'s `Seq` ordering is not transitive).
 
-use rtp_rs::{RtpPacketBuilder, RtpReader, RtpReaderError, Seq};
+use rtp_rs::{RtpReader, RtpReaderError};
 
 /// The fixed RTP header, without CSRCs or extension.
 pub const HEADER_LEN: usize = 12;
@@ -100,19 +100,24 @@ pub fn write_packet(header: &RtpHeader, payload: &[u8], buf: &mut [u8]) -> Resul
             available: buf.len(),
         });
     }
-    RtpPacketBuilder::new()
-        .payload_type(header.payload_type)
-        .marked(header.marker)
-        .sequence(Seq::from(header.seq))
-        .timestamp(header.timestamp)
-        .ssrc(header.ssrc)
-        .payload(payload)
-        .build_into(buf)
-        // Both conditions the builder checks were checked above.
-        .map_err(|_| RtpError::BufferTooSmall {
-            needed,
-            available: buf.len(),
-        })
+    // The twelve bytes by hand rather than with `rtp-rs`'s builder: this runs for every
+    // relayed packet, and the builder sets up room for CSRCs, an extension and padding
+    // (none of which a relayed packet has) before it writes the same bytes.
+    let (head, body) = buf[..needed].split_at_mut(HEADER_LEN);
+    // Version 2; no padding, extension or CSRC.
+    head[0] = 0x80;
+    write_fields(header, head);
+    body.copy_from_slice(payload);
+    Ok(needed)
+}
+
+/// The marker, payload type, sequence number, timestamp and SSRC (RFC 3550 §5.1) over
+/// bytes 1..12 of a header whose first byte is kept.
+fn write_fields(header: &RtpHeader, into: &mut [u8]) {
+    into[1] = header.payload_type | if header.marker { 0x80 } else { 0 };
+    into[2..4].copy_from_slice(&header.seq.to_be_bytes());
+    into[4..8].copy_from_slice(&header.timestamp.to_be_bytes());
+    into[8..12].copy_from_slice(&header.ssrc.to_be_bytes());
 }
 
 /// Overwrites the fixed-header fields of a valid packet in place (a relay's SSRC, sequence
@@ -122,10 +127,7 @@ pub fn rewrite_header(packet: &mut [u8], header: &RtpHeader) -> Result<(), RtpEr
         return Err(RtpError::PayloadType(header.payload_type));
     }
     RtpView::parse(packet)?;
-    packet[1] = header.payload_type | if header.marker { 0x80 } else { 0 };
-    packet[2..4].copy_from_slice(&header.seq.to_be_bytes());
-    packet[4..8].copy_from_slice(&header.timestamp.to_be_bytes());
-    packet[8..12].copy_from_slice(&header.ssrc.to_be_bytes());
+    write_fields(header, packet);
     Ok(())
 }
 
@@ -246,6 +248,39 @@ mod tests {
         };
         write_packet(&unmarked, &[], &mut buf).unwrap();
         assert_eq!(buf[1], 0x08);
+    }
+
+    #[test]
+    fn writer_matches_rtp_rs_builder_byte_for_byte() {
+        // The header is written by hand for speed; `rtp-rs`'s builder wrote it before.
+        let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
+        for (payload_type, marker, seq, timestamp, ssrc) in [
+            (0, false, 0, 0, 0),
+            (8, true, 0xFFFF, u32::MAX, u32::MAX),
+            (101, false, 0x8000, 0x8000_0000, 0x1234_5678),
+            (127, true, 1, 160, 0xCAFE_F00D),
+        ] {
+            let header = RtpHeader {
+                payload_type,
+                marker,
+                seq,
+                timestamp,
+                ssrc,
+            };
+            let mut ours = [0u8; 200];
+            let len = write_packet(&header, &payload, &mut ours).unwrap();
+            let mut theirs = [0u8; 200];
+            let their_len = rtp_rs::RtpPacketBuilder::new()
+                .payload_type(payload_type)
+                .marked(marker)
+                .sequence(rtp_rs::Seq::from(seq))
+                .timestamp(timestamp)
+                .ssrc(ssrc)
+                .payload(&payload)
+                .build_into(&mut theirs)
+                .unwrap();
+            assert_eq!(ours[..len], theirs[..their_len], "header {header:?}");
+        }
     }
 
     #[test]
