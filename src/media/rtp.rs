@@ -1,8 +1,8 @@
 //! RTP packets (RFC 3550 §5.1) and the wrapping arithmetic of their counters (§5.1, A.1).
 //!
 //! Reading is a borrowed, validated view ([`RtpView`]) over `rtp-rs`'s reader; writing puts
-//! a packet into the caller's buffer, without allocating. RTCP
-//! arriving on the same port (RFC 5761 §4: second byte 192..=223) is told apart from RTP.
+//! a packet into the caller's buffer, without allocating. RTCP arriving on the same port
+//! (RFC 5761 §4: second byte 192..=223) is told apart from RTP.
 //!
 //! Invariants: no input makes anything here panic; sequence numbers and timestamps are
 //! compared only through [`seq_delta`] / [`ts_delta`], never with `<`, because they wrap
@@ -100,9 +100,9 @@ pub fn write_packet(header: &RtpHeader, payload: &[u8], buf: &mut [u8]) -> Resul
             available: buf.len(),
         });
     }
-    // The twelve bytes by hand rather than with `rtp-rs`'s builder: this runs for every
-    // relayed packet, and the builder sets up room for CSRCs, an extension and padding
-    // (none of which a relayed packet has) before it writes the same bytes.
+    // The twelve bytes by hand rather than with `rtp-rs`'s builder, which sets up room for
+    // CSRCs, an extension and padding (none of which a relayed packet has) before it
+    // writes the same bytes; the fields are shared with the in-place rewrite.
     let (head, body) = buf[..needed].split_at_mut(HEADER_LEN);
     // Version 2; no padding, extension or CSRC.
     head[0] = 0x80;
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn writer_matches_rtp_rs_builder_byte_for_byte() {
-        // The header is written by hand for speed; `rtp-rs`'s builder wrote it before.
+        // The header is written by hand; `rtp-rs`'s builder wrote it before.
         let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
         for (payload_type, marker, seq, timestamp, ssrc) in [
             (0, false, 0, 0, 0),
